@@ -1,0 +1,154 @@
+/**
+ * The seam between the CRI state machine (this package) and the operating
+ * system. runtime-core owns metadata, names, IDs, state and persistence; a
+ * RuntimeBackend owns processes, namespaces, mounts, cgroups and logs.
+ *
+ * Contract:
+ * - The core persists a record before it asks the backend to create anything,
+ *   so a crash mid-create can always be cleaned up on the next start.
+ * - Every backend method that removes or stops is idempotent: calling it on
+ *   something half-created or already gone succeeds.
+ * - `backendState` is an opaque, JSON-serialisable bag the backend returns
+ *   (pid, bundle path, netns path, …); the core persists it inside the record
+ *   and hands it back on every later call, including after a restart.
+ * - Exits the backend notices by itself (conmon exit files, process death) are
+ *   reported through `onContainerExit`; the core never polls a container into shape.
+ */
+import type {
+  ContainerConfig,
+  ContainerId,
+  ContainerStats,
+  ExecSyncResponse,
+  LinuxContainerResources,
+  LinuxPodSandboxStats,
+  PodSandboxConfig,
+  PodSandboxNetworkStatus,
+  RuntimeImage,
+  SandboxId,
+  UnixNanos,
+  WindowsContainerResources,
+} from "@servin/cri-types";
+
+/** Opaque, JSON-serialisable state a backend keeps per sandbox or container. */
+export type BackendState = Record<string, unknown>;
+
+/** The immutable description of a pod sandbox, as persisted by the core. */
+export interface SandboxRecord {
+  id: SandboxId;
+  config: PodSandboxConfig;
+  /** "" selects the backend's default handler. */
+  runtimeHandler: string;
+  createdAt: UnixNanos;
+  backendState: BackendState;
+}
+
+/** The immutable description of a container, as persisted by the core. */
+export interface ContainerRecord {
+  id: ContainerId;
+  sandboxId: SandboxId;
+  config: ContainerConfig;
+  /** The image as resolved at create time (config, layers, ID, ref). */
+  image: RuntimeImage;
+  /** Absolute path of the CRI log file (sandbox log_directory + config.log_path), or "" for none. */
+  logPath: string;
+  createdAt: UnixNanos;
+  backendState: BackendState;
+}
+
+/** How a container's process ended. */
+export interface ContainerExit {
+  exitCode: number;
+  finishedAt: UnixNanos;
+  /** CRI reason: "Completed" (0), "Error" (non-zero), "OOMKilled". */
+  reason: string;
+  message?: string;
+}
+
+/** What the OS says about a container right now. */
+export type ObservedContainer =
+  | { state: "created" }
+  | { state: "running"; pid?: number; startedAt?: UnixNanos }
+  | { state: "exited"; exit: ContainerExit; startedAt?: UnixNanos }
+  /** The backend cannot find it at all (e.g. runc state gone after a reboot). */
+  | { state: "unknown"; message: string };
+
+export interface BackendCondition {
+  ready: boolean;
+  /** CamelCase reason, e.g. "RuntimeIsReady", "NetworkPluginNotReady". */
+  reason: string;
+  message: string;
+}
+
+export interface SandboxObservation {
+  /** True while the pod's infra (namespaces, pause process) is alive. */
+  ready: boolean;
+  network?: PodSandboxNetworkStatus;
+  /** For PodSandboxStatus verbose info (pid, bundle, runtime…). */
+  info?: Record<string, unknown>;
+}
+
+export interface RuntimeBackend {
+  /** "memory", "oci", … */
+  readonly name: string;
+
+  /** RuntimeReady and NetworkReady, truthfully, as this backend sees them now. */
+  conditions(): Promise<{ runtime: BackendCondition; network: BackendCondition }>;
+  /** Runtime handler names accepted in RunPodSandbox.runtime_handler ("" is always the default). */
+  handlers(): string[];
+
+  runSandbox(
+    sandbox: SandboxRecord,
+    signal?: AbortSignal,
+  ): Promise<{ backendState: BackendState; network?: PodSandboxNetworkStatus }>;
+  /** Stops the infra. The core stops the pod's containers before calling this. Idempotent. */
+  stopSandbox(sandbox: SandboxRecord): Promise<void>;
+  /** Removes everything the backend made for the pod. Idempotent. */
+  removeSandbox(sandbox: SandboxRecord): Promise<void>;
+  inspectSandbox(sandbox: SandboxRecord): Promise<SandboxObservation>;
+
+  /** Builds the container (bundle, rootfs) without starting its process. */
+  createContainer(
+    container: ContainerRecord,
+    sandbox: SandboxRecord,
+    signal?: AbortSignal,
+  ): Promise<{ backendState: BackendState }>;
+  startContainer(
+    container: ContainerRecord,
+    sandbox: SandboxRecord,
+  ): Promise<{ startedAt: UnixNanos; backendState?: BackendState }>;
+  /**
+   * Sends the stop signal (config.stopSignal, else the image's, else SIGTERM),
+   * waits `timeoutSeconds`, then SIGKILL. Resolves once the process is gone;
+   * the exit is also reported through onContainerExit. Idempotent.
+   */
+  stopContainer(container: ContainerRecord, timeoutSeconds: number): Promise<ContainerExit | undefined>;
+  /** Removes everything on disk and in the OS for the container (stopping it first if needed). Idempotent. */
+  removeContainer(container: ContainerRecord, sandbox: SandboxRecord | undefined): Promise<void>;
+  inspectContainer(container: ContainerRecord): Promise<ObservedContainer>;
+
+  execSync(
+    container: ContainerRecord,
+    cmd: string[],
+    timeoutSeconds: number,
+    signal?: AbortSignal,
+  ): Promise<ExecSyncResponse>;
+  updateContainerResources(
+    container: ContainerRecord,
+    resources: { linux?: LinuxContainerResources; windows?: WindowsContainerResources },
+  ): Promise<void>;
+  reopenContainerLog(container: ContainerRecord): Promise<void>;
+  containerStats(container: ContainerRecord): Promise<Omit<ContainerStats, "attributes">>;
+  sandboxStats(sandbox: SandboxRecord): Promise<Omit<LinuxPodSandboxStats, "containers">>;
+
+  /** Subscribes to exits the backend notices by itself. Returns an unsubscribe function. */
+  onContainerExit(listener: (id: ContainerId, exit: ContainerExit) => void): () => void;
+
+  /** Releases watchers and handles; never stops running containers (they outlive the server). */
+  close(): Promise<void>;
+}
+
+/** A container config reduced to what decides its process, for backends. */
+export type ProcessConfig = Pick<
+  ContainerConfig,
+  "command" | "args" | "envs" | "workingDir" | "tty" | "stdin"
+>;
