@@ -1,0 +1,90 @@
+/** `servin cri start`: serve the CRI over HTTP/JSON and gRPC until SIGINT/SIGTERM. */
+import { defineCommand } from "citty";
+import { consola } from "consola";
+import {
+  ConfigError,
+  defaultConfig,
+  loadConfigFile,
+  parseBackend,
+  parseImageBackend,
+  parsePort,
+  type ServinConfig,
+} from "../../config/config.js";
+import { defaultPaths } from "../../config/paths.js";
+import { startServinDaemon } from "../../daemon/daemon.js";
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
+
+export const startArgs = {
+  host: { type: "string", description: "Address to listen on (default 127.0.0.1; other addresses expose container control)" },
+  port: { type: "string", description: "HTTP port (default 8080; 0 picks a free one)" },
+  verbose: { type: "boolean", description: "Log every request, and stacks of internal errors" },
+  backend: { type: "string", description: "Runtime backend: auto | oci | memory (default auto: oci when root with runc and conmon)" },
+  "image-backend": { type: "string", description: "Image backend: disk | memory (default disk)" },
+  root: { type: "string", description: "Persistent data directory (default /var/lib/servin as root)" },
+  "state-dir": { type: "string", description: "Runtime state directory (default /run/servin as root)" },
+  config: { type: "string", description: "Config file (default /etc/servin/config.toml as root)" },
+  "token-file": { type: "string", description: "Require `Authorization: Bearer <token>` (token read from this file)" },
+  "grpc-socket": { type: "string", description: "gRPC unix socket path ('' turns gRPC off)" },
+  grpc: { type: "boolean", description: "Serve gRPC (use --no-grpc to turn it off)", default: true },
+  "grpc-tcp": { type: "string", description: "Also serve gRPC on this TCP address (host:port); off by default" },
+} as const;
+
+type StartArgs = { [K in keyof typeof startArgs]?: string | boolean };
+
+/** Merges defaults, the config file and flags, in that order. */
+export async function resolveStartConfig(args: StartArgs): Promise<ServinConfig> {
+  const paths = defaultPaths();
+  const explicitConfig = typeof args.config === "string" && args.config !== "";
+  const fromFile = await loadConfigFile(explicitConfig ? (args.config as string) : paths.configFile, explicitConfig);
+  const config: ServinConfig = { ...defaultConfig(), ...fromFile };
+  const str = (key: keyof StartArgs) => (typeof args[key] === "string" ? (args[key] as string) : undefined);
+  if (str("host") !== undefined) config.host = str("host")!;
+  if (str("port") !== undefined) config.port = parsePort(str("port")!);
+  if (args.verbose === true) config.verbose = true;
+  if (str("backend") !== undefined) config.backend = parseBackend(str("backend")!);
+  if (str("image-backend") !== undefined) config.imageBackend = parseImageBackend(str("image-backend")!);
+  if (str("root") !== undefined) config.root = str("root")!;
+  if (str("state-dir") !== undefined) config.stateDir = str("state-dir")!;
+  if (str("token-file") !== undefined) config.tokenFile = str("token-file")!;
+  if (str("grpc-socket") !== undefined) config.grpcSocket = str("grpc-socket")!;
+  if (args.grpc === false) config.grpcSocket = "";
+  if (str("grpc-tcp") !== undefined) config.grpcTcp = str("grpc-tcp")!;
+  if (!config.host) throw new ConfigError("--host: expected an address");
+  return config;
+}
+
+export const startCommand = defineCommand({
+  meta: { name: "start", description: "Start the CRI server (HTTP/JSON and gRPC)" },
+  args: startArgs,
+  async run({ args }) {
+    const config = await resolveStartConfig(args as StartArgs);
+    if (config.verbose) consola.level = 4;
+    if (!LOOPBACK.test(config.host)) {
+      consola.warn(
+        `listening on ${config.host}: anyone who can reach this address can run containers on this machine` +
+          (config.tokenFile ? "" : " (no --token-file given)"),
+      );
+    }
+    const daemon = await startServinDaemon(config, consola);
+    consola.success(`servin ${"0.1.0"} listening on ${daemon.http.url} (runtime backend: ${daemon.backendName}, images: ${config.imageBackend})`);
+    if (daemon.grpc?.socketPath) consola.info(`gRPC CRI on unix://${daemon.grpc.socketPath}`);
+    if (daemon.grpc?.tcpPort) consola.info(`gRPC CRI on tcp port ${daemon.grpc.tcpPort}`);
+    consola.info(`data in ${config.root}, state in ${config.stateDir}`);
+
+    await new Promise<void>((resolve) => {
+      let stopping = false;
+      const stop = (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        consola.info(`${signal}: shutting down (containers keep running)`);
+        daemon.close().then(resolve, (err) => {
+          consola.error("shutdown failed", err);
+          resolve();
+        });
+      };
+      process.once("SIGINT", () => stop("SIGINT"));
+      process.once("SIGTERM", () => stop("SIGTERM"));
+    });
+  },
+});

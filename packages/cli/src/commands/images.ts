@@ -1,0 +1,90 @@
+/** Image commands: pull, images, rmi, image inspect — through a running servin. */
+import { defineCommand } from "citty";
+import { consola } from "consola";
+import { connect, connectArgs } from "../connect.js";
+import { printJson } from "../output/json.js";
+import { humanBytes, renderTable, shortId } from "../output/table.js";
+
+export const pullCommand = defineCommand({
+  meta: { name: "pull", description: "Pull an image into servin's store" },
+  args: {
+    ...connectArgs,
+    image: { type: "positional", description: "Image reference, e.g. busybox:latest or 127.0.0.1:5000/app@sha256:…", required: true },
+    creds: { type: "string", description: "Registry credentials USER:PASSWORD" },
+  },
+  async run({ args }) {
+    const cri = connect(args, 30 * 60_000);
+    const auth = args.creds ? splitCreds(args.creds) : undefined;
+    const started = performance.now();
+    consola.start(`pulling ${args.image}`);
+    const { imageRef } = await cri.pullImage({ image: { image: args.image }, ...(auth ? { auth } : {}) });
+    consola.success(`pulled ${args.image} in ${((performance.now() - started) / 1000).toFixed(1)}s`);
+    consola.log(`image: ${imageRef}`);
+  },
+});
+
+function splitCreds(creds: string): { username: string; password: string } {
+  const i = creds.indexOf(":");
+  if (i <= 0) throw new Error("--creds: expected USER:PASSWORD");
+  return { username: creds.slice(0, i), password: creds.slice(i + 1) };
+}
+
+export const imagesCommand = defineCommand({
+  meta: { name: "images", description: "List images" },
+  args: {
+    ...connectArgs,
+    json: { type: "boolean", description: "Print JSON" },
+    digests: { type: "boolean", description: "Show digests" },
+  },
+  async run({ args }) {
+    const res = await connect(args).listImages({});
+    if (args.json) return printJson("listImages", res);
+    const rows: string[][] = [];
+    for (const image of res.images) {
+      const tags = image.repoTags.length > 0 ? image.repoTags : ["<none>:<none>"];
+      for (const tag of tags) {
+        const at = tag.lastIndexOf(":");
+        const slash = tag.lastIndexOf("/");
+        const [repo, t] = at > slash ? [tag.slice(0, at), tag.slice(at + 1)] : [tag, "<none>"];
+        const digest = image.repoDigests[0]?.split("@")[1] ?? "<none>";
+        rows.push([repo, t, ...(args.digests ? [shortId(digest)] : []), shortId(image.id), humanBytes(image.size)]);
+      }
+    }
+    consola.log(renderTable(["IMAGE", "TAG", ...(args.digests ? ["DIGEST"] : []), "IMAGE ID", "SIZE"], rows));
+  },
+});
+
+export const rmiCommand = defineCommand({
+  meta: { name: "rmi", description: "Remove one or more images (by tag, digest, ID or ID prefix)" },
+  args: { ...connectArgs, image: { type: "positional", description: "Image(s) to remove", required: true } },
+  async run({ args }) {
+    const cri = connect(args);
+    let failed = false;
+    for (const image of [args.image, ...args._.slice(1)].filter((x, i, all) => all.indexOf(x) === i)) {
+      const { image: found } = await cri.imageStatus({ image: { image } });
+      if (!found) {
+        consola.error(`image "${image}" not found`);
+        failed = true;
+        continue;
+      }
+      await cri.removeImage({ image: { image } });
+      consola.log(`Deleted: ${found.repoTags[0] ?? found.id}`);
+    }
+    if (failed) process.exitCode = 1;
+  },
+});
+
+export const inspectImageCommand = defineCommand({
+  meta: { name: "inspect", description: "Show an image's status and config" },
+  args: { ...connectArgs, image: { type: "positional", description: "Image", required: true } },
+  async run({ args }) {
+    const res = await connect(args).imageStatus({ image: { image: args.image }, verbose: true });
+    if (!res.image) throw new Error(`image "${args.image}" not found`);
+    printJson("imageStatus", res);
+  },
+});
+
+export const imageCommand = defineCommand({
+  meta: { name: "image", description: "Image commands" },
+  subCommands: { inspect: inspectImageCommand, pull: pullCommand, ls: imagesCommand, rm: rmiCommand },
+});

@@ -1,0 +1,162 @@
+/** servin's configuration: defaults, then the TOML config file, then command-line flags (flags win). */
+import { readFile } from "node:fs/promises";
+import { parse as parseToml } from "smol-toml";
+import { defaultPaths } from "./paths.js";
+
+export type RuntimeBackendName = "auto" | "memory" | "oci";
+export type ImageBackendName = "memory" | "disk";
+
+export interface RegistryHostConfig {
+  /** Mirror endpoints tried in order before the upstream, e.g. "http://127.0.0.1:5000". */
+  mirrors?: string[];
+  /** Plain HTTP or unverified TLS for this host (opt-in). */
+  insecure?: boolean;
+}
+
+export interface ServinConfig {
+  host: string;
+  port: number;
+  verbose: boolean;
+  /** "" turns the gRPC listener off. */
+  grpcSocket: string;
+  /** Optional TCP address for gRPC ("127.0.0.1:9091"); off unless set. */
+  grpcTcp: string;
+  tokenFile: string;
+  root: string;
+  stateDir: string;
+  backend: RuntimeBackendName;
+  imageBackend: ImageBackendName;
+  /** OCI runtime handlers: name → binary. */
+  runtimes: Record<string, { path: string }>;
+  defaultRuntime: string;
+  conmonPath: string;
+  pausePath: string;
+  cgroupParent: string;
+  registries: Record<string, RegistryHostConfig>;
+  /** Where docker-style credentials are read (default $DOCKER_CONFIG/config.json or ~/.docker/config.json). */
+  authFile: string;
+}
+
+export function defaultConfig(): ServinConfig {
+  const paths = defaultPaths();
+  return {
+    host: "127.0.0.1",
+    port: 8080,
+    verbose: false,
+    grpcSocket: paths.grpcSocket,
+    grpcTcp: "",
+    tokenFile: "",
+    root: paths.root,
+    stateDir: paths.stateDir,
+    backend: "auto",
+    imageBackend: "disk",
+    runtimes: {},
+    defaultRuntime: "runc",
+    conmonPath: "",
+    pausePath: "",
+    cgroupParent: "servin",
+    registries: {},
+    authFile: "",
+  };
+}
+
+/** The TOML file's shape (snake_case, grouped), documented in the CLI README. */
+interface ConfigFile {
+  server?: { host?: string; port?: number; grpc_socket?: string; grpc_tcp?: string; token_file?: string };
+  storage?: { root?: string; state_dir?: string };
+  runtime?: {
+    backend?: string;
+    default_runtime?: string;
+    conmon?: string;
+    pause?: string;
+    cgroup_parent?: string;
+    runtimes?: Record<string, { path?: string }>;
+  };
+  images?: { backend?: string; auth_file?: string };
+  registries?: Record<string, { mirrors?: string[]; insecure?: boolean }>;
+}
+
+export class ConfigError extends Error {}
+
+/** Reads the config file; a missing file at the default path is fine, a missing explicit one is an error. */
+export async function loadConfigFile(path: string, explicit: boolean): Promise<Partial<ServinConfig>> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT" && !explicit) return {};
+    throw new ConfigError(`cannot read config file ${path}: ${(err as Error).message}`);
+  }
+  let raw: ConfigFile;
+  try {
+    raw = parseToml(text) as ConfigFile;
+  } catch (err) {
+    throw new ConfigError(`config file ${path}: ${(err as Error).message}`);
+  }
+  return fromFile(raw, path);
+}
+
+function fromFile(raw: ConfigFile, path: string): Partial<ServinConfig> {
+  const out: Partial<ServinConfig> = {};
+  const str = (v: unknown, key: string): string | undefined => {
+    if (v === undefined) return undefined;
+    if (typeof v !== "string") throw new ConfigError(`config file ${path}: ${key}: expected a string`);
+    return v;
+  };
+  const s = raw.server ?? {};
+  if (s.host !== undefined) out.host = str(s.host, "server.host");
+  if (s.port !== undefined) {
+    if (!Number.isInteger(s.port) || s.port < 0 || s.port > 65535)
+      throw new ConfigError(`config file ${path}: server.port: expected an integer 0-65535`);
+    out.port = s.port;
+  }
+  if (s.grpc_socket !== undefined) out.grpcSocket = str(s.grpc_socket, "server.grpc_socket");
+  if (s.grpc_tcp !== undefined) out.grpcTcp = str(s.grpc_tcp, "server.grpc_tcp");
+  if (s.token_file !== undefined) out.tokenFile = str(s.token_file, "server.token_file");
+  if (raw.storage?.root !== undefined) out.root = str(raw.storage.root, "storage.root");
+  if (raw.storage?.state_dir !== undefined) out.stateDir = str(raw.storage.state_dir, "storage.state_dir");
+  const r = raw.runtime ?? {};
+  if (r.backend !== undefined) out.backend = parseBackend(str(r.backend, "runtime.backend")!);
+  if (r.default_runtime !== undefined) out.defaultRuntime = str(r.default_runtime, "runtime.default_runtime");
+  if (r.conmon !== undefined) out.conmonPath = str(r.conmon, "runtime.conmon");
+  if (r.pause !== undefined) out.pausePath = str(r.pause, "runtime.pause");
+  if (r.cgroup_parent !== undefined) out.cgroupParent = str(r.cgroup_parent, "runtime.cgroup_parent");
+  if (r.runtimes) {
+    out.runtimes = {};
+    for (const [name, def] of Object.entries(r.runtimes)) {
+      const p = str(def?.path, `runtime.runtimes.${name}.path`);
+      if (!p) throw new ConfigError(`config file ${path}: runtime.runtimes.${name}.path: expected a string`);
+      out.runtimes[name] = { path: p };
+    }
+  }
+  if (raw.images?.backend !== undefined) out.imageBackend = parseImageBackend(str(raw.images.backend, "images.backend")!);
+  if (raw.images?.auth_file !== undefined) out.authFile = str(raw.images.auth_file, "images.auth_file");
+  if (raw.registries) {
+    out.registries = {};
+    for (const [host, def] of Object.entries(raw.registries)) {
+      const mirrors = def?.mirrors;
+      if (mirrors !== undefined && (!Array.isArray(mirrors) || mirrors.some((m) => typeof m !== "string")))
+        throw new ConfigError(`config file ${path}: registries."${host}".mirrors: expected a list of strings`);
+      if (def?.insecure !== undefined && typeof def.insecure !== "boolean")
+        throw new ConfigError(`config file ${path}: registries."${host}".insecure: expected true or false`);
+      out.registries[host] = { mirrors, insecure: def?.insecure };
+    }
+  }
+  return out;
+}
+
+export function parseBackend(value: string): RuntimeBackendName {
+  if (value === "auto" || value === "memory" || value === "oci") return value;
+  throw new ConfigError(`backend: expected "auto", "memory" or "oci", got "${value}"`);
+}
+
+export function parseImageBackend(value: string): ImageBackendName {
+  if (value === "memory" || value === "disk") return value;
+  throw new ConfigError(`image backend: expected "memory" or "disk", got "${value}"`);
+}
+
+export function parsePort(value: string | number): number {
+  const n = typeof value === "number" ? value : Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ConfigError(`--port: expected an integer 0-65535, got "${value}"`);
+  return n;
+}

@@ -1,0 +1,154 @@
+/**
+ * The servin daemon: builds the runtime and image services over the configured
+ * backends, and serves them over HTTP/JSON and gRPC at once. `close()` always
+ * releases the sockets and flushes state (citty-style lifecycle guarantee).
+ */
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { createCriGrpcServer } from "@servin/cri-grpc";
+import { createCriApp, type ListeningServer, listenCriApp } from "@servin/cri-http";
+import { createImageService, type ServinImageService } from "@servin/image-store";
+import {
+  createFileStore,
+  createMemoryBackend,
+  createRuntimeService,
+  type RuntimeBackend,
+  type ServinRuntimeService,
+} from "@servin/runtime-core";
+import { createOciBackend, detectOciHost } from "@servin/runtime-oci";
+import type { ServinConfig } from "../config/config.js";
+import { lockRoot } from "./lock.js";
+import { createDaemonMetrics } from "./metrics.js";
+
+export interface DaemonLogger {
+  debug(message: string, ...args: unknown[]): void;
+  info(message: string, ...args: unknown[]): void;
+  warn(message: string, ...args: unknown[]): void;
+  error(message: string, ...args: unknown[]): void;
+}
+
+export interface ServinDaemon {
+  runtime: ServinRuntimeService;
+  images: ServinImageService;
+  backendName: string;
+  http: ListeningServer;
+  grpc?: { socketPath?: string; tcpPort?: number };
+  close(): Promise<void>;
+}
+
+const PACKAGE_VERSION = "0.1.0";
+
+/** Chooses the runtime backend: "auto" means oci when this host can run it (root, runc, conmon), else memory. */
+async function chooseBackend(config: ServinConfig, logger: DaemonLogger): Promise<RuntimeBackend> {
+  let name = config.backend;
+  if (name === "auto") {
+    const host = await detectOciHost();
+    name = host.ok ? "oci" : "memory";
+    if (!host.ok) logger.warn(`using the memory backend (simulated containers): ${host.problems.join("; ")}`);
+  }
+  if (name === "memory") return createMemoryBackend();
+  return createOciBackend({
+    root: config.root,
+    stateDir: config.stateDir,
+    ...(Object.keys(config.runtimes).length > 0 ? { runtimes: config.runtimes } : {}),
+    defaultRuntime: config.defaultRuntime,
+    ...(config.conmonPath ? { conmonPath: config.conmonPath } : {}),
+    ...(config.pausePath ? { pausePath: config.pausePath } : {}),
+    cgroupParent: config.cgroupParent,
+    logger,
+  });
+}
+
+async function readToken(path: string): Promise<string | undefined> {
+  if (!path) return undefined;
+  let token: string;
+  try {
+    token = (await readFile(path, "utf8")).trim();
+  } catch (err) {
+    throw new Error(`cannot read --token-file ${path}: ${(err as Error).message}`);
+  }
+  if (!token) throw new Error(`--token-file ${path} is empty`);
+  return token;
+}
+
+/**
+ * Starts servin with the given configuration.
+ *
+ * @example
+ * const daemon = await startServinDaemon({ ...defaultConfig(), backend: "memory", imageBackend: "memory", port: 0 }, consola);
+ * console.log(daemon.http.url);
+ * await daemon.close();
+ */
+export async function startServinDaemon(config: ServinConfig, logger: DaemonLogger): Promise<ServinDaemon> {
+  const cleanups: Array<() => Promise<void>> = [];
+  const cleanup = async () => {
+    for (const step of cleanups.reverse()) await step().catch((err) => logger.error("shutdown step failed", err));
+    cleanups.length = 0;
+  };
+  try {
+    const token = await readToken(config.tokenFile);
+    cleanups.push(await lockRoot(config.root));
+
+    let runtime: ServinRuntimeService | undefined;
+    const images = await createImageService({
+      backend: config.imageBackend,
+      root: join(config.root, "images"),
+      registries: { hosts: config.registries, ...(config.authFile ? { authFile: config.authFile } : {}) },
+      isImageInUse: (id) => runtime?.isImageInUse(id) ?? false,
+      logger,
+    });
+    cleanups.push(() => images.close());
+
+    const backend = await chooseBackend(config, logger);
+    runtime = await createRuntimeService({
+      backend,
+      images,
+      // One metadata store per backend: records of real containers must never be reconciled by the simulator.
+      store: await createFileStore(join(config.root, "runtime", backend.name)),
+      runtimeName: "servin",
+      runtimeVersion: PACKAGE_VERSION,
+      logger,
+    });
+    const service = runtime;
+    cleanups.push(() => service.close());
+
+    const started = Date.now();
+    const metrics = createDaemonMetrics(() => service.counts());
+    const app = createCriApp({
+      runtime: service,
+      images,
+      ...(token ? { token } : {}),
+      logger,
+      health: () => ({ uptime_seconds: Math.round((Date.now() - started) / 1000), backend: backend.name, images: config.imageBackend }),
+      metrics: () => metrics.render(),
+      onRequest: ({ rpc, status, durationMs }) => metrics.observe({ transport: "http", rpc, status: String(status), durationMs }),
+    });
+    const http = await listenCriApp(app, { host: config.host, port: config.port });
+    cleanups.push(() => http.close());
+
+    let grpc: ServinDaemon["grpc"];
+    if (config.grpcSocket || config.grpcTcp) {
+      const server = createCriGrpcServer({
+        runtime: service,
+        images,
+        ...(config.grpcSocket ? { socketPath: config.grpcSocket } : {}),
+        ...(config.grpcTcp ? { tcp: config.grpcTcp } : {}),
+        logger,
+      });
+      grpc = await server.listen();
+      cleanups.push(() => server.close(5000));
+    }
+
+    return {
+      runtime: service,
+      images,
+      backendName: backend.name,
+      http,
+      ...(grpc ? { grpc } : {}),
+      close: cleanup,
+    };
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}

@@ -1,0 +1,16 @@
+/** @servin/cli: the servin commands, the daemon that `servin cri start` runs, and its configuration. */
+export { runCriChecks } from "./commands/cri/test.js";
+export { parseCriLogLine } from "./commands/containers.js";
+export { resolveStartConfig } from "./commands/cri/start.js";
+export {
+  ConfigError,
+  defaultConfig,
+  type ImageBackendName,
+  loadConfigFile,
+  type RegistryHostConfig,
+  type RuntimeBackendName,
+  type ServinConfig,
+} from "./config/config.js";
+export { defaultPaths } from "./config/paths.js";
+export { type DaemonLogger, type ServinDaemon, startServinDaemon } from "./daemon/daemon.js";
+export { runServin, servinCommand, VERSION } from "./main.js";
