@@ -1,0 +1,53 @@
+/** Per-call cancellation: one AbortSignal that fires when the client cancels, the deadline passes, or the server stops. */
+import { CriError } from "@servin/cri-types";
+
+/** What the scope needs of a grpc-js server call (unary or streaming). */
+interface CancellableCall {
+  on(event: "cancelled", listener: () => void): unknown;
+  getDeadline(): Date | number;
+}
+
+export interface CallScope {
+  readonly signal: AbortSignal;
+  /** Long-lived streams (GetContainerEvents) are ended at once when the server closes. */
+  readonly longLived: boolean;
+  abort(reason: CriError): void;
+  dispose(): void;
+}
+
+/**
+ * Opens a scope for one call and registers it in `registry` until disposed,
+ * so that the server can end every in-flight call on forced shutdown.
+ */
+export function openCallScope(call: CancellableCall, registry: Set<CallScope>, longLived = false): CallScope {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+
+  const scope: CallScope = {
+    signal: controller.signal,
+    longLived,
+    abort(reason) {
+      if (!controller.signal.aborted) controller.abort(reason);
+    },
+    dispose() {
+      if (timer) clearTimeout(timer);
+      registry.delete(scope);
+    },
+  };
+  registry.add(scope);
+
+  call.on("cancelled", () => scope.abort(new CriError("Aborted", "call cancelled by the client")));
+
+  // grpc-js answers DEADLINE_EXCEEDED by itself; the timer only tells the
+  // service to stop working on an answer nobody will read.
+  const deadline = call.getDeadline();
+  const at = deadline instanceof Date ? deadline.getTime() : deadline;
+  if (Number.isFinite(at)) {
+    timer = setTimeout(
+      () => scope.abort(new CriError("DeadlineExceeded", "call deadline exceeded")),
+      Math.max(0, at - Date.now()),
+    );
+    timer.unref();
+  }
+  return scope;
+}

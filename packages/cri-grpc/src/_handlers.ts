@@ -1,0 +1,212 @@
+/**
+ * One generic handler factory for every CRI gRPC method: decode the proto
+ * request with @servin/cri-messages, call the domain service with an
+ * AbortSignal, encode the answer, map errors through the status table.
+ */
+import { once } from "node:events";
+import {
+  status as GrpcStatus,
+  type MethodDefinition,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  type ServiceDefinition,
+  type sendUnaryData,
+  type UntypedHandleCall,
+  type UntypedServiceImplementation,
+} from "@grpc/grpc-js";
+import { decodeRequest, encodeResponse } from "@servin/cri-messages";
+import {
+  type CallOptions,
+  CriError,
+  type ImageService,
+  type RuntimeService,
+  toCriError,
+  type VersionResponse,
+} from "@servin/cri-types";
+import { type CallScope, openCallScope } from "./_call-scope.js";
+import { type DomainRpc, LIST_STREAM_CHUNK, type MethodSpec } from "./_rpc-table.js";
+import type { CriApiVersion } from "./proto.js";
+import { grpcStatusOf } from "./status.js";
+
+/** Where the server's messages go; consola and console both fit. */
+export interface CriGrpcLogger {
+  debug?(message: string, ...args: unknown[]): void;
+  info?(message: string, ...args: unknown[]): void;
+  warn?(message: string, ...args: unknown[]): void;
+  error?(message: string, ...args: unknown[]): void;
+}
+
+/** Fields of VersionResponse the server sets itself (runtimeApiVersion follows the package served). */
+export type VersionInfo = Partial<Pick<VersionResponse, "version" | "runtimeName" | "runtimeVersion">>;
+
+export interface HandlerContext {
+  runtime: RuntimeService;
+  images: ImageService;
+  apiVersion: CriApiVersion;
+  versionInfo: VersionInfo;
+  logger: CriGrpcLogger;
+  /** Every call in flight, so that close() can end them. */
+  scopes: Set<CallScope>;
+}
+
+type ServiceMethod = (req: unknown, opts: CallOptions) => Promise<unknown>;
+type WireObject = Record<string, unknown>;
+
+/** Builds the grpc-js implementation of one service from its definition and method table. */
+export function implementService(
+  definition: ServiceDefinition,
+  table: Readonly<Record<string, MethodSpec>>,
+  ctx: HandlerContext,
+): UntypedServiceImplementation {
+  const impl: UntypedServiceImplementation = {};
+  for (const [name, def] of Object.entries(definition)) {
+    // A method of the .proto that the table does not know is answered UNIMPLEMENTED, never dropped.
+    impl[name] = makeHandler(name, def, table[name] ?? { kind: "unimplemented" }, ctx);
+  }
+  return impl;
+}
+
+function makeHandler(
+  name: string,
+  def: MethodDefinition<unknown, unknown>,
+  spec: MethodSpec,
+  ctx: HandlerContext,
+): UntypedHandleCall {
+  switch (spec.kind) {
+    case "unary":
+      return unaryHandler(name, spec.rpc, spec.service, ctx);
+    case "events":
+      return streamHandler(name, ctx, true, async (raw, scope, write) => {
+        const req = decodeRequest("getContainerEvents", raw, "proto");
+        const events = ctx.runtime.getContainerEvents(req, { signal: scope.signal });
+        await forEachUntilAborted(events, scope.signal, (event) =>
+          write(encodeResponse("getContainerEvents", event, "proto")),
+        );
+      });
+    case "list-stream":
+      return streamHandler(name, ctx, false, async (raw, scope, write) => {
+        const req = decodeRequest(spec.rpc, raw, "proto");
+        const result = await invoke(ctx, spec.service, spec.rpc, req, scope.signal);
+        const wire = encodeResponse(spec.rpc, result as never, "proto") as WireObject;
+        const items = (wire[spec.from] as unknown[] | undefined) ?? [];
+        // The CRI wants at least one item per message, so an empty list sends no message at all.
+        for (let i = 0; i < items.length; i += LIST_STREAM_CHUNK) {
+          await write({ [spec.to]: items.slice(i, i + LIST_STREAM_CHUNK) });
+        }
+      });
+    case "unimplemented": {
+      const status = { code: GrpcStatus.UNIMPLEMENTED, details: `${name} is not implemented by servin` };
+      if (def.responseStream) {
+        return ((call: ServerWritableStream<unknown, unknown>) => {
+          call.emit("error", status);
+        }) as UntypedHandleCall;
+      }
+      return ((_call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
+        callback(status);
+      }) as UntypedHandleCall;
+    }
+  }
+}
+
+function unaryHandler(
+  name: string,
+  rpc: DomainRpc,
+  service: "runtime" | "images",
+  ctx: HandlerContext,
+): UntypedHandleCall {
+  return ((call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
+    const scope = openCallScope(call, ctx.scopes);
+    const run = async () => {
+      const req = decodeRequest(rpc, call.request, "proto");
+      let result = await invoke(ctx, service, rpc, req, scope.signal);
+      if (rpc === "version") {
+        // The same service answers both packages; only the API version differs.
+        result = { ...(result as VersionResponse), ...ctx.versionInfo, runtimeApiVersion: ctx.apiVersion };
+      }
+      return encodeResponse(rpc, result as never, "proto");
+    };
+    run()
+      .then(
+        (wire) => callback(null, wire),
+        (err) => callback(failure(name, err, ctx)),
+      )
+      .finally(() => scope.dispose());
+  }) as UntypedHandleCall;
+}
+
+type Writer = (message: unknown) => Promise<void>;
+
+function streamHandler(
+  name: string,
+  ctx: HandlerContext,
+  longLived: boolean,
+  body: (raw: unknown, scope: CallScope, write: Writer) => Promise<void>,
+): UntypedHandleCall {
+  return ((call: ServerWritableStream<unknown, unknown>) => {
+    const scope = openCallScope(call, ctx.scopes, longLived);
+    const write: Writer = async (message) => {
+      if (scope.signal.aborted) return;
+      // Respect backpressure: a slow reader must not make us buffer events without bound.
+      if (!call.write(message)) await once(call, "drain", { signal: scope.signal }).catch(() => undefined);
+    };
+    body(call.request, scope, write)
+      .then(
+        () => finish(call, scope),
+        (err) => finish(call, scope, err),
+      )
+      .catch((err) => ctx.logger.error?.(`grpc ${name}: ending the stream failed`, err))
+      .finally(() => scope.dispose());
+
+    function finish(call: ServerWritableStream<unknown, unknown>, scope: CallScope, err?: unknown) {
+      if (call.cancelled) return; // the client is gone; nothing to send
+      const reason = scope.signal.aborted ? (scope.signal.reason as unknown) : undefined;
+      const cause = err ?? reason;
+      if (cause === undefined) call.end();
+      else call.emit("error", failure(name, cause, ctx));
+    }
+  }) as UntypedHandleCall;
+}
+
+/** Calls `fn` for each item until the iterable ends or `signal` aborts, even if the iterable ignores the signal. */
+async function forEachUntilAborted<T>(
+  items: AsyncIterable<T>,
+  signal: AbortSignal,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  const iterator = items[Symbol.asyncIterator]();
+  const aborted = new Promise<"aborted">((resolve) => {
+    if (signal.aborted) resolve("aborted");
+    signal.addEventListener("abort", () => resolve("aborted"), { once: true });
+  });
+  try {
+    while (true) {
+      const next = await Promise.race([iterator.next(), aborted]);
+      if (next === "aborted" || next.done) return;
+      await fn(next.value);
+    }
+  } finally {
+    // Tell the producer we are done (unsubscribes it); do not wait for a producer that may be stuck.
+    void Promise.resolve(iterator.return?.()).catch(() => undefined);
+  }
+}
+
+function invoke(
+  ctx: HandlerContext,
+  service: "runtime" | "images",
+  rpc: DomainRpc,
+  req: unknown,
+  signal: AbortSignal,
+): Promise<unknown> {
+  const target = service === "runtime" ? ctx.runtime : ctx.images;
+  const method = (target as unknown as Record<string, ServiceMethod | undefined>)[rpc];
+  if (typeof method !== "function") throw CriError.unimplemented(rpc);
+  return method.call(target, req, { signal });
+}
+
+/** The grpc status for a failed call; faults that are not the caller's are logged. */
+function failure(name: string, err: unknown, ctx: HandlerContext): { code: GrpcStatus; details: string } {
+  const cri = toCriError(err);
+  if (cri.code === "Internal") ctx.logger.error?.(`grpc ${name}: ${cri.message}`, cri.cause ?? cri);
+  else ctx.logger.debug?.(`grpc ${name}: ${cri.code}: ${cri.message}`);
+  return grpcStatusOf(cri);
+}
