@@ -1,0 +1,134 @@
+/** The four conversions transports use: decode/encode requests and responses of any RPC, in JSON or proto form. */
+import { CriError, isCriError } from "@servin/cri-types";
+import {
+  buildMessageSchema,
+  decodeWith,
+  isObjectLike,
+  messageSchema,
+  type Requirement,
+  type WireFormat,
+} from "./_decode.js";
+import { encodeMessage } from "./_encode.js";
+import type { MessageDef } from "./_schema.js";
+import { isRpcName, type RequestOf, type ResponseOf, RPCS, type RpcName } from "./rpcs.js";
+
+export type { WireFormat };
+
+type AnySchema = ReturnType<typeof messageSchema>;
+const requestSchemas = new Map<string, AnySchema>();
+
+interface UntypedSpec {
+  readonly request: MessageDef<unknown>;
+  readonly response: MessageDef<unknown>;
+  readonly requires?: Requirement;
+}
+
+function spec(rpc: RpcName): UntypedSpec {
+  if (!isRpcName(rpc))
+    throw new CriError("Unimplemented", `unknown CRI method ${JSON.stringify(String(rpc))}`);
+  return RPCS[rpc] as unknown as UntypedSpec;
+}
+
+function requestSchema(rpc: RpcName, format: WireFormat): AnySchema {
+  const key = `${rpc}:${format}`;
+  let schema = requestSchemas.get(key);
+  if (!schema) {
+    const s = spec(rpc);
+    schema = s.requires ? buildMessageSchema(s.request, s.requires, format) : messageSchema(s.request);
+    requestSchemas.set(key, schema);
+  }
+  return schema;
+}
+
+function decode(
+  schema: AnySchema,
+  wire: unknown,
+  format: WireFormat,
+  side: "request" | "response",
+  code: "InvalidArgument" | "Internal",
+): unknown {
+  const root = format === "json" ? `${side} body` : side;
+  // No body at all is the empty message; anything else must be an object.
+  const input = wire === undefined ? {} : wire;
+  if (!isObjectLike(input)) {
+    const expected = format === "json" ? "expected a JSON object" : "expected an object";
+    throw new CriError(code, `${root}: ${expected}`, {
+      details: { fields: [{ path: root, message: expected }] },
+    });
+  }
+  try {
+    return decodeWith(schema, input, root, code);
+  } catch (err) {
+    if (isCriError(err)) throw err;
+    // Hostile input (getters that throw, proxies) must still surface as a CriError.
+    throw new CriError(code, `${root}: could not be decoded`, { cause: err });
+  }
+}
+
+function encode(rpc: RpcName, side: "request" | "response", run: () => unknown): unknown {
+  try {
+    return run();
+  } catch (err) {
+    if (isCriError(err)) throw err;
+    const why = err instanceof Error ? err.message : String(err);
+    throw CriError.internal(`cannot encode the ${side} of ${rpc}: ${why}`, err);
+  }
+}
+
+/**
+ * Decodes a request from the wire into the domain request of `rpc`.
+ * JSON accepts snake_case and lowerCamelCase keys; proto accepts proto-loader objects.
+ *
+ * @throws CriError InvalidArgument listing every offending field path, e.g.
+ *   `config.metadata.name: expected a non-empty string; config.labels.app: expected string`.
+ * @example
+ * const req = decodeRequest("runPodSandbox", { config: { metadata: { name: "web" } } }, "json");
+ * req.config.metadata.name; // "web"
+ */
+export function decodeRequest<R extends RpcName>(rpc: R, wire: unknown, format: WireFormat): RequestOf<R> {
+  return decode(requestSchema(rpc, format), wire, format, "request", "InvalidArgument") as RequestOf<R>;
+}
+
+/**
+ * Encodes the domain response of `rpc` for the wire. The JSON Version
+ * response is wrapped as `{"version": {…}}` (the HTTP API's contract).
+ *
+ * @example
+ * encodeResponse("pullImage", { imageRef: "sha256:…" }, "json"); // { image_ref: "sha256:…" }
+ */
+export function encodeResponse<R extends RpcName>(rpc: R, value: ResponseOf<R>, format: WireFormat): unknown {
+  const s = spec(rpc);
+  return encode(rpc, "response", () => {
+    const out = encodeMessage(s.response, value, format);
+    return rpc === "version" && format === "json" ? { version: out } : out;
+  });
+}
+
+/**
+ * Encodes a domain request for the wire (for clients).
+ *
+ * @example
+ * encodeRequest("stopContainer", { containerId: "3f2a", timeout: 10 }, "proto");
+ * // { containerId: "3f2a", timeout: "10" }
+ */
+export function encodeRequest<R extends RpcName>(rpc: R, value: RequestOf<R>, format: WireFormat): unknown {
+  const s = spec(rpc);
+  return encode(rpc, "request", () => encodeMessage(s.request, value, format));
+}
+
+/**
+ * Decodes a response from the wire into the domain response of `rpc` (for
+ * clients). The JSON Version response is accepted wrapped or bare.
+ *
+ * @throws CriError Internal naming every offending field when the server sent a malformed response.
+ * @example
+ * decodeResponse("runPodSandbox", { pod_sandbox_id: "9c1e…" }, "json"); // { podSandboxId: "9c1e…" }
+ */
+export function decodeResponse<R extends RpcName>(rpc: R, wire: unknown, format: WireFormat): ResponseOf<R> {
+  const s = spec(rpc);
+  let input = wire;
+  if (rpc === "version" && format === "json" && isObjectLike(wire) && isObjectLike(wire.version)) {
+    input = wire.version;
+  }
+  return decode(messageSchema(s.response), input, format, "response", "Internal") as ResponseOf<R>;
+}
