@@ -23,6 +23,7 @@ import type {
   LinuxPodSandboxStats,
   PodSandboxConfig,
   PodSandboxNetworkStatus,
+  RuntimeConfig,
   RuntimeImage,
   SandboxId,
   UnixNanos,
@@ -139,6 +140,12 @@ export interface RuntimeBackend {
   reopenContainerLog(container: ContainerRecord): Promise<void>;
   containerStats(container: ContainerRecord): Promise<Omit<ContainerStats, "attributes">>;
   sandboxStats(sandbox: SandboxRecord): Promise<Omit<LinuxPodSandboxStats, "containers">>;
+
+  /**
+   * Optional: receives UpdateRuntimeConfig (kubelet sends the node's pod CIDR
+   * at start), e.g. to configure CNI IPAM. Backends without networking omit it.
+   */
+  updateRuntimeConfig?(config: RuntimeConfig): Promise<void>;
 
   /** Subscribes to exits the backend notices by itself. Returns an unsubscribe function. */
   onContainerExit(listener: (id: ContainerId, exit: ContainerExit) => void): () => void;

@@ -1,0 +1,59 @@
+/** ListContainers: filters over the in-memory index; never waits on a lock or the backend. */
+import type {
+  CallOptions,
+  Container,
+  ListContainersRequest,
+  ListContainersResponse,
+} from "@servin/cri-types";
+import { filterContainerId, filterSandboxId, matchesLabels, type RuntimeContext } from "../_context.js";
+import { containerState, isContainerPending } from "../store/container-status.js";
+
+/**
+ * ListContainers RPC. Filters: `id` and `podSandboxId` (full ID or unique
+ * prefix; unknown or ambiguous matches nothing, as containerd), `state`,
+ * `labelSelector` (every pair must match). Containers still being created
+ * are not listed.
+ *
+ * @example
+ * const { containers } = await runtime.listContainers({ filter: { podSandboxId: podId.slice(0, 8) } });
+ */
+export async function listContainers(
+  ctx: RuntimeContext,
+  req: ListContainersRequest,
+  _opts?: CallOptions,
+): Promise<ListContainersResponse> {
+  const filter = req.filter ?? {};
+  let onlyId: string | null | undefined;
+  let onlySandbox: string | null | undefined;
+  if (filter.id) {
+    onlyId = filterContainerId(ctx, filter.id);
+    if (onlyId === null) return { containers: [] };
+  }
+  if (filter.podSandboxId) {
+    onlySandbox = filterSandboxId(ctx, filter.podSandboxId);
+    if (onlySandbox === null) return { containers: [] };
+  }
+  const containers: Container[] = [];
+  for (const entry of ctx.containers.values()) {
+    const { record, status } = entry;
+    if (isContainerPending(status)) continue;
+    if (onlyId !== undefined && record.id !== onlyId) continue;
+    if (onlySandbox !== undefined && record.sandboxId !== onlySandbox) continue;
+    const state = containerState(status);
+    if (filter.state && state !== filter.state.state) continue;
+    if (!matchesLabels(record.config.labels, filter.labelSelector)) continue;
+    containers.push({
+      id: record.id,
+      podSandboxId: record.sandboxId,
+      metadata: record.config.metadata,
+      image: record.config.image,
+      imageRef: record.image.ref,
+      imageId: record.image.id,
+      state,
+      createdAt: status.createdAt,
+      labels: record.config.labels ?? {},
+      annotations: record.config.annotations ?? {},
+    });
+  }
+  return { containers };
+}

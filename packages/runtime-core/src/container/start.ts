@@ -1,0 +1,71 @@
+/** StartContainer: CREATED → RUNNING through the backend; a failed start leaves the container EXITED. */
+import type { CallOptions, Empty, StartContainerRequest } from "@servin/cri-types";
+import { CriError, nowNanos } from "@servin/cri-types";
+import {
+  backendError,
+  findContainer,
+  type RuntimeContext,
+  saveContainer,
+  withContainerLock,
+} from "../_context.js";
+import { emitEvent } from "../events/emit.js";
+import { containerState } from "../store/container-status.js";
+
+/** containerd's errorStartExitCode / errorStartReason for a process that could not be started. */
+export const START_ERROR_EXIT_CODE = 128;
+export const START_ERROR_REASON = "StartError";
+
+/**
+ * StartContainer RPC. Only a CREATED container in a READY pod can start
+ * (FailedPrecondition otherwise). If the backend fails, the container is
+ * recorded as EXITED with exit code 128 and reason StartError (containerd),
+ * so kubelet sees why and recreates it.
+ *
+ * @example
+ * await runtime.startContainer({ containerId: id });
+ */
+export async function startContainer(
+  ctx: RuntimeContext,
+  req: StartContainerRequest,
+  _opts?: CallOptions,
+): Promise<Empty> {
+  const entry = findContainer(ctx, req.containerId);
+  await withContainerLock(entry, async () => {
+    const id = entry.record.id;
+    const state = containerState(entry.status);
+    if (state !== "CONTAINER_CREATED") {
+      throw CriError.failedPrecondition(
+        `container "${id}" is in state ${state}: StartContainer needs CONTAINER_CREATED`,
+      );
+    }
+    const sandbox = ctx.sandboxes.get(entry.record.sandboxId);
+    if (sandbox === undefined || sandbox.status.state !== "SANDBOX_READY" || sandbox.stopping) {
+      throw CriError.failedPrecondition(
+        `pod sandbox "${entry.record.sandboxId}" of container "${id}" is not ready: cannot start the container`,
+      );
+    }
+    let result: Awaited<ReturnType<typeof ctx.backend.startContainer>>;
+    try {
+      result = await ctx.backend.startContainer(entry.record, sandbox.record);
+    } catch (err) {
+      const error = backendError(`start container "${id}"`, err);
+      await saveContainer(ctx, entry, {
+        ...entry.status,
+        finishedAt: nowNanos(),
+        exitCode: START_ERROR_EXIT_CODE,
+        reason: START_ERROR_REASON,
+        message: error.message,
+      }).catch((saveErr: unknown) => ctx.logger.error(`recording the failed start of "${id}"`, saveErr));
+      throw error;
+    }
+    await saveContainer(
+      ctx,
+      entry,
+      { ...entry.status, startedAt: result.startedAt !== 0n ? result.startedAt : nowNanos() },
+      result.backendState ? { ...entry.record, backendState: result.backendState } : entry.record,
+    );
+    ctx.logger.info(`container "${id}" started`);
+    emitEvent(ctx, id, "CONTAINER_STARTED_EVENT", entry.record.sandboxId);
+  });
+  return {};
+}

@@ -1,0 +1,81 @@
+/** StopContainer: stop signal, grace period, SIGKILL (in the backend); record the exit. */
+import type { CallOptions, Empty, StopContainerRequest } from "@servin/cri-types";
+import { CriError, nowNanos } from "@servin/cri-types";
+import {
+  backendError,
+  type ContainerEntry,
+  findContainer,
+  type RuntimeContext,
+  saveContainer,
+  withContainerLock,
+} from "../_context.js";
+import type { ContainerExit } from "../backend.js";
+import { emitEvent } from "../events/emit.js";
+import type { ContainerStatusData } from "../store/container-status.js";
+import { containerState } from "../store/container-status.js";
+
+/** containerd's unknownExitCode: what a container that vanished is recorded with when stopped. */
+export const UNKNOWN_EXIT_CODE = 255;
+
+/**
+ * StopContainer RPC. `timeout` seconds between the stop signal and SIGKILL;
+ * 0 (the CRI default) kills at once. Stopping a CREATED or EXITED container
+ * is a no-op (containerd). An unknown ID is NotFound, as containerd answers
+ * (kubelet tolerates it).
+ *
+ * @example
+ * await runtime.stopContainer({ containerId: id, timeout: 10 });
+ */
+export async function stopContainer(
+  ctx: RuntimeContext,
+  req: StopContainerRequest,
+  _opts?: CallOptions,
+): Promise<Empty> {
+  const entry = findContainer(ctx, req.containerId);
+  const timeout = req.timeout ?? 0;
+  if (!Number.isFinite(timeout)) throw CriError.invalidArgument(`timeout: expected a number of seconds`);
+  await withContainerLock(entry, () => stopContainerLocked(ctx, entry, Math.max(0, timeout)));
+  return {};
+}
+
+/** Stops a container whose lock the caller holds. */
+export async function stopContainerLocked(
+  ctx: RuntimeContext,
+  entry: ContainerEntry,
+  timeoutSeconds: number,
+): Promise<void> {
+  const state = containerState(entry.status);
+  if (state !== "CONTAINER_RUNNING" && state !== "CONTAINER_UNKNOWN") return;
+  const id = entry.record.id;
+  let exit: ContainerExit | undefined;
+  try {
+    exit = await ctx.backend.stopContainer(entry.record, timeoutSeconds);
+  } catch (err) {
+    if (state === "CONTAINER_RUNNING") throw backendError(`stop container "${id}"`, err);
+    // UNKNOWN: the backend has lost it already; stopping it is only bookkeeping.
+    ctx.logger.debug(`stop of unknown container "${id}" failed in the backend`, err);
+  }
+  if (exit === undefined && state === "CONTAINER_RUNNING") {
+    const observed = await ctx.backend.inspectContainer(entry.record).catch(() => undefined);
+    if (observed?.state === "exited") exit = observed.exit;
+    else if (observed?.state === "running") {
+      throw CriError.internal(`stop container "${id}": the backend still reports it running`);
+    }
+  }
+  await saveContainer(ctx, entry, exitStatus(entry, exit));
+  ctx.logger.info(`container "${id}" stopped (exit code ${entry.status.exitCode})`);
+  emitEvent(ctx, id, "CONTAINER_STOPPED_EVENT", entry.record.sandboxId);
+}
+
+/** The status after an exit; without one (the process is gone, nobody knows how) containerd's 255/Unknown. */
+export function exitStatus(entry: ContainerEntry, exit: ContainerExit | undefined): ContainerStatusData {
+  const finishedAt = exit?.finishedAt && exit.finishedAt !== 0n ? exit.finishedAt : nowNanos();
+  return {
+    ...entry.status,
+    unknown: false,
+    finishedAt,
+    exitCode: exit?.exitCode ?? UNKNOWN_EXIT_CODE,
+    reason: exit?.reason ?? "Unknown",
+    message: exit?.message ?? (exit ? "" : "the container's process was lost; its exit code is unknown"),
+  };
+}

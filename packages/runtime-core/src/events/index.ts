@@ -1,0 +1,2 @@
+/** Container lifecycle events. */
+export { DEFAULT_EVENT_BUFFER } from "./hub.js";

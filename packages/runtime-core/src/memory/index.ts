@@ -1,0 +1,2 @@
+/** The simulated RuntimeBackend. */
+export * from "./backend.js";

@@ -1,0 +1,48 @@
+/** ListPodSandbox: filters over the in-memory index; never waits on a lock or the backend. */
+import type {
+  CallOptions,
+  ListPodSandboxRequest,
+  ListPodSandboxResponse,
+  PodSandbox,
+} from "@servin/cri-types";
+import { filterSandboxId, matchesLabels, type RuntimeContext } from "../_context.js";
+import { isSandboxPending } from "../store/sandbox-status.js";
+
+/**
+ * ListPodSandbox RPC. Filters: `id` (full ID or unique prefix; an unknown or
+ * ambiguous prefix matches nothing, as containerd), `state`, `labelSelector`
+ * (every pair must match). Pods still being created are not listed.
+ *
+ * @example
+ * const { items } = await runtime.listPodSandbox({ filter: { state: { state: "SANDBOX_READY" } } });
+ */
+export async function listPodSandbox(
+  ctx: RuntimeContext,
+  req: ListPodSandboxRequest,
+  _opts?: CallOptions,
+): Promise<ListPodSandboxResponse> {
+  const filter = req.filter ?? {};
+  let onlyId: string | null | undefined;
+  if (filter.id) {
+    onlyId = filterSandboxId(ctx, filter.id);
+    if (onlyId === null) return { items: [] };
+  }
+  const items: PodSandbox[] = [];
+  for (const entry of ctx.sandboxes.values()) {
+    const { record, status } = entry;
+    if (isSandboxPending(status)) continue;
+    if (onlyId !== undefined && record.id !== onlyId) continue;
+    if (filter.state && status.state !== filter.state.state) continue;
+    if (!matchesLabels(record.config.labels, filter.labelSelector)) continue;
+    items.push({
+      id: record.id,
+      metadata: record.config.metadata,
+      state: status.state,
+      createdAt: status.createdAt,
+      labels: record.config.labels ?? {},
+      annotations: record.config.annotations ?? {},
+      runtimeHandler: record.runtimeHandler,
+    });
+  }
+  return { items };
+}

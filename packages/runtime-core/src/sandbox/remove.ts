@@ -1,0 +1,59 @@
+/** RemovePodSandbox: stop the pod, remove its containers, its backend resources and its record. Idempotent. */
+import type { CallOptions, Empty, RemovePodSandboxRequest } from "@servin/cri-types";
+import {
+  backendError,
+  containersOf,
+  findSandboxOrUndefined,
+  type RuntimeContext,
+  withSandboxLock,
+} from "../_context.js";
+import { removeContainerEntry } from "../container/remove.js";
+import { emitEvent } from "../events/emit.js";
+import { toSandboxStatus } from "./status.js";
+import { stopSandboxLocked } from "./stop.js";
+
+/**
+ * RemovePodSandbox RPC. An unknown ID succeeds (CRI: "must not return an
+ * error if the sandbox has already been removed"). A READY pod is stopped
+ * first and running containers are force-stopped, as current containerd does.
+ *
+ * @example
+ * await runtime.removePodSandbox({ podSandboxId: id });
+ */
+export async function removePodSandbox(
+  ctx: RuntimeContext,
+  req: RemovePodSandboxRequest,
+  _opts?: CallOptions,
+): Promise<Empty> {
+  const entry = findSandboxOrUndefined(ctx, req.podSandboxId);
+  if (entry === undefined) return {};
+  const id = entry.record.id;
+  try {
+    await withSandboxLock(entry, async () => {
+      // Stop first: NOTREADY refuses new CreateContainer calls, so the wait below is complete.
+      entry.stopping = true;
+      await stopSandboxLocked(ctx, entry);
+      entry.stopping = true;
+      await Promise.allSettled([...entry.creating]);
+      for (const c of containersOf(ctx, id)) await removeContainerEntry(ctx, c);
+      try {
+        await ctx.backend.removeSandbox(entry.record);
+      } catch (err) {
+        throw backendError(`remove pod sandbox "${id}"`, err);
+      }
+      const finalStatus = toSandboxStatus(entry);
+      await ctx.store.deleteSandbox(id);
+      entry.removed = true;
+      ctx.sandboxes.delete(id);
+      ctx.sandboxNames.release(entry.nameKey, id);
+      ctx.logger.info(`pod sandbox "${id}" removed`);
+      emitEvent(ctx, id, "CONTAINER_DELETED_EVENT", id, finalStatus);
+    });
+  } catch (err) {
+    if (entry.removed) return {};
+    throw err;
+  } finally {
+    entry.stopping = false;
+  }
+  return {};
+}

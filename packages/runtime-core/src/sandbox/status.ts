@@ -1,0 +1,80 @@
+/** PodSandboxStatus: the CRI view of one pod sandbox, with its containers' statuses. */
+import type {
+  CallOptions,
+  PodSandboxStatus,
+  PodSandboxStatusRequest,
+  PodSandboxStatusResponse,
+} from "@servin/cri-types";
+import { nowNanos } from "@servin/cri-types";
+import { containersOf, findSandbox, type RuntimeContext, type SandboxEntry } from "../_context.js";
+import { stringifyInfo } from "../_json.js";
+import { toContainerStatus } from "../container/status.js";
+
+/** Builds the CRI PodSandboxStatus from an index entry (no I/O). */
+export function toSandboxStatus(entry: SandboxEntry): PodSandboxStatus {
+  const { record, status } = entry;
+  const config = record.config;
+  const ns = config.linux?.securityContext?.namespaceOptions;
+  return {
+    id: record.id,
+    metadata: config.metadata,
+    state: status.state,
+    createdAt: status.createdAt,
+    // The IP is released on stop; a NOTREADY pod reports none rather than a stale one.
+    network: status.state === "SANDBOX_READY" && status.network ? status.network : {},
+    linux: {
+      namespaces: {
+        // Proto3 default for NamespaceMode is POD; report what the pod runs with, as containerd does.
+        options: {
+          network: ns?.network ?? "POD",
+          pid: ns?.pid ?? "POD",
+          ipc: ns?.ipc ?? "POD",
+          ...(ns?.targetId ? { targetId: ns.targetId } : {}),
+          ...(ns?.usernsOptions ? { usernsOptions: ns.usernsOptions } : {}),
+        },
+      },
+    },
+    labels: config.labels ?? {},
+    annotations: config.annotations ?? {},
+    runtimeHandler: record.runtimeHandler,
+  };
+}
+
+/**
+ * PodSandboxStatus RPC. Verbose adds `info.info`: JSON with the backend's
+ * live observation (pid, bundle…), its persisted state and the pod config.
+ *
+ * @example
+ * const { status } = await runtime.podSandboxStatus({ podSandboxId: id });
+ */
+export async function podSandboxStatus(
+  ctx: RuntimeContext,
+  req: PodSandboxStatusRequest,
+  _opts?: CallOptions,
+): Promise<PodSandboxStatusResponse> {
+  const entry = findSandbox(ctx, req.podSandboxId);
+  const response: PodSandboxStatusResponse = {
+    status: toSandboxStatus(entry),
+    containersStatuses: containersOf(ctx, entry.record.id).map(toContainerStatus),
+    timestamp: nowNanos(),
+  };
+  if (req.verbose) {
+    let observed: Record<string, unknown>;
+    try {
+      const o = await ctx.backend.inspectSandbox(entry.record);
+      observed = { ready: o.ready, ...(o.info ?? {}) };
+    } catch (err) {
+      observed = { error: err instanceof Error ? err.message : String(err) };
+    }
+    response.info = {
+      info: stringifyInfo({
+        runtimeHandler: entry.record.runtimeHandler,
+        backend: ctx.backend.name,
+        observed,
+        backendState: entry.record.backendState,
+        config: entry.record.config,
+      }),
+    };
+  }
+  return response;
+}

@@ -1,0 +1,236 @@
+/** createRuntimeService: wires the RPC handlers over one context, with one wrapper for cross-cutting concerns. */
+import type {
+  CallOptions,
+  ContainerEventResponse,
+  ContainerId,
+  GetEventsRequest,
+  ImageId,
+  ImageResolver,
+  RuntimeService,
+} from "@servin/cri-types";
+import { CriError, isCriError } from "@servin/cri-types";
+import { type RuntimeContext, saveContainer } from "./_context.js";
+import { type RuntimeLogger, silentLogger } from "./_logger.js";
+import { NameRegistry } from "./_names.js";
+import type { ContainerExit, RuntimeBackend } from "./backend.js";
+import { createContainer } from "./container/create.js";
+import { execSync } from "./container/exec-sync.js";
+import { listContainers } from "./container/list.js";
+import { removeContainer } from "./container/remove.js";
+import { reopenContainerLog } from "./container/reopen-log.js";
+import { startContainer } from "./container/start.js";
+import { containerStats, listContainerStats } from "./container/stats.js";
+import { containerStatus } from "./container/status.js";
+import { exitStatus, stopContainer } from "./container/stop.js";
+import { updateContainerResources } from "./container/update.js";
+import { emitEvent } from "./events/emit.js";
+import { DEFAULT_EVENT_BUFFER, EventHub } from "./events/hub.js";
+import { loadAndClean, type RecoveryReport, reconcile } from "./recover.js";
+import { runtimeConfig, updateRuntimeConfig } from "./runtime/config.js";
+import { status } from "./runtime/status.js";
+import {
+  attach,
+  checkpointContainer,
+  exec,
+  listMetricDescriptors,
+  listPodSandboxMetrics,
+  portForward,
+} from "./runtime/unimplemented.js";
+import { version } from "./runtime/version.js";
+import { listPodSandbox } from "./sandbox/list.js";
+import { removePodSandbox } from "./sandbox/remove.js";
+import { runPodSandbox } from "./sandbox/run.js";
+import { listPodSandboxStats, podSandboxStats } from "./sandbox/stats.js";
+import { podSandboxStatus } from "./sandbox/status.js";
+import { stopPodSandbox } from "./sandbox/stop.js";
+import { containerState, isContainerPending } from "./store/container-status.js";
+import { isSandboxPending } from "./store/sandbox-status.js";
+import type { MetadataStore } from "./store/types.js";
+
+export interface RuntimeServiceOptions {
+  backend: RuntimeBackend;
+  images: ImageResolver;
+  store: MetadataStore;
+  /** Reported by Version; default "servin". */
+  runtimeName?: string;
+  /** Reported by Version; default this package's version. */
+  runtimeVersion?: string;
+  /** Default: silent. */
+  logger?: RuntimeLogger;
+  /** Events a GetContainerEvents subscriber may fall behind by before it is dropped (default 1024). */
+  eventBufferSize?: number;
+}
+
+/** A RuntimeService with lifecycle and the queries other Servin parts need. */
+export interface ServinRuntimeService extends RuntimeService {
+  /**
+   * Stops accepting calls, waits for in-flight creates and exit handling,
+   * ends event streams, then closes the store and the backend. Containers
+   * keep running (they outlive the server); nothing on disk is removed.
+   */
+  close(): Promise<void>;
+  /** True while any container (in any state) was created from this image: image GC must keep it. */
+  isImageInUse(id: ImageId): boolean;
+  /** Live counts for status pages and metrics (pending creates excluded). */
+  counts(): { sandboxes: number; containers: number; running: number };
+  /** What startup recovery found and did. */
+  readonly recovery: RecoveryReport;
+}
+
+/** This package's version: the default runtimeVersion. */
+export const RUNTIME_CORE_VERSION = "0.1.0";
+
+type Handler<Req, Res> = (ctx: RuntimeContext, req: Req, opts?: CallOptions) => Promise<Res>;
+
+/**
+ * Creates the CRI runtime service. Resolves once the store is reloaded and
+ * reconciled with the backend: half-created objects are cleaned up, exits
+ * that happened while we were down are recorded, lost containers are UNKNOWN.
+ *
+ * @example
+ * import { createMemoryBackend, createMemoryStore, createRuntimeService } from "@servin/runtime-core";
+ * const runtime = await createRuntimeService({
+ *   backend: createMemoryBackend(),
+ *   images: { resolveImage: async (ref) => ({ id: `sha256:${"a".repeat(64)}` as ImageId, ref, repoTags: [ref], repoDigests: [], config: {}, layers: [] }) },
+ *   store: createMemoryStore(),
+ * });
+ * const { podSandboxId } = await runtime.runPodSandbox({ config: { metadata: { name: "web", namespace: "default" } } });
+ * await runtime.close();
+ */
+export async function createRuntimeService(options: RuntimeServiceOptions): Promise<ServinRuntimeService> {
+  const logger = options.logger ?? silentLogger;
+  const lifetime = new AbortController();
+  const inFlight = new Set<Promise<unknown>>();
+  const ctx: RuntimeContext = {
+    backend: options.backend,
+    images: options.images,
+    store: options.store,
+    logger,
+    events: new EventHub(logger, options.eventBufferSize ?? DEFAULT_EVENT_BUFFER),
+    sandboxes: new Map(),
+    containers: new Map(),
+    sandboxNames: new NameRegistry(),
+    containerNames: new NameRegistry(),
+    lifetime: lifetime.signal,
+    runtimeName: options.runtimeName ?? "servin",
+    runtimeVersion: options.runtimeVersion ?? RUNTIME_CORE_VERSION,
+    runtimeConfig: {},
+    track(work) {
+      const tracked: Promise<void> = work.then(
+        () => {
+          inFlight.delete(tracked);
+        },
+        (err: unknown) => {
+          inFlight.delete(tracked);
+          logger.error("background runtime work failed", err);
+        },
+      );
+      inFlight.add(tracked);
+    },
+  };
+
+  const report = await loadAndClean(ctx, await ctx.store.load());
+  // Subscribe before reconciling so an exit during recovery is not missed; both take the container's lock.
+  const unsubscribe = ctx.backend.onContainerExit((id, exit) => onExit(ctx, id, exit));
+  try {
+    await reconcile(ctx, report);
+  } catch (err) {
+    unsubscribe();
+    throw err;
+  }
+  logger.info(
+    `runtime recovered: ${report.sandboxes} pod sandboxes, ${report.containers} containers, ` +
+      `${report.cleanedUp} half-created objects cleaned up, ${report.changed} updated`,
+  );
+
+  let closed = false;
+  const call =
+    <Req, Res>(rpc: string, handler: Handler<Req, Res>) =>
+    async (req: Req, opts?: CallOptions): Promise<Res> => {
+      if (closed) throw new CriError("Unavailable", `${rpc}: the runtime service is closed`);
+      try {
+        return await handler(ctx, (req ?? {}) as Req, opts);
+      } catch (err) {
+        if (isCriError(err)) throw err;
+        logger.error(`${rpc} failed`, err);
+        throw CriError.internal(`${rpc}: ${err instanceof Error ? err.message : String(err)}`, err);
+      }
+    };
+
+  return {
+    recovery: report,
+    version: call("Version", version),
+    status: call("Status", status),
+    runtimeConfig: call("RuntimeConfig", runtimeConfig),
+    updateRuntimeConfig: call("UpdateRuntimeConfig", updateRuntimeConfig),
+    runPodSandbox: call("RunPodSandbox", runPodSandbox),
+    stopPodSandbox: call("StopPodSandbox", stopPodSandbox),
+    removePodSandbox: call("RemovePodSandbox", removePodSandbox),
+    podSandboxStatus: call("PodSandboxStatus", podSandboxStatus),
+    listPodSandbox: call("ListPodSandbox", listPodSandbox),
+    podSandboxStats: call("PodSandboxStats", podSandboxStats),
+    listPodSandboxStats: call("ListPodSandboxStats", listPodSandboxStats),
+    listPodSandboxMetrics: call("ListPodSandboxMetrics", listPodSandboxMetrics),
+    listMetricDescriptors: call("ListMetricDescriptors", listMetricDescriptors),
+    portForward: call("PortForward", portForward),
+    createContainer: call("CreateContainer", createContainer),
+    startContainer: call("StartContainer", startContainer),
+    stopContainer: call("StopContainer", stopContainer),
+    removeContainer: call("RemoveContainer", removeContainer),
+    listContainers: call("ListContainers", listContainers),
+    containerStatus: call("ContainerStatus", containerStatus),
+    updateContainerResources: call("UpdateContainerResources", updateContainerResources),
+    reopenContainerLog: call("ReopenContainerLog", reopenContainerLog),
+    execSync: call("ExecSync", execSync),
+    exec: call("Exec", exec),
+    attach: call("Attach", attach),
+    containerStats: call("ContainerStats", containerStats),
+    listContainerStats: call("ListContainerStats", listContainerStats),
+    checkpointContainer: call("CheckpointContainer", checkpointContainer),
+    getContainerEvents(_req: GetEventsRequest, opts?: CallOptions): AsyncIterable<ContainerEventResponse> {
+      if (closed) throw new CriError("Unavailable", "GetContainerEvents: the runtime service is closed");
+      return ctx.events.subscribe(opts?.signal);
+    },
+    isImageInUse(id: ImageId): boolean {
+      for (const c of ctx.containers.values()) if (c.record.image.id === id) return true;
+      return false;
+    },
+    counts() {
+      let sandboxes = 0;
+      let containers = 0;
+      let running = 0;
+      for (const s of ctx.sandboxes.values()) if (!isSandboxPending(s.status)) sandboxes++;
+      for (const c of ctx.containers.values()) {
+        if (isContainerPending(c.status)) continue;
+        containers++;
+        if (containerState(c.status) === "CONTAINER_RUNNING") running++;
+      }
+      return { sandboxes, containers, running };
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      unsubscribe();
+      // Creates in flight see the lifetime signal and undo themselves; wait for that and for exit handling.
+      lifetime.abort(new CriError("Unavailable", "the runtime service is closing"));
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+      ctx.events.close();
+      await ctx.store.close();
+      await ctx.backend.close();
+    },
+  };
+}
+
+/** Records an exit the backend noticed by itself and announces it; never polls. */
+function onExit(ctx: RuntimeContext, id: ContainerId, exit: ContainerExit): void {
+  const entry = ctx.containers.get(id);
+  if (entry === undefined) return;
+  ctx.track(
+    entry.lock.run(async () => {
+      if (entry.removed || entry.status.finishedAt !== 0n) return; // already recorded (StopContainer)
+      await saveContainer(ctx, entry, exitStatus(entry, exit));
+      ctx.logger.info(`container "${id}" exited (exit code ${exit.exitCode})`);
+      emitEvent(ctx, id, "CONTAINER_STOPPED_EVENT", entry.record.sandboxId);
+    }),
+  );
+}
