@@ -1,0 +1,91 @@
+/** What every operation of the OCI backend shares: paths, runtimes, the monitor, exit watchers, host facts. */
+import { join } from "node:path";
+import { CriError } from "@servin/cri-types";
+import type { ExitWatcher } from "./exits.js";
+import type { Monitor } from "./monitor.js";
+import type { OciRuntime } from "./oci-runtime.js";
+import type { CgroupMode } from "./spec/resources.js";
+
+/** The logging surface the backend uses (consola and console both fit). */
+export interface OciLogger {
+  debug(message: string, ...args: unknown[]): void;
+  info(message: string, ...args: unknown[]): void;
+  warn(message: string, ...args: unknown[]): void;
+  error(message: string, ...args: unknown[]): void;
+}
+
+export interface OciContext {
+  root: string;
+  stateDir: string;
+  runtimes: Map<string, OciRuntime>;
+  /** Handlers that are configured but cannot work on this host, with why. */
+  runtimeProblems: Map<string, string>;
+  defaultRuntime: string;
+  monitor: Monitor;
+  /** Exit files of containers (reported through onContainerExit). */
+  exits: ExitWatcher;
+  /** Exit files of pod infra processes (never reported as container exits). */
+  sandboxExits: ExitWatcher;
+  cgroupMode: CgroupMode;
+  /** Default cgroup parent (cgroupfs path without leading slash), e.g. "servin". */
+  cgroupParent: string;
+  pausePath: string;
+  nofile: number;
+  logger: OciLogger;
+  /** Last CPU sample per container/sandbox, for usage_nano_cores. */
+  cpuSamples: Map<string, { usage: bigint; at: bigint }>;
+}
+
+/** Every path is derived from the ID, so a half-created object can always be found and removed. */
+export const paths = {
+  exitDir: (ctx: OciContext) => join(ctx.stateDir, "exits"),
+  sandboxExitDir: (ctx: OciContext) => join(ctx.stateDir, "sandbox-exits"),
+  socketDir: (ctx: OciContext) => join(ctx.stateDir, "sockets"),
+  runtimeRoot: (ctx: OciContext, handler: string) => join(ctx.stateDir, "runtime", handler),
+  bundle: (ctx: OciContext, id: string) => join(ctx.stateDir, "bundles", id),
+  /** Runtime files of a pod: the /dev/shm tmpfs. */
+  podRun: (ctx: OciContext, id: string) => join(ctx.stateDir, "sandboxes", id),
+  /** Persistent files of a pod: hostname, hosts, resolv.conf. */
+  podData: (ctx: OciContext, id: string) => join(ctx.root, "sandboxes", id),
+  /** Persistent writable layer of a container: upper/, work/ (or rootfs/ for the copy fallback). */
+  containerData: (ctx: OciContext, id: string) => join(ctx.root, "containers", id),
+};
+
+/** The runtime for a handler name ("" = default), or a clear error. */
+export function runtimeFor(ctx: OciContext, handler: string | undefined): OciRuntime {
+  const name = handler || ctx.defaultRuntime;
+  const problem = ctx.runtimeProblems.get(name);
+  if (problem)
+    throw CriError.failedPrecondition(`runtime handler "${name}" cannot run on this host: ${problem}`);
+  const rt = ctx.runtimes.get(name);
+  if (!rt) {
+    throw CriError.invalidArgument(
+      `runtime handler "${name}" is not configured (known: ${[...ctx.runtimes.keys()].join(", ")})`,
+    );
+  }
+  return rt;
+}
+
+/** For removal paths: the runtime if known at all, ignoring host problems (nothing was created with it then). */
+export function runtimeIfKnown(ctx: OciContext, handler: string | undefined): OciRuntime | undefined {
+  return ctx.runtimes.get(handler || ctx.defaultRuntime);
+}
+
+/** Runs undo steps in reverse order, logging (never throwing) their failures: CRI-O's resourceCleaner. */
+export class Cleanup {
+  private readonly steps: { label: string; fn: () => Promise<unknown> }[] = [];
+  constructor(private readonly logger: OciLogger) {}
+  add(label: string, fn: () => Promise<unknown>): void {
+    this.steps.push({ label, fn });
+  }
+  async run(): Promise<void> {
+    for (const step of this.steps.reverse()) {
+      try {
+        await step.fn();
+      } catch (err) {
+        this.logger.warn(`cleanup "${step.label}" failed: ${(err as Error).message}`);
+      }
+    }
+    this.steps.length = 0;
+  }
+}

@@ -1,0 +1,208 @@
+/** createOciBackend: the Linux RuntimeBackend (conmon + runc/crun), wiring the per-RPC modules together. */
+import { mkdir, readFile } from "node:fs/promises";
+import { type ContainerId, CriError } from "@servin/cri-types";
+import type { BackendCondition, ContainerExit, RuntimeBackend } from "@servin/runtime-core";
+import { type OciContext, type OciLogger, paths } from "./_context.js";
+import { toContainerExit } from "./container.js";
+import { createContainer } from "./container-create.js";
+import { inspectContainer } from "./container-inspect.js";
+import { removeContainer } from "./container-remove.js";
+import { startContainer } from "./container-start.js";
+import { stopContainer } from "./container-stop.js";
+import { reopenContainerLog, updateContainerResources } from "./container-update.js";
+import { execSync } from "./exec-sync.js";
+import { createExitWatcher, type ExitRecord } from "./exits.js";
+import { defaultRuntimes, detectOciHost } from "./host.js";
+import { createConmonMonitor, type Monitor } from "./monitor.js";
+import { createRuncRuntime, type OciRuntime } from "./oci-runtime.js";
+import { inspectSandbox, removeSandbox, runSandbox, sandboxStats, stopSandbox } from "./sandbox.js";
+import { containerStats } from "./stats.js";
+
+export interface OciBackendOptions {
+  /** Persistent data: `<root>/containers/<id>/` (writable layers), `<root>/sandboxes/<id>/` (pod files). */
+  root: string;
+  /** Runtime state: bundles, exit files, conmon pid files, sockets, the runtimes' `--root`. */
+  stateDir: string;
+  /** Handler name → OCI runtime binary. Default: runc, plus crun when installed. */
+  runtimes?: Record<string, { path: string; root?: string }>;
+  /** Handler used for runtime_handler "" (default "runc"). */
+  defaultRuntime?: string;
+  /** Default: conmon found on PATH. */
+  conmonPath?: string;
+  /** The pod infra binary, run with -P. Default: catatonit found on PATH. */
+  pausePath?: string;
+  /** cgroupfs parent of pods without a kubelet cgroup parent (default "servin"). */
+  cgroupParent?: string;
+  logger?: OciLogger;
+  /** Seams for tests: replace the runtime CLI driver or the monitor. */
+  createRuntime?: (opts: { name: string; path: string; root: string }) => OciRuntime;
+  monitor?: Monitor;
+}
+
+const silent: OciLogger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** Our RLIMIT_NOFILE hard limit: without CAP_SYS_RESOURCE a container cannot be given more. */
+async function nofileLimit(): Promise<number> {
+  const limits = await readFile("/proc/self/limits", "utf8").catch(() => "");
+  const m = /^Max open files\s+(\S+)\s+(\S+)/m.exec(limits);
+  const hard = m?.[2] === "unlimited" ? Number.POSITIVE_INFINITY : Number(m?.[2] ?? 1024);
+  const nrOpen = Number((await readFile("/proc/sys/fs/nr_open", "utf8").catch(() => "1048576")).trim());
+  return Math.min(hard, nrOpen, 1_048_576);
+}
+
+/**
+ * @example
+ * import { createOciBackend } from "@servin/runtime-oci";
+ * const backend = await createOciBackend({ root: "/var/lib/servin", stateDir: "/run/servin" });
+ * console.log(await backend.conditions());
+ * await backend.close();
+ */
+export async function createOciBackend(opts: OciBackendOptions): Promise<RuntimeBackend> {
+  const logger = opts.logger ?? silent;
+  const configured = opts.runtimes ?? defaultRuntimes();
+  const defaultRuntime = opts.defaultRuntime ?? "runc";
+  const host = await detectOciHost({
+    runtimes: configured,
+    defaultRuntime,
+    ...(opts.conmonPath ? { conmonPath: opts.conmonPath } : {}),
+    ...(opts.pausePath ? { pausePath: opts.pausePath } : {}),
+  });
+  const fatal = host.problems.filter((p) => !p.startsWith("default runtime handler"));
+  if (fatal.length > 0 && !opts.monitor) {
+    throw CriError.failedPrecondition(`the OCI backend cannot run on this host: ${fatal.join("; ")}`);
+  }
+
+  const ctxBase = { root: opts.root, stateDir: opts.stateDir } as OciContext;
+  for (const dir of [
+    opts.root,
+    opts.stateDir,
+    paths.exitDir(ctxBase),
+    paths.sandboxExitDir(ctxBase),
+    paths.socketDir(ctxBase),
+  ]) {
+    await mkdir(dir, { recursive: true, mode: 0o711 });
+  }
+  const makeRuntime = opts.createRuntime ?? createRuncRuntime;
+  const runtimes = new Map<string, OciRuntime>();
+  const runtimeProblems = new Map<string, string>();
+  for (const [name, r] of Object.entries(configured)) {
+    const root = r.root ?? paths.runtimeRoot(ctxBase, name);
+    await mkdir(root, { recursive: true, mode: 0o700 });
+    runtimes.set(name, makeRuntime({ name, path: r.path, root }));
+    const info = host.runtimes.find((x) => x.name === name);
+    if (info?.problem) runtimeProblems.set(name, info.problem);
+  }
+
+  const ctx: OciContext = {
+    root: opts.root,
+    stateDir: opts.stateDir,
+    runtimes,
+    runtimeProblems,
+    defaultRuntime,
+    monitor: opts.monitor ?? createConmonMonitor({ path: host.conmonPath ?? "/usr/bin/conmon" }),
+    exits: await createExitWatcher(paths.exitDir(ctxBase)),
+    sandboxExits: await createExitWatcher(paths.sandboxExitDir(ctxBase)),
+    cgroupMode: host.cgroupMode,
+    cgroupParent: (opts.cgroupParent ?? "servin").replace(/^\/+|\/+$/g, ""),
+    pausePath: host.pausePath ?? "/usr/bin/catatonit",
+    nofile: await nofileLimit(),
+    logger,
+    cpuSamples: new Map(),
+  };
+
+  // Exits are reported once StartContainer has returned, so the core never
+  // sees an exit for a container it still believes is being started.
+  const listeners = new Set<(id: ContainerId, exit: ContainerExit) => void>();
+  const starting = new Map<string, ExitRecord[]>();
+  const emit = async (record: ExitRecord) => {
+    const exit = await toContainerExit(ctx, record);
+    for (const l of listeners) {
+      try {
+        l(record.id as ContainerId, exit);
+      } catch (err) {
+        logger.error(`onContainerExit listener failed: ${(err as Error).message}`);
+      }
+    }
+  };
+  ctx.exits.on((record) => {
+    const queued = starting.get(record.id);
+    if (queued) queued.push(record);
+    else void emit(record);
+  });
+
+  return {
+    name: "oci",
+
+    async conditions() {
+      const problem = runtimeProblems.get(defaultRuntime);
+      const runtime: BackendCondition = problem
+        ? {
+            ready: false,
+            reason: "RuntimeHandlerUnusable",
+            message: `default runtime "${defaultRuntime}": ${problem}`,
+          }
+        : !runtimes.has(defaultRuntime)
+          ? {
+              ready: false,
+              reason: "RuntimeHandlerMissing",
+              message: `default runtime "${defaultRuntime}" is not configured`,
+            }
+          : {
+              ready: true,
+              reason: "RuntimeIsReady",
+              message: [
+                `conmon + ${defaultRuntime}, cgroups ${ctx.cgroupMode}`,
+                ...[...runtimeProblems].map(([n, p]) => `handler "${n}" unusable: ${p}`),
+              ].join("; "),
+            };
+      const network: BackendCondition = {
+        ready: false,
+        reason: "NetworkPluginNotReady",
+        message:
+          "Network plugin returns error: no CNI network configured (pods get an isolated network namespace with loopback only)",
+      };
+      return { runtime, network };
+    },
+
+    handlers: () => [...runtimes.keys()],
+
+    runSandbox: (sandbox) => runSandbox(ctx, sandbox),
+    stopSandbox: (sandbox) => stopSandbox(ctx, sandbox),
+    removeSandbox: (sandbox) => removeSandbox(ctx, sandbox),
+    inspectSandbox: (sandbox) => inspectSandbox(ctx, sandbox),
+
+    createContainer: (container, sandbox) => createContainer(ctx, container, sandbox),
+    async startContainer(container) {
+      starting.set(container.id, []);
+      try {
+        return await startContainer(ctx, container);
+      } finally {
+        const queued = starting.get(container.id) ?? [];
+        starting.delete(container.id);
+        for (const record of queued) void emit(record);
+      }
+    },
+    stopContainer: (container, timeoutSeconds) => stopContainer(ctx, container, timeoutSeconds),
+    removeContainer: (container) => removeContainer(ctx, container),
+    inspectContainer: (container) => inspectContainer(ctx, container),
+
+    execSync: (container, cmd, timeoutSeconds, signal) =>
+      execSync(ctx, container, cmd, timeoutSeconds, signal),
+    updateContainerResources: (container, resources) => updateContainerResources(ctx, container, resources),
+    reopenContainerLog: (container) => reopenContainerLog(ctx, container),
+    containerStats: (container) => containerStats(ctx, container),
+    sandboxStats: (sandbox) => sandboxStats(ctx, sandbox),
+
+    onContainerExit(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+
+    async close() {
+      // Containers and their conmons keep running: they outlive the server by design.
+      ctx.exits.close();
+      ctx.sandboxExits.close();
+      listeners.clear();
+    },
+  };
+}

@@ -1,0 +1,190 @@
+/** CreateContainer: rootfs overlay, user resolution, config.json, and `runtime create` under conmon. */
+import { mkdir, rm, stat } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { CriError, type Mount } from "@servin/cri-types";
+import type { BackendState, ContainerRecord, SandboxRecord } from "@servin/runtime-core";
+import { Cleanup, type OciContext, paths, runtimeFor } from "./_context.js";
+import { readFileInRoot, writeFileAtomic } from "./_fs.js";
+import type { ContainerState } from "./container.js";
+import { ensurePropagation, mountRootfs, removeTree, unmountAll } from "./mounts.js";
+import { infraPid, sandboxState } from "./sandbox.js";
+import { buildContainerSpec, type ResolvedDevice } from "./spec/container-spec.js";
+import type { JoinPaths } from "./spec/namespaces.js";
+import { resolveUser } from "./spec/user.js";
+
+export async function createContainer(
+  ctx: OciContext,
+  container: ContainerRecord,
+  sandbox: SandboxRecord,
+): Promise<{ backendState: BackendState }> {
+  const { id, config, image } = container;
+  const name = config.metadata.name;
+  if (image.layers.length === 0) {
+    throw CriError.failedPrecondition(
+      `container "${name}": image "${image.ref}" has no filesystem (no unpacked layers; the memory image backend cannot run real containers — use the disk image backend)`,
+    );
+  }
+  const pod = sandboxState(ctx, sandbox);
+  const runtime = runtimeFor(ctx, pod.runtime);
+  const pid = await infraPid(ctx, sandbox);
+
+  const bundle = paths.bundle(ctx, id);
+  const data = paths.containerData(ctx, id);
+  const state: ContainerState = {
+    version: 1,
+    runtime: runtime.name,
+    rootfsMode: "overlay",
+    rootfs: join(bundle, "rootfs"),
+    upper: join(data, "upper"),
+    work: join(data, "work"),
+    copyDir: join(data, "rootfs"),
+    cgroupsPath: `${pod.cgroupParent}/${id}`,
+    stopSignal: normaliseSignal(config.stopSignal || image.config.stopSignal || "SIGTERM"),
+    uid: 0,
+    gid: 0,
+    additionalGids: [],
+  };
+
+  const cleanup = new Cleanup(ctx.logger);
+  try {
+    cleanup.add("createContainer: removing writable layer", () => rm(data, { recursive: true, force: true }));
+    cleanup.add("createContainer: removing bundle", () => removeTree(bundle));
+    cleanup.add("createContainer: unmounting rootfs", () => unmountAll(state.rootfs));
+    state.rootfsMode = await mountRootfs({
+      layers: image.layers,
+      upper: state.upper,
+      work: state.work,
+      target: state.rootfs,
+      copyDir: state.copyDir,
+    });
+
+    const user = resolveUser({
+      ...(config.linux?.securityContext ? { security: config.linux.securityContext } : {}),
+      ...(image.config.user ? { imageUser: image.config.user } : {}),
+      passwd: (await readFileInRoot(state.rootfs, "/etc/passwd")) ?? "",
+      group: (await readFileInRoot(state.rootfs, "/etc/group")) ?? "",
+      containerName: name,
+    });
+    state.uid = user.uid;
+    state.gid = user.gid;
+    state.additionalGids = user.additionalGids ?? [];
+
+    const join_: JoinPaths = {};
+    if (pod.modes.network === "pod") join_.network = `/proc/${pid}/ns/net`;
+    if (pod.modes.ipc === "pod") join_.ipc = `/proc/${pid}/ns/ipc`;
+    if (pod.modes.uts === "pod") join_.uts = `/proc/${pid}/ns/uts`;
+    if (pod.modes.pid === "pod") join_.pid = `/proc/${pid}/ns/pid`;
+    const nsOpts = config.linux?.securityContext?.namespaceOptions;
+    if (nsOpts?.pid === "TARGET") {
+      const target = nsOpts.targetId ? await runtime.state(nsOpts.targetId) : undefined;
+      if (target && target.status === "running" && target.pid > 0)
+        join_.targetPid = `/proc/${target.pid}/ns/pid`;
+    }
+
+    await prepareMounts(config.mounts ?? []);
+    const devices = await resolveDevices(config.devices ?? [], name);
+
+    const spec = buildContainerSpec({
+      id,
+      sandboxId: sandbox.id,
+      config,
+      image: image.config,
+      rootfs: state.rootfs,
+      user,
+      podModes: pod.modes,
+      join: join_,
+      hostname: pod.hostname,
+      podFiles: pod.files,
+      shmPath: pod.shmPath,
+      cgroupsPath: state.cgroupsPath,
+      cgroupMode: ctx.cgroupMode,
+      devices,
+      nofile: ctx.nofile,
+    });
+    if (ctx.cgroupMode !== "v2" && Object.keys(config.linux?.resources?.unified ?? {}).length > 0) {
+      ctx.logger.warn(`container "${name}": resources.unified ignored: this host has no pure cgroup v2`);
+    }
+    await writeFileAtomic(join(bundle, "config.json"), JSON.stringify(spec, null, 2));
+    if (container.logPath) await mkdir(dirname(container.logPath), { recursive: true });
+
+    cleanup.add("createContainer: deleting runtime container", () => runtime.delete(id));
+    const created = await ctx.monitor.create({
+      id,
+      name,
+      bundle,
+      runtime,
+      logPath: container.logPath,
+      exitDir: paths.exitDir(ctx),
+      pidFile: join(bundle, "pid"),
+      conmonPidFile: join(bundle, "conmon.pid"),
+      socketDir: paths.socketDir(ctx),
+      terminal: config.tty === true,
+      stdin: config.stdin === true,
+    });
+    state.pid = created.pid;
+    return { backendState: { ...state } };
+  } catch (err) {
+    await cleanup.run();
+    if (err instanceof Error && /executable file not found|no such file or directory/i.test(err.message)) {
+      throw new CriError("FailedPrecondition", `container "${name}": ${err.message}`, { cause: err });
+    }
+    throw err;
+  }
+}
+
+/** "TERM", "15" or "SIGTERM" → "SIGTERM" (runc kill takes any; we store one form). */
+export function normaliseSignal(sig: string): string {
+  const s = sig.trim().toUpperCase();
+  if (/^\d+$/.test(s)) return s;
+  return s.startsWith("SIG") ? s : `SIG${s}`;
+}
+
+async function prepareMounts(mounts: Mount[]): Promise<void> {
+  for (const m of mounts) {
+    try {
+      await stat(m.hostPath);
+    } catch {
+      // containerd creates a missing host path as a directory (kubelet relies on it for hostPath volumes).
+      await mkdir(m.hostPath, { recursive: true });
+    }
+    if (m.propagation === "PROPAGATION_BIDIRECTIONAL") await ensurePropagation(m.hostPath, "rshared");
+    else if (m.propagation === "PROPAGATION_HOST_TO_CONTAINER") await ensurePropagation(m.hostPath, "rslave");
+  }
+}
+
+/** Linux dev_t split (glibc's gnu_dev_major/minor). */
+function major(rdev: number): number {
+  return ((rdev >> 8) & 0xfff) | (Math.floor(rdev / 2 ** 32) & ~0xfff);
+}
+function minor(rdev: number): number {
+  return (rdev & 0xff) | ((rdev >> 12) & ~0xff);
+}
+
+async function resolveDevices(
+  devices: { hostPath: string; containerPath: string; permissions: string }[],
+  name: string,
+): Promise<ResolvedDevice[]> {
+  const out: ResolvedDevice[] = [];
+  for (const d of devices) {
+    let st: Awaited<ReturnType<typeof stat>>;
+    try {
+      st = await stat(d.hostPath);
+    } catch {
+      throw CriError.invalidArgument(`container "${name}": device "${d.hostPath}" not found on the host`);
+    }
+    if (!st.isCharacterDevice() && !st.isBlockDevice()) {
+      throw CriError.invalidArgument(`container "${name}": "${d.hostPath}" is not a device node`);
+    }
+    out.push({
+      type: st.isCharacterDevice() ? "c" : "b",
+      path: d.containerPath || d.hostPath,
+      major: major(st.rdev),
+      minor: minor(st.rdev),
+      fileMode: st.mode & 0o777,
+      uid: st.uid,
+      gid: st.gid,
+      permissions: d.permissions || "rwm",
+    });
+  }
+  return out;
+}

@@ -1,0 +1,38 @@
+/** What runc and the exit files say about a container now (used by status and by reconcile after a restart). */
+import { existsSync } from "node:fs";
+import type { ContainerRecord, ObservedContainer } from "@servin/runtime-core";
+import { type OciContext, paths, runtimeIfKnown } from "./_context.js";
+import { containerState, toContainerExit } from "./container.js";
+import { exitOrUnknown } from "./container-stop.js";
+
+export async function inspectContainer(
+  ctx: OciContext,
+  container: ContainerRecord,
+): Promise<ObservedContainer> {
+  const id = container.id;
+  const state = containerState(ctx, container);
+  const startedAt = state.startedAt ? BigInt(state.startedAt) : undefined;
+  const withStart = <T extends object>(o: T) => (startedAt === undefined ? o : { ...o, startedAt });
+
+  const exit = await ctx.exits.read(id);
+  if (exit) return withStart({ state: "exited" as const, exit: await toContainerExit(ctx, exit) });
+
+  const runtime = runtimeIfKnown(ctx, state.runtime);
+  const st = runtime ? await runtime.state(id) : undefined;
+  if (!runtime || !st) {
+    const why = existsSync(paths.bundle(ctx, id))
+      ? `the ${state.runtime} runtime does not know it`
+      : "its bundle is gone (state directory lost, e.g. after a reboot)";
+    return { state: "unknown", message: `container "${id}" not found: ${why}` };
+  }
+  switch (st.status) {
+    case "created":
+    case "creating":
+      return { state: "created" };
+    case "running":
+    case "paused":
+      return withStart({ state: "running" as const, pid: st.pid });
+    default:
+      return withStart({ state: "exited" as const, exit: await exitOrUnknown(ctx, id, runtime) });
+  }
+}

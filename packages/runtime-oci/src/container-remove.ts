@@ -1,0 +1,41 @@
+/** RemoveContainer: force-stop, `runtime delete`, unmount the rootfs, and remove every file of the container. */
+import { readFile, rm, unlink } from "node:fs/promises";
+import { join } from "node:path";
+import type { ContainerRecord } from "@servin/runtime-core";
+import { type OciContext, paths, runtimeIfKnown } from "./_context.js";
+import { containerState } from "./container.js";
+import { stopContainer } from "./container-stop.js";
+import { removeTree, unmountAll } from "./mounts.js";
+import { readPid } from "./oci-runtime.js";
+
+export async function removeContainer(ctx: OciContext, container: ContainerRecord): Promise<void> {
+  const id = container.id;
+  const state = containerState(ctx, container);
+  const runtime = runtimeIfKnown(ctx, state.runtime);
+  const bundle = paths.bundle(ctx, id);
+  if (runtime) {
+    await stopContainer(ctx, container, 0).catch((err) =>
+      ctx.logger.warn(`container "${id}": force stop before removal failed: ${(err as Error).message}`),
+    );
+    await runtime.delete(id);
+  }
+  // conmon leaves once the container is gone; make sure of it so nothing leaks.
+  await killConmon(join(bundle, "conmon.pid"));
+  await unmountAll(state.rootfs);
+  await removeTree(bundle);
+  await rm(paths.containerData(ctx, id), { recursive: true, force: true });
+  await unlink(join(paths.exitDir(ctx), id)).catch(() => {});
+  await unlink(join(paths.socketDir(ctx), id)).catch(() => {});
+  ctx.exits.forget(id);
+  ctx.cpuSamples.delete(id);
+}
+
+async function killConmon(pidFile: string): Promise<void> {
+  const pid = await readPid(pidFile);
+  if (!pid) return;
+  const comm = await readFile(`/proc/${pid}/comm`, "utf8").catch(() => "");
+  if (comm.trim() !== "conmon") return; // gone, or the pid was reused
+  try {
+    process.kill(pid, "SIGKILL");
+  } catch {}
+}

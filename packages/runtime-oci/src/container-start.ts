@@ -1,0 +1,33 @@
+/** StartContainer: `runtime start` of the container conmon created. */
+import { CriError, nowNanos, type UnixNanos } from "@servin/cri-types";
+import type { BackendState, ContainerRecord } from "@servin/runtime-core";
+import { type OciContext, runtimeFor } from "./_context.js";
+import { containerState } from "./container.js";
+
+export async function startContainer(
+  ctx: OciContext,
+  container: ContainerRecord,
+): Promise<{ startedAt: UnixNanos; backendState?: BackendState }> {
+  const state = containerState(ctx, container);
+  const runtime = runtimeFor(ctx, state.runtime);
+  const st = await runtime.state(container.id);
+  if (!st) {
+    throw CriError.failedPrecondition(
+      `container "${container.id}" has no runtime state: it was never created or is gone`,
+    );
+  }
+  if (st.status !== "created") {
+    throw CriError.failedPrecondition(
+      `container "${container.id}" is ${st.status}, not created: it cannot be started`,
+    );
+  }
+  try {
+    await runtime.start(container.id);
+  } catch (err) {
+    throw new CriError("Internal", `container "${container.id}": start failed: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  const startedAt = nowNanos();
+  return { startedAt, backendState: { ...state, pid: st.pid, startedAt: startedAt.toString() } };
+}

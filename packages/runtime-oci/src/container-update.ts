@@ -1,0 +1,43 @@
+/** UpdateContainerResources (`runtime update`) and ReopenContainerLog (conmon's control FIFO). */
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { CriError, type LinuxContainerResources } from "@servin/cri-types";
+import type { ContainerRecord } from "@servin/runtime-core";
+import { type OciContext, paths, runtimeFor } from "./_context.js";
+import { writeFileAtomic } from "./_fs.js";
+import { containerState } from "./container.js";
+import { toOciResources } from "./spec/resources.js";
+import type { OciSpec } from "./spec/types.js";
+
+export async function updateContainerResources(
+  ctx: OciContext,
+  container: ContainerRecord,
+  resources: { linux?: LinuxContainerResources },
+): Promise<void> {
+  if (!resources.linux) return;
+  const state = containerState(ctx, container);
+  const runtime = runtimeFor(ctx, state.runtime);
+  const oci = toOciResources(resources.linux, ctx.cgroupMode);
+  const st = await runtime.state(container.id);
+  if (st && (st.status === "running" || st.status === "created" || st.status === "paused")) {
+    await runtime.update(container.id, oci);
+  }
+  // Keep config.json in step so that a later inspection shows what applies.
+  const specPath = join(paths.bundle(ctx, container.id), "config.json");
+  try {
+    const spec = JSON.parse(await readFile(specPath, "utf8")) as OciSpec;
+    spec.linux.resources = { ...spec.linux.resources, ...oci };
+    await writeFileAtomic(specPath, JSON.stringify(spec, null, 2));
+  } catch {
+    // No bundle: nothing to keep in step.
+  }
+}
+
+export async function reopenContainerLog(ctx: OciContext, container: ContainerRecord): Promise<void> {
+  const state = containerState(ctx, container);
+  const st = await runtimeFor(ctx, state.runtime).state(container.id);
+  if (!st || st.status !== "running") {
+    throw CriError.failedPrecondition(`container "${container.id}" is not running: cannot reopen its log`);
+  }
+  await ctx.monitor.reopenLog(paths.bundle(ctx, container.id), container.id);
+}

@@ -1,0 +1,161 @@
+/** The Monitor seam: conmon holds a container's stdio, writes its CRI log and exit file, and outlives Servin. */
+import { spawn } from "node:child_process";
+import { constants } from "node:fs";
+import { open } from "node:fs/promises";
+import type { Readable, Writable } from "node:stream";
+import { CriError } from "@servin/cri-types";
+import type { OciRuntime } from "./oci-runtime.js";
+
+export interface MonitorCreateOptions {
+  id: string;
+  /** Shown in conmon's logs: the CRI name. */
+  name: string;
+  bundle: string;
+  runtime: OciRuntime;
+  /** CRI log file; "" discards output. */
+  logPath: string;
+  exitDir: string;
+  /** Where the runtime writes the container's init pid. */
+  pidFile: string;
+  conmonPidFile: string;
+  socketDir: string;
+  terminal: boolean;
+  stdin: boolean;
+  /** conmon log level ("error", "warn", "info", "debug"). */
+  logLevel?: string;
+}
+
+/** A process monitor that creates containers (runtime `created` state) and keeps them company until they exit. */
+export interface Monitor {
+  /** Creates the container under a detached monitor; resolves with the container's init pid. */
+  create(opts: MonitorCreateOptions): Promise<{ pid: number }>;
+  /** Asks the monitor to reopen the container's log file (after rotation). */
+  reopenLog(bundle: string, id: string): Promise<void>;
+}
+
+/** How long conmon may take to report the runtime's create (runc create is normally ~100 ms). */
+const SYNC_TIMEOUT_MS = 120_000;
+
+/**
+ * conmon 2.1, driven as CRI-O does: fd 3 (_OCI_SYNCPIPE) reports the pid as
+ * JSON, fd 4 (_OCI_STARTPIPE) holds conmon until we let it go. conmon
+ * double-forks, so the container survives Servin; spawning it detached
+ * (setsid) keeps it out of our process group and session.
+ *
+ * @example
+ * const monitor = createConmonMonitor({ path: "/usr/bin/conmon" });
+ * const { pid } = await monitor.create({ id, name, bundle, runtime, logPath, exitDir, pidFile, conmonPidFile, socketDir, terminal: false, stdin: false });
+ */
+export function createConmonMonitor(opts: { path: string }): Monitor {
+  return {
+    create(c) {
+      const args = [
+        "--api-version",
+        "1",
+        "-c",
+        c.id,
+        "-u",
+        c.id,
+        "-r",
+        c.runtime.path,
+        "-b",
+        c.bundle,
+        "-p",
+        c.pidFile,
+        "-n",
+        c.name,
+        "--exit-dir",
+        c.exitDir,
+        "--socket-dir-path",
+        c.socketDir,
+        "-P",
+        c.conmonPidFile,
+        "-l",
+        c.logPath ? `k8s-file:${c.logPath}` : "none:",
+        "--log-level",
+        c.logLevel ?? "error",
+        "--runtime-arg",
+        `--root=${c.runtime.root}`,
+        // Keep the exit file authoritative: conmon syncs the log before writing it.
+        "--persist-dir",
+        c.bundle,
+      ];
+      if (c.terminal) args.push("-t");
+      if (c.stdin) args.push("-i");
+      return new Promise((resolve, reject) => {
+        const child = spawn(opts.path, args, {
+          detached: true,
+          stdio: ["ignore", "ignore", "pipe", "pipe", "pipe"],
+          env: { ...process.env, _OCI_SYNCPIPE: "3", _OCI_STARTPIPE: "4" },
+          cwd: c.bundle,
+        });
+        child.unref();
+        const stderr: Buffer[] = [];
+        const sync = child.stdio[3] as Readable;
+        const start = child.stdio[4] as Writable;
+        let buf = "";
+        let settled = false;
+        const cleanup = () => {
+          clearTimeout(timer);
+          sync.destroy();
+          start.destroy();
+          child.stderr?.destroy();
+        };
+        const fail = (message: string) => {
+          if (settled) return;
+          settled = true;
+          cleanup();
+          reject(CriError.internal(`container "${c.id}": ${message}`));
+        };
+        const timer = setTimeout(
+          () => fail("conmon did not report the container pid in time"),
+          SYNC_TIMEOUT_MS,
+        );
+        child.stderr?.on("data", (d: Buffer) => stderr.push(d));
+        child.on("error", (err) => fail(`cannot run conmon ${opts.path}: ${err.message}`));
+        sync.on("data", (d: Buffer) => {
+          buf += d.toString();
+          let msg: { data?: number; message?: string };
+          try {
+            msg = JSON.parse(buf);
+          } catch {
+            return; // incomplete JSON so far
+          }
+          if (settled) return;
+          if (typeof msg.data === "number" && msg.data > 0) {
+            settled = true;
+            cleanup();
+            resolve({ pid: msg.data });
+          } else {
+            fail(`${c.runtime.name} create failed: ${(msg.message ?? "").trim() || "unknown error"}`);
+          }
+        });
+        sync.on("end", () => {
+          const why = Buffer.concat(stderr).toString().trim();
+          fail(`conmon exited before reporting a pid${why ? `: ${why}` : ""}`);
+        });
+        // Nothing to set up before conmon runs the runtime (conmon stays in
+        // our cgroup): release it at once.
+        start.end("0");
+      });
+    },
+
+    async reopenLog(bundle, id) {
+      let fh: Awaited<ReturnType<typeof open>>;
+      try {
+        // O_NONBLOCK: opening a FIFO nobody reads would otherwise block forever.
+        fh = await open(`${bundle}/ctl`, constants.O_WRONLY | constants.O_NONBLOCK);
+      } catch (err) {
+        throw CriError.failedPrecondition(
+          `container "${id}" is not running: its monitor is gone (${(err as Error).message})`,
+        );
+      }
+      try {
+        // conmon's control protocol: "<event> <h> <w>\n"; event 2 = REOPEN_LOGS_EVENT.
+        await fh.write("2 0 0\n");
+      } finally {
+        await fh.close();
+      }
+    },
+  };
+}
