@@ -113,4 +113,206 @@ describe.skipIf(!real.ok)("oci backend: pods and containers (real runc + conmon)
     expect(obs.ready).toBe(true);
     expect(obs.info?.pid).toBeGreaterThan(0);
   });
+
+  it("applies the pod's hostname, DNS config, sysctls and /etc/hosts; merges image env", async () => {
+    const s = await pod({
+      hostname: "dnspod",
+      dnsConfig: { servers: ["10.96.0.10"], searches: ["ns.svc.cluster.local", "svc.cluster.local"], options: ["ndots:5"] },
+      linux: { sysctls: { "net.ipv4.ip_unprivileged_port_start": "80" } },
+    });
+    const c = await ctr(s, { command: ["sleep", "3600"], envs: [{ key: "IMAGE_ENV", value: "2" }, { key: "X", value: "y" }] });
+    expect(text((await exec(c, ["cat", "/etc/resolv.conf"])).stdout)).toBe(
+      "search ns.svc.cluster.local svc.cluster.local\nnameserver 10.96.0.10\noptions ndots:5\n",
+    );
+    expect(text((await exec(c, ["hostname"])).stdout)).toBe("dnspod\n");
+    expect(text((await exec(c, ["cat", "/etc/hostname"])).stdout)).toBe("dnspod\n");
+    expect(text((await exec(c, ["cat", "/etc/hosts"])).stdout)).toContain("dnspod");
+    expect(text((await exec(c, ["cat", "/proc/sys/net/ipv4/ip_unprivileged_port_start"])).stdout)).toBe("80\n");
+    const env = text((await exec(c, ["env"])).stdout);
+    expect(env).toContain("IMAGE_ENV=2");
+    expect(env).toContain("X=y");
+    expect(env).toContain("HOSTNAME=dnspod");
+    // Layer order: the top layer's /etc/layer wins over the base's.
+    expect(text((await exec(c, ["cat", "/etc/layer"])).stdout)).toBe("top\n");
+  });
+
+  it("reports exit codes 0 and non-zero with their reasons, without polling", async () => {
+    const s = await pod();
+    const ok = await ctr(s, { command: ["true"] });
+    const bad = await ctr(s, { command: ["sh", "-c", "exit 3"] });
+    const e0 = await waitExit(ok.id);
+    const e3 = await waitExit(bad.id);
+    expect(e0).toMatchObject({ exitCode: 0, reason: "Completed" });
+    expect(e3).toMatchObject({ exitCode: 3, reason: "Error" });
+    expect(e3.finishedAt).toBeGreaterThan(0n);
+    const obs = await h.backend.inspectContainer(bad);
+    expect(obs).toMatchObject({ state: "exited", exit: { exitCode: 3, reason: "Error" } });
+  });
+
+  it("writes CRI-format logs, including a partial line, and reopens them", async () => {
+    const s = await pod();
+    const c = await ctr(
+      s,
+      { command: ["sh", "-c", "echo out1; echo err1 >&2; printf partial; sleep 0.5; echo; sleep 3600"] },
+      { log: true },
+    );
+    const line = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+(Z|[+-]\d\d:\d\d) (stdout|stderr) (F|P) (.*)$/;
+    let lines: string[] = [];
+    for (let i = 0; i < 100 && lines.length < 4; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      lines = readFileSync(c.logPath, "utf8").split("\n").filter(Boolean);
+    }
+    const parsed = lines.map((l) => line.exec(l)?.slice(2, 5));
+    expect(parsed).toContainEqual(["stdout", "F", "out1"]);
+    expect(parsed).toContainEqual(["stderr", "F", "err1"]);
+    expect(parsed).toContainEqual(["stdout", "P", "partial"]);
+    for (const l of lines) expect(l).toMatch(line);
+    // Rotation: move the file away, ask conmon to reopen, new output goes to a fresh file.
+    execFileSync("mv", [c.logPath, `${c.logPath}.1`]);
+    await h.backend.reopenContainerLog(c);
+    await exec(c, ["sh", "-c", "echo after-rotate > /proc/1/fd/1"]);
+    let fresh = "";
+    for (let i = 0; i < 50 && !fresh.includes("after-rotate"); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      fresh = readFileSync(c.logPath, "utf8");
+    }
+    expect(fresh).toMatch(/ stdout F after-rotate\n/);
+  });
+
+  it("execs synchronously with output and exit code, and kills a command that times out", async () => {
+    const s = await pod();
+    const c = await ctr(s, { command: ["sleep", "3600"] });
+    const r = await exec(c, ["sh", "-c", "echo to-out; echo to-err >&2; exit 7"]);
+    expect(text(r.stdout)).toBe("to-out\n");
+    expect(text(r.stderr)).toBe("to-err\n");
+    expect(r.exitCode).toBe(7);
+    await expect(exec(c, ["sleep", "30"], 1)).rejects.toMatchObject({ code: "DeadlineExceeded" });
+    const ps = text((await exec(c, ["ps", "-o", "args"])).stdout);
+    expect(ps).not.toContain("sleep 30");
+  });
+
+  it("stops with the stop signal, escalating to SIGKILL when it is ignored", async () => {
+    const s = await pod();
+    const stubborn = await ctr(s, { command: ["sh", "-c", 'trap "" TERM; while true; do sleep 0.2; done'] });
+    const polite = await ctr(s, {
+      command: ["sh", "-c", 'trap "exit 0" TERM; while true; do sleep 0.2; done'],
+    });
+    const e1 = await h.backend.stopContainer(stubborn, 1);
+    expect(e1).toMatchObject({ exitCode: 137, reason: "Error" });
+    const e2 = await h.backend.stopContainer(polite, 30);
+    expect(e2).toMatchObject({ exitCode: 0, reason: "Completed" });
+    // Idempotent.
+    expect(await h.backend.stopContainer(stubborn, 1)).toMatchObject({ exitCode: 137 });
+    expect(await h.backend.inspectContainer(stubborn)).toMatchObject({ state: "exited" });
+  });
+
+  it("bind-mounts with each propagation mode and read-only", async () => {
+    const src = join(h.dir, "propagation-src");
+    mkdirSync(src, { recursive: true });
+    // A mount of its own, so making it shared does not touch the host's other mounts.
+    execFileSync("mount", ["-t", "tmpfs", "tmpfs", src]);
+    try {
+      writeFileSync(join(src, "hello"), "hi\n");
+      const s = await pod();
+      const c = await ctr(s, {
+        command: ["sleep", "3600"],
+        mounts: [
+          { containerPath: "/mnt/private", hostPath: src, propagation: "PROPAGATION_PRIVATE" },
+          { containerPath: "/mnt/slave", hostPath: src, propagation: "PROPAGATION_HOST_TO_CONTAINER" },
+          { containerPath: "/mnt/shared", hostPath: src, propagation: "PROPAGATION_BIDIRECTIONAL" },
+          { containerPath: "/mnt/ro", hostPath: src, readonly: true },
+        ],
+      });
+      const info = text((await exec(c, ["cat", "/proc/self/mountinfo"])).stdout).split("\n");
+      const opt = (mp: string) => info.find((l) => l.split(" ")[4] === mp) ?? "";
+      expect(opt("/mnt/shared")).toMatch(/ shared:\d+/);
+      expect(opt("/mnt/slave")).toMatch(/ master:\d+/);
+      expect(opt("/mnt/slave")).not.toMatch(/ shared:/);
+      expect(opt("/mnt/private")).not.toMatch(/ (shared|master):/);
+      expect(text((await exec(c, ["cat", "/mnt/ro/hello"])).stdout)).toBe("hi\n");
+      const w = await exec(c, ["sh", "-c", "echo x > /mnt/ro/nope"]);
+      expect(w.exitCode).not.toBe(0);
+      // A mount made on the host after start reaches the slave and shared views only.
+      mkdirSync(join(src, "late"), { recursive: true });
+      execFileSync("mount", ["-t", "tmpfs", "tmpfs", join(src, "late")]);
+      writeFileSync(join(src, "late", "marker"), "late\n");
+      const see = async (p: string) => (await exec(c, ["cat", `${p}/late/marker`])).exitCode === 0;
+      expect(await see("/mnt/slave")).toBe(true);
+      expect(await see("/mnt/shared")).toBe(true);
+      expect(await see("/mnt/private")).toBe(false);
+      await h.backend.removeContainer(c, s);
+    } finally {
+      execFileSync("umount", ["-R", src]);
+    }
+  });
+
+  it("runs as run_as_user, run_as_group and the image's user, with supplemental groups", async () => {
+    const s = await pod();
+    const byUid = await ctr(s, {
+      command: ["sleep", "3600"],
+      linux: { securityContext: { runAsUser: { value: 1000 }, runAsGroup: { value: 3000 }, supplementalGroups: [4000] } },
+    });
+    const id1 = text((await exec(byUid, ["id"])).stdout);
+    expect(id1).toMatch(/^uid=1000\(app\) gid=3000/);
+    expect(id1).toContain("2000(extra)");
+    expect(id1).toContain("4000");
+    const appImage = { ...h.image, config: { ...h.image.config, user: "app" } };
+    const c2 = containerRecord(s, appImage, { command: ["sleep", "3600"] });
+    containers.push(c2);
+    await createAndStart(h.backend, c2, s);
+    expect(text((await exec(c2, ["id", "-u"])).stdout)).toBe("1000\n");
+    expect(text((await exec(c2, ["id", "-G"])).stdout).trim().split(" ").sort()).toEqual(["1000", "2000"]);
+    const c3 = containerRecord(s, h.image, { command: ["sleep", "3600"], linux: { securityContext: { runAsUsername: "nobody" } } });
+    containers.push(c3);
+    await createAndStart(h.backend, c3, s);
+    expect(text((await exec(c3, ["id", "-u"])).stdout)).toBe("65534\n");
+  });
+
+  it("reports non-zero CPU, memory and writable-layer stats for a busy container", async () => {
+    const s = await pod();
+    const c = await ctr(s, { command: ["sh", "-c", "dd if=/dev/zero of=/tmp/blob bs=1k count=256; while :; do :; done"] });
+    let cpu = 0;
+    for (let i = 0; i < 50 && cpu === 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      cpu = (await h.backend.containerStats(c)).cpu?.usageCoreNanoSeconds?.value ?? 0;
+    }
+    const st = await h.backend.containerStats(c);
+    expect(st.cpu?.usageCoreNanoSeconds?.value).toBeGreaterThan(0);
+    expect(st.cpu?.usageNanoCores?.value).toBeGreaterThan(0);
+    expect(st.memory?.workingSetBytes?.value).toBeGreaterThan(0);
+    expect(st.writableLayer?.usedBytes?.value).toBeGreaterThan(200_000);
+    expect(st.writableLayer?.inodesUsed?.value).toBeGreaterThan(0);
+    const ps = await h.backend.sandboxStats(s);
+    expect(ps.cpu?.usageCoreNanoSeconds?.value).toBeGreaterThan(0);
+    expect(ps.memory?.workingSetBytes?.value).toBeGreaterThan(0);
+    await h.backend.updateContainerResources(c, { linux: { cpuQuota: 20_000, cpuPeriod: 100_000, memoryLimitInBytes: 64 << 20 } });
+    await h.backend.stopContainer(c, 0);
+  });
+
+  it("refuses images without a filesystem and unusable runtime handlers, clearly", async () => {
+    const s = await pod();
+    const empty = containerRecord(s, { ...h.image, layers: [] }, { command: ["true"] });
+    await expect(h.backend.createContainer(empty, s)).rejects.toMatchObject({
+      code: "FailedPrecondition",
+      message: expect.stringContaining("has no filesystem"),
+    });
+    if (h.backend.handlers().includes("crun")) {
+      const sc = sandboxRecord({}, h.logDir);
+      sc.runtimeHandler = "crun";
+      await expect(h.backend.runSandbox(sc)).rejects.toMatchObject({
+        code: "FailedPrecondition",
+        message: expect.stringContaining("hybrid"),
+      });
+    }
+  });
+
+  it("leaves nothing behind once every pod is removed", async () => {
+    for (const c of containers) await h.backend.removeContainer(c, undefined);
+    for (const s of pods) await h.backend.stopSandbox(s);
+    for (const s of pods) await h.backend.removeSandbox(s);
+    // Idempotent removal of what is already gone.
+    if (pods[0]) await h.backend.removeSandbox(pods[0]);
+    if (containers[0]) await h.backend.removeContainer(containers[0], undefined);
+    expect(leaks(h)).toEqual([]);
+  });
 });
