@@ -1,0 +1,52 @@
+/** The seam between the CRI image service and where images come from and live (memory or disk). */
+import type { AuthConfig, FilesystemInfo, PullProgress } from "@servin/cri-types";
+import type { ImageRecord } from "./_records.js";
+import type { ImageReference } from "./reference.js";
+
+export interface PullContext {
+  auth?: AuthConfig;
+  signal?: AbortSignal;
+  onProgress?: (event: PullProgress) => void;
+}
+
+/** What a pull produced, before the service attaches names to it. */
+export interface PulledImage {
+  record: Omit<ImageRecord, "repoTags" | "repoDigests" | "storedAt" | "pinned">;
+  /** The digest the reference resolved to (index or manifest): the one repo digests name. */
+  topDigest: string;
+}
+
+/** An image found in an archive, with the names the archive gives it. */
+export interface ImportedImage {
+  pulled: PulledImage;
+  names: string[];
+}
+
+export interface ImportOptions {
+  /** Repository name for images the archive only tags (`org.opencontainers.image.ref.name` = a bare tag). */
+  name?: string;
+  platform?: { os: string; architecture: string; variant?: string };
+}
+
+export interface ExportOptions {
+  /** `tar` (default) writes one tar file; `dir` writes an OCI layout directory. */
+  format?: "tar" | "dir";
+}
+
+export interface StoreBackend {
+  readonly kind: "memory" | "disk";
+  load(): Promise<ImageRecord[]>;
+  persist(records: ImageRecord[]): Promise<void>;
+  pull(ref: ImageReference, ctx: PullContext): Promise<PulledImage>;
+  layerPaths(rec: ImageRecord): string[];
+  /** Deletes blobs and snapshots no live record (and no pull in progress) uses. */
+  collectGarbage(live: ImageRecord[]): Promise<void>;
+  fsInfo(): Promise<FilesystemInfo>;
+  importArchive(path: string, opts: ImportOptions): Promise<ImportedImage[]>;
+  exportArchive(
+    recs: Array<{ rec: ImageRecord; name?: string }>,
+    dest: string,
+    opts: ExportOptions,
+  ): Promise<void>;
+  close(): Promise<void>;
+}

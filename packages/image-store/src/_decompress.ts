@@ -1,0 +1,86 @@
+/** Layer decompression by content sniffing: gzip (zlib, streaming), zstd (fzstd, streaming) or plain tar. */
+import { Readable } from "node:stream";
+import { createGunzip } from "node:zlib";
+import { Decompress } from "fzstd";
+import { ByteReader } from "./_bytes.js";
+
+export type Compression = "gzip" | "zstd" | "none";
+
+export class DecompressionLimitError extends Error {}
+
+async function* prepend(first: Buffer, reader: ByteReader): AsyncGenerator<Buffer> {
+  if (first.length > 0) yield first;
+  for (;;) {
+    const chunk = await reader.read(64 * 1024);
+    if (chunk.length === 0) return;
+    yield chunk;
+  }
+}
+
+async function* gunzip(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  const z = createGunzip({ chunkSize: 64 * 1024 });
+  const input = Readable.from(source);
+  input.on("error", (err) => z.destroy(err));
+  input.pipe(z);
+  try {
+    for await (const chunk of z) yield chunk as Buffer;
+  } finally {
+    input.destroy();
+    z.destroy();
+  }
+}
+
+async function* unzstd(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  let out: Uint8Array[] = [];
+  let ended = false;
+  const d = new Decompress((chunk, final) => {
+    out.push(chunk);
+    if (final) ended = true;
+  });
+  // Small pushes bound the memory one push can expand into (zstd RLE blocks
+  // turn a few bytes into 128 KiB each).
+  const SLICE = 4096;
+  for await (const chunk of source) {
+    for (let off = 0; off < chunk.length; off += SLICE) {
+      d.push(chunk.subarray(off, off + SLICE));
+      if (out.length > 0) {
+        const ready = out;
+        out = [];
+        for (const c of ready) yield Buffer.from(c.buffer, c.byteOffset, c.byteLength);
+      }
+    }
+  }
+  if (!ended) {
+    d.push(new Uint8Array(0), true);
+    for (const c of out) yield Buffer.from(c.buffer, c.byteOffset, c.byteLength);
+  }
+}
+
+/**
+ * Decompresses `source` as whatever its first bytes say it is, stopping with
+ * DecompressionLimitError once more than `maxBytes` come out (bombs).
+ */
+export async function* decompress(
+  source: AsyncIterable<Uint8Array>,
+  maxBytes: number,
+  onKind?: (kind: Compression) => void,
+): AsyncGenerator<Buffer> {
+  const reader = new ByteReader(source);
+  const head = await reader.read(4);
+  let kind: Compression = "none";
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) kind = "gzip";
+  else if (head.length === 4 && head.readUInt32LE(0) === 0xfd2fb528) kind = "zstd";
+  onKind?.(kind);
+  const raw = prepend(head, reader);
+  const out = kind === "gzip" ? gunzip(raw) : kind === "zstd" ? unzstd(raw) : raw;
+  let total = 0;
+  for await (const chunk of out) {
+    total += chunk.length;
+    if (total > maxBytes) {
+      throw new DecompressionLimitError(
+        `uncompressed layer exceeds the ${maxBytes}-byte cap (decompression bomb?)`,
+      );
+    }
+    yield chunk;
+  }
+}

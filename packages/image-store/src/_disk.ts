@@ -1,0 +1,137 @@
+/**
+ * The disk backend: under `<root>/images`, a content-addressed blob store,
+ * layer snapshots keyed by diffID, and `images.json` (written atomically).
+ * Layout: blobs/sha256/<hex>, ingest/ (partial downloads), snapshots/<hex>/
+ * (+ <hex>.json), tmp/ (snapshots being built), images.json.
+ */
+import { mkdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { CriError } from "@servin/cri-types";
+import { exportArchive, importArchive } from "./_archive.js";
+import { writeFileAtomic } from "./_atomic.js";
+import type { StoreBackend } from "./_backend.js";
+import { ContentStore } from "./_content-store.js";
+import { createFsInfo } from "./_fsinfo.js";
+import type { PlatformSpec } from "./_manifest.js";
+import { Leases, pullFromRegistry } from "./_pull.js";
+import type { ImageRecord } from "./_records.js";
+import { RegistryClient } from "./_registry.js";
+import { SnapshotStore } from "./_snapshots.js";
+import { DEFAULT_LIMITS, type RegistryConfig, type StoreLimits } from "./registry-config.js";
+
+export interface DiskBackendOptions {
+  root: string;
+  registries: RegistryConfig;
+  platform: PlatformSpec;
+  logger: { debug(...a: unknown[]): void; info(...a: unknown[]): void; warn(...a: unknown[]): void };
+  limits: StoreLimits;
+}
+
+const STATE_VERSION = 1;
+
+export async function createDiskBackend(opts: DiskBackendOptions): Promise<StoreBackend> {
+  const dir = join(opts.root, "images");
+  await mkdir(dir, { recursive: true, mode: 0o711 });
+  const content = new ContentStore(dir);
+  const snapshots = new SnapshotStore(dir);
+  await content.init();
+  await snapshots.init();
+  const statePath = join(dir, "images.json");
+  const limits: Required<StoreLimits> = { ...DEFAULT_LIMITS, ...opts.limits };
+  const client = new RegistryClient({ registries: opts.registries, logger: opts.logger });
+  const leases = new Leases();
+  const fsInfo = createFsInfo(dir);
+  let generation = 0;
+  const deps = {
+    client,
+    content,
+    snapshots,
+    limits,
+    platform: opts.platform,
+    leases,
+    concurrency: opts.registries.maxConcurrentDownloads ?? 3,
+    retries: opts.registries.retries ?? 3,
+    logger: opts.logger,
+  };
+
+  const backend: StoreBackend = {
+    kind: "disk",
+
+    async load() {
+      let doc: { version?: number; images?: ImageRecord[] };
+      try {
+        doc = JSON.parse(await readFile(statePath, "utf8"));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
+        throw CriError.internal(`reading ${statePath}: ${(err as Error).message}`, err);
+      }
+      if (doc.version !== STATE_VERSION)
+        throw CriError.internal(`${statePath}: unknown state version ${doc.version}`);
+      const images = doc.images ?? [];
+      // An image whose snapshots vanished (crash mid-GC, manual deletion) cannot run: drop it.
+      const ok: ImageRecord[] = [];
+      for (const img of images) {
+        const present = await Promise.all(img.layers.map((l) => snapshots.has(l.diffId)));
+        if (present.every(Boolean)) ok.push(img);
+        else opts.logger.warn(`image ${img.id} lost layer snapshots; forgetting it`);
+      }
+      await backend.collectGarbage(ok);
+      return ok;
+    },
+
+    async persist(records) {
+      generation++;
+      await writeFileAtomic(statePath, JSON.stringify({ version: STATE_VERSION, images: records }, null, 1));
+    },
+
+    async pull(ref, ctx) {
+      generation++;
+      return pullFromRegistry(deps, ref, ctx);
+    },
+
+    layerPaths(rec) {
+      return rec.layers.map((l) => snapshots.path(l.diffId));
+    },
+
+    async collectGarbage(live) {
+      generation++;
+      const blobs = new Set<string>();
+      const diffs = new Set<string>();
+      for (const img of live) {
+        blobs.add(img.id);
+        blobs.add(img.manifestDigest);
+        if (img.indexDigest) blobs.add(img.indexDigest);
+        for (const l of img.layers) {
+          blobs.add(l.digest);
+          diffs.add(l.diffId);
+        }
+      }
+      for (const d of await content.list()) {
+        if (!blobs.has(d) && !leases.has(d) && !content.isInflight(d)) await content.delete(d);
+      }
+      for (const d of await snapshots.list()) {
+        if (!diffs.has(d) && !leases.has(d) && !snapshots.isInflight(d)) await snapshots.delete(d);
+      }
+    },
+
+    async fsInfo() {
+      return fsInfo.get(generation);
+    },
+
+    async importArchive(path, iopts) {
+      generation++;
+      return importArchive(
+        { content, snapshots, limits, leases, platform: iopts.platform ?? opts.platform },
+        path,
+        iopts,
+      );
+    },
+
+    async exportArchive(recs, dest, eopts) {
+      return exportArchive(content, recs, dest, eopts);
+    },
+
+    async close() {},
+  };
+  return backend;
+}

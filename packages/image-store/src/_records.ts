@@ -1,0 +1,145 @@
+/** Image records (what the store knows of each image) and the lookups the CRI needs over them. */
+import type { Image, ImageId, OciImageConfig, RuntimeImage } from "@servin/cri-types";
+import { CriError, parseImageId } from "@servin/cri-types";
+import { tryParseReference } from "./reference.js";
+
+/** One layer of an image: the compressed blob and the uncompressed diff it unpacks to. */
+export interface LayerRecord {
+  digest: string;
+  size: number;
+  mediaType: string;
+  diffId: string;
+}
+
+/** The raw OCI image config (the JSON document whose digest is the image ID). */
+export interface ImageConfigFile {
+  architecture?: string;
+  os?: string;
+  variant?: string;
+  created?: string;
+  config?: {
+    User?: string;
+    Env?: string[];
+    Entrypoint?: string[] | null;
+    Cmd?: string[] | null;
+    WorkingDir?: string;
+    StopSignal?: string;
+    Volumes?: Record<string, object> | null;
+    ExposedPorts?: Record<string, object> | null;
+    Labels?: Record<string, string> | null;
+  };
+  rootfs?: { type?: string; diff_ids?: string[] };
+  [key: string]: unknown;
+}
+
+export interface ImageRecord {
+  id: ImageId;
+  repoTags: string[];
+  repoDigests: string[];
+  /** Sum of the compressed layer sizes. */
+  size: number;
+  /** Digest of the platform manifest. */
+  manifestDigest: string;
+  manifestMediaType: string;
+  /** Digest of the index the manifest was chosen from, when pulled through one. */
+  indexDigest?: string;
+  configMediaType: string;
+  layers: LayerRecord[];
+  config: ImageConfigFile;
+  /** Creation time in the store, ns since the epoch, as a decimal string (JSON has no bigint). */
+  storedAt: string;
+  pinned?: boolean;
+}
+
+/** The CRI Image view of a record, with uid/username derived as containerd does. */
+export function toCriImage(rec: ImageRecord): Image {
+  const image: Image = {
+    id: rec.id,
+    repoTags: [...rec.repoTags],
+    repoDigests: [...rec.repoDigests],
+    size: rec.size,
+    spec: { image: rec.id },
+    pinned: rec.pinned ?? false,
+  };
+  const user = userOf(rec.config);
+  if (user.uid !== undefined) image.uid = { value: user.uid };
+  else if (user.username !== undefined) image.username = user.username;
+  return image;
+}
+
+/**
+ * containerd's rule: the part of `User` before ":" is a UID when numeric,
+ * else a user name; an empty User sets neither.
+ */
+export function userOf(config: ImageConfigFile): { uid?: number; username?: string } {
+  const user = config.config?.User ?? "";
+  const first = user.split(":")[0] ?? "";
+  if (first === "") return {};
+  if (/^[0-9]+$/.test(first)) return { uid: Number(first) };
+  return { username: first };
+}
+
+/** The config fields the runtime needs, in cri-types' lowerCamelCase. */
+export function runtimeConfigOf(config: ImageConfigFile): OciImageConfig {
+  const c = config.config ?? {};
+  const out: OciImageConfig = {};
+  if (c.User) out.user = c.User;
+  if (c.Env) out.env = [...c.Env];
+  if (c.Entrypoint) out.entrypoint = [...c.Entrypoint];
+  if (c.Cmd) out.cmd = [...c.Cmd];
+  if (c.WorkingDir) out.workingDir = c.WorkingDir;
+  if (c.StopSignal) out.stopSignal = c.StopSignal;
+  if (c.Volumes) out.volumes = { ...c.Volumes };
+  if (c.ExposedPorts) out.exposedPorts = { ...c.ExposedPorts };
+  if (c.Labels) out.labels = { ...c.Labels };
+  return out;
+}
+
+export function toRuntimeImage(rec: ImageRecord, layers: string[]): RuntimeImage {
+  const created = rec.config.created ? Date.parse(rec.config.created) : Number.NaN;
+  return {
+    id: rec.id,
+    // containerd reports the first repo digest as ContainerStatus.image_ref, else the ID.
+    ref: rec.repoDigests[0] ?? rec.id,
+    repoTags: [...rec.repoTags],
+    repoDigests: [...rec.repoDigests],
+    config: runtimeConfigOf(rec.config),
+    layers,
+    ...(Number.isFinite(created) ? { createdAt: BigInt(created) * 1_000_000n } : {}),
+  };
+}
+
+const HEX_PREFIX = /^(?:sha256:)?([a-f0-9]{1,64})$/;
+
+/**
+ * Finds the image a CRI reference names: a full ID (`sha256:…` or bare hex),
+ * a tag or digest reference (normalised, so short names work), or a unique ID
+ * prefix (as docker tries it after the name). Returns undefined when nothing
+ * matches; an ambiguous prefix is InvalidArgument.
+ */
+export function findImage(records: Iterable<ImageRecord>, ref: string): ImageRecord | undefined {
+  const all = [...records];
+  const full = parseImageId(ref) ?? parseImageId(`sha256:${ref}`);
+  if (full) return all.find((r) => r.id === full);
+
+  const parsed = tryParseReference(ref);
+  if (parsed) {
+    if (parsed.digest) {
+      const want = `${parsed.name}@${parsed.digest}`;
+      const hit = all.find((r) => r.repoDigests.includes(want));
+      if (hit) return hit;
+    } else if (parsed.tag !== undefined) {
+      const hit = all.find((r) => r.repoTags.includes(parsed.string));
+      if (hit) return hit;
+    }
+  }
+
+  const m = HEX_PREFIX.exec(ref);
+  if (m) {
+    const prefix = `sha256:${m[1]}`;
+    const hits = all.filter((r) => r.id.startsWith(prefix));
+    if (hits.length > 1) throw CriError.invalidArgument(`image ID prefix "${ref}" is ambiguous`);
+    return hits[0];
+  }
+  return undefined;
+}

@@ -1,0 +1,119 @@
+/**
+ * Layer snapshots: `snapshots/<diffID hex>/` holds one layer's unpacked diff,
+ * shared by every image that has the layer. A snapshot is built under `tmp/`
+ * and renamed into place only when complete and verified.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdir, readdir, rename, rm, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { CriError } from "@servin/cri-types";
+import { writeFileAtomic } from "./_atomic.js";
+import { digestHex, isSha256Digest } from "./_digest.js";
+import { type UnpackResult, unpackLayer } from "./_unpack.js";
+
+export interface SnapshotLimits {
+  maxLayerBytes: number;
+  maxLayerEntries: number;
+}
+
+export class SnapshotStore {
+  readonly dir: string;
+  readonly tmpDir: string;
+  private readonly inflight = new Map<string, Promise<UnpackResult | undefined>>();
+  readonly privileged = process.getuid?.() === 0;
+
+  constructor(root: string) {
+    this.dir = join(root, "snapshots");
+    this.tmpDir = join(root, "tmp");
+  }
+
+  async init(): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    // Half-built snapshots of an interrupted run were never renamed into place: drop them.
+    await rm(this.tmpDir, { recursive: true, force: true });
+    await mkdir(this.tmpDir, { recursive: true });
+  }
+
+  path(diffId: string): string {
+    return join(this.dir, digestHex(diffId));
+  }
+
+  async has(diffId: string): Promise<boolean> {
+    try {
+      return (await stat(this.path(diffId))).isDirectory();
+    } catch {
+      return false;
+    }
+  }
+
+  /** Unpacks the layer unless its snapshot exists; identical concurrent calls share one unpack. */
+  ensure(
+    diffId: string,
+    source: () => AsyncIterable<Uint8Array>,
+    limits: SnapshotLimits,
+    what: string,
+    onBytes?: (n: number) => void,
+  ): Promise<UnpackResult | undefined> {
+    const running = this.inflight.get(diffId);
+    if (running) return running;
+    const p = (async () => {
+      if (await this.has(diffId)) return undefined;
+      const tmp = join(this.tmpDir, `${digestHex(diffId)}.${randomBytes(6).toString("hex")}`);
+      try {
+        const result = await unpackLayer({
+          source: source(),
+          dir: tmp,
+          expectedDiffId: diffId,
+          maxBytes: limits.maxLayerBytes,
+          maxEntries: limits.maxLayerEntries,
+          privileged: this.privileged,
+          ...(onBytes ? { onBytes } : {}),
+        });
+        // The sidecar lists opaque directories for readers that cannot see xattrs (materializeRootfs).
+        await writeFileAtomic(
+          `${this.path(diffId)}.json`,
+          JSON.stringify({
+            diffId,
+            whiteoutFormat: result.whiteoutFormat,
+            opaque: result.opaque,
+            skipped: result.skipped,
+          }),
+        );
+        try {
+          await rename(tmp, this.path(diffId));
+        } catch (err) {
+          // Another process finished the same snapshot first: theirs is as good as ours.
+          if (!(await this.has(diffId))) throw err;
+        }
+        return result;
+      } catch (err) {
+        await rm(tmp, { recursive: true, force: true });
+        if (err instanceof CriError) throw err;
+        const code = (err as NodeJS.ErrnoException).code;
+        // Faults of this machine are Internal; anything else is the layer's fault.
+        if (
+          code &&
+          ["ENOSPC", "EACCES", "EPERM", "EMFILE", "ENFILE", "EIO", "EROFS", "EDQUOT"].includes(code)
+        ) {
+          throw CriError.internal(`unpacking ${what}: ${(err as Error).message}`, err);
+        }
+        throw CriError.invalidArgument(`unpacking ${what}: ${(err as Error).message}`);
+      }
+    })().finally(() => this.inflight.delete(diffId));
+    this.inflight.set(diffId, p);
+    return p;
+  }
+
+  isInflight(diffId: string): boolean {
+    return this.inflight.has(diffId);
+  }
+
+  async list(): Promise<string[]> {
+    return (await readdir(this.dir)).map((n) => `sha256:${n}`).filter(isSha256Digest);
+  }
+
+  async delete(diffId: string): Promise<void> {
+    await rm(this.path(diffId), { recursive: true, force: true });
+    await rm(`${this.path(diffId)}.json`, { force: true });
+  }
+}

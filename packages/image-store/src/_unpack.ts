@@ -1,0 +1,364 @@
+/**
+ * Safe layer unpack into a fresh snapshot directory. The layer is untrusted:
+ * every path is cleaned and checked component by component, nothing is ever
+ * written through a symlink, hard links stay inside the snapshot, sizes and
+ * entry counts are capped, and the diffID is verified over the whole stream.
+ * OCI whiteouts become overlayfs whiteouts (char 0:0, `trusted.overlay.opaque`)
+ * when running as root, else stay AUFS-style `.wh.` marker files.
+ */
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { constants } from "node:fs";
+import {
+  chmod,
+  chown,
+  lchown,
+  link,
+  lstat,
+  lutimes,
+  mkdir,
+  open,
+  rm,
+  symlink,
+  unlink,
+  utimes,
+} from "node:fs/promises";
+import { join, posix } from "node:path";
+import { ByteReader } from "./_bytes.js";
+import { decompress } from "./_decompress.js";
+import { readTar, type TarEntry } from "./_tar-reader.js";
+import { TAR_END, type TarWriteEntry, tarHeader } from "./_tar-writer.js";
+
+export class UnpackError extends Error {}
+
+export interface UnpackOptions {
+  /** The layer blob as stored (compressed or not). */
+  source: AsyncIterable<Uint8Array>;
+  /** Directory to build the snapshot in; created here, removed by the caller on failure. */
+  dir: string;
+  expectedDiffId: string;
+  maxBytes: number;
+  maxEntries: number;
+  /** Root: create device nodes and overlay whiteouts, keep ownership. */
+  privileged: boolean;
+  onBytes?: (uncompressed: number) => void;
+}
+
+export interface UnpackResult {
+  diffId: string;
+  size: number;
+  entries: number;
+  whiteoutFormat: "overlay" | "aufs";
+  /** Opaque directories (relative paths), also marked with the overlay xattr when privileged. */
+  opaque: string[];
+  /** Entries not materialised (device nodes without root, xattrs on files). */
+  skipped: string[];
+}
+
+const OPAQUE = ".wh..wh..opq";
+const WH = ".wh.";
+
+function errno(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException)?.code;
+}
+
+/** Cleans a tar path to a relative POSIX path ("" = the layer root), or throws. */
+export function cleanEntryPath(name: string, what = "entry"): string {
+  if (name.includes("\0")) throw new UnpackError(`${what} ${JSON.stringify(name)}: NUL byte in path`);
+  if (name.startsWith("/"))
+    throw new UnpackError(`${what} ${JSON.stringify(name)}: absolute paths are not allowed`);
+  const parts = name.split("/").filter((p) => p !== "" && p !== ".");
+  if (parts.includes("..")) throw new UnpackError(`${what} ${JSON.stringify(name)}: ".." is not allowed`);
+  return parts.join("/");
+}
+
+class SnapshotBuilder {
+  private readonly knownDirs = new Set<string>([""]);
+  private readonly dirMeta = new Map<string, TarEntry>();
+  readonly specials: TarWriteEntry[] = [];
+  readonly opaque = new Set<string>();
+  readonly skipped: string[] = [];
+
+  constructor(
+    private readonly root: string,
+    private readonly privileged: boolean,
+  ) {}
+
+  private abs(rel: string): string {
+    return rel === "" ? this.root : join(this.root, rel);
+  }
+
+  /** Makes sure every ancestor of `rel` is a real directory inside the snapshot (creating missing ones). */
+  private async ensureDir(rel: string, create: boolean, entry: string): Promise<void> {
+    if (this.knownDirs.has(rel)) return;
+    const parts = rel.split("/");
+    let cur = "";
+    for (const part of parts) {
+      cur = cur === "" ? part : `${cur}/${part}`;
+      if (this.knownDirs.has(cur)) continue;
+      let st: Awaited<ReturnType<typeof lstat>> | undefined;
+      try {
+        st = await lstat(this.abs(cur));
+      } catch (err) {
+        if (errno(err) !== "ENOENT") throw err;
+      }
+      if (!st) {
+        if (!create) throw new UnpackError(`${entry}: "${cur}" does not exist in this layer`);
+        await mkdir(this.abs(cur), { mode: 0o755 });
+      } else if (st.isSymbolicLink()) {
+        throw new UnpackError(`${entry}: path goes through symlink "${cur}"`);
+      } else if (!st.isDirectory()) {
+        throw new UnpackError(`${entry}: "${cur}" is not a directory`);
+      }
+      this.knownDirs.add(cur);
+    }
+  }
+
+  private async ensureParent(rel: string, entry: string): Promise<void> {
+    const parent = posix.dirname(rel);
+    await this.ensureDir(parent === "." ? "" : parent, true, entry);
+  }
+
+  /** Removes whatever is at `rel` (never following a symlink), unless it is a dir and `keepDir`. */
+  private async clear(rel: string, keepDir: boolean): Promise<boolean> {
+    let st: Awaited<ReturnType<typeof lstat>>;
+    try {
+      st = await lstat(this.abs(rel));
+    } catch (err) {
+      if (errno(err) === "ENOENT") return false;
+      throw err;
+    }
+    if (st.isDirectory()) {
+      if (keepDir) return true;
+      await rm(this.abs(rel), { recursive: true, force: true });
+      for (const d of [...this.knownDirs]) if (d === rel || d.startsWith(`${rel}/`)) this.knownDirs.delete(d);
+      for (const d of [...this.dirMeta.keys()])
+        if (d === rel || d.startsWith(`${rel}/`)) this.dirMeta.delete(d);
+    } else {
+      await unlink(this.abs(rel));
+    }
+    return false;
+  }
+
+  async apply(e: TarEntry, body: AsyncIterable<Buffer>): Promise<void> {
+    const rel = cleanEntryPath(e.name);
+    const label = `entry ${JSON.stringify(e.name)}`;
+    const base = posix.basename(rel);
+
+    if (base === OPAQUE) {
+      const parent = posix.dirname(rel) === "." ? "" : posix.dirname(rel);
+      await this.ensureDir(parent, true, label);
+      this.opaque.add(parent);
+      if (!this.privileged) await this.writeFile(rel, e, (async function* () {})());
+      return;
+    }
+    if (base.startsWith(WH) && rel !== "") {
+      const victim = base.slice(WH.length);
+      if (victim === "" || victim === "." || victim === "..")
+        throw new UnpackError(`${label}: invalid whiteout`);
+      const parent = posix.dirname(rel) === "." ? "" : posix.dirname(rel);
+      const target = parent === "" ? victim : `${parent}/${victim}`;
+      await this.ensureParent(target, label);
+      await this.clear(target, false);
+      if (this.privileged) {
+        this.specials.push({ name: target, type: "char", mode: 0, devmajor: 0, devminor: 0, mtime: e.mtime });
+      } else {
+        await this.writeFile(rel, e, (async function* () {})());
+      }
+      return;
+    }
+
+    if (rel === "") {
+      if (e.type !== "dir") throw new UnpackError(`${label}: the layer root must be a directory`);
+      this.dirMeta.set("", e);
+      return;
+    }
+    await this.ensureParent(rel, label);
+
+    switch (e.type) {
+      case "dir": {
+        const isDir = await this.clear(rel, true);
+        if (!isDir) await mkdir(this.abs(rel), { mode: 0o755 });
+        this.knownDirs.add(rel);
+        this.dirMeta.set(rel, e);
+        if (Object.keys(e.xattrs).length > 0)
+          this.skipped.push(`${rel}: xattrs ${Object.keys(e.xattrs).join(",")}`);
+        return;
+      }
+      case "file":
+        await this.clear(rel, false);
+        await this.writeFile(rel, e, body);
+        if (Object.keys(e.xattrs).length > 0)
+          this.skipped.push(`${rel}: xattrs ${Object.keys(e.xattrs).join(",")}`);
+        return;
+      case "symlink":
+        await this.clear(rel, false);
+        await symlink(e.linkname, this.abs(rel));
+        if (this.privileged) await lchown(this.abs(rel), e.uid, e.gid);
+        await lutimes(this.abs(rel), e.mtime, e.mtime);
+        return;
+      case "link": {
+        const target = cleanEntryPath(e.linkname, `hard link ${JSON.stringify(e.name)} ->`);
+        if (target === "") throw new UnpackError(`${label}: hard link to the layer root`);
+        const parent = posix.dirname(target);
+        await this.ensureDir(parent === "." ? "" : parent, false, `hard link ${JSON.stringify(e.name)}`);
+        let st: Awaited<ReturnType<typeof lstat>>;
+        try {
+          st = await lstat(this.abs(target));
+        } catch (err) {
+          if (errno(err) === "ENOENT") {
+            throw new UnpackError(`${label}: hard link target "${e.linkname}" is not in this layer`);
+          }
+          throw err;
+        }
+        if (st.isDirectory()) throw new UnpackError(`${label}: hard link to a directory`);
+        if (target === rel) return;
+        await this.clear(rel, false);
+        await link(this.abs(target), this.abs(rel));
+        return;
+      }
+      default:
+        // Device nodes and FIFOs: Node has no mknod, so they go to GNU tar with the whiteouts.
+        if (this.privileged) {
+          await this.clear(rel, false);
+          this.specials.push({
+            name: rel,
+            type: e.type,
+            mode: e.mode,
+            uid: e.uid,
+            gid: e.gid,
+            mtime: e.mtime,
+            devmajor: e.devmajor,
+            devminor: e.devminor,
+          });
+        } else {
+          this.skipped.push(`${rel}: ${e.type} device (needs root)`);
+        }
+    }
+  }
+
+  private async writeFile(rel: string, e: TarEntry, body: AsyncIterable<Buffer>): Promise<void> {
+    const fh = await open(
+      this.abs(rel),
+      constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+      0o600,
+    );
+    try {
+      for await (const chunk of body) {
+        let off = 0;
+        while (off < chunk.length) off += (await fh.write(chunk, off)).bytesWritten;
+      }
+      // chown before chmod: chown clears setuid/setgid bits.
+      if (this.privileged) await fh.chown(e.uid, e.gid);
+      await fh.chmod(e.mode);
+      await fh.utimes(e.mtime, e.mtime);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** Creates the special files (whiteouts, devices, opaque markers) through GNU tar, then fixes directory metadata. */
+  async finish(): Promise<void> {
+    const entries: TarWriteEntry[] = [];
+    for (const dir of this.privileged ? this.opaque : []) {
+      if (dir === "") continue; // an opaque layer root hides nothing overlay can express
+      const m = this.dirMeta.get(dir);
+      entries.push({
+        name: `${dir}/`,
+        type: "dir",
+        mode: m?.mode ?? 0o755,
+        uid: m?.uid ?? 0,
+        gid: m?.gid ?? 0,
+        mtime: m?.mtime ?? 0,
+        xattrs: { "trusted.overlay.opaque": "y" },
+      });
+    }
+    entries.push(...this.specials);
+    if (entries.length > 0) await extractSpecials(this.root, entries);
+    // Deepest first, so that setting a parent's mtime comes after its children changed it.
+    const dirs = [...this.dirMeta.entries()].sort((a, b) => b[0].split("/").length - a[0].split("/").length);
+    for (const [rel, e] of dirs) {
+      const abs = this.abs(rel);
+      if (this.privileged) await chown(abs, e.uid, e.gid);
+      await chmod(abs, e.mode);
+      await utimes(abs, e.mtime, e.mtime);
+    }
+  }
+}
+
+/** Runs GNU tar on a tar of entries we generated ourselves (already validated paths) to mknod and setxattr. */
+function extractSpecials(root: string, entries: TarWriteEntry[]): Promise<void> {
+  const parts: Buffer[] = [];
+  for (const e of entries) parts.push(tarHeader(e));
+  parts.push(TAR_END);
+  const tarball = Buffer.concat(parts);
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      "tar",
+      [
+        "-x",
+        "-p",
+        "--numeric-owner",
+        "--xattrs",
+        "--xattrs-include=trusted.overlay.*",
+        "-C",
+        root,
+        "-f",
+        "-",
+      ],
+      { stdio: ["pipe", "ignore", "pipe"] },
+    );
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
+    child.on("error", (err) =>
+      reject(new UnpackError(`creating whiteouts and device nodes: ${err.message}`)),
+    );
+    child.on("close", (code) => {
+      if (code === 0) resolve();
+      else
+        reject(new UnpackError(`creating whiteouts and device nodes: tar exited ${code}: ${stderr.trim()}`));
+    });
+    child.stdin.on("error", () => {});
+    child.stdin.end(tarball);
+  });
+}
+
+/** Unpacks one layer blob into `opts.dir` (which must not exist yet). */
+export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
+  await mkdir(opts.dir, { mode: 0o755 });
+  const builder = new SnapshotBuilder(opts.dir, opts.privileged);
+  const hash = createHash("sha256");
+  let size = 0;
+  const hashed = (async function* () {
+    for await (const chunk of decompress(opts.source, opts.maxBytes)) {
+      hash.update(chunk);
+      size += chunk.length;
+      opts.onBytes?.(size);
+      yield chunk;
+    }
+  })();
+  const reader = new ByteReader(hashed);
+  let entries = 0;
+  for await (const { entry, body } of readTar(reader)) {
+    if (++entries > opts.maxEntries) throw new UnpackError(`layer has more than ${opts.maxEntries} entries`);
+    await builder.apply(entry, body);
+  }
+  await reader.drain();
+  const diffId = `sha256:${hash.digest("hex")}`;
+  if (diffId !== opts.expectedDiffId) {
+    throw new UnpackError(
+      `uncompressed digest ${diffId} does not match the config's diff_id ${opts.expectedDiffId}`,
+    );
+  }
+  await builder.finish();
+  return {
+    diffId,
+    size,
+    entries,
+    whiteoutFormat: opts.privileged ? "overlay" : "aufs",
+    opaque: [...builder.opaque],
+    skipped: builder.skipped,
+  };
+}
