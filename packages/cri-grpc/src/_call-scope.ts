@@ -36,17 +36,21 @@ export function openCallScope(call: CancellableCall, registry: Set<CallScope>, l
   };
   registry.add(scope);
 
-  call.on("cancelled", () => scope.abort(new CriError("Aborted", "call cancelled by the client")));
-
-  // grpc-js answers DEADLINE_EXCEEDED by itself; the timer only tells the
-  // service to stop working on an answer nobody will read.
   const deadline = call.getDeadline();
   const at = deadline instanceof Date ? deadline.getTime() : deadline;
+  const deadlineExceeded = () => new CriError("DeadlineExceeded", "call deadline exceeded");
+
+  // grpc-js ends a call whose deadline passed by itself and reports it as
+  // "cancelled"; tell the two causes apart for the service.
+  call.on("cancelled", () =>
+    scope.abort(
+      Date.now() >= at ? deadlineExceeded() : new CriError("Aborted", "call cancelled by the client"),
+    ),
+  );
+
+  // Belt and braces: the service learns of the deadline even if no cancel event comes.
   if (Number.isFinite(at)) {
-    timer = setTimeout(
-      () => scope.abort(new CriError("DeadlineExceeded", "call deadline exceeded")),
-      Math.max(0, at - Date.now()),
-    );
+    timer = setTimeout(() => scope.abort(deadlineExceeded()), Math.max(0, at - Date.now()));
     timer.unref();
   }
   return scope;
