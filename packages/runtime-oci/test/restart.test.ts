@@ -1,0 +1,101 @@
+/** Restart safety: containers outlive the server (even SIGKILL), and a new backend finds every state right. */
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { ContainerRecord, SandboxRecord } from "@servin/runtime-core";
+import { describe, expect, it } from "vitest";
+import { createOciBackend } from "../src/index.js";
+import { canRunReal, destroyHarnessDirs, type Harness, leaks } from "./fixtures/harness.js";
+
+const real = canRunReal();
+const here = dirname(fileURLToPath(import.meta.url));
+const repoRoot = resolve(here, "../../..");
+
+describe.skipIf(!real.ok)("oci backend: restart safety (real runc + conmon)", () => {
+  it("keeps containers running across a SIGKILL of the server and reconciles every state", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "servin-oci-restart-"));
+    const cgroupParent = `servin-restart-${randomBytes(3).toString("hex")}`;
+    const h = { dir, root: join(dir, "root"), stateDir: join(dir, "state"), cgroupParent } as Harness;
+    try {
+      const child = spawn(
+        process.execPath,
+        ["--conditions=source", "--import", "tsx", join(here, "fixtures", "server-child.ts"), dir, cgroupParent],
+        { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] },
+      );
+      let out = "";
+      let err = "";
+      child.stderr.on("data", (d) => {
+        err += d;
+      });
+      await new Promise<void>((resolveReady, reject) => {
+        child.stdout.on("data", (d) => {
+          out += d;
+          if (out.includes("ready")) resolveReady();
+        });
+        child.on("exit", (code) => reject(new Error(`server child exited early (${code}): ${err}`)));
+      });
+      const exited = new Promise((r) => child.on("exit", r));
+      child.kill("SIGKILL");
+      await exited;
+
+      const rec = JSON.parse(readFileSync(join(dir, "records.json"), "utf8")) as {
+        pod: SandboxRecord;
+        running: ContainerRecord;
+        exiter: ContainerRecord;
+        created: ContainerRecord;
+      };
+      // The exiter ends while no server runs: conmon alone records it.
+      const exitFile = join(h.stateDir, "exits", rec.exiter.id);
+      for (let i = 0; i < 100 && !existsSync(exitFile); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(existsSync(exitFile)).toBe(true);
+
+      const backend = await createOciBackend({ root: h.root, stateDir: h.stateDir, cgroupParent });
+      expect((await backend.inspectSandbox(rec.pod)).ready).toBe(true);
+      expect(await backend.inspectContainer(rec.running)).toMatchObject({ state: "running" });
+      expect(await backend.inspectContainer(rec.exiter)).toMatchObject({
+        state: "exited",
+        exit: { exitCode: 5, reason: "Error" },
+      });
+      expect(await backend.inspectContainer(rec.created)).toMatchObject({ state: "created" });
+      // Still fully usable: exec, then an orderly teardown leaves nothing behind.
+      const r = await backend.execSync(rec.running, ["echo", "alive"], 10);
+      expect(Buffer.from(r.stdout).toString()).toBe("alive\n");
+      for (const c of [rec.running, rec.exiter, rec.created]) await backend.removeContainer(c, rec.pod);
+      await backend.stopSandbox(rec.pod);
+      await backend.removeSandbox(rec.pod);
+      await backend.close();
+      expect(leaks(h)).toEqual([]);
+    } finally {
+      destroyHarnessDirs(h);
+    }
+  }, 90_000);
+
+  it("a backend closed and reopened over the same dirs sees exits that happened meanwhile", async () => {
+    const { createHarness, containerRecord, createAndStart, runPod, sandboxRecord } = await import(
+      "./fixtures/harness.js"
+    );
+    const h = await createHarness();
+    try {
+      const pod = await runPod(h.backend, sandboxRecord({}, h.logDir));
+      const quick = await createAndStart(h.backend, containerRecord(pod, h.image, { command: ["sh", "-c", "sleep 1; exit 0"] }), pod);
+      const long = await createAndStart(h.backend, containerRecord(pod, h.image, { command: ["sleep", "3600"] }), pod);
+      await h.backend.close();
+      const exitFile = join(h.stateDir, "exits", quick.id);
+      for (let i = 0; i < 100 && !existsSync(exitFile); i++) await new Promise((r) => setTimeout(r, 100));
+      const backend = await h.reopen();
+      expect(await backend.inspectContainer(quick)).toMatchObject({ state: "exited", exit: { exitCode: 0, reason: "Completed" } });
+      const obs = await backend.inspectContainer(long);
+      expect(obs).toMatchObject({ state: "running" });
+      expect(obs.state === "running" && obs.startedAt).toBeGreaterThan(0n);
+      for (const c of [quick, long]) await backend.removeContainer(c, pod);
+      await backend.removeSandbox(pod);
+      expect(leaks(h)).toEqual([]);
+      await backend.close();
+    } finally {
+      destroyHarnessDirs(h);
+    }
+  }, 60_000);
+});
