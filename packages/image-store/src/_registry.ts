@@ -221,7 +221,11 @@ export class RegistryClient {
         : 200 * 2 ** attempt + Math.random() * 100;
     await new Promise<void>((resolve) => {
       const t = setTimeout(resolve, ms);
-      signal?.addEventListener("abort", () => (clearTimeout(t), resolve()), { once: true });
+      const stop = () => {
+        clearTimeout(t);
+        resolve();
+      };
+      signal?.addEventListener("abort", stop, { once: true });
     });
     if (signal?.aborted) throw new CriError("Aborted", "pull was cancelled");
   }
