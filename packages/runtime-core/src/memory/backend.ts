@@ -50,8 +50,11 @@ export interface MemoryBackend extends RuntimeBackend {
   simulateVanish(id: ContainerId): void;
   /** The pod's infra dies: inspectSandbox reports it not ready. */
   simulateSandboxDeath(id: SandboxId): void;
-  /** The next call of `op` waits until the returned function is called (or its signal aborts). */
-  hold(op: MemoryBackendOperation): () => void;
+  /**
+   * The next call of `op` waits until the returned function is called (or its
+   * signal aborts); called with an error, the held call fails with it.
+   */
+  hold(op: MemoryBackendOperation): (error?: Error) => void;
   /** The next call of `op` fails with `error`. */
   failNext(op: MemoryBackendOperation, error: Error): void;
   /** IDs the simulated OS currently has (for leak checks). */
@@ -95,7 +98,7 @@ export function createMemoryBackend(options: MemoryBackendOptions = {}): MemoryB
   const sandboxes = new Map<SandboxId, SimSandbox>();
   const containers = new Map<ContainerId, SimContainer>();
   const listeners = new Set<(id: ContainerId, exit: ContainerExit) => void>();
-  const holds = new Map<MemoryBackendOperation, Array<Promise<void>>>();
+  const holds = new Map<MemoryBackendOperation, Array<Promise<Error | undefined>>>();
   const failures = new Map<MemoryBackendOperation, Error>();
 
   const gate = async (op: MemoryBackendOperation, signal?: AbortSignal) => {
@@ -110,9 +113,10 @@ export function createMemoryBackend(options: MemoryBackendOptions = {}): MemoryB
       const onAbort = () => reject(new CriError("Aborted", `memory backend: ${op} aborted`));
       if (signal?.aborted) return onAbort();
       signal?.addEventListener("abort", onAbort, { once: true });
-      held.then(() => {
+      held.then((error) => {
         signal?.removeEventListener("abort", onAbort);
-        resolve();
+        if (error) reject(error);
+        else resolve();
       });
     });
   };
@@ -269,8 +273,8 @@ export function createMemoryBackend(options: MemoryBackendOptions = {}): MemoryB
       }
     },
     hold(op) {
-      let release!: () => void;
-      const released = new Promise<void>((resolve) => {
+      let release!: (error?: Error) => void;
+      const released = new Promise<Error | undefined>((resolve) => {
         release = resolve;
       });
       const queue = holds.get(op) ?? [];
