@@ -36,7 +36,7 @@ export async function updateContainerResources(
 export async function reopenContainerLog(ctx: OciContext, container: ContainerRecord): Promise<void> {
   const state = containerState(ctx, container);
   const st = await runtimeFor(ctx, state.runtime).state(container.id);
-  if (!st || st.status !== "running") {
+  if (st?.status !== "running") {
     throw CriError.failedPrecondition(`container "${container.id}" is not running: cannot reopen its log`);
   }
   await ctx.monitor.reopenLog(paths.bundle(ctx, container.id), container.id);

@@ -25,7 +25,7 @@ export async function execSync(
   const state = containerState(ctx, container);
   const runtime = runtimeFor(ctx, state.runtime);
   const st = await runtime.state(container.id);
-  if (!st || st.status !== "running") {
+  if (st?.status !== "running") {
     throw CriError.failedPrecondition(
       `container "${container.id}" is not running (${st?.status ?? "not found"}): cannot exec in it`,
     );

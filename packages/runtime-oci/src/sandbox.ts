@@ -199,7 +199,7 @@ export async function inspectSandbox(ctx: OciContext, sandbox: SandboxRecord): P
 export async function infraPid(ctx: OciContext, sandbox: SandboxRecord): Promise<number> {
   const state = sandboxState(ctx, sandbox);
   const st = await runtimeFor(ctx, state.runtime).state(sandbox.id);
-  if (!st || st.status !== "running" || st.pid <= 0) {
+  if (st?.status !== "running" || st.pid <= 0) {
     throw CriError.failedPrecondition(
       `sandbox "${sandbox.id}" is not ready: its infra process is not running`,
     );

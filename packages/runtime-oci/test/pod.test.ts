@@ -117,17 +117,29 @@ describe.skipIf(!real.ok)("oci backend: pods and containers (real runc + conmon)
   it("applies the pod's hostname, DNS config, sysctls and /etc/hosts; merges image env", async () => {
     const s = await pod({
       hostname: "dnspod",
-      dnsConfig: { servers: ["10.96.0.10"], searches: ["ns.svc.cluster.local", "svc.cluster.local"], options: ["ndots:5"] },
+      dnsConfig: {
+        servers: ["10.96.0.10"],
+        searches: ["ns.svc.cluster.local", "svc.cluster.local"],
+        options: ["ndots:5"],
+      },
       linux: { sysctls: { "net.ipv4.ip_unprivileged_port_start": "80" } },
     });
-    const c = await ctr(s, { command: ["sleep", "3600"], envs: [{ key: "IMAGE_ENV", value: "2" }, { key: "X", value: "y" }] });
+    const c = await ctr(s, {
+      command: ["sleep", "3600"],
+      envs: [
+        { key: "IMAGE_ENV", value: "2" },
+        { key: "X", value: "y" },
+      ],
+    });
     expect(text((await exec(c, ["cat", "/etc/resolv.conf"])).stdout)).toBe(
       "search ns.svc.cluster.local svc.cluster.local\nnameserver 10.96.0.10\noptions ndots:5\n",
     );
     expect(text((await exec(c, ["hostname"])).stdout)).toBe("dnspod\n");
     expect(text((await exec(c, ["cat", "/etc/hostname"])).stdout)).toBe("dnspod\n");
     expect(text((await exec(c, ["cat", "/etc/hosts"])).stdout)).toContain("dnspod");
-    expect(text((await exec(c, ["cat", "/proc/sys/net/ipv4/ip_unprivileged_port_start"])).stdout)).toBe("80\n");
+    expect(text((await exec(c, ["cat", "/proc/sys/net/ipv4/ip_unprivileged_port_start"])).stdout)).toBe(
+      "80\n",
+    );
     const env = text((await exec(c, ["env"])).stdout);
     expect(env).toContain("IMAGE_ENV=2");
     expect(env).toContain("X=y");
@@ -250,7 +262,13 @@ describe.skipIf(!real.ok)("oci backend: pods and containers (real runc + conmon)
     const s = await pod();
     const byUid = await ctr(s, {
       command: ["sleep", "3600"],
-      linux: { securityContext: { runAsUser: { value: 1000 }, runAsGroup: { value: 3000 }, supplementalGroups: [4000] } },
+      linux: {
+        securityContext: {
+          runAsUser: { value: 1000 },
+          runAsGroup: { value: 3000 },
+          supplementalGroups: [4000],
+        },
+      },
     });
     const id1 = text((await exec(byUid, ["id"])).stdout);
     expect(id1).toMatch(/^uid=1000\(app\) gid=3000/);
@@ -261,8 +279,16 @@ describe.skipIf(!real.ok)("oci backend: pods and containers (real runc + conmon)
     containers.push(c2);
     await createAndStart(h.backend, c2, s);
     expect(text((await exec(c2, ["id", "-u"])).stdout)).toBe("1000\n");
-    expect(text((await exec(c2, ["id", "-G"])).stdout).trim().split(" ").sort()).toEqual(["1000", "2000"]);
-    const c3 = containerRecord(s, h.image, { command: ["sleep", "3600"], linux: { securityContext: { runAsUsername: "nobody" } } });
+    expect(
+      text((await exec(c2, ["id", "-G"])).stdout)
+        .trim()
+        .split(" ")
+        .sort(),
+    ).toEqual(["1000", "2000"]);
+    const c3 = containerRecord(s, h.image, {
+      command: ["sleep", "3600"],
+      linux: { securityContext: { runAsUsername: "nobody" } },
+    });
     containers.push(c3);
     await createAndStart(h.backend, c3, s);
     expect(text((await exec(c3, ["id", "-u"])).stdout)).toBe("65534\n");
@@ -270,7 +296,9 @@ describe.skipIf(!real.ok)("oci backend: pods and containers (real runc + conmon)
 
   it("reports non-zero CPU, memory and writable-layer stats for a busy container", async () => {
     const s = await pod();
-    const c = await ctr(s, { command: ["sh", "-c", "dd if=/dev/zero of=/tmp/blob bs=1k count=256; while :; do :; done"] });
+    const c = await ctr(s, {
+      command: ["sh", "-c", "dd if=/dev/zero of=/tmp/blob bs=1k count=256; while :; do :; done"],
+    });
     let cpu = 0;
     for (let i = 0; i < 50 && cpu === 0; i++) {
       await new Promise((r) => setTimeout(r, 100));
@@ -285,7 +313,9 @@ describe.skipIf(!real.ok)("oci backend: pods and containers (real runc + conmon)
     const ps = await h.backend.sandboxStats(s);
     expect(ps.cpu?.usageCoreNanoSeconds?.value).toBeGreaterThan(0);
     expect(ps.memory?.workingSetBytes?.value).toBeGreaterThan(0);
-    await h.backend.updateContainerResources(c, { linux: { cpuQuota: 20_000, cpuPeriod: 100_000, memoryLimitInBytes: 64 << 20 } });
+    await h.backend.updateContainerResources(c, {
+      linux: { cpuQuota: 20_000, cpuPeriod: 100_000, memoryLimitInBytes: 64 << 20 },
+    });
     await h.backend.stopContainer(c, 0);
   });
 

@@ -22,7 +22,14 @@ describe.skipIf(!real.ok)("oci backend: restart safety (real runc + conmon)", ()
     try {
       const child = spawn(
         process.execPath,
-        ["--conditions=source", "--import", "tsx", join(here, "fixtures", "server-child.ts"), dir, cgroupParent],
+        [
+          "--conditions=source",
+          "--import",
+          "tsx",
+          join(here, "fixtures", "server-child.ts"),
+          dir,
+          cgroupParent,
+        ],
         { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] },
       );
       let out = "";
@@ -80,13 +87,24 @@ describe.skipIf(!real.ok)("oci backend: restart safety (real runc + conmon)", ()
     const h = await createHarness();
     try {
       const pod = await runPod(h.backend, sandboxRecord({}, h.logDir));
-      const quick = await createAndStart(h.backend, containerRecord(pod, h.image, { command: ["sh", "-c", "sleep 1; exit 0"] }), pod);
-      const long = await createAndStart(h.backend, containerRecord(pod, h.image, { command: ["sleep", "3600"] }), pod);
+      const quick = await createAndStart(
+        h.backend,
+        containerRecord(pod, h.image, { command: ["sh", "-c", "sleep 1; exit 0"] }),
+        pod,
+      );
+      const long = await createAndStart(
+        h.backend,
+        containerRecord(pod, h.image, { command: ["sleep", "3600"] }),
+        pod,
+      );
       await h.backend.close();
       const exitFile = join(h.stateDir, "exits", quick.id);
       for (let i = 0; i < 100 && !existsSync(exitFile); i++) await new Promise((r) => setTimeout(r, 100));
       const backend = await h.reopen();
-      expect(await backend.inspectContainer(quick)).toMatchObject({ state: "exited", exit: { exitCode: 0, reason: "Completed" } });
+      expect(await backend.inspectContainer(quick)).toMatchObject({
+        state: "exited",
+        exit: { exitCode: 0, reason: "Completed" },
+      });
       const obs = await backend.inspectContainer(long);
       expect(obs).toMatchObject({ state: "running" });
       expect(obs.state === "running" && obs.startedAt).toBeGreaterThan(0n);
