@@ -9,10 +9,20 @@ type Services = RuntimeService & ImageService;
 /** An RPC by its domain method name: "runPodSandbox", "pullImage", … */
 export type RpcName = keyof RuntimeService | keyof ImageService;
 
-/** The domain request of an RPC (the method's first parameter). */
+/**
+ * The domain request of an RPC (the method's first parameter).
+ *
+ * @example
+ * const req: RequestOf<"stopContainer"> = { containerId: "3f2a", timeout: 10 };
+ */
 export type RequestOf<R extends RpcName> = Parameters<Services[R]>[0];
 
-/** The domain response of an RPC; for the getContainerEvents stream, one ContainerEventResponse. */
+/**
+ * The domain response of an RPC; for the getContainerEvents stream, one ContainerEventResponse.
+ *
+ * @example
+ * const res: ResponseOf<"pullImage"> = { imageRef: "sha256:…" };
+ */
 export type ResponseOf<R extends RpcName> = Services[R] extends (...args: never[]) => Promise<infer T>
   ? T
   : Services[R] extends (...args: never[]) => AsyncIterable<infer E>
@@ -117,7 +127,13 @@ export const IMAGE_RPC_NAMES: readonly (keyof ImageService)[] = Object.freeze(
   RPC_NAMES.filter((rpc): rpc is keyof ImageService => RPCS[rpc].service === "image"),
 );
 
-/** True when `name` is an RPC of RuntimeService or ImageService (own key only). */
+/**
+ * True when `name` is an RPC of RuntimeService or ImageService (own keys only, so `"constructor"` is not).
+ *
+ * @example
+ * isRpcName("execSync"); // true
+ * isRpcName("toString"); // false
+ */
 export function isRpcName(name: unknown): name is RpcName {
   return typeof name === "string" && Object.hasOwn(RPCS, name);
 }

@@ -102,7 +102,7 @@ describe("prototype keys", () => {
     const labels = req.config.labels as Record<string, string>;
     expect(Object.getPrototypeOf(labels)).toBeNull();
     expect(Object.keys(labels).sort()).toEqual(["__proto__", "constructor", "polluted"]);
-    expect(labels.__proto__).toBe("x");
+    expect(Object.getOwnPropertyDescriptor(labels, "__proto__")?.value).toBe("x");
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 
