@@ -11,6 +11,9 @@ export const CRI_PROTO_PATH: string = fileURLToPath(new URL("../proto/runtime_v1
  * The proto-loader options that define the "proto" wire format of @servin/cri-messages:
  * lowerCamelCase keys, int64 as decimal strings, enums by name, bytes as Buffer,
  * proto3 defaults filled in.
+ *
+ * @example
+ * const def = protoLoader.loadSync(CRI_PROTO_PATH, { ...PROTO_LOADER_OPTIONS });
  */
 export const PROTO_LOADER_OPTIONS: Readonly<Options> = Object.freeze({
   keepCase: false,

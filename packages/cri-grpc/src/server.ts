@@ -26,7 +26,12 @@ export const CRI_SERVER_CHANNEL_OPTIONS: Readonly<ChannelOptions> = Object.freez
   "grpc.keepalive_permit_without_calls": 1,
 });
 
-/** Default socket: /run/servin/servin.sock for root, $XDG_RUNTIME_DIR/servin/servin.sock otherwise. */
+/**
+ * Default socket: /run/servin/servin.sock for root, $XDG_RUNTIME_DIR/servin/servin.sock otherwise.
+ *
+ * @example
+ * defaultCriSocketPath(); // "/run/servin/servin.sock" as root
+ */
 export function defaultCriSocketPath(): string {
   const runtimeDir = process.getuid?.() === 0 ? "/run" : (process.env.XDG_RUNTIME_DIR ?? "/run");
   return `${runtimeDir}/servin/servin.sock`;
