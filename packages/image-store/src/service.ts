@@ -170,11 +170,21 @@ export async function createImageService(opts: ImageServiceOptions): Promise<Ser
   }
 
   async function pullOnce(ref: ImageReference, req: PullImageRequest, popts: PullOptions): Promise<ImageId> {
-    const pulled = await backend.pull(ref, {
-      ...(req.auth ? { auth: req.auth } : {}),
-      ...(popts.signal ? { signal: popts.signal } : {}),
-      ...(popts.onProgress ? { onProgress: popts.onProgress } : {}),
-    });
+    let pulled: PulledImage;
+    try {
+      pulled = await backend.pull(ref, {
+        ...(req.auth ? { auth: req.auth } : {}),
+        ...(popts.signal ? { signal: popts.signal } : {}),
+        ...(popts.onProgress ? { onProgress: popts.onProgress } : {}),
+      });
+    } catch (err) {
+      // Content an image was rejected for is garbage; blobs of a pull that merely
+      // failed on the network stay, so a retry does not download them again.
+      if (toCriError(err).code === "InvalidArgument") {
+        await locked(() => backend.collectGarbage([...records.values()])).catch(() => undefined);
+      }
+      throw err;
+    }
     // containerd names a pull by tag `name:tag` and always `name@digest`; a
     // reference with both tag and digest is stored by digest only.
     const tags = ref.digest || ref.tag === undefined ? [] : [`${ref.name}:${ref.tag}`];
