@@ -78,24 +78,31 @@ export interface Harness {
 }
 
 export async function createHarness(
-  options: { store?: MetadataStore; backend?: MemoryBackendOptions; eventBufferSize?: number } = {},
+  options: {
+    /** Opens the store for each (re)start; default one memory store shared by all starts. */
+    openStore?: () => Promise<MetadataStore>;
+    backend?: MemoryBackendOptions;
+    eventBufferSize?: number;
+  } = {},
 ): Promise<Harness> {
   const backend = createMemoryBackend(options.backend);
-  const store = options.store ?? createMemoryStore();
+  const memory = createMemoryStore();
+  const openStore = options.openStore ?? (async () => memory);
   const logger = recordingLogger();
   const images = fakeImages();
-  const open = () =>
-    createRuntimeService({
+  const open = async () => {
+    h.store = await openStore();
+    return createRuntimeService({
       backend,
       images,
-      store,
+      store: h.store,
       logger,
       ...(options.eventBufferSize ? { eventBufferSize: options.eventBufferSize } : {}),
     });
-  const h: Harness = {
-    runtime: await open(),
+  };
+  const h = {
     backend,
-    store,
+    store: memory,
     logger,
     async restart() {
       await h.runtime.close();
@@ -103,7 +110,8 @@ export async function createHarness(
       return h.runtime;
     },
     close: () => h.runtime.close(),
-  };
+  } as Harness;
+  h.runtime = await open();
   return h;
 }
 

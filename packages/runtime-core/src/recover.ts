@@ -35,6 +35,17 @@ export interface RecoveryReport {
 /** Phase 1: drop what never finished being created, index the rest. Call before subscribing to exits. */
 export async function loadAndClean(ctx: RuntimeContext, snapshot: StoreSnapshot): Promise<RecoveryReport> {
   const report: RecoveryReport = { sandboxes: 0, containers: 0, cleanedUp: 0, changed: 0 };
+  // Index in creation order, so List answers in the same order before and after a restart.
+  const byCreation = (a: { metadata: { createdAt: bigint; id: string } }, b: typeof a) =>
+    a.metadata.createdAt < b.metadata.createdAt
+      ? -1
+      : a.metadata.createdAt > b.metadata.createdAt
+        ? 1
+        : a.metadata.id < b.metadata.id
+          ? -1
+          : 1;
+  snapshot.sandboxes.sort(byCreation);
+  snapshot.containers.sort(byCreation);
   const pendingSandboxes: StoredSandbox[] = [];
   const liveSandboxIds = new Set<string>();
   for (const s of snapshot.sandboxes) {

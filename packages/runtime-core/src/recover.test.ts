@@ -1,0 +1,221 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { ContainerId, SandboxId } from "@servin/cri-types";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { containerConfig, createHarness, fakeImages, type Harness, podConfig } from "./_test-harness.js";
+import { createMemoryBackend } from "./memory/backend.js";
+import { createRuntimeService } from "./service.js";
+import { pendingContainerStatus } from "./store/container-status.js";
+import { createFileStore } from "./store/file.js";
+import { pendingSandboxStatus } from "./store/sandbox-status.js";
+
+let dir: string;
+let h: Harness | undefined;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "servin-recover-"));
+});
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function fileHarness() {
+  h = await createHarness({ openStore: () => createFileStore(dir) });
+  return h;
+}
+
+async function podWith(harness: Harness, ...names: string[]) {
+  const { podSandboxId } = await harness.runtime.runPodSandbox({ config: podConfig() });
+  const ids: string[] = [];
+  for (const name of names) {
+    ids.push(
+      (await harness.runtime.createContainer({ podSandboxId, config: containerConfig(name) })).containerId,
+    );
+  }
+  return { podSandboxId, ids };
+}
+
+describe("restart over a file store", () => {
+  it("keeps every state, timestamp and name across close and reopen", async () => {
+    const harness = await fileHarness();
+    const { podSandboxId, ids } = await podWith(harness, "run", "exit", "made");
+    const [running, exited, created] = ids as [string, string, string];
+    await harness.runtime.startContainer({ containerId: running });
+    await harness.runtime.startContainer({ containerId: exited });
+    await harness.runtime.stopContainer({ containerId: exited, timeout: 0 });
+    const stopped = (await harness.runtime.runPodSandbox({ config: podConfig("stopped") })).podSandboxId;
+    await harness.runtime.stopPodSandbox({ podSandboxId: stopped });
+    const before = {
+      pods: await harness.runtime.listPodSandbox({}),
+      containers: await harness.runtime.listContainers({}),
+      statuses: await Promise.all(ids.map((containerId) => harness.runtime.containerStatus({ containerId }))),
+    };
+
+    const runtime = await harness.restart();
+
+    expect(await runtime.listPodSandbox({})).toEqual(before.pods);
+    expect(await runtime.listContainers({})).toEqual(before.containers);
+    expect(await Promise.all(ids.map((containerId) => runtime.containerStatus({ containerId })))).toEqual(
+      before.statuses,
+    );
+    expect(runtime.recovery).toEqual({ sandboxes: 2, containers: 3, cleanedUp: 0, changed: 0 });
+    await expect(
+      runtime.createContainer({ podSandboxId, config: containerConfig("made") }),
+    ).rejects.toMatchObject({
+      code: "AlreadyExists",
+      message: expect.stringContaining(created),
+    });
+    await expect(runtime.runPodSandbox({ config: podConfig("stopped") })).rejects.toMatchObject({
+      code: "AlreadyExists",
+    });
+    // Exits the backend reports after the restart still arrive.
+    harness.backend.simulateExit(running as ContainerId, 9);
+    for (;;) {
+      const { status } = await runtime.containerStatus({ containerId: running });
+      if (status.state === "CONTAINER_EXITED") {
+        expect(status.exitCode).toBe(9);
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  });
+
+  it("records the real exit code of a container that exited while servin was down", async () => {
+    const harness = await fileHarness();
+    const { ids } = await podWith(harness, "c");
+    const id = ids[0] as ContainerId;
+    await harness.runtime.startContainer({ containerId: id });
+    await harness.runtime.close();
+    harness.backend.simulateExit(id, 3); // nobody listens: servin is down
+    const runtime = await harness.restart();
+    const { status } = await runtime.containerStatus({ containerId: id });
+    expect(status).toMatchObject({ state: "CONTAINER_EXITED", exitCode: 3, reason: "Error" });
+    expect(status.finishedAt > status.startedAt).toBe(true);
+    expect(runtime.recovery.changed).toBe(1);
+  });
+
+  it("marks a container that vanished as CONTAINER_UNKNOWN and a pod whose infra died as NOTREADY", async () => {
+    const harness = await fileHarness();
+    const a = await podWith(harness, "gone");
+    const b = await podWith(harness, "killed");
+    await harness.runtime.startContainer({ containerId: a.ids[0]! });
+    await harness.runtime.startContainer({ containerId: b.ids[0]! });
+    await harness.runtime.close();
+    harness.backend.simulateVanish(a.ids[0] as ContainerId);
+    harness.backend.simulateSandboxDeath(b.podSandboxId as SandboxId);
+    const runtime = await harness.restart();
+    expect((await runtime.containerStatus({ containerId: a.ids[0]! })).status).toMatchObject({
+      state: "CONTAINER_UNKNOWN",
+      message: expect.stringContaining("memory backend has no container"),
+    });
+    expect((await runtime.podSandboxStatus({ podSandboxId: a.podSandboxId })).status.state).toBe(
+      "SANDBOX_READY",
+    );
+    expect((await runtime.podSandboxStatus({ podSandboxId: b.podSandboxId })).status.state).toBe(
+      "SANDBOX_NOTREADY",
+    );
+    expect((await runtime.containerStatus({ containerId: b.ids[0]! })).status.exitCode).toBe(137);
+    // An UNKNOWN container can still be removed, and so can its pod.
+    await runtime.removePodSandbox({ podSandboxId: a.podSandboxId });
+    expect(runtime.counts()).toEqual({ sandboxes: 1, containers: 1, running: 0 });
+  });
+
+  it("a container the backend started before the crash, but not recorded as started, is RUNNING", async () => {
+    const harness = await fileHarness();
+    const { ids } = await podWith(harness, "c");
+    await harness.runtime.startContainer({ containerId: ids[0]! });
+    await harness.runtime.close();
+    const store = await createFileStore(dir);
+    const snapshot = await store.load();
+    const c = snapshot.containers[0]!;
+    await store.putContainer({ ...c, status: { ...c.status, startedAt: 0n } });
+    const runtime = await harness.restart();
+    expect((await runtime.containerStatus({ containerId: ids[0]! })).status.state).toBe("CONTAINER_RUNNING");
+  });
+});
+
+describe("crash recovery", () => {
+  it("cleans up pending records through the backend and drops them", async () => {
+    const backend = createMemoryBackend();
+    const store = await createFileStore(dir);
+    const images = fakeImages();
+    // A pod whose RunPodSandbox was interrupted after the backend made it, and a container likewise.
+    const pod = {
+      id: "a".repeat(64) as SandboxId,
+      config: podConfig("crashed"),
+      runtimeHandler: "",
+      createdAt: 1n,
+      backendState: {},
+    };
+    await store.putSandbox({ metadata: pod, status: pendingSandboxStatus() });
+    await backend.runSandbox(pod);
+    const ready = {
+      id: "b".repeat(64) as SandboxId,
+      config: podConfig("ready"),
+      runtimeHandler: "",
+      createdAt: 1n,
+      backendState: {},
+    };
+    await backend.runSandbox(ready);
+    await store.putSandbox({
+      metadata: ready,
+      status: { createdAt: 2n, state: "SANDBOX_READY", stoppedAt: 0n },
+    });
+    const ctr = {
+      id: "c".repeat(64) as ContainerId,
+      sandboxId: ready.id,
+      config: containerConfig("half"),
+      image: await images.resolveImage("busybox:latest"),
+      logPath: "",
+      createdAt: 1n,
+      backendState: {},
+    };
+    await store.putContainer({ metadata: ctr, status: pendingContainerStatus() });
+    await backend.createContainer(ctr, ready);
+    // An orphan: its pod's record is gone.
+    const orphan = { ...ctr, id: "d".repeat(64) as ContainerId, sandboxId: "e".repeat(64) as SandboxId };
+    await store.putContainer({ metadata: orphan, status: { ...pendingContainerStatus(), createdAt: 3n } });
+
+    const runtime = await createRuntimeService({ backend, images, store });
+    try {
+      expect(runtime.recovery).toEqual({ sandboxes: 1, containers: 0, cleanedUp: 3, changed: 0 });
+      expect(backend.sandboxIds()).toEqual([ready.id]);
+      expect(backend.containerIds()).toEqual([]);
+      const left = await (await createFileStore(dir)).load();
+      expect(left.sandboxes.map((s) => s.metadata.id)).toEqual([ready.id]);
+      expect(left.containers).toEqual([]);
+      // The names of the cleaned-up objects are free.
+      await runtime.runPodSandbox({ config: podConfig("crashed") });
+      await runtime.createContainer({ podSandboxId: ready.id, config: containerConfig("half") });
+    } finally {
+      await runtime.close();
+    }
+  });
+
+  it("a service that died mid-create leaves a pending record the next start cleans up", async () => {
+    const backend = createMemoryBackend();
+    const images = fakeImages();
+    const first = await createRuntimeService({ backend, images, store: await createFileStore(dir) });
+    const { podSandboxId } = await first.runPodSandbox({ config: podConfig("p") });
+    backend.hold("createContainer"); // never released: the "process" dies while the backend works
+    void first.createContainer({ podSandboxId, config: containerConfig("stuck") }).catch(() => {});
+    await new Promise((r) => setTimeout(r, 20));
+    expect((await (await createFileStore(dir)).load()).containers).toHaveLength(1);
+
+    // No close(): a crash. The next servin starts over the same directory and backend.
+    const second = await createRuntimeService({ backend, images, store: await createFileStore(dir) });
+    try {
+      expect(second.recovery.cleanedUp).toBe(1);
+      expect((await second.listContainers({})).containers).toEqual([]);
+      const { containerId } = await second.createContainer({
+        podSandboxId,
+        config: containerConfig("stuck"),
+      });
+      expect(containerId).toMatch(/^[0-9a-f]{64}$/);
+    } finally {
+      await second.close();
+    }
+  });
+});
