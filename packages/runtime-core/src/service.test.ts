@@ -53,3 +53,20 @@ describe("createRuntimeService", () => {
     await h.close();
   });
 });
+
+describe("close() and calls in progress", () => {
+  it("lets a call in progress finish before closing the store under it", async () => {
+    const h = await createHarness();
+    const { podSandboxId } = await h.runtime.runPodSandbox({ config: podConfig() });
+    const { containerId } = await h.runtime.createContainer({ podSandboxId, config: containerConfig("a") });
+    await h.runtime.startContainer({ containerId });
+    const release = h.backend.hold("stopContainer");
+    const stopping = h.runtime.stopContainer({ containerId, timeout: 30 });
+    await new Promise((r) => setImmediate(r));
+    const closing = h.runtime.close();
+    release();
+    await stopping;
+    await closing;
+    expect((await h.store.load()).containers[0]?.status.exitCode).toBe(143);
+  });
+});

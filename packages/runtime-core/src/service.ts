@@ -144,12 +144,26 @@ export async function createRuntimeService(options: RuntimeServiceOptions): Prom
   );
 
   let closed = false;
+  // Calls in progress: close() lets them finish before closing the store under them.
+  const active = new Set<Promise<unknown>>();
   const call =
-    <Req, Res>(rpc: string, handler: Handler<Req, Res>) =>
+    <Req, Res>(rpc: string, handler: Handler<Req, Res>, options: { awaitOnClose?: boolean } = {}) =>
     async (req: Req, opts?: CallOptions): Promise<Res> => {
       if (closed) throw new CriError("Unavailable", `${rpc}: the runtime service is closed`);
+      const work = handler(ctx, (req ?? {}) as Req, opts);
+      if (options.awaitOnClose !== false) {
+        const settled: Promise<void> = work.then(
+          () => {
+            active.delete(settled);
+          },
+          () => {
+            active.delete(settled);
+          },
+        );
+        active.add(settled);
+      }
       try {
-        return await handler(ctx, (req ?? {}) as Req, opts);
+        return await work;
       } catch (err) {
         if (isCriError(err)) throw err;
         logger.error(`${rpc} failed`, err);
@@ -181,7 +195,8 @@ export async function createRuntimeService(options: RuntimeServiceOptions): Prom
     containerStatus: call("ContainerStatus", containerStatus),
     updateContainerResources: call("UpdateContainerResources", updateContainerResources),
     reopenContainerLog: call("ReopenContainerLog", reopenContainerLog),
-    execSync: call("ExecSync", execSync),
+    // An exec may run for minutes (probe timeout + 2 min); close() does not wait for it (its process lives in the backend).
+    execSync: call("ExecSync", execSync, { awaitOnClose: false }),
     exec: call("Exec", exec),
     attach: call("Attach", attach),
     containerStats: call("ContainerStats", containerStats),
@@ -213,7 +228,7 @@ export async function createRuntimeService(options: RuntimeServiceOptions): Prom
       unsubscribe();
       // Creates in flight see the lifetime signal and undo themselves; wait for that and for exit handling.
       lifetime.abort(new CriError("Unavailable", "the runtime service is closing"));
-      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+      while (inFlight.size > 0 || active.size > 0) await Promise.allSettled([...inFlight, ...active]);
       ctx.events.close();
       await ctx.store.close();
       await ctx.backend.close();
