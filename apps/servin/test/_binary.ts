@@ -22,10 +22,15 @@ export function assertBuilt(): void {
 }
 
 /** Runs `servin ARGS…` to completion and returns its exit code and output. */
-export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runCli(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   assertBuilt();
   return new Promise((done) => {
-    const child = spawn(process.execPath, [BINARY, ...args], { env: { ...process.env, ...env, NO_COLOR: "1" } });
+    const child = spawn(process.execPath, [BINARY, ...args], {
+      env: { ...process.env, ...env, NO_COLOR: "1" },
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));
@@ -58,7 +63,10 @@ export async function startServin(extra: string[] = [], opts: { dir?: string } =
   // An explicit --config that does not exist is an error; give it an empty file.
   const { writeFile } = await import("node:fs/promises");
   await writeFile(join(dir, "none.toml"), "");
-  const child = spawn(process.execPath, args, { env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, args, {
+    env: { ...process.env, NO_COLOR: "1" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let out = "";
   child.stdout!.on("data", (d) => (out += d));
   child.stderr!.on("data", (d) => (out += d));
@@ -92,6 +100,17 @@ export async function startServin(extra: string[] = [], opts: { dir?: string } =
         child.kill(signal);
       }),
   };
+}
+
+/** A TCP port on 127.0.0.1 that nothing listens on (bound, then released). */
+export async function closedPort(): Promise<number> {
+  const { createServer } = await import("node:net");
+  return new Promise((done) => {
+    const server = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => done(port));
+    });
+  });
 }
 
 export async function removeDir(dir: string): Promise<void> {

@@ -5,7 +5,7 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RunningServin, removeDir, runCli, startServin } from "./_binary.js";
+import { closedPort, type RunningServin, removeDir, runCli, startServin } from "./_binary.js";
 
 const exec = promisify(execFile);
 let servin: RunningServin;
@@ -44,7 +44,9 @@ describe("the seed's curl examples against `servin cri start`", () => {
   });
 
   it("runtime status", async () => {
-    const res = await curl(`curl -X POST http://localhost:8080/v1/runtime/status -H "Content-Type: application/json" -d '{}'`);
+    const res = await curl(
+      `curl -X POST http://localhost:8080/v1/runtime/status -H "Content-Type: application/json" -d '{}'`,
+    );
     expect(res.status).toBe(200);
     const runtimeReady = res.body.status.conditions.find((c: { type: string }) => c.type === "RuntimeReady");
     expect(runtimeReady.status).toBe(true);
@@ -60,14 +62,24 @@ describe("the seed's curl examples against `servin cri start`", () => {
 
   it("pull, create pod, list pods, create container, list containers — the seed's bodies", async () => {
     const post = (path: string, body: unknown) =>
-      curl(`curl -X POST http://localhost:8080${path} -H "Content-Type: application/json" -d '${JSON.stringify(body)}'`);
+      curl(
+        `curl -X POST http://localhost:8080${path} -H "Content-Type: application/json" -d '${JSON.stringify(body)}'`,
+      );
 
-    const pulled = await post("/v1/image/pull", { image: { image: "alpine:latest" }, auth: {}, sandbox_config: {} });
+    const pulled = await post("/v1/image/pull", {
+      image: { image: "alpine:latest" },
+      auth: {},
+      sandbox_config: {},
+    });
     expect(pulled.status).toBe(200);
     expect(pulled.body.image_ref).toEqual(expect.any(String));
 
     const pod = await post("/v1/runtime/sandbox/create", {
-      config: { metadata: { name: "test-pod", namespace: "default" }, hostname: "test-pod", log_directory: "/var/log/pods" },
+      config: {
+        metadata: { name: "test-pod", namespace: "default" },
+        hostname: "test-pod",
+        log_directory: "/var/log/pods",
+      },
     });
     expect(pod.status).toBe(200);
     const podId = pod.body.pod_sandbox_id;
@@ -75,12 +87,21 @@ describe("the seed's curl examples against `servin cri start`", () => {
 
     const pods = await post("/v1/runtime/sandbox/list", { filter: {} });
     expect(pods.body.items).toEqual([
-      expect.objectContaining({ id: podId, metadata: expect.objectContaining({ name: "test-pod", namespace: "default" }), state: "SANDBOX_READY" }),
+      expect.objectContaining({
+        id: podId,
+        metadata: expect.objectContaining({ name: "test-pod", namespace: "default" }),
+        state: "SANDBOX_READY",
+      }),
     ]);
 
     const container = await post("/v1/runtime/container/create", {
       pod_sandbox_id: podId,
-      config: { metadata: { name: "test-container" }, image: { image: "alpine:latest" }, command: ["/bin/sh"], args: ["-c", "sleep 3600"] },
+      config: {
+        metadata: { name: "test-container" },
+        image: { image: "alpine:latest" },
+        command: ["/bin/sh"],
+        args: ["-c", "sleep 3600"],
+      },
       sandbox_config: { metadata: { name: "test-pod", namespace: "default" } },
     });
     expect(container.status).toBe(200);
@@ -101,7 +122,11 @@ describe("the seed's curl examples against `servin cri start`", () => {
 
     const images = await post("/v1/image/list", { filter: {} });
     expect(images.body.images).toEqual([
-      expect.objectContaining({ id: expect.stringMatching(/^sha256:/), repo_tags: ["docker.io/library/alpine:latest"], size: expect.any(Number) }),
+      expect.objectContaining({
+        id: expect.stringMatching(/^sha256:/),
+        repo_tags: ["docker.io/library/alpine:latest"],
+        size: expect.any(Number),
+      }),
     ]);
 
     expect((await post("/v1/runtime/sandbox/stop", { pod_sandbox_id: podId })).status).toBe(200);
@@ -128,7 +153,9 @@ describe("the servin CLI against the running server", () => {
     expect(res.stdout).not.toContain("✗");
     // It cleaned up after itself.
     const pods = await runCli(["pods", "--port", String(servin.port), "--json"]);
-    expect(JSON.parse(pods.stdout).items.filter((p: any) => p.metadata.name.startsWith("servin-cri-test"))).toEqual([]);
+    expect(
+      JSON.parse(pods.stdout).items.filter((p: any) => p.metadata.name.startsWith("servin-cri-test")),
+    ).toEqual([]);
   });
 
   it("user commands: pull, images, run, ps, exec, stop, rm, rmi", async () => {
@@ -157,22 +184,38 @@ describe("the servin CLI against the running server", () => {
 
 describe("failure modes", () => {
   it("`servin cri test` against a stopped server fails with a clear message", async () => {
-    const res = await runCli(["cri", "test", "--port", "1"]);
+    const res = await runCli(["cri", "test", "--port", String(await closedPort())]);
     expect(res.code).toBe(1);
     expect(res.stdout + res.stderr).toContain("cannot reach servin");
     expect(res.stdout).toContain("✗ health");
   });
 
   it("`servin cri status` against a stopped server exits 1 with a clear message", async () => {
-    const res = await runCli(["cri", "status", "--port", "1"]);
+    const port = await closedPort();
+    const res = await runCli(["cri", "status", "--port", String(port)]);
     expect(res.code).toBe(1);
-    expect(res.stdout + res.stderr).toMatch(/cannot reach servin at http:\/\/127\.0\.0\.1:1: connection refused/);
+    expect(res.stdout + res.stderr).toContain(
+      `cannot reach servin at http://127.0.0.1:${port}: connection refused`,
+    );
   });
 
   it("a taken port is a one-line error", async () => {
     const second = await runCli([
-      "cri", "start", "--port", String(servin.port), "--backend", "memory", "--image-backend", "memory",
-      "--root", `${servin.dir}/other`, "--state-dir", `${servin.dir}/other-run`, "--no-grpc", "--config", `${servin.dir}/none.toml`,
+      "cri",
+      "start",
+      "--port",
+      String(servin.port),
+      "--backend",
+      "memory",
+      "--image-backend",
+      "memory",
+      "--root",
+      `${servin.dir}/other`,
+      "--state-dir",
+      `${servin.dir}/other-run`,
+      "--no-grpc",
+      "--config",
+      `${servin.dir}/none.toml`,
     ]);
     expect(second.code).toBe(1);
     expect(second.stdout + second.stderr).toContain("address already in use");

@@ -1,7 +1,8 @@
 /** @servin/cli: the servin commands, the daemon that `servin cri start` runs, and its configuration. */
-export { runCriChecks } from "./commands/cri/test.js";
+
 export { parseCriLogLine } from "./commands/containers.js";
 export { resolveStartConfig } from "./commands/cri/start.js";
+export { runCriChecks } from "./commands/cri/test.js";
 export {
   ConfigError,
   defaultConfig,

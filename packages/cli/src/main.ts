@@ -32,7 +32,11 @@ const versionCommand = defineCommand({
 });
 
 export const servinCommand = defineCommand({
-  meta: { name: "servin", version: VERSION, description: "A Kubernetes container runtime (CRI over HTTP/JSON and gRPC)" },
+  meta: {
+    name: "servin",
+    version: VERSION,
+    description: "A Kubernetes container runtime (CRI over HTTP/JSON and gRPC)",
+  },
   subCommands: {
     cri: criCommand,
     version: versionCommand,
@@ -61,6 +65,9 @@ export const servinCommand = defineCommand({
  * await runServin(["cri", "status", "--port", "8080"]);
  */
 export async function runServin(argv: string[]): Promise<void> {
+  // consola lowers its level when NODE_ENV=test or CI-like variables are set; servin's
+  // output is its interface, so it must not depend on the caller's environment.
+  consola.level = 3;
   if (argv.length === 0 || argv.includes("--help") || argv.includes("-h")) {
     await showUsageFor(argv);
     return;
@@ -85,7 +92,9 @@ async function showUsageFor(argv: string[]): Promise<void> {
   let parent: typeof cmd | undefined;
   for (const word of argv) {
     if (word.startsWith("-")) break;
-    const subs = (typeof cmd.subCommands === "object" ? cmd.subCommands : undefined) as Record<string, typeof cmd> | undefined;
+    const subs = (typeof cmd.subCommands === "object" ? cmd.subCommands : undefined) as
+      | Record<string, typeof cmd>
+      | undefined;
     const next = subs?.[word];
     if (!next) break;
     parent = cmd;

@@ -29,10 +29,18 @@ export async function readJsonBody(request: Request, limit: number): Promise<unk
     return JSON.parse(text);
   } catch (err) {
     const detail = err instanceof Error ? err.message : String(err);
-    throw { status: 400, code: "InvalidArgument", message: `request body: invalid JSON: ${detail}` } satisfies BodyError;
+    throw {
+      status: 400,
+      code: "InvalidArgument",
+      message: `request body: invalid JSON: ${detail}`,
+    } satisfies BodyError;
   }
 }
 
 function tooLarge(limit: number): BodyError {
-  return { status: 413, code: "PayloadTooLarge", message: `request body is larger than the limit of ${limit} bytes` };
+  return {
+    status: 413,
+    code: "PayloadTooLarge",
+    message: `request body is larger than the limit of ${limit} bytes`,
+  };
 }

@@ -3,10 +3,18 @@ import {
   decodeResponse,
   encodeRequest,
   IMAGE_RPC_NAMES,
-  RUNTIME_RPC_NAMES,
   type RpcName,
+  RUNTIME_RPC_NAMES,
 } from "@servin/cri-messages";
-import { CriError, type ImageService, type RuntimeService } from "@servin/cri-types";
+import {
+  CriError,
+  type Image,
+  type ImageService,
+  type PullImageRequest,
+  type PullImageResponse,
+  type PullProgress,
+  type RuntimeService,
+} from "@servin/cri-types";
 import { criErrorFromBody } from "./errors.js";
 import { criRoutes } from "./routes/index.js";
 
@@ -28,6 +36,16 @@ export type CriClient = RuntimeService &
   ImageService & {
     /** GET /health. */
     health(): Promise<HealthAnswer>;
+    /** PullImage, streaming per-blob progress (servin's NDJSON extension of /v1/image/pull). */
+    pullImageWithProgress(
+      req: PullImageRequest,
+      onProgress: (p: PullProgress) => void,
+      opts?: { signal?: AbortSignal },
+    ): Promise<PullImageResponse>;
+    /** Imports an OCI layout or docker-save archive at an absolute path on the server (servin extension). */
+    importImage(path: string): Promise<Image[]>;
+    /** Exports an image as an OCI layout to an absolute path on the server (servin extension). */
+    exportImage(image: string, path: string): Promise<void>;
   };
 
 /**
@@ -63,7 +81,9 @@ export function createCriClient(options: CriClientOptions): CriClient {
         signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
       });
     } catch (err) {
-      throw new CriError("Unavailable", `cannot reach servin at ${base}: ${describeFetchError(err)}`, { cause: err });
+      throw new CriError("Unavailable", `cannot reach servin at ${base}: ${describeFetchError(err)}`, {
+        cause: err,
+      });
     }
     if (!response.ok) {
       const body = await response.json().catch(() => undefined);
@@ -75,6 +95,51 @@ export function createCriClient(options: CriClientOptions): CriClient {
   async function call(rpc: RpcName, req: unknown, opts?: { signal?: AbortSignal }): Promise<unknown> {
     const response = await post(rpc, req ?? {}, opts?.signal);
     return decodeResponse(rpc, await response.json(), "json");
+  }
+
+  async function* ndjsonLines(response: Response): AsyncIterable<unknown> {
+    if (!response.body) return;
+    const decoder = new TextDecoder();
+    let buffered = "";
+    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+      buffered += decoder.decode(chunk, { stream: true });
+      let newline = buffered.indexOf("\n");
+      while (newline >= 0) {
+        const line = buffered.slice(0, newline).trim();
+        buffered = buffered.slice(newline + 1);
+        if (line) yield JSON.parse(line);
+        newline = buffered.indexOf("\n");
+      }
+    }
+  }
+
+  async function pullImageWithProgress(
+    req: PullImageRequest,
+    onProgress: (p: PullProgress) => void,
+    opts?: { signal?: AbortSignal },
+  ): Promise<PullImageResponse> {
+    const path = pathOf.get("pullImage")!;
+    let response: Response;
+    try {
+      response = await doFetch(`${base}${path}`, {
+        method: "POST",
+        headers: { ...headers(), accept: "application/x-ndjson" },
+        body: JSON.stringify(encodeRequest("pullImage", req, "json")),
+        ...(opts?.signal ? { signal: opts.signal } : {}),
+      });
+    } catch (err) {
+      throw new CriError("Unavailable", `cannot reach servin at ${base}: ${describeFetchError(err)}`, {
+        cause: err,
+      });
+    }
+    if (!response.ok) throw criErrorFromBody(response.status, await response.json().catch(() => undefined));
+    for await (const line of ndjsonLines(response)) {
+      const value = line as { progress?: PullProgress; error?: unknown };
+      if (value.progress) onProgress(value.progress);
+      else if (value.error) throw criErrorFromBody(500, value);
+      else return decodeResponse("pullImage", value, "json");
+    }
+    throw new CriError("Unavailable", "the pull stream ended without an answer (server stopped?)");
   }
 
   async function* events(req: unknown, opts?: { signal?: AbortSignal }): AsyncIterable<unknown> {
@@ -94,20 +159,9 @@ export function createCriClient(options: CriClientOptions): CriClient {
       });
       if (!response) return;
       if (!response.ok) throw criErrorFromBody(response.status, await response.json().catch(() => undefined));
-      if (!response.body) return;
-      const decoder = new TextDecoder();
-      let buffered = "";
       try {
-        for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-          buffered += decoder.decode(chunk, { stream: true });
-          let newline = buffered.indexOf("\n");
-          while (newline >= 0) {
-            const line = buffered.slice(0, newline).trim();
-            buffered = buffered.slice(newline + 1);
-            if (line) yield decodeResponse("getContainerEvents", JSON.parse(line), "json");
-            newline = buffered.indexOf("\n");
-          }
-        }
+        for await (const line of ndjsonLines(response))
+          yield decodeResponse("getContainerEvents", line, "json");
       } catch (err) {
         if (!controller.signal.aborted) throw err;
       }
@@ -117,27 +171,60 @@ export function createCriClient(options: CriClientOptions): CriClient {
     }
   }
 
+  async function extension(path: string, body: unknown): Promise<unknown> {
+    let response: Response;
+    try {
+      response = await doFetch(`${base}${path}`, {
+        method: "POST",
+        headers: headers(),
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (err) {
+      throw new CriError("Unavailable", `cannot reach servin at ${base}: ${describeFetchError(err)}`, {
+        cause: err,
+      });
+    }
+    if (!response.ok) throw criErrorFromBody(response.status, await response.json().catch(() => undefined));
+    return response.json();
+  }
+
   const client: Record<string, unknown> = {
+    pullImageWithProgress,
+    async importImage(path: string): Promise<Image[]> {
+      const answer = await extension("/v1/servin/image/import", { path });
+      return decodeResponse("listImages", answer, "json").images;
+    },
+    async exportImage(image: string, path: string): Promise<void> {
+      await extension("/v1/servin/image/export", { image, path });
+    },
     async health(): Promise<HealthAnswer> {
       let response: Response;
       try {
         response = await doFetch(`${base}/health`, { signal: AbortSignal.timeout(timeoutMs) });
       } catch (err) {
-        throw new CriError("Unavailable", `cannot reach servin at ${base}: ${describeFetchError(err)}`, { cause: err });
+        throw new CriError("Unavailable", `cannot reach servin at ${base}: ${describeFetchError(err)}`, {
+          cause: err,
+        });
       }
       if (!response.ok) throw criErrorFromBody(response.status, await response.json().catch(() => undefined));
       return (await response.json()) as HealthAnswer;
     },
   };
   for (const rpc of [...RUNTIME_RPC_NAMES, ...IMAGE_RPC_NAMES]) {
-    client[rpc] = rpc === "getContainerEvents" ? events : (req: unknown, opts?: { signal?: AbortSignal }) => call(rpc, req, opts);
+    client[rpc] =
+      rpc === "getContainerEvents"
+        ? events
+        : (req: unknown, opts?: { signal?: AbortSignal }) => call(rpc, req, opts);
   }
   return client as unknown as CriClient;
 }
 
 function describeFetchError(err: unknown): string {
   const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
-  if (cause?.code) return cause.code === "ECONNREFUSED" ? "connection refused (is `servin cri start` running?)" : cause.code;
+  if (cause?.code)
+    return cause.code === "ECONNREFUSED" ? "connection refused (is `servin cri start` running?)" : cause.code;
+  if (cause?.message) return cause.message;
   if (err instanceof Error && err.name === "TimeoutError") return "request timed out";
   return err instanceof Error ? err.message : String(err);
 }

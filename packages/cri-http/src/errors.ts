@@ -1,5 +1,5 @@
 /** The one table that maps CriError codes to HTTP statuses, and the JSON error body. */
-import { type CriErrorCode, CriError } from "@servin/cri-types";
+import { CriError, type CriErrorCode } from "@servin/cri-types";
 
 export const httpStatusOf: Record<CriErrorCode, number> = {
   InvalidArgument: 400,

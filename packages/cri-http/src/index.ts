@@ -1,5 +1,11 @@
 /** @servin/cri-http: the Servin CRI over HTTP/JSON as a mountable Hono app, its Node adapter and a typed client. */
-export { type CriAppLogger, type CriAppOptions, createCriApp, type RequestObserver } from "./app.js";
+export {
+  type CriAppLogger,
+  type CriAppOptions,
+  createCriApp,
+  type ImageTransfer,
+  type RequestObserver,
+} from "./app.js";
 export { type CriClient, type CriClientOptions, createCriClient, type HealthAnswer } from "./client.js";
 export { criErrorFromBody, type ErrorBody, errorBody, httpStatusOf } from "./errors.js";
 export { type CriRoute, criRoutes } from "./routes/index.js";

@@ -23,9 +23,12 @@ export function listenCriApp(app: Hono, opts: { host: string; port: number }): P
   return new Promise((resolve, reject) => {
     const server = serve({ fetch: app.fetch, hostname: opts.host, port: opts.port });
     const onError = (err: NodeJS.ErrnoException) => {
-      if (err.code === "EADDRINUSE") reject(new Error(`cannot listen on ${opts.host}:${opts.port}: address already in use`));
-      else if (err.code === "EADDRNOTAVAIL") reject(new Error(`cannot listen on ${opts.host}:${opts.port}: address not available`));
-      else if (err.code === "EACCES") reject(new Error(`cannot listen on ${opts.host}:${opts.port}: permission denied`));
+      if (err.code === "EADDRINUSE")
+        reject(new Error(`cannot listen on ${opts.host}:${opts.port}: address already in use`));
+      else if (err.code === "EADDRNOTAVAIL")
+        reject(new Error(`cannot listen on ${opts.host}:${opts.port}: address not available`));
+      else if (err.code === "EACCES")
+        reject(new Error(`cannot listen on ${opts.host}:${opts.port}: permission denied`));
       else reject(err);
     };
     server.once("error", onError);
@@ -42,7 +45,10 @@ export function listenCriApp(app: Hono, opts: { host: string; port: number }): P
             server.close(() => done());
             // Long-lived event streams would hold close() forever; end idle and streaming sockets.
             (server as unknown as { closeIdleConnections?: () => void }).closeIdleConnections?.();
-            setTimeout(() => (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.(), 2000).unref();
+            setTimeout(
+              () => (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.(),
+              2000,
+            ).unref();
           }),
       });
     });

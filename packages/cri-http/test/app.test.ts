@@ -7,6 +7,8 @@ import { memoryServices } from "./_services.js";
 type Services = Awaited<ReturnType<typeof memoryServices>>;
 let services: Services;
 let app: ReturnType<typeof createCriApp>;
+// biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary JSON answers
+const j = (res: Response): Promise<any> => res.json();
 
 const post = (path: string, body?: unknown, headers: Record<string, string> = {}) =>
   app.request(path, {
@@ -25,29 +27,38 @@ describe("seed contract", () => {
   it("GET /health answers ok", async () => {
     const res = await app.request("/health");
     expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ status: "ok" });
+    expect(await j(res)).toMatchObject({ status: "ok" });
   });
 
   it("version is wrapped as the seed shows", async () => {
     const res = await post("/v1/runtime/version", {});
     expect(res.status).toBe(200);
-    const body = await res.json();
+    const body = await j(res);
     expect(body).toEqual({
-      version: { version: "0.1.0", runtime_name: "servin", runtime_version: expect.any(String), runtime_api_version: "v1" },
+      version: {
+        version: "0.1.0",
+        runtime_name: "servin",
+        runtime_version: expect.any(String),
+        runtime_api_version: "v1",
+      },
     });
   });
 
   it("status lists truthful RuntimeReady and NetworkReady conditions", async () => {
-    const body = await (await post("/v1/runtime/status", {})).json();
+    const body = await j(await post("/v1/runtime/status", {}));
     const types = body.status.conditions.map((c: { type: string }) => c.type);
     expect(types).toEqual(expect.arrayContaining(["RuntimeReady", "NetworkReady"]));
     for (const c of body.status.conditions) expect(typeof c.status).toBe("boolean");
   });
 
   it("runs the seed's pod → container flow with its exact bodies", async () => {
-    const pull = await post("/v1/image/pull", { image: { image: "alpine:latest" }, auth: {}, sandbox_config: {} });
+    const pull = await post("/v1/image/pull", {
+      image: { image: "alpine:latest" },
+      auth: {},
+      sandbox_config: {},
+    });
     expect(pull.status).toBe(200);
-    expect((await pull.json()).image_ref).toEqual(expect.any(String));
+    expect((await j(pull)).image_ref).toEqual(expect.any(String));
 
     const created = await post("/v1/runtime/sandbox/create", {
       config: {
@@ -57,12 +68,15 @@ describe("seed contract", () => {
       },
     });
     expect(created.status).toBe(200);
-    const { pod_sandbox_id } = await created.json();
+    const { pod_sandbox_id } = await j(created);
     expect(pod_sandbox_id).toMatch(/^[0-9a-f]{64}$/);
 
-    const list = await (await post("/v1/runtime/sandbox/list", { filter: {} })).json();
+    const list = await j(await post("/v1/runtime/sandbox/list", { filter: {} }));
     const item = list.items.find((i: { id: string }) => i.id === pod_sandbox_id);
-    expect(item).toMatchObject({ metadata: { name: "test-pod", namespace: "default" }, state: "SANDBOX_READY" });
+    expect(item).toMatchObject({
+      metadata: { name: "test-pod", namespace: "default" },
+      state: "SANDBOX_READY",
+    });
     expect(item.created_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
 
     const c = await post("/v1/runtime/container/create", {
@@ -76,10 +90,10 @@ describe("seed contract", () => {
       sandbox_config: { metadata: { name: "test-pod", namespace: "default" } },
     });
     expect(c.status).toBe(200);
-    const { container_id } = await c.json();
+    const { container_id } = await j(c);
     expect((await post("/v1/runtime/container/start", { container_id })).status).toBe(200);
 
-    const containers = (await (await post("/v1/runtime/container/list", { filter: {} })).json()).containers;
+    const containers = (await j(await post("/v1/runtime/container/list", { filter: {} }))).containers;
     expect(containers.find((x: { id: string }) => x.id === container_id)).toMatchObject({
       pod_sandbox_id,
       metadata: { name: "test-container" },
@@ -88,8 +102,11 @@ describe("seed contract", () => {
       created_at: expect.any(String),
     });
 
-    const images = (await (await post("/v1/image/list", { filter: {} })).json()).images;
-    expect(images[0]).toMatchObject({ id: expect.stringMatching(/^sha256:[0-9a-f]{64}$/), repo_tags: ["docker.io/library/alpine:latest"] });
+    const images = (await j(await post("/v1/image/list", { filter: {} }))).images;
+    expect(images[0]).toMatchObject({
+      id: expect.stringMatching(/^sha256:[0-9a-f]{64}$/),
+      repo_tags: ["docker.io/library/alpine:latest"],
+    });
     expect(typeof images[0].size).toBe("number");
 
     expect((await post("/v1/runtime/container/stop", { container_id, timeout: 1 })).status).toBe(200);
@@ -99,9 +116,11 @@ describe("seed contract", () => {
   });
 
   it("accepts proto3 lowerCamelCase requests too", async () => {
-    const res = await post("/v1/runtime/sandbox/run", { config: { metadata: { name: "camel", namespace: "default" }, logDirectory: "/tmp" } });
+    const res = await post("/v1/runtime/sandbox/run", {
+      config: { metadata: { name: "camel", namespace: "default" }, logDirectory: "/tmp" },
+    });
     expect(res.status).toBe(200);
-    const { pod_sandbox_id: podSandboxId } = await res.json();
+    const { pod_sandbox_id: podSandboxId } = await j(res);
     const status = await post("/v1/runtime/sandbox/status", { podSandboxId });
     expect(status.status).toBe(200);
     expect((await post("/v1/runtime/sandbox/remove", { podSandboxId })).status).toBe(200);
@@ -124,7 +143,7 @@ describe("every route", () => {
       const get = await app.request(route.path, { method: "GET" });
       expect(get.status, route.path).toBe(405);
       expect(get.headers.get("allow")).toBe("POST");
-      expect((await get.json()).error.code).toBe("MethodNotAllowed");
+      expect((await j(get)).error.code).toBe("MethodNotAllowed");
     }
   });
 });
@@ -133,15 +152,17 @@ describe("errors", () => {
   it("400 for invalid JSON, naming the problem", async () => {
     const res = await post("/v1/runtime/sandbox/create", "{not json");
     expect(res.status).toBe(400);
-    const body = await res.json();
+    const body = await j(res);
     expect(body.error.code).toBe("InvalidArgument");
     expect(body.error.message).toContain("invalid JSON");
   });
 
   it("400 for invalid fields, naming every field path", async () => {
-    const res = await post("/v1/runtime/sandbox/create", { config: { metadata: { name: 5 }, labels: { a: 1 } } });
+    const res = await post("/v1/runtime/sandbox/create", {
+      config: { metadata: { name: 5 }, labels: { a: 1 } },
+    });
     expect(res.status).toBe(400);
-    const body = await res.json();
+    const body = await j(res);
     expect(body.error.message).toContain("config.metadata.name");
     expect(body.error.message).toContain("config.labels");
     expect(body.error.details).toBeDefined();
@@ -150,7 +171,10 @@ describe("errors", () => {
   it("404 for unknown objects and unknown routes", async () => {
     const res = await post("/v1/runtime/container/status", { container_id: "f".repeat(64) });
     expect(res.status).toBe(404);
-    expect((await res.json()).error).toMatchObject({ code: "NotFound", message: expect.stringContaining("ffff") });
+    expect((await j(res)).error).toMatchObject({
+      code: "NotFound",
+      message: expect.stringContaining("ffff"),
+    });
     const route = await post("/v1/nope", {});
     expect(route.status).toBe(404);
   });
@@ -161,34 +185,37 @@ describe("errors", () => {
     expect(first.status).toBe(200);
     const second = await post("/v1/runtime/sandbox/create", { config });
     expect(second.status).toBe(409);
-    expect((await second.json()).error.code).toBe("AlreadyExists");
-    await post("/v1/runtime/sandbox/remove", { pod_sandbox_id: (await first.json()).pod_sandbox_id });
+    expect((await j(second)).error.code).toBe("AlreadyExists");
+    await post("/v1/runtime/sandbox/remove", { pod_sandbox_id: (await j(first)).pod_sandbox_id });
   });
 
   it("409 for a failed precondition (starting a container twice)", async () => {
     await post("/v1/image/pull", { image: { image: "busybox" } });
-    const pod = (await (await post("/v1/runtime/sandbox/create", { config: { metadata: { name: "pre", namespace: "x" } } })).json())
-      .pod_sandbox_id;
-    const ctr = (
-      await (
-        await post("/v1/runtime/container/create", {
-          pod_sandbox_id: pod,
-          config: { metadata: { name: "c" }, image: { image: "busybox" } },
-        })
-      ).json()
-    ).container_id;
+    const pod = (
+      await j(
+        await post("/v1/runtime/sandbox/create", { config: { metadata: { name: "pre", namespace: "x" } } }),
+      )
+    ).pod_sandbox_id;
+    const created = await post("/v1/runtime/container/create", {
+      pod_sandbox_id: pod,
+      config: { metadata: { name: "c" }, image: { image: "busybox" } },
+    });
+    const ctr = (await j(created)).container_id;
     expect((await post("/v1/runtime/container/start", { container_id: ctr })).status).toBe(200);
     const again = await post("/v1/runtime/container/start", { container_id: ctr });
     expect(again.status).toBe(409);
-    expect((await again.json()).error.code).toBe("FailedPrecondition");
+    expect((await j(again)).error.code).toBe("FailedPrecondition");
     await post("/v1/runtime/sandbox/remove", { pod_sandbox_id: pod });
   });
 
   it("413 for a body over the limit", async () => {
     const small = createCriApp({ runtime: services.runtime, images: services.images, bodyLimit: 1024 });
-    const res = await small.request("/v1/image/list", { method: "POST", body: JSON.stringify({ pad: "x".repeat(4096) }) });
+    const res = await small.request("/v1/image/list", {
+      method: "POST",
+      body: JSON.stringify({ pad: "x".repeat(4096) }),
+    });
     expect(res.status).toBe(413);
-    expect((await res.json()).error.code).toBe("PayloadTooLarge");
+    expect((await j(res)).error.code).toBe("PayloadTooLarge");
   });
 
   it("501 for RPCs that are not implemented, never a fake success", async () => {
@@ -196,7 +223,7 @@ describe("errors", () => {
     expect([404, 501]).toContain(res.status);
     const attach = await post("/v1/runtime/sandbox/metrics", {});
     expect(attach.status).toBe(501);
-    expect((await attach.json()).error.code).toBe("Unimplemented");
+    expect((await j(attach)).error.code).toBe("Unimplemented");
   });
 
   it("500 only for real internal faults, without leaking the stack", async () => {
@@ -215,7 +242,7 @@ describe("errors", () => {
     });
     const res = await faulty.request("/v1/runtime/version", { method: "POST", body: "{}" });
     expect(res.status).toBe(500);
-    const body = await res.json();
+    const body = await j(res);
     expect(body.error).toEqual({ code: "Internal", message: "internal error" });
     expect(logged.length).toBeGreaterThan(0);
   });
@@ -238,10 +265,16 @@ describe("bearer token", () => {
     expect((await secured.request("/health")).status).toBe(200);
     const denied = await secured.request("/v1/runtime/version", { method: "POST" });
     expect(denied.status).toBe(401);
-    expect((await denied.json()).error.code).toBe("Unauthenticated");
-    const wrong = await secured.request("/v1/runtime/version", { method: "POST", headers: { authorization: "Bearer nope" } });
+    expect((await j(denied)).error.code).toBe("Unauthenticated");
+    const wrong = await secured.request("/v1/runtime/version", {
+      method: "POST",
+      headers: { authorization: "Bearer nope" },
+    });
     expect(wrong.status).toBe(401);
-    const ok = await secured.request("/v1/runtime/version", { method: "POST", headers: { authorization: "Bearer s3cret" } });
+    const ok = await secured.request("/v1/runtime/version", {
+      method: "POST",
+      headers: { authorization: "Bearer s3cret" },
+    });
     expect(ok.status).toBe(200);
   });
 });
@@ -252,8 +285,11 @@ describe("hostile input", () => {
     await fc.assert(
       fc.asyncProperty(fc.constantFrom(...routes), fc.jsonValue({ maxDepth: 4 }), async (route, body) => {
         const res = await post(route.path, JSON.stringify(body));
-        expect(res.status === 501 || res.status < 500, `${route.path} ${JSON.stringify(body).slice(0, 200)} → ${res.status}`).toBe(true);
-        const parsed = await res.json();
+        expect(
+          res.status === 501 || res.status < 500,
+          `${route.path} ${JSON.stringify(body).slice(0, 200)} → ${res.status}`,
+        ).toBe(true);
+        const parsed = await j(res);
         if (res.status !== 200) expect(parsed.error.message).toEqual(expect.any(String));
       }),
       { numRuns: 300 },
@@ -261,7 +297,20 @@ describe("hostile input", () => {
   });
 
   it("random objects shaped like real requests never yield a 500", async () => {
-    const keys = ["config", "metadata", "name", "pod_sandbox_id", "container_id", "filter", "image", "labels", "id", "state", "timeout", "cmd"];
+    const keys = [
+      "config",
+      "metadata",
+      "name",
+      "pod_sandbox_id",
+      "container_id",
+      "filter",
+      "image",
+      "labels",
+      "id",
+      "state",
+      "timeout",
+      "cmd",
+    ];
     const shaped = fc.letrec((tie) => ({
       node: fc.oneof(
         { depthSize: "small" },
@@ -274,10 +323,17 @@ describe("hostile input", () => {
       ),
     })).node;
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...criRoutes.filter((r) => !r.stream)), shaped, async (route, body) => {
-        const res = await post(route.path, JSON.stringify(body));
-        expect(res.status === 501 || res.status < 500, `${route.path} ${JSON.stringify(body)} → ${res.status}`).toBe(true);
-      }),
+      fc.asyncProperty(
+        fc.constantFrom(...criRoutes.filter((r) => !r.stream)),
+        shaped,
+        async (route, body) => {
+          const res = await post(route.path, JSON.stringify(body));
+          expect(
+            res.status === 501 || res.status < 500,
+            `${route.path} ${JSON.stringify(body)} → ${res.status}`,
+          ).toBe(true);
+        },
+      ),
       { numRuns: 300 },
     );
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();

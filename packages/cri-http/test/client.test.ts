@@ -8,10 +8,13 @@ let server: ListeningServer;
 
 beforeAll(async () => {
   services = await memoryServices();
-  server = await listenCriApp(createCriApp({ runtime: services.runtime, images: services.images, token: "t0ken" }), {
-    host: "127.0.0.1",
-    port: 0,
-  });
+  server = await listenCriApp(
+    createCriApp({ runtime: services.runtime, images: services.images, token: "t0ken" }),
+    {
+      host: "127.0.0.1",
+      port: 0,
+    },
+  );
 });
 afterAll(async () => {
   await server.close();
@@ -24,7 +27,9 @@ describe("typed client over real HTTP", () => {
     expect((await cri.health()).status).toBe("ok");
     expect((await cri.version({})).runtimeName).toBe("servin");
     await cri.pullImage({ image: { image: "busybox" } });
-    const { podSandboxId } = await cri.runPodSandbox({ config: { metadata: { name: "p", namespace: "n", uid: "u" } } });
+    const { podSandboxId } = await cri.runPodSandbox({
+      config: { metadata: { name: "p", namespace: "n", uid: "u" } },
+    });
     const { containerId } = await cri.createContainer({
       podSandboxId,
       config: { metadata: { name: "c" }, image: { image: "busybox" } },
@@ -63,8 +68,13 @@ describe("typed client over real HTTP", () => {
     })();
     await new Promise((r) => setTimeout(r, 100));
     await cri.pullImage({ image: { image: "busybox" } });
-    const { podSandboxId } = await cri.runPodSandbox({ config: { metadata: { name: "ev", namespace: "n", uid: "u" } } });
-    const { containerId } = await cri.createContainer({ podSandboxId, config: { metadata: { name: "c" }, image: { image: "busybox" } } });
+    const { podSandboxId } = await cri.runPodSandbox({
+      config: { metadata: { name: "ev", namespace: "n", uid: "u" } },
+    });
+    const { containerId } = await cri.createContainer({
+      podSandboxId,
+      config: { metadata: { name: "c" }, image: { image: "busybox" } },
+    });
     await cri.startContainer({ containerId });
     await reading;
     expect(seen).toEqual(["CONTAINER_CREATED_EVENT", "CONTAINER_STARTED_EVENT"]);

@@ -59,7 +59,10 @@ export const psCommand = defineCommand({
           shortId(c.id),
           c.image.image,
           age(c.createdAt),
-          c.state.replace("CONTAINER_", "").toLowerCase().replace(/^./, (x) => x.toUpperCase()),
+          c.state
+            .replace("CONTAINER_", "")
+            .toLowerCase()
+            .replace(/^./, (x) => x.toUpperCase()),
           c.metadata.name,
           String(c.metadata.attempt ?? 0),
           shortId(c.podSandboxId),
@@ -73,7 +76,10 @@ export const inspectCommand = defineCommand({
   meta: { name: "inspect", description: "Show a container's status (verbose)" },
   args: { ...connectArgs, id: { type: "positional", description: "Container ID or prefix", required: true } },
   async run({ args }) {
-    printJson("containerStatus", await connect(args).containerStatus({ containerId: args.id, verbose: true }));
+    printJson(
+      "containerStatus",
+      await connect(args).containerStatus({ containerId: args.id, verbose: true }),
+    );
   },
 });
 
@@ -81,7 +87,10 @@ export const inspectPodCommand = defineCommand({
   meta: { name: "inspectp", description: "Show a pod sandbox's status (verbose)" },
   args: { ...connectArgs, id: { type: "positional", description: "Pod ID or prefix", required: true } },
   async run({ args }) {
-    printJson("podSandboxStatus", await connect(args).podSandboxStatus({ podSandboxId: args.id, verbose: true }));
+    printJson(
+      "podSandboxStatus",
+      await connect(args).podSandboxStatus({ podSandboxId: args.id, verbose: true }),
+    );
   },
 });
 
@@ -95,7 +104,8 @@ export const stopCommand = defineCommand({
   async run({ args }) {
     const cri = connect(args, 10 * 60_000);
     const timeout = Number(args.timeout);
-    if (!Number.isInteger(timeout) || timeout < 0) throw new Error(`--timeout: expected whole seconds, got "${args.timeout}"`);
+    if (!Number.isInteger(timeout) || timeout < 0)
+      throw new Error(`--timeout: expected whole seconds, got "${args.timeout}"`);
     for (const id of positionals(args)) {
       await cri.stopContainer({ containerId: id, timeout });
       consola.log(id);
@@ -105,7 +115,10 @@ export const stopCommand = defineCommand({
 
 export const rmCommand = defineCommand({
   meta: { name: "rm", description: "Remove containers (a running one is force-stopped)" },
-  args: { ...connectArgs, id: { type: "positional", description: "Container ID(s) or prefixes", required: true } },
+  args: {
+    ...connectArgs,
+    id: { type: "positional", description: "Container ID(s) or prefixes", required: true },
+  },
   async run({ args }) {
     const cri = connect(args, 10 * 60_000);
     for (const id of positionals(args)) {
@@ -140,7 +153,10 @@ export const rmPodCommand = defineCommand({
 });
 
 export const execCommand = defineCommand({
-  meta: { name: "exec", description: "Run a command in a running container (ExecSync): servin exec ID -- CMD ARGS…" },
+  meta: {
+    name: "exec",
+    description: "Run a command in a running container (ExecSync): servin exec ID -- CMD ARGS…",
+  },
   args: {
     ...connectArgs,
     id: { type: "positional", description: "Container ID or prefix", required: true },
@@ -151,7 +167,11 @@ export const execCommand = defineCommand({
     const cmd = dash >= 0 ? rawArgs.slice(dash + 1) : args._.slice(1);
     if (cmd.length === 0) throw new Error("exec: no command given (servin exec ID -- CMD ARGS…)");
     const timeout = Number(args.timeout);
-    const res = await connect(args, (timeout > 0 ? timeout + 30 : 3600) * 1000).execSync({ containerId: args.id, cmd, timeout });
+    const res = await connect(args, (timeout > 0 ? timeout + 30 : 3600) * 1000).execSync({
+      containerId: args.id,
+      cmd,
+      timeout,
+    });
     process.stdout.write(res.stdout);
     process.stderr.write(res.stderr);
     process.exitCode = res.exitCode;
@@ -159,14 +179,19 @@ export const execCommand = defineCommand({
 });
 
 /** Splits one CRI log line: `<RFC3339Nano> <stream> <P|F> <content>`. */
-export function parseCriLogLine(line: string): { time: string; stream: string; partial: boolean; content: string } | undefined {
+export function parseCriLogLine(
+  line: string,
+): { time: string; stream: string; partial: boolean; content: string } | undefined {
   const m = /^(\S+) (stdout|stderr) ([PF]) ?(.*)$/.exec(line);
   if (!m) return undefined;
   return { time: m[1]!, stream: m[2]!, partial: m[3] === "P", content: m[4] ?? "" };
 }
 
 export const logsCommand = defineCommand({
-  meta: { name: "logs", description: "Print a container's logs (read from its CRI log file on this machine)" },
+  meta: {
+    name: "logs",
+    description: "Print a container's logs (read from its CRI log file on this machine)",
+  },
   args: {
     ...connectArgs,
     id: { type: "positional", description: "Container ID or prefix", required: true },
@@ -176,7 +201,10 @@ export const logsCommand = defineCommand({
   async run({ args }) {
     const cri = connect(args);
     const { status } = await cri.containerStatus({ containerId: args.id });
-    if (!status.logPath) throw new Error(`container "${args.id}" has no log file (its pod has no log_directory or it has no log_path)`);
+    if (!status.logPath)
+      throw new Error(
+        `container "${args.id}" has no log file (its pod has no log_directory or it has no log_path)`,
+      );
     const print = (line: string) => {
       const entry = parseCriLogLine(line);
       if (!entry) return;
@@ -185,7 +213,9 @@ export const logsCommand = defineCommand({
     };
     let offset = 0;
     const readFrom = async (start: number) => {
-      const lines = createInterface({ input: createReadStream(status.logPath!, { start, encoding: "utf8" }) });
+      const lines = createInterface({
+        input: createReadStream(status.logPath!, { start, encoding: "utf8" }),
+      });
       for await (const line of lines) print(line);
       return (await stat(status.logPath!)).size;
     };

@@ -1,15 +1,21 @@
 /** Image commands: pull, images, rmi, image inspect — through a running servin. */
+import { resolve } from "node:path";
 import { defineCommand } from "citty";
 import { consola } from "consola";
 import { connect, connectArgs } from "../connect.js";
 import { printJson } from "../output/json.js";
+import { createProgressView } from "../output/progress.js";
 import { humanBytes, renderTable, shortId } from "../output/table.js";
 
 export const pullCommand = defineCommand({
   meta: { name: "pull", description: "Pull an image into servin's store" },
   args: {
     ...connectArgs,
-    image: { type: "positional", description: "Image reference, e.g. busybox:latest or 127.0.0.1:5000/app@sha256:…", required: true },
+    image: {
+      type: "positional",
+      description: "Image reference, e.g. busybox:latest or 127.0.0.1:5000/app@sha256:…",
+      required: true,
+    },
     creds: { type: "string", description: "Registry credentials USER:PASSWORD" },
   },
   async run({ args }) {
@@ -17,7 +23,12 @@ export const pullCommand = defineCommand({
     const auth = args.creds ? splitCreds(args.creds) : undefined;
     const started = performance.now();
     consola.start(`pulling ${args.image}`);
-    const { imageRef } = await cri.pullImage({ image: { image: args.image }, ...(auth ? { auth } : {}) });
+    const view = createProgressView();
+    const { imageRef } = await cri
+      .pullImageWithProgress({ image: { image: args.image }, ...(auth ? { auth } : {}) }, (p) =>
+        view.update(p),
+      )
+      .finally(() => view.done());
     consola.success(`pulled ${args.image} in ${((performance.now() - started) / 1000).toFixed(1)}s`);
     consola.log(`image: ${imageRef}`);
   },
@@ -47,7 +58,13 @@ export const imagesCommand = defineCommand({
         const slash = tag.lastIndexOf("/");
         const [repo, t] = at > slash ? [tag.slice(0, at), tag.slice(at + 1)] : [tag, "<none>"];
         const digest = image.repoDigests[0]?.split("@")[1] ?? "<none>";
-        rows.push([repo, t, ...(args.digests ? [shortId(digest)] : []), shortId(image.id), humanBytes(image.size)]);
+        rows.push([
+          repo,
+          t,
+          ...(args.digests ? [shortId(digest)] : []),
+          shortId(image.id),
+          humanBytes(image.size),
+        ]);
       }
     }
     consola.log(renderTable(["IMAGE", "TAG", ...(args.digests ? ["DIGEST"] : []), "IMAGE ID", "SIZE"], rows));
@@ -84,7 +101,44 @@ export const inspectImageCommand = defineCommand({
   },
 });
 
+export const importImageCommand = defineCommand({
+  meta: {
+    name: "import",
+    description: "Import images from an OCI layout (dir or tar) or a `docker save` archive",
+  },
+  args: {
+    ...connectArgs,
+    file: { type: "positional", description: "File or directory (on the server's machine)", required: true },
+  },
+  async run({ args }) {
+    const imported = await connect(args, 30 * 60_000).importImage(resolve(args.file));
+    for (const image of imported)
+      consola.log(`imported ${image.repoTags[0] ?? "<untagged>"} ${shortId(image.id)}`);
+    if (imported.length === 0) consola.warn("the archive held no image");
+  },
+});
+
+export const exportImageCommand = defineCommand({
+  meta: { name: "export", description: "Export an image as an OCI layout directory (or .tar)" },
+  args: {
+    ...connectArgs,
+    image: { type: "positional", description: "Image", required: true },
+    dest: { type: "positional", description: "Destination directory or .tar file", required: true },
+  },
+  async run({ args }) {
+    await connect(args, 30 * 60_000).exportImage(args.image, resolve(args.dest));
+    consola.log(`exported ${args.image} to ${resolve(args.dest)}`);
+  },
+});
+
 export const imageCommand = defineCommand({
   meta: { name: "image", description: "Image commands" },
-  subCommands: { inspect: inspectImageCommand, pull: pullCommand, ls: imagesCommand, rm: rmiCommand },
+  subCommands: {
+    inspect: inspectImageCommand,
+    import: importImageCommand,
+    export: exportImageCommand,
+    pull: pullCommand,
+    ls: imagesCommand,
+    rm: rmiCommand,
+  },
 });

@@ -129,14 +129,17 @@ function fromFile(raw: ConfigFile, path: string): Partial<ServinConfig> {
       out.runtimes[name] = { path: p };
     }
   }
-  if (raw.images?.backend !== undefined) out.imageBackend = parseImageBackend(str(raw.images.backend, "images.backend")!);
+  if (raw.images?.backend !== undefined)
+    out.imageBackend = parseImageBackend(str(raw.images.backend, "images.backend")!);
   if (raw.images?.auth_file !== undefined) out.authFile = str(raw.images.auth_file, "images.auth_file");
   if (raw.registries) {
     out.registries = {};
     for (const [host, def] of Object.entries(raw.registries)) {
       const mirrors = def?.mirrors;
       if (mirrors !== undefined && (!Array.isArray(mirrors) || mirrors.some((m) => typeof m !== "string")))
-        throw new ConfigError(`config file ${path}: registries."${host}".mirrors: expected a list of strings`);
+        throw new ConfigError(
+          `config file ${path}: registries."${host}".mirrors: expected a list of strings`,
+        );
       if (def?.insecure !== undefined && typeof def.insecure !== "boolean")
         throw new ConfigError(`config file ${path}: registries."${host}".insecure: expected true or false`);
       out.registries[host] = { mirrors, insecure: def?.insecure };
@@ -157,6 +160,7 @@ export function parseImageBackend(value: string): ImageBackendName {
 
 export function parsePort(value: string | number): number {
   const n = typeof value === "number" ? value : Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ConfigError(`--port: expected an integer 0-65535, got "${value}"`);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new ConfigError(`--port: expected an integer 0-65535, got "${value}"`);
   return n;
 }

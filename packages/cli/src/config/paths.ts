@@ -9,7 +9,10 @@ export interface DefaultPaths {
   configFile: string;
 }
 
-export function defaultPaths(env: NodeJS.ProcessEnv = process.env, uid = process.getuid?.() ?? 0): DefaultPaths {
+export function defaultPaths(
+  env: NodeJS.ProcessEnv = process.env,
+  uid = process.getuid?.() ?? 0,
+): DefaultPaths {
   if (uid === 0) {
     return {
       root: "/var/lib/servin",

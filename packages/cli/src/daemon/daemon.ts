@@ -7,7 +7,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createCriGrpcServer } from "@servin/cri-grpc";
 import { createCriApp, type ListeningServer, listenCriApp } from "@servin/cri-http";
-import { createImageService, type ServinImageService } from "@servin/image-store";
+import { createImageService, type RegistryConfig, type ServinImageService } from "@servin/image-store";
 import {
   createFileStore,
   createMemoryBackend,
@@ -59,6 +59,17 @@ async function chooseBackend(config: ServinConfig, logger: DaemonLogger): Promis
   });
 }
 
+/** servin's `[registries."host"]` tables → the image store's RegistryConfig. */
+export function toRegistryConfig(config: ServinConfig): RegistryConfig {
+  const mirrors: Record<string, string[]> = {};
+  const insecure: string[] = [];
+  for (const [host, def] of Object.entries(config.registries)) {
+    if (def.mirrors && def.mirrors.length > 0) mirrors[host] = def.mirrors;
+    if (def.insecure) insecure.push(host);
+  }
+  return { mirrors, insecure, ...(config.authFile ? { authConfigPath: config.authFile } : {}) };
+}
+
 async function readToken(path: string): Promise<string | undefined> {
   if (!path) return undefined;
   let token: string;
@@ -82,7 +93,8 @@ async function readToken(path: string): Promise<string | undefined> {
 export async function startServinDaemon(config: ServinConfig, logger: DaemonLogger): Promise<ServinDaemon> {
   const cleanups: Array<() => Promise<void>> = [];
   const cleanup = async () => {
-    for (const step of cleanups.reverse()) await step().catch((err) => logger.error("shutdown step failed", err));
+    for (const step of cleanups.reverse())
+      await step().catch((err) => logger.error("shutdown step failed", err));
     cleanups.length = 0;
   };
   try {
@@ -92,8 +104,8 @@ export async function startServinDaemon(config: ServinConfig, logger: DaemonLogg
     let runtime: ServinRuntimeService | undefined;
     const images = await createImageService({
       backend: config.imageBackend,
-      root: join(config.root, "images"),
-      registries: { hosts: config.registries, ...(config.authFile ? { authFile: config.authFile } : {}) },
+      root: config.root,
+      registries: toRegistryConfig(config),
       isImageInUse: (id) => runtime?.isImageInUse(id) ?? false,
       logger,
     });
@@ -119,9 +131,22 @@ export async function startServinDaemon(config: ServinConfig, logger: DaemonLogg
       images,
       ...(token ? { token } : {}),
       logger,
-      health: () => ({ uptime_seconds: Math.round((Date.now() - started) / 1000), backend: backend.name, images: config.imageBackend }),
+      health: () => ({
+        uptime_seconds: Math.round((Date.now() - started) / 1000),
+        backend: backend.name,
+        images: config.imageBackend,
+      }),
       metrics: () => metrics.render(),
-      onRequest: ({ rpc, status, durationMs }) => metrics.observe({ transport: "http", rpc, status: String(status), durationMs }),
+      ...(images.backend === "disk"
+        ? {
+            imageTransfer: {
+              importImage: (p: string) => images.importImage(p),
+              exportImage: (r: string, d: string) => images.exportImage(r, d),
+            },
+          }
+        : {}),
+      onRequest: ({ rpc, status, durationMs }) =>
+        metrics.observe({ transport: "http", rpc, status: String(status), durationMs }),
     });
     const http = await listenCriApp(app, { host: config.host, port: config.port });
     cleanups.push(() => http.close());

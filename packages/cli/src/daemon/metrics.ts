@@ -7,7 +7,9 @@ export interface DaemonMetrics {
   render(): Promise<{ contentType: string; body: string }>;
 }
 
-export function createDaemonMetrics(counts: () => { sandboxes: number; containers: number; running: number }): DaemonMetrics {
+export function createDaemonMetrics(
+  counts: () => { sandboxes: number; containers: number; running: number },
+): DaemonMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "servin_" });
   const requests = new Counter({

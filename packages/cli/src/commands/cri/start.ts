@@ -16,18 +16,30 @@ import { startServinDaemon } from "../../daemon/daemon.js";
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 
 export const startArgs = {
-  host: { type: "string", description: "Address to listen on (default 127.0.0.1; other addresses expose container control)" },
+  host: {
+    type: "string",
+    description: "Address to listen on (default 127.0.0.1; other addresses expose container control)",
+  },
   port: { type: "string", description: "HTTP port (default 8080; 0 picks a free one)" },
   verbose: { type: "boolean", description: "Log every request, and stacks of internal errors" },
-  backend: { type: "string", description: "Runtime backend: auto | oci | memory (default auto: oci when root with runc and conmon)" },
+  backend: {
+    type: "string",
+    description: "Runtime backend: auto | oci | memory (default auto: oci when root with runc and conmon)",
+  },
   "image-backend": { type: "string", description: "Image backend: disk | memory (default disk)" },
   root: { type: "string", description: "Persistent data directory (default /var/lib/servin as root)" },
   "state-dir": { type: "string", description: "Runtime state directory (default /run/servin as root)" },
   config: { type: "string", description: "Config file (default /etc/servin/config.toml as root)" },
-  "token-file": { type: "string", description: "Require `Authorization: Bearer <token>` (token read from this file)" },
+  "token-file": {
+    type: "string",
+    description: "Require `Authorization: Bearer <token>` (token read from this file)",
+  },
   "grpc-socket": { type: "string", description: "gRPC unix socket path ('' turns gRPC off)" },
   grpc: { type: "boolean", description: "Serve gRPC (use --no-grpc to turn it off)", default: true },
-  "grpc-tcp": { type: "string", description: "Also serve gRPC on this TCP address (host:port); off by default" },
+  "grpc-tcp": {
+    type: "string",
+    description: "Also serve gRPC on this TCP address (host:port); off by default",
+  },
 } as const;
 
 type StartArgs = { [K in keyof typeof startArgs]?: string | boolean };
@@ -36,7 +48,10 @@ type StartArgs = { [K in keyof typeof startArgs]?: string | boolean };
 export async function resolveStartConfig(args: StartArgs): Promise<ServinConfig> {
   const paths = defaultPaths();
   const explicitConfig = typeof args.config === "string" && args.config !== "";
-  const fromFile = await loadConfigFile(explicitConfig ? (args.config as string) : paths.configFile, explicitConfig);
+  const fromFile = await loadConfigFile(
+    explicitConfig ? (args.config as string) : paths.configFile,
+    explicitConfig,
+  );
   const config: ServinConfig = { ...defaultConfig(), ...fromFile };
   const str = (key: keyof StartArgs) => (typeof args[key] === "string" ? (args[key] as string) : undefined);
   if (str("host") !== undefined) config.host = str("host")!;
@@ -67,7 +82,9 @@ export const startCommand = defineCommand({
       );
     }
     const daemon = await startServinDaemon(config, consola);
-    consola.success(`servin ${"0.1.0"} listening on ${daemon.http.url} (runtime backend: ${daemon.backendName}, images: ${config.imageBackend})`);
+    consola.success(
+      `servin ${"0.1.0"} listening on ${daemon.http.url} (runtime backend: ${daemon.backendName}, images: ${config.imageBackend})`,
+    );
     if (daemon.grpc?.socketPath) consola.info(`gRPC CRI on unix://${daemon.grpc.socketPath}`);
     if (daemon.grpc?.tcpPort) consola.info(`gRPC CRI on tcp port ${daemon.grpc.tcpPort}`);
     consola.info(`data in ${config.root}, state in ${config.stateDir}`);

@@ -39,12 +39,20 @@ export const statusCommand = defineCommand({
       process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
       return;
     }
-    consola.log(`servin at ${summary.url}: ${version.runtimeName} ${version.runtimeVersion} (CRI ${version.runtimeApiVersion})`);
-    if (summary.uptime_seconds !== undefined) consola.log(`uptime: ${summary.uptime_seconds}s, backend: ${summary.backend}`);
+    consola.log(
+      `servin at ${summary.url}: ${version.runtimeName} ${version.runtimeVersion} (CRI ${version.runtimeApiVersion})`,
+    );
+    if (summary.uptime_seconds !== undefined)
+      consola.log(`uptime: ${summary.uptime_seconds}s, backend: ${summary.backend}`);
     for (const c of status.status.conditions) {
-      consola.log(`${c.status ? "✓" : "✗"} ${c.type}${c.reason ? ` (${c.reason})` : ""}${c.message ? `: ${c.message}` : ""}`);
+      consola.log(
+        `${c.status ? "✓" : "✗"} ${c.type}${c.reason ? ` (${c.reason})` : ""}${c.message ? `: ${c.message}` : ""}`,
+      );
     }
-    consola.log(`pods: ${summary.pods}, containers: ${summary.containers} (${running} running), images: ${summary.images}`);
-    if (args.verbose && status.info) for (const [k, v] of Object.entries(status.info)) consola.log(`${k}: ${v}`);
+    consola.log(
+      `pods: ${summary.pods}, containers: ${summary.containers} (${running} running), images: ${summary.images}`,
+    );
+    if (args.verbose && status.info)
+      for (const [k, v] of Object.entries(status.info)) consola.log(`${k}: ${v}`);
   },
 });

@@ -91,7 +91,12 @@ const checks: Array<[string, Check]> = [
       expect(st.podId, "no pod (previous check failed)");
       const { containerId } = await cri.createContainer({
         podSandboxId: st.podId,
-        config: { metadata: { name: "sleeper" }, image: { image: st.image }, command: ["/bin/sh"], args: ["-c", "sleep 3600"] },
+        config: {
+          metadata: { name: "sleeper" },
+          image: { image: st.image },
+          command: ["/bin/sh"],
+          args: ["-c", "sleep 3600"],
+        },
       });
       st.containerId = containerId;
       const { status } = await cri.containerStatus({ containerId });
@@ -147,7 +152,11 @@ const checks: Array<[string, Check]> = [
 ];
 
 /** Runs every check in order against the server; leaves nothing behind even when a check fails. */
-export async function runCriChecks(cri: CriClient, image: string, report: (r: CheckResult) => void): Promise<CheckResult[]> {
+export async function runCriChecks(
+  cri: CriClient,
+  image: string,
+  report: (r: CheckResult) => void,
+): Promise<CheckResult[]> {
   const state: LifecycleState = { image };
   const results: CheckResult[] = [];
   for (const [name, check] of checks) {
@@ -157,7 +166,12 @@ export async function runCriChecks(cri: CriClient, image: string, report: (r: Ch
       const detail = await check(cri, state);
       result = { name, ok: true, ms: performance.now() - started, detail };
     } catch (err) {
-      result = { name, ok: false, ms: performance.now() - started, detail: err instanceof Error ? err.message : String(err) };
+      result = {
+        name,
+        ok: false,
+        ms: performance.now() - started,
+        detail: err instanceof Error ? err.message : String(err),
+      };
     }
     results.push(result);
     report(result);
@@ -174,10 +188,17 @@ export async function runCriChecks(cri: CriClient, image: string, report: (r: Ch
 }
 
 export const testCommand = defineCommand({
-  meta: { name: "test", description: "Exercise a running servin: health, version, status, images and a full pod lifecycle" },
+  meta: {
+    name: "test",
+    description: "Exercise a running servin: health, version, status, images and a full pod lifecycle",
+  },
   args: {
     ...connectArgs,
-    image: { type: "string", description: "Image for the lifecycle checks (pulled when absent)", default: "busybox:latest" },
+    image: {
+      type: "string",
+      description: "Image for the lifecycle checks (pulled when absent)",
+      default: "busybox:latest",
+    },
   },
   async run({ args }) {
     const cri = connect(args, 120_000);
