@@ -8,21 +8,8 @@
  */
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { constants } from "node:fs";
-import {
-  chmod,
-  chown,
-  lchown,
-  link,
-  lstat,
-  lutimes,
-  mkdir,
-  open,
-  rm,
-  symlink,
-  unlink,
-  utimes,
-} from "node:fs/promises";
+import { constants, linkSync, lstatSync, mkdirSync, type Stats, unlinkSync } from "node:fs";
+import { chmod, chown, lchown, lutimes, mkdir, open, rm, symlink, utimes } from "node:fs/promises";
 import { join, posix } from "node:path";
 import { ByteReader } from "./_bytes.js";
 import { decompress } from "./_decompress.js";
@@ -56,11 +43,9 @@ export interface UnpackResult {
 }
 
 const OPAQUE = ".wh..wh..opq";
+const SMALL_FILE = 256 * 1024;
+const MAX_PENDING = 32;
 const WH = ".wh.";
-
-function errno(err: unknown): string | undefined {
-  return (err as NodeJS.ErrnoException)?.code;
-}
 
 /** Cleans a tar path to a relative POSIX path ("" = the layer root), or throws. */
 export function cleanEntryPath(name: string, what = "entry"): string {
@@ -78,6 +63,10 @@ class SnapshotBuilder {
   readonly specials: TarWriteEntry[] = [];
   readonly opaque = new Set<string>();
   readonly skipped: string[] = [];
+  /** File and symlink creations in flight: creates are slow on some filesystems, so several run at once. */
+  private readonly pending = new Set<Promise<void>>();
+  private readonly pendingPaths = new Set<string>();
+  private failure: unknown;
 
   constructor(
     private readonly root: string,
@@ -88,6 +77,32 @@ class SnapshotBuilder {
     return rel === "" ? this.root : join(this.root, rel);
   }
 
+  /** Runs a create in the background, at most MAX_PENDING at once; its path is busy until it ends. */
+  private async background(rel: string, fn: () => Promise<void>): Promise<void> {
+    this.pendingPaths.add(rel);
+    const p: Promise<void> = fn()
+      .catch((err) => {
+        this.failure ??= err;
+      })
+      .finally(() => {
+        this.pending.delete(p);
+        this.pendingPaths.delete(rel);
+      });
+    this.pending.add(p);
+    if (this.pending.size >= MAX_PENDING) await Promise.race(this.pending);
+    if (this.failure) throw this.failure;
+  }
+
+  async settle(): Promise<void> {
+    while (this.pending.size > 0) await Promise.allSettled(this.pending);
+  }
+
+  /** Waits for every background create (before anything that could depend on one). */
+  async barrier(): Promise<void> {
+    while (this.pending.size > 0) await Promise.all(this.pending);
+    if (this.failure) throw this.failure;
+  }
+
   /** Makes sure every ancestor of `rel` is a real directory inside the snapshot (creating missing ones). */
   private async ensureDir(rel: string, create: boolean, entry: string): Promise<void> {
     if (this.knownDirs.has(rel)) return;
@@ -96,15 +111,11 @@ class SnapshotBuilder {
     for (const part of parts) {
       cur = cur === "" ? part : `${cur}/${part}`;
       if (this.knownDirs.has(cur)) continue;
-      let st: Awaited<ReturnType<typeof lstat>> | undefined;
-      try {
-        st = await lstat(this.abs(cur));
-      } catch (err) {
-        if (errno(err) !== "ENOENT") throw err;
-      }
+      if (this.pendingPaths.has(cur)) await this.barrier();
+      const st = lstatSync(this.abs(cur), { throwIfNoEntry: false });
       if (!st) {
         if (!create) throw new UnpackError(`${entry}: "${cur}" does not exist in this layer`);
-        await mkdir(this.abs(cur), { mode: 0o755 });
+        mkdirSync(this.abs(cur), { mode: 0o755 });
       } else if (st.isSymbolicLink()) {
         throw new UnpackError(`${entry}: path goes through symlink "${cur}"`);
       } else if (!st.isDirectory()) {
@@ -121,13 +132,8 @@ class SnapshotBuilder {
 
   /** Removes whatever is at `rel` (never following a symlink), unless it is a dir and `keepDir`. */
   private async clear(rel: string, keepDir: boolean): Promise<boolean> {
-    let st: Awaited<ReturnType<typeof lstat>>;
-    try {
-      st = await lstat(this.abs(rel));
-    } catch (err) {
-      if (errno(err) === "ENOENT") return false;
-      throw err;
-    }
+    const st = lstatSync(this.abs(rel), { throwIfNoEntry: false });
+    if (!st) return false;
     if (st.isDirectory()) {
       if (keepDir) return true;
       await rm(this.abs(rel), { recursive: true, force: true });
@@ -135,7 +141,7 @@ class SnapshotBuilder {
       for (const d of [...this.dirMeta.keys()])
         if (d === rel || d.startsWith(`${rel}/`)) this.dirMeta.delete(d);
     } else {
-      await unlink(this.abs(rel));
+      unlinkSync(this.abs(rel));
     }
     return false;
   }
@@ -144,6 +150,9 @@ class SnapshotBuilder {
     const rel = cleanEntryPath(e.name);
     const label = `entry ${JSON.stringify(e.name)}`;
     const base = posix.basename(rel);
+    // Only plain creates of new files, symlinks and dirs may overtake background work.
+    const simple = (e.type === "file" || e.type === "symlink" || e.type === "dir") && !base.startsWith(WH);
+    if (!simple || this.pendingPaths.has(rel)) await this.barrier();
 
     if (base === OPAQUE) {
       const parent = posix.dirname(rel) === "." ? "" : posix.dirname(rel);
@@ -178,7 +187,7 @@ class SnapshotBuilder {
     switch (e.type) {
       case "dir": {
         const isDir = await this.clear(rel, true);
-        if (!isDir) await mkdir(this.abs(rel), { mode: 0o755 });
+        if (!isDir) mkdirSync(this.abs(rel), { mode: 0o755 });
         this.knownDirs.add(rel);
         this.dirMeta.set(rel, e);
         if (Object.keys(e.xattrs).length > 0)
@@ -191,30 +200,27 @@ class SnapshotBuilder {
         if (Object.keys(e.xattrs).length > 0)
           this.skipped.push(`${rel}: xattrs ${Object.keys(e.xattrs).join(",")}`);
         return;
-      case "symlink":
+      case "symlink": {
         await this.clear(rel, false);
-        await symlink(e.linkname, this.abs(rel));
-        if (this.privileged) await lchown(this.abs(rel), e.uid, e.gid);
-        await lutimes(this.abs(rel), e.mtime, e.mtime);
+        const abs = this.abs(rel);
+        await this.background(rel, async () => {
+          await symlink(e.linkname, abs);
+          if (this.privileged) await lchown(abs, e.uid, e.gid);
+          await lutimes(abs, e.mtime, e.mtime);
+        });
         return;
+      }
       case "link": {
         const target = cleanEntryPath(e.linkname, `hard link ${JSON.stringify(e.name)} ->`);
         if (target === "") throw new UnpackError(`${label}: hard link to the layer root`);
         const parent = posix.dirname(target);
         await this.ensureDir(parent === "." ? "" : parent, false, `hard link ${JSON.stringify(e.name)}`);
-        let st: Awaited<ReturnType<typeof lstat>>;
-        try {
-          st = await lstat(this.abs(target));
-        } catch (err) {
-          if (errno(err) === "ENOENT") {
-            throw new UnpackError(`${label}: hard link target "${e.linkname}" is not in this layer`);
-          }
-          throw err;
-        }
+        const st: Stats | undefined = lstatSync(this.abs(target), { throwIfNoEntry: false });
+        if (!st) throw new UnpackError(`${label}: hard link target "${e.linkname}" is not in this layer`);
         if (st.isDirectory()) throw new UnpackError(`${label}: hard link to a directory`);
         if (target === rel) return;
         await this.clear(rel, false);
-        await link(this.abs(target), this.abs(rel));
+        linkSync(this.abs(target), this.abs(rel));
         return;
       }
       default:
@@ -238,20 +244,39 @@ class SnapshotBuilder {
   }
 
   private async writeFile(rel: string, e: TarEntry, body: AsyncIterable<Buffer>): Promise<void> {
-    const fh = await open(
-      this.abs(rel),
-      constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
-      0o600,
-    );
+    const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+    const abs = this.abs(rel);
+    const finish = async (fh: Awaited<ReturnType<typeof open>>) => {
+      // chown before chmod: chown clears setuid/setgid bits.
+      if (this.privileged) await fh.chown(e.uid, e.gid);
+      await fh.chmod(e.mode);
+      await fh.utimes(e.mtime, e.mtime);
+    };
+    if (e.size <= SMALL_FILE) {
+      // Small files (most of a layer) are read into memory and written in the
+      // background, several at once: creating files is the slow part.
+      const chunks: Buffer[] = [];
+      for await (const chunk of body) chunks.push(chunk);
+      const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+      await this.background(rel, async () => {
+        const fh = await open(abs, flags, 0o600);
+        try {
+          let off = 0;
+          while (off < data.length) off += (await fh.write(data, off)).bytesWritten;
+          await finish(fh);
+        } finally {
+          await fh.close();
+        }
+      });
+      return;
+    }
+    const fh = await open(abs, flags, 0o600);
     try {
       for await (const chunk of body) {
         let off = 0;
         while (off < chunk.length) off += (await fh.write(chunk, off)).bytesWritten;
       }
-      // chown before chmod: chown clears setuid/setgid bits.
-      if (this.privileged) await fh.chown(e.uid, e.gid);
-      await fh.chmod(e.mode);
-      await fh.utimes(e.mtime, e.mtime);
+      await finish(fh);
     } finally {
       await fh.close();
     }
@@ -259,6 +284,7 @@ class SnapshotBuilder {
 
   /** Creates the special files (whiteouts, devices, opaque markers) through GNU tar, then fixes directory metadata. */
   async finish(): Promise<void> {
+    await this.barrier();
     const entries: TarWriteEntry[] = [];
     for (const dir of this.privileged ? this.opaque : []) {
       if (dir === "") continue; // an opaque layer root hides nothing overlay can express
@@ -341,11 +367,19 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
   })();
   const reader = new ByteReader(hashed);
   let entries = 0;
-  for await (const { entry, body } of readTar(reader)) {
-    if (++entries > opts.maxEntries) throw new UnpackError(`layer has more than ${opts.maxEntries} entries`);
-    await builder.apply(entry, body);
+  try {
+    for await (const { entry, body } of readTar(reader)) {
+      if (++entries > opts.maxEntries)
+        throw new UnpackError(`layer has more than ${opts.maxEntries} entries`);
+      await builder.apply(entry, body);
+    }
+    await reader.drain();
+    await builder.barrier();
+  } catch (err) {
+    // Let background creates end before the caller removes the directory under them.
+    await builder.settle();
+    throw err;
   }
-  await reader.drain();
   const diffId = `sha256:${hash.digest("hex")}`;
   if (diffId !== opts.expectedDiffId) {
     throw new UnpackError(
