@@ -10,24 +10,26 @@ export async function startContainer(
 ): Promise<{ startedAt: UnixNanos; backendState?: BackendState }> {
   const state = containerState(ctx, container);
   const runtime = runtimeFor(ctx, state.runtime);
-  const st = await runtime.state(container.id);
-  if (!st) {
-    throw CriError.failedPrecondition(
-      `container "${container.id}" has no runtime state: it was never created or is gone`,
-    );
-  }
-  if (st.status !== "created") {
-    throw CriError.failedPrecondition(
-      `container "${container.id}" is ${st.status}, not created: it cannot be started`,
-    );
-  }
+  // No `runc state` first (each runc call costs a Go process start): start, and
+  // only on failure ask why, for a precise error.
   try {
     await runtime.start(container.id);
   } catch (err) {
+    const st = await runtime.state(container.id).catch(() => undefined);
+    if (!st) {
+      throw CriError.failedPrecondition(
+        `container "${container.id}" has no runtime state: it was never created or is gone`,
+      );
+    }
+    if (st.status !== "created") {
+      throw CriError.failedPrecondition(
+        `container "${container.id}" is ${st.status}, not created: it cannot be started`,
+      );
+    }
     throw new CriError("Internal", `container "${container.id}": start failed: ${(err as Error).message}`, {
       cause: err,
     });
   }
   const startedAt = nowNanos();
-  return { startedAt, backendState: { ...state, pid: st.pid, startedAt: startedAt.toString() } };
+  return { startedAt, backendState: { ...state, startedAt: startedAt.toString() } };
 }

@@ -11,7 +11,7 @@ import { readCgroupStats, removeCgroup } from "./cgroups.js";
 import { mountShm, removeTree, unmountAll } from "./mounts.js";
 import { type PodNamespaceModes, podNamespaceModes } from "./spec/namespaces.js";
 import { renderHosts, renderResolvConf } from "./spec/pod-files.js";
-import { buildSandboxSpec } from "./spec/sandbox-spec.js";
+import { buildSandboxSpec, PAUSE_IN_CONTAINER } from "./spec/sandbox-spec.js";
 import { cpuUsage, memoryUsage } from "./stats.js";
 
 /** What the backend keeps per sandbox (inside SandboxRecord.backendState). */
@@ -198,6 +198,11 @@ export async function inspectSandbox(ctx: OciContext, sandbox: SandboxRecord): P
 /** The live infra pid, or a FailedPrecondition naming the pod. */
 export async function infraPid(ctx: OciContext, sandbox: SandboxRecord): Promise<number> {
   const state = sandboxState(ctx, sandbox);
+  // Fast path (no runc spawn): the recorded pid is still our pause process.
+  if (state.pid > 0) {
+    const comm = await readFile(`/proc/${state.pid}/comm`, "utf8").catch(() => "");
+    if (comm.trim() === PAUSE_IN_CONTAINER.slice(1)) return state.pid;
+  }
   const st = await runtimeFor(ctx, state.runtime).state(sandbox.id);
   if (st?.status !== "running" || st.pid <= 0) {
     throw CriError.failedPrecondition(
