@@ -1,7 +1,7 @@
 /** What every operation of the OCI backend shares: paths, runtimes, the monitor, exit watchers, host facts. */
 import { join } from "node:path";
 import { CriError } from "@servin/cri-types";
-import type { ExitWatcher } from "./exits.js";
+import type { ExitWatcher } from "./_exits.js";
 import type { Monitor } from "./monitor.js";
 import type { OciRuntime } from "./oci-runtime.js";
 import type { CgroupMode } from "./spec/resources.js";

@@ -2,8 +2,9 @@
 import { mkdir, readFile } from "node:fs/promises";
 import { type ContainerId, CriError } from "@servin/cri-types";
 import type { BackendCondition, ContainerExit, RuntimeBackend } from "@servin/runtime-core";
+import { toContainerExit } from "./_container-state.js";
 import { type OciContext, type OciLogger, paths } from "./_context.js";
-import { toContainerExit } from "./container.js";
+import { createExitWatcher, type ExitRecord } from "./_exits.js";
 import { createContainer } from "./container-create.js";
 import { inspectContainer } from "./container-inspect.js";
 import { removeContainer } from "./container-remove.js";
@@ -11,7 +12,6 @@ import { startContainer } from "./container-start.js";
 import { stopContainer } from "./container-stop.js";
 import { reopenContainerLog, updateContainerResources } from "./container-update.js";
 import { execSync } from "./exec-sync.js";
-import { createExitWatcher, type ExitRecord } from "./exits.js";
 import { defaultRuntimes, detectOciHost } from "./host.js";
 import { createConmonMonitor, type Monitor } from "./monitor.js";
 import { createRuncRuntime, type OciRuntime } from "./oci-runtime.js";

@@ -2,10 +2,10 @@
 import { readFile, rm, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import type { ContainerRecord } from "@servin/runtime-core";
+import { containerState } from "./_container-state.js";
 import { type OciContext, paths, runtimeIfKnown } from "./_context.js";
-import { containerState } from "./container.js";
+import { removeTree, unmountAll } from "./_mounts.js";
 import { stopContainer } from "./container-stop.js";
-import { removeTree, unmountAll } from "./mounts.js";
 import { readPid } from "./oci-runtime.js";
 
 export async function removeContainer(ctx: OciContext, container: ContainerRecord): Promise<void> {

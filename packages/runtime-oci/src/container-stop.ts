@@ -1,8 +1,8 @@
 /** StopContainer: the stop signal, a grace period, then SIGKILL; resolves once the exit file exists. */
 import { CriError, nowNanos } from "@servin/cri-types";
 import type { ContainerExit, ContainerRecord } from "@servin/runtime-core";
+import { containerState, toContainerExit } from "./_container-state.js";
 import { type OciContext, runtimeIfKnown } from "./_context.js";
-import { containerState, toContainerExit } from "./container.js";
 import type { OciRuntime } from "./oci-runtime.js";
 
 /** After SIGKILL a process is gone at once unless it is stuck in the kernel (D state); wait that long at most. */

@@ -3,9 +3,9 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { CriError, type LinuxContainerResources } from "@servin/cri-types";
 import type { ContainerRecord } from "@servin/runtime-core";
+import { containerState } from "./_container-state.js";
 import { type OciContext, paths, runtimeFor } from "./_context.js";
 import { writeFileAtomic } from "./_fs.js";
-import { containerState } from "./container.js";
 import { toOciResources } from "./spec/resources.js";
 import type { OciSpec } from "./spec/types.js";
 

@@ -2,7 +2,7 @@
 import { accessSync, constants, existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { detectCgroupMode } from "./cgroups.js";
+import { detectCgroupMode } from "./_cgroups.js";
 import type { CgroupMode } from "./spec/resources.js";
 
 export interface RuntimeHandlerInfo {

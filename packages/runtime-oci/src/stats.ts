@@ -2,10 +2,10 @@
 import type { ContainerStats, CpuUsage, MemoryUsage, UnixNanos } from "@servin/cri-types";
 import { nowNanos } from "@servin/cri-types";
 import type { ContainerRecord } from "@servin/runtime-core";
+import { type CgroupSample, readCgroupStats } from "./_cgroups.js";
+import { containerState } from "./_container-state.js";
 import type { OciContext } from "./_context.js";
 import { dirUsage } from "./_fs.js";
-import { type CgroupSample, readCgroupStats } from "./cgroups.js";
-import { containerState } from "./container.js";
 
 /** Cumulative CPU, plus the rate since the previous sample of the same object (usage_nano_cores). */
 export function cpuUsage(ctx: OciContext, id: string, sample: CgroupSample, at: UnixNanos): CpuUsage {

@@ -319,6 +319,18 @@ describe.skipIf(!real.ok)("oci backend: pods and containers (real runc + conmon)
     await h.backend.stopContainer(c, 0);
   });
 
+  it("reports OOMKilled for a container killed by its memory limit", async () => {
+    const s = await pod();
+    const c = await ctr(s, {
+      // busybox sort holds its whole input in memory: far beyond the 16 MiB limit.
+      command: ["sh", "-c", "head -c 200000000 /dev/zero | sort > /dev/null"],
+      linux: { resources: { memoryLimitInBytes: 16 << 20 } },
+    });
+    const e = await waitExit(c.id);
+    expect(e.reason).toBe("OOMKilled");
+    expect(e.exitCode).toBe(137);
+  });
+
   it("refuses images without a filesystem and unusable runtime handlers, clearly", async () => {
     const s = await pod();
     const empty = containerRecord(s, { ...h.image, layers: [] }, { command: ["true"] });
@@ -333,6 +345,24 @@ describe.skipIf(!real.ok)("oci backend: pods and containers (real runc + conmon)
         code: "FailedPrecondition",
         message: expect.stringContaining("hybrid"),
       });
+    }
+  });
+
+  it("says why RuntimeReady is false when the default handler cannot run here", async () => {
+    if (!h.backend.handlers().includes("crun")) return;
+    const { createOciBackend } = await import("../src/index.js");
+    const b = await createOciBackend({
+      root: join(h.dir, "crun-root"),
+      stateDir: join(h.dir, "crun-state"),
+      defaultRuntime: "crun",
+    });
+    const c = await b.conditions();
+    await b.close();
+    const { detectOciHost } = await import("../src/index.js");
+    if ((await detectOciHost()).cgroupMode === "hybrid") {
+      expect(c.runtime).toMatchObject({ ready: false, message: expect.stringMatching(/crun.*hybrid/) });
+    } else {
+      expect(c.runtime.ready).toBe(true);
     }
   });
 

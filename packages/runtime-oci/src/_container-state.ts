@@ -3,9 +3,9 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { ContainerExit, ContainerRecord } from "@servin/runtime-core";
+import { cgroupOomKilled } from "./_cgroups.js";
 import { type OciContext, paths } from "./_context.js";
-import { cgroupOomKilled } from "./cgroups.js";
-import type { ExitRecord } from "./exits.js";
+import type { ExitRecord } from "./_exits.js";
 
 export interface ContainerState {
   version: 1;

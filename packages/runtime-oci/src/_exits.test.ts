@@ -2,7 +2,7 @@ import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { createExitWatcher, type ExitRecord } from "./exits.js";
+import { createExitWatcher, type ExitRecord } from "./_exits.js";
 
 const dir = mkdtempSync(join(tmpdir(), "servin-oci-exits-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
