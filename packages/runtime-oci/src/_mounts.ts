@@ -1,5 +1,5 @@
 /** Host mounts Servin makes: container rootfs overlays (or copies), the pod's /dev/shm tmpfs, and propagation fixes. */
-import { cp, lstat, mkdir, readdir, readFile, rm, unlink } from "node:fs/promises";
+import { lstat, mkdir, readdir, readFile, rm, unlink } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { CriError } from "@servin/cri-types";
 import { run, runOk } from "./_exec.js";
@@ -73,43 +73,49 @@ export async function mountRootfs(opts: {
   work: string;
   target: string;
   copyDir: string;
+  /** Skip overlayfs (tests of the fallback). */
+  forceCopy?: boolean;
 }): Promise<"overlay" | "copy"> {
   await mkdir(opts.target, { recursive: true });
   const lower = [...opts.layers].reverse().join(":");
-  if ((await hasOverlay()) && lower.length + opts.upper.length + opts.work.length < MOUNT_DATA_MAX) {
+  if (
+    !opts.forceCopy &&
+    (await hasOverlay()) &&
+    lower.length + opts.upper.length + opts.work.length < MOUNT_DATA_MAX
+  ) {
     await mkdir(opts.upper, { recursive: true });
     await mkdir(opts.work, { recursive: true });
     const data = `lowerdir=${lower},upperdir=${opts.upper},workdir=${opts.work}`;
     const r = await run("mount", ["-t", "overlay", "overlay", "-o", data, opts.target]);
     if (r.code === 0) return "overlay";
   }
-  // Copy fallback: apply the layers in order into a private directory.
+  // Copy fallback: apply the layers in order into a private directory. `cp -a`
+  // (not fs.cp) because layers hold device nodes, whiteouts among them.
   await mkdir(opts.copyDir, { recursive: true });
   for (const layer of opts.layers) {
-    await cp(layer, opts.copyDir, {
-      recursive: true,
-      force: true,
-      verbatimSymlinks: true,
-      preserveTimestamps: true,
-    });
-    await applyWhiteouts(opts.copyDir);
+    // A whiteout deletes what lower layers have at its path (files or whole dirs).
+    for (const rel of await findWhiteouts(layer))
+      await rm(join(opts.copyDir, rel), { recursive: true, force: true });
+    await runOk("cp", ["-a", "--remove-destination", `${layer}/.`, `${opts.copyDir}/`]);
+    for (const rel of await findWhiteouts(opts.copyDir)) await unlink(join(opts.copyDir, rel));
   }
   await runOk("mount", ["--bind", opts.copyDir, opts.target]);
   return "copy";
 }
 
-/** Overlay-style whiteouts (0/0 char devices) left by a copy delete what they cover. */
-async function applyWhiteouts(dir: string): Promise<void> {
-  const entries = await readdir(dir, { withFileTypes: true });
+/** Paths (relative) of overlay-style whiteouts — 0/0 character devices — under `dir`. */
+async function findWhiteouts(dir: string, rel = ""): Promise<string[]> {
+  const out: string[] = [];
+  const entries = await readdir(join(dir, rel), { withFileTypes: true }).catch(() => []);
   for (const e of entries) {
-    const p = join(dir, e.name);
+    const p = join(rel, e.name);
     if (e.isCharacterDevice()) {
-      const st = await lstat(p);
-      if (st.rdev === 0) await unlink(p);
+      if ((await lstat(join(dir, p))).rdev === 0) out.push(p);
     } else if (e.isDirectory()) {
-      await applyWhiteouts(p);
+      out.push(...(await findWhiteouts(dir, p)));
     }
   }
+  return out;
 }
 
 /** A tmpfs for the pod's /dev/shm (shared by its containers, as containerd does). */

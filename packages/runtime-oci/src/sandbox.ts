@@ -174,10 +174,30 @@ export async function removeSandbox(ctx: OciContext, sandbox: SandboxRecord): Pr
   }
 }
 
+/**
+ * True when `pid` is still this pod's pause process: its comm is "pause" and it
+ * lives in the pod's cgroup (so a recycled pid cannot fool us). Lets
+ * PodSandboxStatus — which kubelet calls for every pod, every few seconds —
+ * answer without spawning `runc state`.
+ */
+async function isLiveInfra(pid: number, sandboxId: string): Promise<boolean> {
+  if (!(pid > 0)) return false;
+  const [comm, cgroup] = await Promise.all([
+    readFile(`/proc/${pid}/comm`, "utf8").catch(() => ""),
+    readFile(`/proc/${pid}/cgroup`, "utf8").catch(() => ""),
+  ]);
+  return comm.trim() === PAUSE_IN_CONTAINER.slice(1) && cgroup.includes(sandboxId);
+}
+
 export async function inspectSandbox(ctx: OciContext, sandbox: SandboxRecord): Promise<SandboxObservation> {
   const state = sandboxState(ctx, sandbox);
   const runtime = runtimeIfKnown(ctx, state.runtime);
-  const st = runtime ? await runtime.state(sandbox.id).catch(() => undefined) : undefined;
+  const live = await isLiveInfra(state.pid, sandbox.id);
+  const st = live
+    ? { status: "running", pid: state.pid }
+    : runtime
+      ? await runtime.state(sandbox.id).catch(() => undefined)
+      : undefined;
   const ready = st?.status === "running";
   return {
     ready,
@@ -198,11 +218,7 @@ export async function inspectSandbox(ctx: OciContext, sandbox: SandboxRecord): P
 /** The live infra pid, or a FailedPrecondition naming the pod. */
 export async function infraPid(ctx: OciContext, sandbox: SandboxRecord): Promise<number> {
   const state = sandboxState(ctx, sandbox);
-  // Fast path (no runc spawn): the recorded pid is still our pause process.
-  if (state.pid > 0) {
-    const comm = await readFile(`/proc/${state.pid}/comm`, "utf8").catch(() => "");
-    if (comm.trim() === PAUSE_IN_CONTAINER.slice(1)) return state.pid;
-  }
+  if (await isLiveInfra(state.pid, sandbox.id)) return state.pid;
   const st = await runtimeFor(ctx, state.runtime).state(sandbox.id);
   if (st?.status !== "running" || st.pid <= 0) {
     throw CriError.failedPrecondition(

@@ -54,7 +54,12 @@ export function mergeEnv(
   return [...out].map(([k, v]) => `${k}=${v}`);
 }
 
-/** CRI working_dir, else the image's WorkingDir, else "/". */
+/**
+ * CRI working_dir, else the image's WorkingDir, else "/".
+ *
+ * @example
+ * resolveCwd(undefined, { workingDir: "/app" }); // "/app"
+ */
 export function resolveCwd(
   workingDir: string | undefined,
   image: Pick<OciImageConfig, "workingDir">,

@@ -39,6 +39,9 @@ export function toOciResources(r: LinuxContainerResources | undefined, mode: Cgr
  * values need CAP_SYS_RESOURCE, which Servin's hosts do not have: runc would
  * fail the whole create on the write, so we clamp at 0 (the kubelet only asks
  * for negative values for critical/guaranteed pods; they lose that protection).
+ *
+ * @example
+ * clampOomScoreAdj(-998); // 0
  */
 export function clampOomScoreAdj(value: number | undefined): number | undefined {
   if (value === undefined) return undefined;
