@@ -114,6 +114,19 @@ describe.skipIf(!real.ok)("oci backend: pods and containers (real runc + conmon)
     expect(obs.info?.pid).toBeGreaterThan(0);
   });
 
+  it("shares the infra's PID namespace when the pod asks, and uses the host's network for NODE", async () => {
+    const shared = await pod({ linux: { securityContext: { namespaceOptions: { pid: "POD" } } } });
+    const a = await ctr(shared, { command: ["sleep", "3600"] });
+    const ps = text((await exec(a, ["ps", "-o", "pid,args"])).stdout);
+    expect(ps).toMatch(/^\s*1 \/pause -P$/m); // the infra is PID 1 of the pod
+    const hostNet = await pod({ linux: { securityContext: { namespaceOptions: { network: "NODE" } } } });
+    const b = await ctr(hostNet, { command: ["sleep", "3600"] });
+    const net = text((await exec(b, ["readlink", "/proc/self/ns/net"])).stdout).trim();
+    expect(net).toBe(execFileSync("readlink", ["/proc/self/ns/net"]).toString().trim());
+    const uts = text((await exec(b, ["hostname"])).stdout).trim();
+    expect(uts).toBe(execFileSync("hostname").toString().trim());
+  });
+
   it("applies the pod's hostname, DNS config, sysctls and /etc/hosts; merges image env", async () => {
     const s = await pod({
       hostname: "dnspod",
