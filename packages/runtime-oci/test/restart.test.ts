@@ -116,4 +116,84 @@ describe.skipIf(!real.ok)("oci backend: restart safety (real runc + conmon)", ()
       destroyHarnessDirs(h);
     }
   }, 60_000);
+
+  it("through runtime-core: SIGKILL the CRI server while containers run, restart it, every state is right", async () => {
+    const { CriError } = await import("@servin/cri-types");
+    const { createFileStore, createRuntimeService } = await import("@servin/runtime-core");
+    const { makeBusyboxImage } = await import("./fixtures/busybox-image.js");
+    const dir = mkdtempSync(join(tmpdir(), "servin-oci-crikill-"));
+    const cgroupParent = `servin-crikill-${randomBytes(3).toString("hex")}`;
+    const h = { dir, root: join(dir, "root"), stateDir: join(dir, "state"), cgroupParent } as Harness;
+    try {
+      const child = spawn(
+        process.execPath,
+        [
+          "--conditions=source",
+          "--import",
+          "tsx",
+          join(here, "fixtures", "cri-server-child.ts"),
+          dir,
+          cgroupParent,
+        ],
+        { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] },
+      );
+      let out = "";
+      let err = "";
+      child.stderr.on("data", (d) => {
+        err += d;
+      });
+      const ids = await new Promise<{
+        podSandboxId: string;
+        running: string;
+        exiter: string;
+        created: string;
+      }>((resolveIds, reject) => {
+        child.stdout.on("data", (d) => {
+          out += d;
+          const line = out.split("\n").find((l) => l.startsWith("{"));
+          if (line && out.includes("\n")) resolveIds(JSON.parse(line));
+        });
+        child.on("exit", (code) => reject(new Error(`cri server child exited early (${code}): ${err}`)));
+      });
+      const exited = new Promise((r) => child.on("exit", r));
+      child.kill("SIGKILL");
+      await exited;
+      const exitFile = join(h.stateDir, "exits", ids.exiter);
+      for (let i = 0; i < 100 && !existsSync(exitFile); i++) await new Promise((r) => setTimeout(r, 100));
+
+      // The image fixture is rebuilt in place (same dirs) — the child made it already.
+      const image = makeBusyboxImage(join(dir, "image"));
+      const runtime = await createRuntimeService({
+        backend: await createOciBackend({ root: h.root, stateDir: h.stateDir, cgroupParent }),
+        images: {
+          async resolveImage(ref) {
+            if (ref === image.ref) return image;
+            throw CriError.notFound(`image "${ref}" not found`);
+          },
+        },
+        store: await createFileStore(join(dir, "store")),
+      });
+      try {
+        const pod = await runtime.podSandboxStatus({ podSandboxId: ids.podSandboxId });
+        expect(pod.status.state).toBe("SANDBOX_READY");
+        const st = async (id: string) => (await runtime.containerStatus({ containerId: id })).status;
+        expect(await st(ids.running)).toMatchObject({ state: "CONTAINER_RUNNING" });
+        expect(await st(ids.exiter)).toMatchObject({
+          state: "CONTAINER_EXITED",
+          exitCode: 5,
+          reason: "Error",
+        });
+        expect((await st(ids.exiter)).finishedAt).toBeGreaterThan(0n);
+        expect(await st(ids.created)).toMatchObject({ state: "CONTAINER_CREATED" });
+        const logPath = (await st(ids.exiter)).logPath ?? "";
+        expect(readFileSync(logPath, "utf8")).toMatch(/ stdout F bye\n/);
+        await runtime.removePodSandbox({ podSandboxId: ids.podSandboxId });
+      } finally {
+        await runtime.close();
+      }
+      expect(leaks(h)).toEqual([]);
+    } finally {
+      destroyHarnessDirs(h);
+    }
+  }, 90_000);
 });
