@@ -25,7 +25,8 @@ if (process.argv[2] === "--child") {
   const [root, ref] = process.argv.slice(3);
   const t0 = performance.now();
   const s = await createImageService({ backend: "disk", root: root! });
-  await s.pullImage({ image: { image: ref! } });
+  // "--child ROOT -" measures the baseline: the same process without a pull.
+  if (ref !== "-") await s.pullImage({ image: { image: ref! } });
   const ms = performance.now() - t0;
   await s.close();
   const status = await readFile("/proc/self/status", "utf8");
@@ -36,7 +37,18 @@ if (process.argv[2] === "--child") {
 
 /** Deterministic pseudo-random text, compressible about 3:1 like source code or logs. */
 function text(seed: number, size: number): Buffer {
-  const words = ["container", "runtime", "layer", "kubelet", "sandbox", "overlay", "digest", "registry", "manifest", "snapshot"];
+  const words = [
+    "container",
+    "runtime",
+    "layer",
+    "kubelet",
+    "sandbox",
+    "overlay",
+    "digest",
+    "registry",
+    "manifest",
+    "snapshot",
+  ];
   const out: string[] = [];
   let n = 0;
   let x = seed;
@@ -58,12 +70,18 @@ async function buildBenchImage(dir: string): Promise<{ bytes: number; compressed
     { path: "bin/busybox", type: "file", mode: 0o755, data: await readFile("/bin/busybox") },
   ]);
   // 2. incompressible: 4 × 5 MiB of random bytes (media, binaries)
-  specs.push([{ path: "blobs/", type: "dir" }, ...[0, 1, 2, 3].map((i): TarSpec => ({ path: `blobs/r${i}.bin`, type: "file", data: randomBytes(5 << 20) }))]);
+  specs.push([
+    { path: "blobs/", type: "dir" },
+    ...[0, 1, 2, 3].map(
+      (i): TarSpec => ({ path: `blobs/r${i}.bin`, type: "file", data: randomBytes(5 << 20) }),
+    ),
+  ]);
   // 3. compressible: 2000 files × 8 KiB of text (a source tree)
   const src: TarSpec[] = [{ path: "src/", type: "dir" }];
   for (let d = 0; d < 20; d++) {
     src.push({ path: `src/d${d}/`, type: "dir" });
-    for (let f = 0; f < 100; f++) src.push({ path: `src/d${d}/f${f}.txt`, type: "file", data: text(d * 1000 + f, 8192) });
+    for (let f = 0; f < 100; f++)
+      src.push({ path: `src/d${d}/f${f}.txt`, type: "file", data: text(d * 1000 + f, 8192) });
   }
   specs.push(src);
   // 4. mixed: 10 MiB of base64 text (semi-compressible) + symlinks and hard links
@@ -72,12 +90,17 @@ async function buildBenchImage(dir: string): Promise<{ bytes: number; compressed
     { path: "data/b64.txt", type: "file", data: Buffer.from(randomBytes(7_500_000).toString("base64")) },
     { path: "data/link", type: "symlink", linkname: "b64.txt" },
     { path: "data/hard", type: "link", linkname: "data/b64.txt" },
-    ...Array.from({ length: 200 }, (_, i): TarSpec => ({ path: `data/small${i}`, type: "file", data: text(i, 4096) })),
+    ...Array.from(
+      { length: 200 },
+      (_, i): TarSpec => ({ path: `data/small${i}`, type: "file", data: text(i, 4096) }),
+    ),
   ]);
   const layers = [];
   for (const entries of specs) layers.push(await layout.layer({ entries }));
   await layout.image("v1", layers, { config: { Cmd: ["/bin/busybox", "sh"] } });
-  const bytes = specs.flat().reduce((n, e) => n + (e.type === "file" ? Buffer.byteLength(e.data ?? "") : 0), 0);
+  const bytes = specs
+    .flat()
+    .reduce((n, e) => n + (e.type === "file" ? Buffer.byteLength(e.data ?? "") : 0), 0);
   return { bytes, compressed: layers.reduce((n, l) => n + l.size, 0) };
 }
 
@@ -87,13 +110,22 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-async function servinRound(root: string, ref: string): Promise<{ ms: number; wallMs: number; hwmKb: number }> {
+async function servinRound(
+  root: string,
+  ref: string,
+): Promise<{ ms: number; wallMs: number; hwmKb: number }> {
   const t0 = performance.now();
-  const prof = process.argv.includes("--cpu-prof") ? ["--cpu-prof", `--cpu-prof-dir=${join(repoRoot, "bench/results/profiles")}`] : [];
-  const child = spawn(process.execPath, [...prof, "--conditions=source", "--import", "tsx", self, "--child", root, ref], {
-    cwd: repoRoot,
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+  const prof = process.argv.includes("--cpu-prof")
+    ? ["--cpu-prof", `--cpu-prof-dir=${join(repoRoot, "bench/results/profiles")}`]
+    : [];
+  const child = spawn(
+    process.execPath,
+    [...prof, "--conditions=source", "--import", "tsx", self, "--child", root, ref],
+    {
+      cwd: repoRoot,
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
   let out = "";
   child.stdout.on("data", (d) => (out += d));
   const code = await new Promise<number | null>((r) => child.on("exit", r));
@@ -104,7 +136,13 @@ async function servinRound(root: string, ref: string): Promise<{ ms: number; wal
 
 async function referenceRound(dir: string, ref: string): Promise<number> {
   const t0 = performance.now();
-  await run("skopeo", ["copy", "-q", "--src-tls-verify=false", `docker://${ref}`, `oci:${join(dir, "oci")}:v1`]);
+  await run("skopeo", [
+    "copy",
+    "-q",
+    "--src-tls-verify=false",
+    `docker://${ref}`,
+    `oci:${join(dir, "oci")}:v1`,
+  ]);
   await run("umoci", ["unpack", "--image", `${join(dir, "oci")}:v1`, join(dir, "bundle")]);
   return performance.now() - t0;
 }
@@ -134,22 +172,39 @@ try {
     }
     await rm(sRoot, { recursive: true, force: true });
     await rm(rDir, { recursive: true, force: true });
-    process.stderr.write(`round ${i + 1}/${rounds}: servin ${servin[i]!.ms.toFixed(0)} ms, skopeo+umoci ${reference[i]!.toFixed(0)} ms\n`);
+    process.stderr.write(
+      `round ${i + 1}/${rounds}: servin ${servin[i]!.ms.toFixed(0)} ms, skopeo+umoci ${reference[i]!.toFixed(0)} ms\n`,
+    );
   }
+  const baseline = await servinRound(join(tmp, "baseline"), "-");
   const sMed = median(servin.map((r) => r.ms));
   const wMed = median(servin.map((r) => r.wallMs));
   const rMed = median(reference);
   const peak = Math.max(...servin.map((r) => r.hwmKb));
   const mb = (n: number) => (n / 1024 / 1024).toFixed(1);
-  console.log(`\nimage: ${mb(size.bytes)} MiB uncompressed, ${mb(size.compressed)} MiB compressed, 4 layers; ${rounds} cold rounds\n`);
+  console.log(
+    `\nimage: ${mb(size.bytes)} MiB uncompressed, ${mb(size.compressed)} MiB compressed, 4 layers; ${rounds} cold rounds\n`,
+  );
   console.log("| what | median ms | vs skopeo+umoci |");
   console.log("|---|---:|---:|");
   console.log(`| servin pull + unpack (in process) | ${sMed.toFixed(0)} | ${(sMed / rMed).toFixed(2)}× |`);
   console.log(`| servin incl. node start (child wall) | ${wMed.toFixed(0)} | ${(wMed / rMed).toFixed(2)}× |`);
   console.log(`| skopeo copy + umoci unpack | ${rMed.toFixed(0)} | 1.00× |`);
-  console.log(`\nservin peak RSS during pull (VmHWM, whole process): ${(peak / 1024).toFixed(1)} MiB`);
+  console.log(
+    `\nservin peak RSS during pull (VmHWM, whole process): ${(peak / 1024).toFixed(1)} MiB; ` +
+      `same process without a pull: ${(baseline.hwmKb / 1024).toFixed(1)} MiB`,
+  );
   await mkdir(join(repoRoot, "bench/results"), { recursive: true });
-  const result = { date: new Date().toISOString(), rounds, size, servin, reference, medians: { servin: sMed, servinWall: wMed, reference: rMed }, peakRssKb: peak };
+  const result = {
+    date: new Date().toISOString(),
+    rounds,
+    size,
+    servin,
+    reference,
+    medians: { servin: sMed, servinWall: wMed, reference: rMed },
+    peakRssKb: peak,
+    baselineRssKb: baseline.hwmKb,
+  };
   await writeFile(join(repoRoot, "bench/results/image-pull.json"), JSON.stringify(result, null, 2));
 } finally {
   await reg.stop();

@@ -16,7 +16,12 @@ const reg = await startRegistry(htpasswd ? { htpasswd } : {});
 try {
   const imgs = await buildTestImages(join(tmp, "layout"));
   for (const name of ["layers", "base", "multi"]) {
-    await pushLayout(imgs.dir, name, `${reg.directHost}/test/${name}:v1`, htpasswd ? { creds: htpasswd } : {});
+    await pushLayout(
+      imgs.dir,
+      name,
+      `${reg.directHost}/test/${name}:v1`,
+      htpasswd ? { creds: htpasswd } : {},
+    );
     console.log(`${reg.host}/test/${name}:v1`);
   }
   console.log(`registry: ${reg.url} (direct: http://${reg.directHost}); Ctrl-C stops it`);

@@ -19,5 +19,6 @@ for (const img of [imgs.layers, imgs.base, imgs.multi]) {
 }
 if (args.includes("--hostile")) {
   const hostile = await buildHostileImages(join(dir, "hostile"));
-  for (const [name, img] of Object.entries(hostile)) console.log(`oci:${join(dir, "hostile")}:${name}\t${img.digest}`);
+  for (const [name, img] of Object.entries(hostile))
+    console.log(`oci:${join(dir, "hostile")}:${name}\t${img.digest}`);
 }

@@ -272,10 +272,22 @@ class SnapshotBuilder {
     }
     const fh = await open(abs, flags, 0o600);
     try {
-      for await (const chunk of body) {
+      // Batch decompressed chunks into ~1 MiB writes.
+      let batch: Buffer[] = [];
+      let batched = 0;
+      const flush = async () => {
+        const data = batch.length === 1 ? batch[0]! : Buffer.concat(batch);
+        batch = [];
+        batched = 0;
         let off = 0;
-        while (off < chunk.length) off += (await fh.write(chunk, off)).bytesWritten;
+        while (off < data.length) off += (await fh.write(data, off)).bytesWritten;
+      };
+      for await (const chunk of body) {
+        batch.push(chunk);
+        batched += chunk.length;
+        if (batched >= 1 << 20) await flush();
       }
+      if (batched > 0) await flush();
       await finish(fh);
     } finally {
       await fh.close();
