@@ -1,6 +1,6 @@
 /** cgroup v1/v2/hybrid: where a cgroupsPath lives on disk, its stats, OOM kills, and removal. */
 import { existsSync } from "node:fs";
-import { readdir, readFile, rmdir } from "node:fs/promises";
+import { mkdir, readdir, readFile, rmdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { CgroupMode } from "./spec/resources.js";
 
@@ -132,13 +132,52 @@ export async function removeCgroup(mode: CgroupMode, cgroupsPath: string): Promi
     const rmTree = async (d: string): Promise<void> => {
       const entries = await readdir(d, { withFileTypes: true }).catch(() => []);
       for (const e of entries) if (e.isDirectory()) await rmTree(join(d, e.name));
-      try {
-        await rmdir(d);
-      } catch {
-        left.push(d);
+      // EBUSY for a moment is normal: a conmon that just wrote its exit file
+      // may still be exiting.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await rmdir(d);
+          return;
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          if (code === "ENOENT") return;
+          if (code !== "EBUSY" || attempt >= 20) {
+            left.push(d);
+            return;
+          }
+          await new Promise((r) => setTimeout(r, 100));
+        }
       }
     };
     await rmTree(dir);
   }
   return left;
+}
+
+/**
+ * The hierarchies systemd tracks services by: the cgroup2 one (root on v2,
+ * "unified" on hybrid) and the named "systemd" v1 hierarchy. Moving conmon
+ * into the pod's cgroup there takes it out of the server's service cgroup, so
+ * stopping the service (KillMode=control-group) does not kill the monitors of
+ * running containers — CRI-O's conmon_cgroup="pod". Controller hierarchies
+ * are left alone (a new v1 cpuset cgroup cannot even take a process).
+ */
+export async function trackingHierarchies(mode: CgroupMode): Promise<string[]> {
+  if (mode === "v2") return [ROOT];
+  return [join(ROOT, "unified"), join(ROOT, "systemd")].filter((d) => existsSync(join(d, "cgroup.procs")));
+}
+
+/** Creates `<cgroupsPath>` in the tracking hierarchies; returns the cgroup.procs files to write a pid to. */
+export async function prepareMonitorCgroup(mode: CgroupMode, cgroupsPath: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const h of await trackingHierarchies(mode)) {
+    const dir = join(h, cgroupsPath);
+    try {
+      await mkdir(dir, { recursive: true });
+      out.push(join(dir, "cgroup.procs"));
+    } catch {
+      // Not fatal: conmon then stays in the server's cgroup.
+    }
+  }
+  return out;
 }

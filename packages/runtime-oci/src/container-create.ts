@@ -3,11 +3,12 @@ import { mkdir, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { CriError, type Mount } from "@servin/cri-types";
 import type { BackendState, ContainerRecord, SandboxRecord } from "@servin/runtime-core";
+import { prepareMonitorCgroup } from "./_cgroups.js";
 import type { ContainerState } from "./_container-state.js";
 import { Cleanup, type OciContext, paths, runtimeFor } from "./_context.js";
 import { readFileInRoot, writeFileAtomic } from "./_fs.js";
 import { ensurePropagation, mountRootfs, removeTree, unmountAll } from "./_mounts.js";
-import { infraPid, sandboxState } from "./sandbox.js";
+import { infraPid, monitorCgroup, sandboxState } from "./sandbox.js";
 import { buildContainerSpec, type ResolvedDevice } from "./spec/container-spec.js";
 import type { JoinPaths } from "./spec/namespaces.js";
 import { resolveUser } from "./spec/user.js";
@@ -109,6 +110,7 @@ export async function createContainer(
 
     cleanup.add("createContainer: deleting runtime container", () => runtime.delete(id));
     const created = await ctx.monitor.create({
+      cgroupProcs: await prepareMonitorCgroup(ctx.cgroupMode, monitorCgroup(pod)),
       id,
       name,
       bundle,

@@ -1,7 +1,7 @@
 /** The Monitor seam: conmon holds a container's stdio, writes its CRI log and exit file, and outlives Servin. */
 import { spawn } from "node:child_process";
 import { constants } from "node:fs";
-import { open } from "node:fs/promises";
+import { appendFile, open } from "node:fs/promises";
 import type { Readable, Writable } from "node:stream";
 import { CriError } from "@servin/cri-types";
 import type { OciRuntime } from "./oci-runtime.js";
@@ -23,6 +23,8 @@ export interface MonitorCreateOptions {
   stdin: boolean;
   /** conmon log level ("error", "warn", "info", "debug"). */
   logLevel?: string;
+  /** cgroup.procs files to move conmon into before it starts the runtime (best effort). */
+  cgroupProcs?: string[];
 }
 
 /** A process monitor that creates containers (runtime `created` state) and keeps them company until they exit. */
@@ -134,9 +136,14 @@ export function createConmonMonitor(opts: { path: string }): Monitor {
           const why = Buffer.concat(stderr).toString().trim();
           fail(`conmon exited before reporting a pid${why ? `: ${why}` : ""}`);
         });
-        // Nothing to set up before conmon runs the runtime (conmon stays in
-        // our cgroup): release it at once.
-        start.end("0");
+        // conmon blocks on the start pipe: place it in its cgroup first, so
+        // that it (and its double-forked daemon) never lives in ours.
+        const pid = child.pid;
+        void Promise.all(
+          (c.cgroupProcs ?? []).map((procs) =>
+            pid ? appendFile(procs, `${pid}\n`).catch(() => undefined) : undefined,
+          ),
+        ).then(() => start.end("0"));
       });
     },
 

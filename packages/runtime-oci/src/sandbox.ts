@@ -5,7 +5,7 @@ import { join } from "node:path";
 import type { LinuxPodSandboxStats, PodSandboxNetworkStatus } from "@servin/cri-types";
 import { CriError, nowNanos } from "@servin/cri-types";
 import type { BackendState, SandboxObservation, SandboxRecord } from "@servin/runtime-core";
-import { readCgroupStats, removeCgroup } from "./_cgroups.js";
+import { prepareMonitorCgroup, readCgroupStats, removeCgroup } from "./_cgroups.js";
 import { Cleanup, type OciContext, paths, runtimeFor, runtimeIfKnown } from "./_context.js";
 import { writeFileAtomic } from "./_fs.js";
 import { mountShm, removeTree, unmountAll } from "./_mounts.js";
@@ -33,6 +33,11 @@ export interface SandboxState {
 
 /** How long a pause process gets to exit on SIGTERM before SIGKILL. */
 const INFRA_STOP_MS = 5_000;
+
+/** Where the pod's conmon processes live (tracking hierarchies only, see prepareMonitorCgroup). */
+export function monitorCgroup(state: SandboxState): string {
+  return `${state.cgroupParent}/conmon`;
+}
 
 export function sandboxState(ctx: OciContext, sandbox: SandboxRecord): SandboxState {
   const s = sandbox.backendState as Partial<SandboxState>;
@@ -114,7 +119,13 @@ export async function runSandbox(
     cleanup.add("runSandbox: deleting infra container", () => runtime.delete(id));
     if (state.ownCgroup)
       cleanup.add("runSandbox: removing pod cgroup", () => removeCgroup(ctx.cgroupMode, state.cgroupParent));
+    if (!state.ownCgroup) {
+      cleanup.add("runSandbox: removing conmon cgroup", () =>
+        removeCgroup(ctx.cgroupMode, monitorCgroup(state)),
+      );
+    }
     const { pid } = await ctx.monitor.create({
+      cgroupProcs: await prepareMonitorCgroup(ctx.cgroupMode, monitorCgroup(state)),
       id,
       name: `k8s_POD_${sandbox.config.metadata.name}`,
       bundle,
@@ -168,8 +179,12 @@ export async function removeSandbox(ctx: OciContext, sandbox: SandboxRecord): Pr
   await unlink(join(paths.socketDir(ctx), id)).catch(() => {});
   ctx.sandboxExits.forget(id);
   ctx.cpuSamples.delete(id);
-  if (state.ownCgroup) {
-    const left = await removeCgroup(ctx.cgroupMode, state.cgroupParent);
+  {
+    // Our pod cgroup goes entirely; in a kubelet-owned one only our conmon cgroup.
+    const left = await removeCgroup(
+      ctx.cgroupMode,
+      state.ownCgroup ? state.cgroupParent : monitorCgroup(state),
+    );
     if (left.length > 0) ctx.logger.warn(`sandbox "${id}": cgroups still busy: ${left.join(", ")}`);
   }
 }

@@ -112,6 +112,10 @@ describe.skipIf(!real.ok)("oci backend: pods and containers (real runc + conmon)
     const obs = await h.backend.inspectSandbox(s);
     expect(obs.ready).toBe(true);
     expect(obs.info?.pid).toBeGreaterThan(0);
+    // conmon left the server's (systemd-tracked) cgroup for the pod's.
+    const conmonPid = readFileSync(join(h.stateDir, "bundles", web.id, "conmon.pid"), "utf8").trim();
+    const cg = readFileSync(`/proc/${conmonPid}/cgroup`, "utf8");
+    expect(cg).toMatch(new RegExp(`^0::/${h.cgroupParent}/pod-${s.id}/conmon$`, "m"));
   });
 
   it("shares the infra's PID namespace when the pod asks, and uses the host's network for NODE", async () => {
