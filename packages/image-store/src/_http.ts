@@ -36,8 +36,18 @@ function once(req: HttpRequest, url: URL, headers: Record<string, string>): Prom
         ...(req.signal ? { signal: req.signal } : {}),
       },
       (res) => {
-        // The same inactivity timeout keeps guarding the body while it streams.
-        res.socket.setTimeout(req.timeoutMs);
+        // The same inactivity timeout keeps guarding the body while it streams,
+        // with an error that says so (the request's own handler would say "aborted").
+        r.setTimeout(0);
+        const socket = res.socket;
+        const onTimeout = () =>
+          res.destroy(new HttpTimeoutError(`no data from ${url.host} for ${req.timeoutMs} ms`));
+        socket.setTimeout(req.timeoutMs);
+        socket.on("timeout", onTimeout);
+        res.once("close", () => {
+          socket.off("timeout", onTimeout);
+          socket.setTimeout(0);
+        });
         resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res, url });
       },
     );

@@ -132,14 +132,23 @@ class SnapshotBuilder {
 
   /** Removes whatever is at `rel` (never following a symlink), unless it is a dir and `keepDir`. */
   private async clear(rel: string, keepDir: boolean): Promise<boolean> {
+    // A later entry at the same path wins over a whiteout or device recorded earlier.
+    for (let i = this.specials.length - 1; i >= 0; i--)
+      if (this.specials[i]!.name === rel) this.specials.splice(i, 1);
     const st = lstatSync(this.abs(rel), { throwIfNoEntry: false });
     if (!st) return false;
     if (st.isDirectory()) {
       if (keepDir) return true;
+      await this.barrier(); // background creates may be writing inside it
       await rm(this.abs(rel), { recursive: true, force: true });
-      for (const d of [...this.knownDirs]) if (d === rel || d.startsWith(`${rel}/`)) this.knownDirs.delete(d);
-      for (const d of [...this.dirMeta.keys()])
-        if (d === rel || d.startsWith(`${rel}/`)) this.dirMeta.delete(d);
+      const under = (d: string) => d === rel || d.startsWith(`${rel}/`);
+      for (const d of [...this.knownDirs]) if (under(d)) this.knownDirs.delete(d);
+      for (const d of [...this.dirMeta.keys()]) if (under(d)) this.dirMeta.delete(d);
+      // Special files recorded under the removed directory must not be created
+      // later: the path may be a symlink by then (GNU tar would follow it).
+      for (const d of [...this.opaque]) if (under(d)) this.opaque.delete(d);
+      for (let i = this.specials.length - 1; i >= 0; i--)
+        if (under(this.specials[i]!.name)) this.specials.splice(i, 1);
     } else {
       unlinkSync(this.abs(rel));
     }
@@ -312,6 +321,22 @@ class SnapshotBuilder {
       });
     }
     entries.push(...this.specials);
+    // Belt and braces before handing paths to a tool that follows symlinks:
+    // every parent must still be a real directory inside the snapshot.
+    for (const e of entries) {
+      let cur = this.root;
+      for (const part of posix
+        .dirname(e.name.replace(/\/$/, ""))
+        .split("/")
+        .filter((p) => p !== ".")) {
+        cur = join(cur, part);
+        const st = lstatSync(cur, { throwIfNoEntry: false });
+        if (!st?.isDirectory())
+          throw new UnpackError(
+            `entry ${JSON.stringify(e.name)}: parent "${part}" changed type in this layer`,
+          );
+      }
+    }
     if (entries.length > 0) await extractSpecials(this.root, entries);
     // Deepest first, so that setting a parent's mtime comes after its children changed it.
     const dirs = [...this.dirMeta.entries()].sort((a, b) => b[0].split("/").length - a[0].split("/").length);

@@ -51,6 +51,19 @@ describe.skipIf(!registryToolsAvailable())("hostile images", () => {
     await s.close();
   });
 
+  it("never creates a whiteout through a directory a later entry replaced with a symlink", async () => {
+    const root = await fx.newRoot();
+    const s = await createImageService({ backend: "disk", root });
+    const ref = `${fx.reg.host}/hostile/whiteout-then-symlink:v1`;
+    await s.pullImage({ image: { image: ref } });
+    const [layer] = (await s.resolveImage(ref)).layers;
+    expect(existsSync("/tmp/servin-wh-escape")).toBe(false);
+    const { readlink } = await import("node:fs/promises");
+    expect(await readlink(join(layer!, "a"))).toBe("/tmp");
+    expect(await readlink(join(layer!, "b"))).toBe("/tmp");
+    await s.close();
+  });
+
   it("rejects blobs whose content does not match their digest, keeping none of it", async () => {
     const root = await fx.newRoot();
     const s = await createImageService({ backend: "disk", root, registries: { retries: 1 } });

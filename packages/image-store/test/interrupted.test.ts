@@ -58,4 +58,38 @@ describe.skipIf(!registryToolsAvailable())("a pull killed midway", () => {
     expect(await listDir(join(root, "images/tmp"))).toEqual([]);
     await s.close();
   });
+
+  it("stops on an aborted signal and on a stalled registry, leaving no blob visible", async () => {
+    const root = await fx.newRoot();
+    const ref = `${fx.reg.host}/test/layers:v1`;
+    const big = fx.imgs.layers.layers[0]!;
+    fx.reg.setFault((r) => (r.path.endsWith(big.digest) ? { stallAfterBytes: 64 * 1024 } : undefined));
+    try {
+      const s = await createImageService({
+        backend: "disk",
+        root,
+        registries: { timeoutMs: 1500, retries: 1 },
+      });
+      const ac = new AbortController();
+      const pull = s.pullImage(
+        { image: { image: ref } },
+        {
+          signal: ac.signal,
+          onProgress: (e) => {
+            if (e.digest === big.digest && e.status === "waiting") setTimeout(() => ac.abort(), 300);
+          },
+        },
+      );
+      await expect(pull).rejects.toMatchObject({ code: "Aborted" });
+      // Without a signal, the stall hits the inactivity timeout (then one retry).
+      const err = await s.pullImage({ image: { image: ref } }).catch((e) => e);
+      expect(err).toMatchObject({ code: "Unavailable" });
+      expect(err.message).toMatch(/no data from 127.0.0.1:\d+ for 1500 ms/);
+      expect(await listDir(join(root, "images/blobs/sha256"))).not.toContain(big.digest.slice(7));
+      expect(await listDir(join(root, "images/ingest"))).toEqual([]);
+      await s.close();
+    } finally {
+      fx.reg.setFault(undefined);
+    }
+  });
 });

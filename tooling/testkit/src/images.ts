@@ -156,7 +156,8 @@ export type HostileCase =
   | "bomb"
   | "diffid-mismatch"
   | "truncated"
-  | "bad-checksum";
+  | "bad-checksum"
+  | "whiteout-then-symlink";
 
 /** Bytes of zeros in the `bomb` layer (gzip shrinks them ~1000×); tests cap layers below this. */
 export const BOMB_BYTES = 64 * 1024 * 1024;
@@ -203,6 +204,16 @@ export async function buildHostileImages(dir: string): Promise<Record<HostileCas
   const bad = Buffer.from(buildTar([{ path: "x", type: "file", data: "x" }]));
   bad[148] = "7".charCodeAt(0); // break the header checksum
   out["bad-checksum"] = await layout.image("bad-checksum", [await rawLayer(layout, bad)]);
+  // Not rejected (a later entry may replace a directory), but the whiteout
+  // recorded inside the directory must not be created through the symlink.
+  await simple("whiteout-then-symlink", [
+    { path: "a/", type: "dir" },
+    { path: "a/.wh.servin-wh-escape", type: "file" },
+    { path: "b/", type: "dir" },
+    { path: "b/.wh..wh..opq", type: "file" },
+    { path: "a", type: "symlink", linkname: "/tmp" },
+    { path: "b", type: "symlink", linkname: "/tmp" },
+  ]);
   return out as Record<HostileCase, BuiltImage>;
 }
 
