@@ -75,7 +75,8 @@ export async function createDiskBackend(opts: DiskBackendOptions): Promise<Store
         if (present.every(Boolean)) ok.push(img);
         else opts.logger.warn(`image ${img.id} lost layer snapshots; forgetting it`);
       }
-      await backend.collectGarbage(ok);
+      // No GC here: blobs and snapshots of a pull that was killed stay, so its retry reuses them;
+      // the next image removal collects whatever no image ended up using.
       return ok;
     },
 

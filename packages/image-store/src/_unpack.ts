@@ -45,6 +45,8 @@ export interface UnpackResult {
 const OPAQUE = ".wh..wh..opq";
 const SMALL_FILE = 256 * 1024;
 const MAX_PENDING = 32;
+/** Read once: bits the umask removes from new files must be restored with chmod. */
+const UMASK = process.umask();
 const WH = ".wh.";
 
 /** Cleans a tar path to a relative POSIX path ("" = the layer root), or throws. */
@@ -214,7 +216,7 @@ class SnapshotBuilder {
         const abs = this.abs(rel);
         await this.background(rel, async () => {
           await symlink(e.linkname, abs);
-          if (this.privileged) await lchown(abs, e.uid, e.gid);
+          if (this.privileged && (e.uid !== 0 || e.gid !== 0)) await lchown(abs, e.uid, e.gid);
           await lutimes(abs, e.mtime, e.mtime);
         });
         return;
@@ -255,10 +257,15 @@ class SnapshotBuilder {
   private async writeFile(rel: string, e: TarEntry, body: AsyncIterable<Buffer>): Promise<void> {
     const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
     const abs = this.abs(rel);
+    // The file is created with its permission bits; chown and chmod run only
+    // when they change something (each is a thread-pool round trip).
+    const createMode = e.mode & 0o777;
+    const chown = this.privileged && (e.uid !== 0 || e.gid !== 0);
+    const chmod = (e.mode & 0o7000) !== 0 || (createMode & UMASK) !== 0;
     const finish = async (fh: Awaited<ReturnType<typeof open>>) => {
       // chown before chmod: chown clears setuid/setgid bits.
-      if (this.privileged) await fh.chown(e.uid, e.gid);
-      await fh.chmod(e.mode);
+      if (chown) await fh.chown(e.uid, e.gid);
+      if (chmod || chown) await fh.chmod(e.mode);
       await fh.utimes(e.mtime, e.mtime);
     };
     if (e.size <= SMALL_FILE) {
@@ -268,7 +275,7 @@ class SnapshotBuilder {
       for await (const chunk of body) chunks.push(chunk);
       const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
       await this.background(rel, async () => {
-        const fh = await open(abs, flags, 0o600);
+        const fh = await open(abs, flags, createMode);
         try {
           let off = 0;
           while (off < data.length) off += (await fh.write(data, off)).bytesWritten;
@@ -279,7 +286,7 @@ class SnapshotBuilder {
       });
       return;
     }
-    const fh = await open(abs, flags, 0o600);
+    const fh = await open(abs, flags, createMode);
     try {
       // Batch decompressed chunks into ~1 MiB writes.
       let batch: Buffer[] = [];
