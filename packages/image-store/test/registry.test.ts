@@ -2,7 +2,7 @@ import { writeFile } from "node:fs/promises";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import { registryToolsAvailable } from "@servin/testkit";
+import { pushLayout, registryToolsAvailable } from "@servin/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createImageService, type ServinImageService } from "../src/index.js";
 import { blobFetches, type Fixture, listDir, setupRegistry } from "./_fixture.js";
@@ -182,6 +182,20 @@ describe.skipIf(!available)("pulls from a real registry", () => {
     await s2.removeImage({ image: { image: byDigest } });
     expect((await s2.imageStatus({ image: { image: byTag } })).image?.repoDigests).toEqual([]);
     expect((await s2.resolveImage(byTag)).layers).toHaveLength(1);
+
+    // Two tags on one image: removing one keeps the image under the other.
+    await pushLayout(fx.imgs.dir, "base", `${fx.reg.directHost}/test/base:v2`);
+    const v2 = `${fx.reg.host}/test/base:v2`;
+    await s2.pullImage({ image: { image: v2 } });
+    expect((await s2.imageStatus({ image: { image: v2 } })).image?.repoTags.sort()).toEqual(
+      [byTag, v2].sort(),
+    );
+    await s2.removeImage({ image: { image: byTag } });
+    const left = (await s2.imageStatus({ image: { image: v2 } })).image!;
+    expect(left.repoTags).toEqual([v2]);
+    expect((await s2.imageStatus({ image: { image: byTag } })).image).toBeUndefined();
+    await s2.removeImage({ image: { image: v2 } });
+    expect((await s2.listImages({})).images).toEqual([]);
   });
 
   it("pulls through a mirror, falling back past dead mirrors to the registry", async () => {
