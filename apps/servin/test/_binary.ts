@@ -40,7 +40,10 @@ export function runCli(
 }
 
 /** Starts `servin cri start` with a fresh root and state dir; resolves once it prints where it listens. */
-export async function startServin(extra: string[] = [], opts: { dir?: string } = {}): Promise<RunningServin> {
+export async function startServin(
+  extra: string[] = [],
+  opts: { dir?: string; config?: string } = {},
+): Promise<RunningServin> {
   assertBuilt();
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), "servin-e2e-")));
   const socket = join(dir, "run", "servin.sock");
@@ -57,7 +60,7 @@ export async function startServin(extra: string[] = [], opts: { dir?: string } =
     "--grpc-socket",
     socket,
     "--config",
-    join(dir, "none.toml"),
+    opts.config ?? join(dir, "none.toml"),
     ...extra,
   ];
   // An explicit --config that does not exist is an error; give it an empty file.
