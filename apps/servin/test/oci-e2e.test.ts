@@ -17,7 +17,7 @@ import {
   type TestRegistry,
 } from "@servin/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RunningServin, removeDir, startServin } from "./_binary.js";
+import { type RunningServin, removeDir, runCli, startServin } from "./_binary.js";
 
 const exec = promisify(execFile);
 const isRoot = process.getuid?.() === 0;
@@ -64,6 +64,7 @@ describe.skipIf(!isRoot || !haveTools)(
       const images = await buildTestImages(join(dir, "layout"));
       // The mirror serves docker.io's namespace: docker.io/library/alpine → <mirror>/library/alpine.
       await pushLayout(images.dir, images.layers.tag, `${registry.directHost}/library/alpine:latest`);
+      await pushLayout(images.dir, images.base.tag, `${registry.directHost}/test/base:v1`);
       const config = join(dir, "config.toml");
       await writeFile(config, `[registries."docker.io"]\nmirrors = ["http://${registry.host}"]\n`);
       await mkdir(join(dir, "logs"), { recursive: true });
@@ -167,5 +168,37 @@ describe.skipIf(!isRoot || !haveTools)(
       expect((await post("/v1/image/list", { filter: {} })).body.images).toEqual([]);
       expect(await countFiles(join(dir, "data", "images"))).toBeLessThan(blobsBefore);
     }, 180_000);
+
+    it("the CLI pulls with per-layer progress, exports, removes and re-imports an image", async () => {
+      const port = ["--port", String(servin.port)];
+      const ref = `${registry.host}/test/base:v1`;
+      const pull = await runCli(["pull", ref, ...port]);
+      expect(pull.code, pull.stderr + pull.stdout).toBe(0);
+      // Not a TTY: one plain line per blob status change, never a redrawn bar.
+      expect(pull.stdout).toMatch(/layer\s+downloading/);
+      expect(pull.stdout).toMatch(/layer\s+(done|unpacked)/);
+      expect(pull.stdout).not.toContain("\x1b[");
+
+      const images = await runCli(["images", ...port]);
+      expect(images.stdout).toContain(`${registry.host}/test/base`);
+      const inspect = await runCli(["image", "inspect", ref, ...port]);
+      const status = JSON.parse(inspect.stdout);
+      expect(status.image.repo_tags).toEqual([ref]);
+      expect(status.info).toBeDefined();
+
+      const archive = join(dir, "export.tar");
+      const exported = await runCli(["image", "export", ref, archive, ...port]);
+      expect(exported.code, exported.stderr).toBe(0);
+      expect(existsSync(archive)).toBe(true);
+      expect((await runCli(["rmi", ref, ...port])).code).toBe(0);
+      expect((await runCli(["images", "--json", ...port])).stdout).not.toContain("test/base");
+
+      const imported = await runCli(["image", "import", archive, ...port]);
+      expect(imported.code, imported.stderr + imported.stdout).toBe(0);
+      expect(imported.stdout).toContain("imported");
+      const after = JSON.parse((await runCli(["images", "--json", ...port])).stdout);
+      expect(after.images.find((i: { id: string }) => i.id === status.image.id)).toBeDefined();
+      expect((await runCli(["rmi", status.image.id.slice(7, 19), ...port])).code).toBe(0);
+    }, 120_000);
   },
 );
