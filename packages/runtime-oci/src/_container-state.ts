@@ -22,6 +22,8 @@ export interface ContainerState {
   gid: number;
   additionalGids: number[];
   pid?: number;
+  /** The seccomp profile applied: "runtime/default", "unconfined", "localhost/<path>" (shown in verbose status). */
+  seccomp?: string;
   /** Decimal ns (JSON has no bigint). */
   startedAt?: string;
 }

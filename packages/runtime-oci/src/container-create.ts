@@ -7,10 +7,13 @@ import { prepareMonitorCgroup } from "./_cgroups.js";
 import type { ContainerState } from "./_container-state.js";
 import { Cleanup, type OciContext, paths, runtimeFor } from "./_context.js";
 import { readFileInRoot, writeFileAtomic } from "./_fs.js";
+import { hostCapabilities } from "./_host-caps.js";
 import { ensurePropagation, mountRootfs, removeTree, unmountAll } from "./_mounts.js";
+import { resolveSeccomp } from "./_seccomp.js";
 import { infraPid, monitorCgroup, sandboxState } from "./sandbox.js";
 import { buildContainerSpec, type ResolvedDevice } from "./spec/container-spec.js";
 import type { JoinPaths } from "./spec/namespaces.js";
+import { seccompProfileName } from "./spec/seccomp.js";
 import { resolveUser } from "./spec/user.js";
 
 export async function createContainer(
@@ -25,6 +28,8 @@ export async function createContainer(
       `container "${name}": image "${image.ref}" has no filesystem (no unpacked layers; the memory image backend cannot run real containers — use the disk image backend)`,
     );
   }
+  // Before anything is made: a bad or missing Localhost profile fails the create cleanly.
+  const seccomp = await resolveSeccomp(config.linux?.securityContext, `container "${name}"`);
   const pod = sandboxState(ctx, sandbox);
   const runtime = runtimeFor(ctx, pod.runtime);
   const pid = await infraPid(ctx, sandbox);
@@ -44,6 +49,7 @@ export async function createContainer(
     uid: 0,
     gid: 0,
     additionalGids: [],
+    seccomp: seccompProfileName(seccomp.choice),
   };
 
   const cleanup = new Cleanup(ctx.logger);
@@ -101,6 +107,8 @@ export async function createContainer(
       cgroupMode: ctx.cgroupMode,
       devices,
       nofile: ctx.nofile,
+      ...(seccomp.localhost ? { localhostSeccomp: seccomp.localhost } : {}),
+      hostCapabilities: await hostCapabilities(),
     });
     if (ctx.cgroupMode !== "v2" && Object.keys(config.linux?.resources?.unified ?? {}).length > 0) {
       ctx.logger.warn(`container "${name}": resources.unified ignored: this host has no pure cgroup v2`);

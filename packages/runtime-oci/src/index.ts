@@ -10,5 +10,18 @@ export { type PodNamespaceModes, podNamespaceModes } from "./spec/namespaces.js"
 export { mergeEnv, resolveArgs, resolveCwd } from "./spec/process.js";
 export { clampOomScoreAdj, toOciResources } from "./spec/resources.js";
 export { buildSandboxSpec, type SandboxSpecInput } from "./spec/sandbox-spec.js";
-export type { OciSpec } from "./spec/types.js";
+export {
+  chooseSeccompProfile,
+  defaultSeccompProfile,
+  parseSeccompProfile,
+  renderSeccompProfile,
+  type SeccompChoice,
+  type SeccompHost,
+  type SeccompProfileFile,
+  seccompArchitectures,
+  seccompForSpec,
+  seccompProfileName,
+} from "./spec/seccomp.js";
+export { RUNTIME_DEFAULT_TEMPLATE } from "./spec/seccomp-default.js";
+export type { OciSeccomp, OciSpec } from "./spec/types.js";
 export { resolveUser } from "./spec/user.js";

@@ -9,9 +9,11 @@ import { prepareMonitorCgroup, readCgroupStats, removeCgroup } from "./_cgroups.
 import { Cleanup, type OciContext, paths, runtimeFor, runtimeIfKnown } from "./_context.js";
 import { writeFileAtomic } from "./_fs.js";
 import { mountShm, removeTree, unmountAll } from "./_mounts.js";
+import { resolveSeccomp } from "./_seccomp.js";
 import { type PodNamespaceModes, podNamespaceModes } from "./spec/namespaces.js";
 import { renderHosts, renderResolvConf } from "./spec/pod-files.js";
 import { buildSandboxSpec, PAUSE_IN_CONTAINER } from "./spec/sandbox-spec.js";
+import { seccompProfileName } from "./spec/seccomp.js";
 import { cpuUsage, memoryUsage } from "./stats.js";
 
 /** What the backend keeps per sandbox (inside SandboxRecord.backendState). */
@@ -29,6 +31,8 @@ export interface SandboxState {
   /** Source of the containers' /dev/shm. */
   shmPath: string;
   files: { hosts: string; resolvConf: string; hostname: string };
+  /** The infra's seccomp profile: "runtime/default", "unconfined", "localhost/<path>". */
+  seccomp?: string;
 }
 
 /** How long a pause process gets to exit on SIGTERM before SIGKILL. */
@@ -78,7 +82,15 @@ export async function runSandbox(
   sandbox: SandboxRecord,
 ): Promise<{ backendState: BackendState; network?: PodSandboxNetworkStatus }> {
   const runtime = runtimeFor(ctx, sandbox.runtimeHandler);
-  const state = { ...derivedState(ctx, sandbox), runtime: runtime.name };
+  const seccomp = await resolveSeccomp(
+    sandbox.config.linux?.securityContext,
+    `sandbox "${sandbox.config.metadata.name}"`,
+  );
+  const state: SandboxState = {
+    ...derivedState(ctx, sandbox),
+    runtime: runtime.name,
+    seccomp: seccompProfileName(seccomp.choice),
+  };
   const id = sandbox.id;
   const cleanup = new Cleanup(ctx.logger);
   try {
@@ -113,6 +125,7 @@ export async function runSandbox(
       hostname: state.hostname,
       cgroupsPath: `${state.cgroupParent}/${id}`,
       nofile: ctx.nofile,
+      ...(seccomp.localhost ? { localhostSeccomp: seccomp.localhost } : {}),
     });
     await writeFileAtomic(join(bundle, "config.json"), JSON.stringify(spec, null, 2));
 
@@ -225,6 +238,7 @@ export async function inspectSandbox(ctx: OciContext, sandbox: SandboxRecord): P
       cgroupParent: state.cgroupParent,
       namespaces: state.modes,
       hostname: state.hostname,
+      ...(state.seccomp ? { seccomp: state.seccomp } : {}),
       network: "no CNI network configured: isolated network namespace with loopback only",
     },
   };

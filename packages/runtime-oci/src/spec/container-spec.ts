@@ -11,6 +11,7 @@ import {
 import { containerNamespaces, type JoinPaths, type PodNamespaceModes } from "./namespaces.js";
 import { mergeEnv, resolveArgs, resolveCwd } from "./process.js";
 import { type CgroupMode, clampOomScoreAdj, toOciResources } from "./resources.js";
+import { type SeccompHost, type SeccompProfileFile, seccompForSpec } from "./seccomp.js";
 import type { OciDevice, OciDeviceCgroup, OciMount, OciSpec, OciUser } from "./types.js";
 
 /** A CRI device whose host node has been stat'ed. */
@@ -38,6 +39,12 @@ export interface ContainerSpecInput {
   cgroupMode: CgroupMode;
   devices: ResolvedDevice[];
   nofile?: number;
+  /** The Localhost profile file, loaded and validated, when the security context names one. */
+  localhostSeccomp?: SeccompProfileFile;
+  /** The server's own bounding set: what "all capabilities" can mean on this host. */
+  hostCapabilities?: readonly string[];
+  /** Architecture and kernel the RuntimeDefault profile is generated for (default: this host). */
+  seccompHost?: SeccompHost;
 }
 
 const PROPAGATION: Record<NonNullable<Mount["propagation"]>, string> = {
@@ -59,11 +66,20 @@ function capName(name: string): string {
  * @example
  * resolveCapabilities({ dropCapabilities: ["ALL"], addCapabilities: ["NET_ADMIN"] }, false); // ["CAP_NET_ADMIN"]
  */
-export function resolveCapabilities(caps: Capability | undefined, privileged: boolean): string[] {
-  if (privileged) return [...ALL_CAPABILITIES];
+export function resolveCapabilities(
+  caps: Capability | undefined,
+  privileged: boolean,
+  hostCapabilities?: readonly string[],
+): string[] {
+  // "All" means all the host has (containerd's WithAllCurrentCapabilities):
+  // runc fails the create on a capability outside its own bounding set.
+  const all = hostCapabilities
+    ? ALL_CAPABILITIES.filter((c) => hostCapabilities.includes(c))
+    : [...ALL_CAPABILITIES];
+  if (privileged) return all;
   const add = (caps?.addCapabilities ?? []).map(capName);
   const drop = (caps?.dropCapabilities ?? []).map(capName);
-  let set = new Set<string>(add.includes("CAP_ALL") ? ALL_CAPABILITIES : DEFAULT_CAPABILITIES);
+  let set = new Set<string>(add.includes("CAP_ALL") ? all : DEFAULT_CAPABILITIES);
   if (drop.includes("CAP_ALL")) set = new Set();
   for (const c of drop) set.delete(c);
   for (const c of add) if (c !== "CAP_ALL") set.add(c);
@@ -103,7 +119,7 @@ export function buildContainerSpec(input: ContainerSpecInput): OciSpec {
   const { config } = input;
   const security = config.linux?.securityContext;
   const privileged = security?.privileged === true;
-  const caps = resolveCapabilities(security?.capabilities, privileged);
+  const caps = resolveCapabilities(security?.capabilities, privileged, input.hostCapabilities);
   const user = input.user;
 
   const cri = criMounts(config.mounts);
@@ -216,6 +232,10 @@ export function buildContainerSpec(input: ContainerSpecInput): OciSpec {
   const oom = clampOomScoreAdj(config.linux?.resources?.oomScoreAdj);
   if (oom !== undefined) spec.process.oomScoreAdj = oom;
   if (devices.length > 0) spec.linux.devices = devices;
+  // Generated from the bounding set, so a capability added through the CRI
+  // also unlocks the syscalls it governs (containerd's WithDefaultProfile).
+  const seccomp = seccompForSpec(security, caps, `container "${config.metadata.name}"`, input);
+  if (seccomp) spec.linux.seccomp = seccomp;
   if (cri.rootfsPropagation) spec.linux.rootfsPropagation = cri.rootfsPropagation;
   // A container only sets a hostname when it has its own UTS namespace (runc
   // refuses otherwise); in a pod it sees the infra's.

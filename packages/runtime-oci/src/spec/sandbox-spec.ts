@@ -2,6 +2,7 @@
 import type { PodSandboxConfig } from "@servin/cri-types";
 import { defaultRlimits } from "./defaults.js";
 import { type PodNamespaceModes, sandboxNamespaces } from "./namespaces.js";
+import { type SeccompHost, type SeccompProfileFile, seccompForSpec } from "./seccomp.js";
 import type { OciSpec } from "./types.js";
 
 export interface SandboxSpecInput {
@@ -13,6 +14,9 @@ export interface SandboxSpecInput {
   hostname: string;
   cgroupsPath: string;
   nofile?: number;
+  /** The pod's Localhost profile file, loaded and validated, when its security context names one. */
+  localhostSeccomp?: SeccompProfileFile;
+  seccompHost?: SeccompHost;
 }
 
 /** Where the pause binary appears inside the infra container. */
@@ -63,6 +67,15 @@ export function buildSandboxSpec(input: SandboxSpecInput): OciSpec {
     },
   };
   if (modes.uts === "pod" && input.hostname) spec.hostname = input.hostname;
+  // The infra gets the pod-level profile, as containerd's sandbox container
+  // does; it has no capabilities, so RuntimeDefault is the narrowest variant.
+  const seccomp = seccompForSpec(
+    config.linux?.securityContext,
+    [],
+    `sandbox "${config.metadata.name}"`,
+    input,
+  );
+  if (seccomp) spec.linux.seccomp = seccomp;
   const sysctls = config.linux?.sysctls;
   if (sysctls && Object.keys(sysctls).length > 0) spec.linux.sysctl = { ...sysctls };
   return spec;
