@@ -18,8 +18,9 @@ import {
 import { criCommand } from "./commands/cri/index.js";
 import { imageCommand, imagesCommand, pullCommand, rmiCommand } from "./commands/images.js";
 import { connect, connectArgs } from "./connect.js";
+import { VERSION } from "./version.js";
 
-export const VERSION = "0.1.0";
+export { VERSION };
 
 const versionCommand = defineCommand({
   meta: { name: "version", description: "Print the client's and the server's versions" },

@@ -91,6 +91,9 @@ export function createCriApp(options: CriAppOptions): Hono {
   });
   app.notFound((c) => c.json(errorBody("NotFound", `no route for ${c.req.method} ${c.req.path}`), 404));
 
+  // Before every route: Hono runs handlers in registration order, so the token check must come first.
+  if (options.token !== undefined) app.use("*", bearerAuth(options.token, ["/health"]));
+
   app.get("/health", (c) => c.json({ status: "ok", ...(options.health?.() ?? {}) }));
   if (options.metrics) {
     const metrics = options.metrics;
@@ -99,8 +102,6 @@ export function createCriApp(options: CriAppOptions): Hono {
       return c.body(body, 200, { "content-type": contentType });
     });
   }
-
-  if (options.token !== undefined) app.use("*", bearerAuth(options.token, ["/health"]));
 
   if (options.imageTransfer) {
     const transfer = options.imageTransfer;

@@ -277,6 +277,32 @@ describe("bearer token", () => {
     });
     expect(ok.status).toBe(200);
   });
+
+  it("guards every other route, including /metrics, the extensions and unknown paths", async () => {
+    const secured = createCriApp({
+      runtime: services.runtime,
+      images: services.images,
+      token: "s3cret",
+      metrics: async () => ({ contentType: "text/plain", body: "servin_up 1\n" }),
+      imageTransfer: { importImage: async () => [], exportImage: async () => {} },
+    });
+    const paths = [
+      ...criRoutes.map((r) => ["POST", r.path]),
+      ["GET", "/metrics"],
+      ["POST", "/v1/servin/image/import"],
+      ["POST", "/v1/servin/image/export"],
+      ["POST", "/v1/nope"],
+    ];
+    for (const [method, path] of paths) {
+      const res = await secured.request(path!, {
+        method: method!,
+        body: method === "POST" ? "{}" : undefined,
+      });
+      expect(res.status, `${method} ${path}`).toBe(401);
+    }
+    const metrics = await secured.request("/metrics", { headers: { authorization: "Bearer s3cret" } });
+    expect(await metrics.text()).toContain("servin_up 1");
+  });
 });
 
 describe("hostile input", () => {

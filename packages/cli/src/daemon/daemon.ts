@@ -17,6 +17,7 @@ import {
 } from "@servin/runtime-core";
 import { createOciBackend, detectOciHost } from "@servin/runtime-oci";
 import type { ServinConfig } from "../config/config.js";
+import { VERSION } from "../version.js";
 import { lockRoot } from "./lock.js";
 import { createDaemonMetrics } from "./metrics.js";
 
@@ -35,8 +36,6 @@ export interface ServinDaemon {
   grpc?: { socketPath?: string; tcpPort?: number };
   close(): Promise<void>;
 }
-
-const PACKAGE_VERSION = "0.1.0";
 
 /** Chooses the runtime backend: "auto" means oci when this host can run it (root, runc, conmon), else memory. */
 async function chooseBackend(config: ServinConfig, logger: DaemonLogger): Promise<RuntimeBackend> {
@@ -118,7 +117,7 @@ export async function startServinDaemon(config: ServinConfig, logger: DaemonLogg
       // One metadata store per backend: records of real containers must never be reconciled by the simulator.
       store: await createFileStore(join(config.root, "runtime", backend.name)),
       runtimeName: "servin",
-      runtimeVersion: PACKAGE_VERSION,
+      runtimeVersion: VERSION,
       logger,
     });
     const service = runtime;

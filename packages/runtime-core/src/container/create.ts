@@ -19,6 +19,7 @@ import {
   saveContainer,
 } from "../_context.js";
 import { claimOrCreate } from "../_names.js";
+import { checkContainerPaths } from "../_paths.js";
 import { UndoSteps } from "../_undo.js";
 import type { ContainerRecord } from "../backend.js";
 import { emitEvent } from "../events/emit.js";
@@ -73,6 +74,7 @@ export async function createContainer(
       { path: "config.image.image", message: "expected a non-empty image reference" },
     ]);
   }
+  checkContainerPaths(config);
   const sandbox = findSandbox(ctx, req.podSandboxId);
   requireReady(sandbox);
   const sandboxId = sandbox.record.id;

@@ -2,6 +2,7 @@
 import type { CallOptions, ExecSyncRequest, ExecSyncResponse } from "@servin/cri-types";
 import { CriError } from "@servin/cri-types";
 import { backendError, findContainer, type RuntimeContext } from "../_context.js";
+import { MAX_TIMER_SECONDS } from "../_limits.js";
 import { containerState } from "../store/container-status.js";
 
 /**
@@ -34,7 +35,12 @@ export async function execSync(
     );
   }
   try {
-    return await ctx.backend.execSync(entry.record, req.cmd, timeout, opts?.signal);
+    return await ctx.backend.execSync(
+      entry.record,
+      req.cmd,
+      Math.min(timeout, MAX_TIMER_SECONDS),
+      opts?.signal,
+    );
   } catch (err) {
     throw backendError(`exec in container "${entry.record.id}"`, err);
   }

@@ -9,6 +9,7 @@ import {
   saveContainer,
   withContainerLock,
 } from "../_context.js";
+import { MAX_TIMER_SECONDS } from "../_limits.js";
 import type { ContainerExit } from "../backend.js";
 import { emitEvent } from "../events/emit.js";
 import type { ContainerStatusData } from "../store/container-status.js";
@@ -34,7 +35,9 @@ export async function stopContainer(
   const entry = findContainer(ctx, req.containerId);
   const timeout = req.timeout ?? 0;
   if (!Number.isFinite(timeout)) throw CriError.invalidArgument(`timeout: expected a number of seconds`);
-  await withContainerLock(entry, () => stopContainerLocked(ctx, entry, Math.max(0, timeout)));
+  // Timers hold at most 2^31-1 ms (~24.8 days); a longer timeout would fire at once. No kubelet waits that long.
+  const seconds = Math.min(Math.max(0, timeout), MAX_TIMER_SECONDS);
+  await withContainerLock(entry, () => stopContainerLocked(ctx, entry, seconds));
   return {};
 }
 

@@ -9,6 +9,7 @@ import {
   saveSandbox,
 } from "../_context.js";
 import { claimOrCreate } from "../_names.js";
+import { checkSandboxPaths } from "../_paths.js";
 import { UndoSteps } from "../_undo.js";
 import type { SandboxRecord } from "../backend.js";
 import { emitEvent } from "../events/emit.js";
@@ -35,6 +36,7 @@ export async function runPodSandbox(
       { path: "config.metadata.name", message: "expected a non-empty string" },
     ]);
   }
+  checkSandboxPaths(config);
   const runtimeHandler = req.runtimeHandler ?? "";
   if (runtimeHandler !== "" && !ctx.backend.handlers().includes(runtimeHandler)) {
     throw CriError.invalidArgument(

@@ -12,8 +12,15 @@ import {
 } from "../../config/config.js";
 import { defaultPaths } from "../../config/paths.js";
 import { startServinDaemon } from "../../daemon/daemon.js";
+import { VERSION } from "../../version.js";
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
+
+/** True for "127.x.x.x:port", "[::1]:port" and "localhost:port". */
+export function isLoopbackHostPort(address: string): boolean {
+  const host = address.replace(/:\d+$/, "").replace(/^\[(.*)\]$/, "$1");
+  return LOOPBACK.test(host);
+}
 
 export const startArgs = {
   host: {
@@ -81,9 +88,14 @@ export const startCommand = defineCommand({
           (config.tokenFile ? "" : " (no --token-file given)"),
       );
     }
+    if (config.grpcTcp && !isLoopbackHostPort(config.grpcTcp)) {
+      consola.warn(
+        `gRPC on tcp ${config.grpcTcp}: the CRI over gRPC has no authentication; anyone who can reach it can run containers on this machine`,
+      );
+    }
     const daemon = await startServinDaemon(config, consola);
     consola.success(
-      `servin ${"0.1.0"} listening on ${daemon.http.url} (runtime backend: ${daemon.backendName}, images: ${config.imageBackend})`,
+      `servin ${VERSION} listening on ${daemon.http.url} (runtime backend: ${daemon.backendName}, images: ${config.imageBackend})`,
     );
     if (daemon.grpc?.socketPath) consola.info(`gRPC CRI on unix://${daemon.grpc.socketPath}`);
     if (daemon.grpc?.tcpPort) consola.info(`gRPC CRI on tcp port ${daemon.grpc.tcpPort}`);
