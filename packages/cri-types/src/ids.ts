@@ -33,11 +33,12 @@ export function parseImageId(value: string): ImageId | undefined {
 /** Nanoseconds since the Unix epoch (CRI timestamps are int64 ns). */
 export type UnixNanos = bigint;
 
-/** The current time in Unix nanoseconds. */
+// The wall clock at start-up, expressed against the monotonic clock: now = origin + hrtime
+// gives nanosecond resolution and never goes backwards within a process (Date.now alone
+// has ms resolution, and mixing it with a sub-ms hrtime part can step back at ms edges).
+const originNanos = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
+
+/** The current time in Unix nanoseconds (monotonic within the process). */
 export function nowNanos(): UnixNanos {
-  // Date.now() has ms precision; hrtime adds a monotonic sub-ms part so that
-  // two events in the same millisecond still order correctly.
-  const ms = BigInt(Date.now());
-  const sub = process.hrtime.bigint() % 1_000_000n;
-  return ms * 1_000_000n + sub;
+  return originNanos + process.hrtime.bigint();
 }
