@@ -15,6 +15,8 @@ export interface RunOptions {
   /** Output beyond this many bytes per stream is dropped (the process keeps running). */
   maxOutput?: number;
   signal?: AbortSignal;
+  /** Working directory (relative paths in the arguments resolve against it). */
+  cwd?: string;
   /**
    * After the process exits, wait at most this long for its output streams to
    * close (a grandchild may still hold them, e.g. after an exec timeout).
@@ -29,6 +31,7 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
       stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
       env: opts.env ?? process.env,
       signal: opts.signal,
+      ...(opts.cwd ? { cwd: opts.cwd } : {}),
     });
     const max = opts.maxOutput ?? 64 << 20;
     const out: Buffer[] = [];

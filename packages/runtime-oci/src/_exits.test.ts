@@ -2,7 +2,7 @@ import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { createExitWatcher, type ExitRecord } from "./_exits.js";
+import { createExitWatcher, type ExitRecord, readExitFile } from "./_exits.js";
 
 const dir = mkdtempSync(join(tmpdir(), "servin-oci-exits-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -28,6 +28,38 @@ describe("exit watcher", () => {
     expect(seen.map((e) => e.id)).toEqual([id("b")]);
     expect(await w.read(id("a"))).toMatchObject({ exitCode: 1 });
     expect(await w.wait(id("c"), 50)).toBeUndefined();
+    w.close();
+  });
+
+  it("does not re-read exits it already reported, and forgets finished waits", async () => {
+    writeExit(id("d"), 0); // reported before this watcher started
+    const reads: string[] = [];
+    const w = await createExitWatcher(dir, {
+      rescanMs: 10,
+      readExit: (d, name) => {
+        reads.push(name);
+        return readExitFile(d, name);
+      },
+    });
+    const seen: string[] = [];
+    w.on((e) => seen.push(e.id));
+    writeExit(id("e"), 3);
+    for (let i = 0; i < 200 && !seen.includes(id("e")); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(seen).toEqual([id("e")]);
+    const readsOfE = reads.filter((n) => n === id("e")).length;
+    expect(readsOfE).toBeGreaterThan(0);
+    // Many re-scans later: neither the old exit nor the reported one was read again.
+    await new Promise((r) => setTimeout(r, 150));
+    expect(reads.filter((n) => n === id("d"))).toEqual([]);
+    expect(reads.filter((n) => n === id("e")).length).toBe(readsOfE);
+    // Someone waiting on a reported exit still gets it.
+    expect(await w.wait(id("d"), 1_000)).toMatchObject({ exitCode: 0 });
+    // Waits that time out or resolve leave nothing behind.
+    expect(await w.wait(id("f"), 30)).toBeUndefined();
+    const both = Promise.all([w.wait(id("f"), 10_000), w.wait(id("f"), 10_000)]);
+    writeExit(id("f"), 9);
+    expect((await both).map((e) => e?.exitCode)).toEqual([9, 9]);
+    expect(w.waitingIds()).toBe(0);
     w.close();
   });
 });

@@ -32,7 +32,16 @@ export interface ExitWatcher {
   on(listener: (exit: ExitRecord) => void): () => void;
   /** Forgets an id so a future file with that name is reported again. */
   forget(id: string): void;
+  /** How many ids someone is waiting on (diagnostics and tests: no entry outlives its waits). */
+  waitingIds(): number;
   close(): void;
+}
+
+export interface ExitWatcherOptions {
+  /** The safety-net re-scan period. */
+  rescanMs?: number;
+  /** Reads one exit file (a seam for tests that count the I/O). */
+  readExit?: (dir: string, id: string) => Promise<ExitRecord | undefined>;
 }
 
 export async function readExitFile(dir: string, id: string): Promise<ExitRecord | undefined> {
@@ -47,7 +56,8 @@ export async function readExitFile(dir: string, id: string): Promise<ExitRecord 
   }
 }
 
-export async function createExitWatcher(dir: string): Promise<ExitWatcher> {
+export async function createExitWatcher(dir: string, opts: ExitWatcherOptions = {}): Promise<ExitWatcher> {
+  const readExit = opts.readExit ?? readExitFile;
   const seen = new Set<string>();
   const listeners = new Set<(exit: ExitRecord) => void>();
   const waiters = new Map<string, Set<(exit: ExitRecord | undefined) => void>>();
@@ -57,7 +67,10 @@ export async function createExitWatcher(dir: string): Promise<ExitWatcher> {
 
   const check = async (name: string) => {
     if (!ID.test(name)) return;
-    const exit = await readExitFile(dir, name);
+    // Reported exits stay on disk until their container is removed: re-reading
+    // them on every event and re-scan is wasted I/O unless someone waits.
+    if (seen.has(name) && !waiters.has(name)) return;
+    const exit = await readExit(dir, name);
     if (!exit) return;
     const ws = waiters.get(name);
     if (ws) {
@@ -82,13 +95,13 @@ export async function createExitWatcher(dir: string): Promise<ExitWatcher> {
     void readdir(dir)
       .then((names) => Promise.all(names.map(check)))
       .catch(() => {});
-  }, RESCAN_MS);
+  }, opts.rescanMs ?? RESCAN_MS);
   rescan.unref();
 
   return {
-    read: (id) => readExitFile(dir, id),
+    read: (id) => readExit(dir, id),
     async wait(id, timeoutMs) {
-      const now = await readExitFile(dir, id);
+      const now = await readExit(dir, id);
       if (now) return now;
       return new Promise((resolve) => {
         let set = waiters.get(id);
@@ -99,7 +112,9 @@ export async function createExitWatcher(dir: string): Promise<ExitWatcher> {
         const done = (exit: ExitRecord | undefined) => {
           clearTimeout(timer);
           clearInterval(poll);
-          waiters.get(id)?.delete(done);
+          const ws = waiters.get(id);
+          ws?.delete(done);
+          if (ws?.size === 0) waiters.delete(id);
           resolve(exit);
         };
         set.add(done);
@@ -107,12 +122,12 @@ export async function createExitWatcher(dir: string): Promise<ExitWatcher> {
         // A cheap local poll while someone is actually waiting, in case the
         // inotify event is lost; never used to discover exits in general.
         const poll = setInterval(() => {
-          void readExitFile(dir, id).then((e) => {
+          void readExit(dir, id).then((e) => {
             if (e) done(e);
           });
         }, 250);
         // Re-read once: the file may have appeared between the first read and registration.
-        void readExitFile(dir, id).then((e) => {
+        void readExit(dir, id).then((e) => {
           if (e) done(e);
         });
       });
@@ -124,6 +139,7 @@ export async function createExitWatcher(dir: string): Promise<ExitWatcher> {
     forget(id) {
       seen.delete(id);
     },
+    waitingIds: () => waiters.size,
     close() {
       watcher?.close();
       clearInterval(rescan);

@@ -1,6 +1,7 @@
 /** Host mounts Servin makes: container rootfs overlays (or copies), the pod's /dev/shm tmpfs, and propagation fixes. */
-import { lstat, mkdir, readdir, readFile, rm, unlink } from "node:fs/promises";
-import { dirname, join, resolve } from "node:path";
+import type { Dirent } from "node:fs";
+import { lstat, mkdir, readdir, readFile, realpath, rm } from "node:fs/promises";
+import { dirname, join, relative, resolve } from "node:path";
 import { CriError } from "@servin/cri-types";
 import { run, runOk } from "./_exec.js";
 
@@ -65,7 +66,8 @@ async function hasOverlay(): Promise<boolean> {
  * Mounts the container rootfs at `target`: overlay of `layers` (lowest first,
  * as RuntimeImage gives them — overlayfs wants lowerdir top-first, so they are
  * reversed) with a per-container upper/work dir. Falls back to copying the
- * layers into `copyDir` when overlayfs is unavailable or fails.
+ * layers into `copyDir` when overlayfs is unavailable or the mount fails (the
+ * failure is logged: a copy costs disk and time, and hides a host problem).
  */
 export async function mountRootfs(opts: {
   layers: string[];
@@ -75,47 +77,169 @@ export async function mountRootfs(opts: {
   copyDir: string;
   /** Skip overlayfs (tests of the fallback). */
   forceCopy?: boolean;
+  /** Names the container in the fallback's warning. */
+  id?: string;
+  logger?: { warn(message: string): void };
 }): Promise<"overlay" | "copy"> {
   await mkdir(opts.target, { recursive: true });
-  const lower = [...opts.layers].reverse().join(":");
-  if (
-    !opts.forceCopy &&
-    (await hasOverlay()) &&
-    lower.length + opts.upper.length + opts.work.length < MOUNT_DATA_MAX
-  ) {
-    await mkdir(opts.upper, { recursive: true });
-    await mkdir(opts.work, { recursive: true });
-    const data = `lowerdir=${lower},upperdir=${opts.upper},workdir=${opts.work}`;
-    const r = await run("mount", ["-t", "overlay", "overlay", "-o", data, opts.target]);
-    if (r.code === 0) return "overlay";
+  const who = opts.id ? `container "${opts.id}"` : `rootfs "${opts.target}"`;
+  if (!opts.forceCopy) {
+    if (!(await hasOverlay())) {
+      opts.logger?.warn(`${who}: overlayfs is not available on this host: copying the image layers instead`);
+    } else {
+      const plan = overlayMountPlan(opts.layers, opts.upper, opts.work);
+      if (!plan) {
+        opts.logger?.warn(
+          `${who}: the image's ${opts.layers.length} layers do not fit in one overlay mount (${MOUNT_DATA_MAX} bytes of options, even relative to their common directory): copying them instead`,
+        );
+      } else {
+        await mkdir(opts.upper, { recursive: true });
+        await mkdir(opts.work, { recursive: true });
+        const r = await run("mount", ["-t", "overlay", "overlay", "-o", plan.data, opts.target], {
+          ...(plan.cwd ? { cwd: plan.cwd } : {}),
+        });
+        if (r.code === 0) return "overlay";
+        const why = (
+          r.stderr.toString().trim() ||
+          r.stdout.toString().trim() ||
+          `exit code ${r.code}`
+        ).replace(/\s+/g, " ");
+        opts.logger?.warn(`${who}: overlay mount failed (${why}): copying the image layers instead`);
+      }
+    }
   }
-  // Copy fallback: apply the layers in order into a private directory. `cp -a`
-  // (not fs.cp) because layers hold device nodes, whiteouts among them.
-  await mkdir(opts.copyDir, { recursive: true });
-  for (const layer of opts.layers) {
-    // A whiteout deletes what lower layers have at its path (files or whole dirs).
-    for (const rel of await findWhiteouts(layer))
-      await rm(join(opts.copyDir, rel), { recursive: true, force: true });
-    await runOk("cp", ["-a", "--remove-destination", `${layer}/.`, `${opts.copyDir}/`]);
-    for (const rel of await findWhiteouts(opts.copyDir)) await unlink(join(opts.copyDir, rel));
-  }
+  await copyLayers(opts.layers, opts.copyDir);
   await runOk("mount", ["--bind", opts.copyDir, opts.target]);
   return "copy";
 }
 
-/** Paths (relative) of overlay-style whiteouts — 0/0 character devices — under `dir`. */
-async function findWhiteouts(dir: string, rel = ""): Promise<string[]> {
-  const out: string[] = [];
-  const entries = await readdir(join(dir, rel), { withFileTypes: true }).catch(() => []);
+/**
+ * The overlay mount options, with absolute layer paths when they fit in one
+ * page, else (containerd's trick) relative to the layers' common parent,
+ * which `mount` then runs in; undefined when even that is too long.
+ */
+export function overlayMountPlan(
+  layers: string[],
+  upper: string,
+  work: string,
+): { data: string; cwd?: string } | undefined {
+  const topFirst = [...layers].reverse();
+  const tail = `,upperdir=${resolve(upper)},workdir=${resolve(work)}`;
+  const absolute = `lowerdir=${topFirst.map((l) => resolve(l)).join(":")}${tail}`;
+  if (absolute.length < MOUNT_DATA_MAX) return { data: absolute };
+  const common = commonDir(topFirst.map((l) => resolve(l)));
+  if (common === "/") return undefined;
+  const rel = topFirst.map((l) => relative(common, resolve(l)));
+  // ":" separates layers and cannot be escaped into a relative path safely.
+  if (rel.some((r) => r === "" || r.includes(":"))) return undefined;
+  const data = `lowerdir=${rel.join(":")}${tail}`;
+  return data.length < MOUNT_DATA_MAX ? { data, cwd: common } : undefined;
+}
+
+/** The deepest directory containing every one of `paths` (absolute). */
+function commonDir(paths: string[]): string {
+  const split = paths.map((p) => dirname(p).split("/"));
+  const first = split[0] ?? [""];
+  let n = 0;
+  while (n < first.length && split.every((parts) => parts[n] === first[n])) n++;
+  return first.slice(0, n).join("/") || "/";
+}
+
+/**
+ * The copy fallback: applies the layers, lowest first, into `dest` with
+ * overlayfs' semantics — a whiteout (char 0:0 device, or an AUFS `.wh.<name>`
+ * file) deletes what lower layers have at its path, an opaque directory hides
+ * everything lower layers have inside it, and an entry of another type
+ * (directory vs. anything else) replaces the lower one. Opaque directories come
+ * from the image store's sidecar `<layer>.json` (`{"opaque": ["rel/dir", …]}`,
+ * "" = the layer root), since Node cannot read the `trusted.overlay.opaque`
+ * xattr, and from AUFS `.wh..wh..opq` markers. `cp -a` (not fs.cp) copies,
+ * because layers hold device nodes.
+ */
+export async function copyLayers(layers: string[], dest: string): Promise<void> {
+  await mkdir(dest, { recursive: true });
+  for (const layer of layers) {
+    const plan: LayerPlan = { remove: [], markers: [] };
+    await planLayer(layer, dest, "", await readOpaqueSidecar(layer), plan);
+    for (const rel of plan.remove) await rm(join(dest, rel), { recursive: true, force: true });
+    await runOk("cp", ["-a", "--remove-destination", `${layer}/.`, `${dest}/`]);
+    // The markers came along with the copy: they mean something only in a layer.
+    for (const rel of plan.markers) await rm(join(dest, rel), { recursive: true, force: true });
+  }
+}
+
+interface LayerPlan {
+  /** Paths (relative) to delete from the destination before the layer is copied over it. */
+  remove: string[];
+  /** The layer's whiteout / opaque marker files, to delete after the copy. */
+  markers: string[];
+}
+
+const AUFS_OPAQUE = ".wh..wh..opq";
+
+async function readOpaqueSidecar(layer: string): Promise<Set<string>> {
+  try {
+    const meta = JSON.parse(await readFile(`${layer}.json`, "utf8")) as { opaque?: unknown };
+    return new Set(Array.isArray(meta.opaque) ? meta.opaque.filter((d) => typeof d === "string") : []);
+  } catch {
+    return new Set(); // no sidecar (a layer not from the image store): no opaque directories
+  }
+}
+
+async function planLayer(layer: string, dest: string, rel: string, opaque: Set<string>, plan: LayerPlan) {
+  const entries = await readdir(join(layer, rel), { withFileTypes: true });
+  if (opaque.has(rel) || entries.some((e) => e.name === AUFS_OPAQUE)) {
+    // Opaque: nothing of the lower layers survives inside this directory.
+    const lower = await readdir(join(dest, rel)).catch(() => [] as string[]);
+    for (const n of lower) plan.remove.push(join(rel, n));
+    for (const e of entries) if (e.name === AUFS_OPAQUE) plan.markers.push(join(rel, e.name));
+    // Its subdirectories can still hold whiteouts and markers of their own to clean up after the copy.
+    await collectMarkers(layer, rel, entries, plan);
+    return;
+  }
   for (const e of entries) {
     const p = join(rel, e.name);
-    if (e.isCharacterDevice()) {
-      if ((await lstat(join(dir, p))).rdev === 0) out.push(p);
+    if (e.name === AUFS_OPAQUE) continue;
+    if (e.name.startsWith(".wh.")) {
+      plan.remove.push(join(rel, e.name.slice(4)));
+      plan.markers.push(p);
+      continue;
+    }
+    if (e.isCharacterDevice() && (await lstat(join(layer, p))).rdev === 0) {
+      plan.remove.push(p);
+      plan.markers.push(p);
+      continue;
+    }
+    const have = await lstat(join(dest, p)).catch(() => undefined);
+    if (!have) {
+      if (e.isDirectory()) await collectMarkers(layer, p, undefined, plan);
+      continue;
+    }
+    if (e.isDirectory() !== have.isDirectory()) {
+      // A directory replacing a file or symlink (or the reverse): cp -a cannot
+      // overwrite across types, and must never write through a lower symlink.
+      plan.remove.push(p);
+      if (e.isDirectory()) await collectMarkers(layer, p, undefined, plan);
     } else if (e.isDirectory()) {
-      out.push(...(await findWhiteouts(dir, p)));
+      await planLayer(layer, dest, p, opaque, plan);
     }
   }
-  return out;
+}
+
+/** Markers under `rel` in a part of the layer that lands on nothing below: they only need deleting after the copy. */
+async function collectMarkers(
+  layer: string,
+  rel: string,
+  known: Dirent[] | undefined,
+  plan: LayerPlan,
+): Promise<void> {
+  const entries = known ?? (await readdir(join(layer, rel), { withFileTypes: true }));
+  for (const e of entries) {
+    const p = join(rel, e.name);
+    if (e.name.startsWith(".wh.")) plan.markers.push(p);
+    else if (e.isCharacterDevice() && (await lstat(join(layer, p))).rdev === 0) plan.markers.push(p);
+    else if (e.isDirectory()) await collectMarkers(layer, p, undefined, plan);
+  }
 }
 
 /** A tmpfs for the pod's /dev/shm (shared by its containers, as containerd does). */
@@ -140,16 +264,24 @@ export async function mountOf(path: string): Promise<MountInfo | undefined> {
 /**
  * rshared (BIDIRECTIONAL) needs a shared source mount and rslave
  * (HOST_TO_CONTAINER) a shared or slave one, or the propagation silently does
- * nothing. containerd refuses such mounts; like CRI-O we make the mount that
- * holds the source shared instead (kubelet's volume dirs usually are already).
+ * nothing. Like containerd (`ensureShared` / `ensureSharedOrSlave`) the create
+ * is refused otherwise: making the host mount shared ourselves would be a
+ * global, persistent change to the host (often of `/`). kubelet's volume
+ * directories are shared on a systemd host.
  */
-export async function ensurePropagation(source: string, propagation: "rshared" | "rslave"): Promise<void> {
-  const m = await mountOf(source);
+export async function requirePropagation(source: string, propagation: "rshared" | "rslave"): Promise<void> {
+  // The mount that matters is the one holding the real path (runc follows symlinks too).
+  const real = await realpath(source).catch(() => resolve(source));
+  const m = await mountOf(real);
   if (!m) throw CriError.invalidArgument(`mount source "${source}": cannot find its mount point`);
   const shared = m.optional.some((o) => o.startsWith("shared:"));
   const slave = m.optional.some((o) => o.startsWith("master:"));
   if (shared || (propagation === "rslave" && slave)) return;
-  await runOk("mount", ["--make-shared", m.mountPoint]);
+  const mode = propagation === "rshared" ? "PROPAGATION_BIDIRECTIONAL" : "PROPAGATION_HOST_TO_CONTAINER";
+  const need = propagation === "rshared" ? "a shared" : "a shared or slave";
+  throw CriError.failedPrecondition(
+    `mount source "${source}" is mounted on "${m.mountPoint}" but it is not ${need} mount (${mode} needs one; e.g. mount --make-shared ${m.mountPoint})`,
+  );
 }
 
 /** Removes a directory tree, unmounting what is mounted inside first. */

@@ -8,7 +8,7 @@ import type { ContainerState } from "./_container-state.js";
 import { Cleanup, type OciContext, paths, runtimeFor } from "./_context.js";
 import { readFileInRoot, writeFileAtomic } from "./_fs.js";
 import { hostCapabilities } from "./_host-caps.js";
-import { ensurePropagation, mountRootfs, removeTree, unmountAll } from "./_mounts.js";
+import { mountRootfs, removeTree, requirePropagation, unmountAll } from "./_mounts.js";
 import { resolveSeccomp } from "./_seccomp.js";
 import { infraPid, monitorCgroup, sandboxState } from "./sandbox.js";
 import { buildContainerSpec, type ResolvedDevice } from "./spec/container-spec.js";
@@ -63,6 +63,8 @@ export async function createContainer(
       work: state.work,
       target: state.rootfs,
       copyDir: state.copyDir,
+      id,
+      logger: ctx.logger,
     });
 
     const user = resolveUser({
@@ -157,8 +159,9 @@ async function prepareMounts(mounts: Mount[]): Promise<void> {
       // containerd creates a missing host path as a directory (kubelet relies on it for hostPath volumes).
       await mkdir(m.hostPath, { recursive: true });
     }
-    if (m.propagation === "PROPAGATION_BIDIRECTIONAL") await ensurePropagation(m.hostPath, "rshared");
-    else if (m.propagation === "PROPAGATION_HOST_TO_CONTAINER") await ensurePropagation(m.hostPath, "rslave");
+    if (m.propagation === "PROPAGATION_BIDIRECTIONAL") await requirePropagation(m.hostPath, "rshared");
+    else if (m.propagation === "PROPAGATION_HOST_TO_CONTAINER")
+      await requirePropagation(m.hostPath, "rslave");
   }
 }
 

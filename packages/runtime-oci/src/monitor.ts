@@ -1,7 +1,7 @@
 /** The Monitor seam: conmon holds a container's stdio, writes its CRI log and exit file, and outlives Servin. */
 import { spawn } from "node:child_process";
 import { constants } from "node:fs";
-import { appendFile, open } from "node:fs/promises";
+import { appendFile, open, readdir, readFile } from "node:fs/promises";
 import type { Readable, Writable } from "node:stream";
 import { CriError } from "@servin/cri-types";
 import type { OciRuntime } from "./oci-runtime.js";
@@ -35,8 +35,14 @@ export interface Monitor {
   reopenLog(bundle: string, id: string): Promise<void>;
 }
 
-/** How long conmon may take to report the runtime's create (runc create is normally ~100 ms). */
-const SYNC_TIMEOUT_MS = 120_000;
+/**
+ * How long conmon may take to report the runtime's create (runc create is
+ * normally ~100 ms). Well under kubelet's 2-minute CRI deadline, so the failure
+ * (and the cleanup after it) happens while kubelet still listens.
+ */
+const SYNC_TIMEOUT_MS = 60_000;
+/** How long a killed conmon (and the runtime under it) may take to be gone. */
+const KILL_WAIT_MS = 10_000;
 
 /**
  * conmon 2.1, driven as CRI-O does: fd 3 (_OCI_SYNCPIPE) reports the pid as
@@ -48,9 +54,14 @@ const SYNC_TIMEOUT_MS = 120_000;
  * const monitor = createConmonMonitor({ path: "/usr/bin/conmon" });
  * const { pid } = await monitor.create({ id, name, bundle, runtime, logPath, exitDir, pidFile, conmonPidFile, socketDir, terminal: false, stdin: false });
  */
-export function createConmonMonitor(opts: { path: string }): Monitor {
+export function createConmonMonitor(opts: {
+  path: string;
+  /** Overrides the 60 s limit on conmon reporting the container pid (tests). */
+  syncTimeoutMs?: number;
+}): Monitor {
   return {
     create(c) {
+      const syncTimeoutMs = opts.syncTimeoutMs ?? SYNC_TIMEOUT_MS;
       const args = [
         "--api-version",
         "1",
@@ -103,15 +114,26 @@ export function createConmonMonitor(opts: { path: string }): Monitor {
           start.destroy();
           child.stderr?.destroy();
         };
+        // On any failure the detached conmon may still be running — and with it
+        // a runtime that could create the container after the caller's cleanup
+        // ran `runtime delete`. Kill its whole session and wait until it is gone
+        // before rejecting, so the caller's cleanup comes strictly after.
         const fail = (message: string) => {
           if (settled) return;
           settled = true;
           cleanup();
-          reject(CriError.internal(`container "${c.id}": ${message}`));
+          void killMonitor(child.pid, exited, c.conmonPidFile).then(() =>
+            reject(CriError.internal(`container "${c.id}": ${message}`)),
+          );
         };
+        const exited = new Promise<void>((res) => {
+          if (child.exitCode !== null || child.signalCode !== null) res();
+          else child.once("exit", () => res());
+          child.once("error", () => res());
+        });
         const timer = setTimeout(
-          () => fail("conmon did not report the container pid in time"),
-          SYNC_TIMEOUT_MS,
+          () => fail(`conmon did not report the container pid within ${Math.round(syncTimeoutMs / 1000)} s`),
+          syncTimeoutMs,
         );
         child.stderr?.on("data", (d: Buffer) => stderr.push(d));
         child.on("error", (err) => fail(`cannot run conmon ${opts.path}: ${err.message}`));
@@ -165,4 +187,54 @@ export function createConmonMonitor(opts: { path: string }): Monitor {
       }
     },
   };
+}
+
+/**
+ * Kills the conmon started as `pid` and everything under it, then waits until
+ * none of it runs. conmon double-forks and its daemon calls setsid, so the
+ * daemon (pid in `conmonPidFile`) leads a session of its own holding the
+ * runtime; the first conmon leads the session we spawned it in.
+ */
+async function killMonitor(
+  pid: number | undefined,
+  exited: Promise<void>,
+  conmonPidFile: string,
+): Promise<void> {
+  if (!pid) return;
+  const sessions = new Set([pid]);
+  const kill = async () => {
+    const daemon = Number.parseInt(await readFile(conmonPidFile, "utf8").catch(() => ""), 10);
+    if (daemon > 0) sessions.add(daemon);
+    const live = await sessionMembers(sessions);
+    for (const p of live) {
+      try {
+        process.kill(p, "SIGKILL");
+      } catch {}
+    }
+    return live.length;
+  };
+  await kill();
+  // The first conmon writes the daemon's pid file before it exits: after its
+  // exit the daemon is known (or never existed).
+  await Promise.race([exited, sleep(KILL_WAIT_MS)]);
+  for (let waited = 0; waited < KILL_WAIT_MS; waited += 50) {
+    if ((await kill()) === 0) return;
+    await sleep(50);
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Live (non-zombie) processes whose session or process group is one of `ids`. */
+async function sessionMembers(ids: Set<number>): Promise<number[]> {
+  const out: number[] = [];
+  for (const name of await readdir("/proc").catch(() => [] as string[])) {
+    if (!/^\d+$/.test(name)) continue;
+    const stat = await readFile(`/proc/${name}/stat`, "utf8").catch(() => "");
+    // Fields after the parenthesised command: state ppid pgrp session …
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (f[0] === "Z" || f[0] === "X" || f.length < 4) continue;
+    if (ids.has(Number(f[2])) || ids.has(Number(f[3]))) out.push(Number(name));
+  }
+  return out;
 }
