@@ -52,7 +52,15 @@ export interface RuntimeImage {
   repoTags: string[];
   repoDigests: string[];
   config: OciImageConfig;
-  /** Absolute paths of unpacked layer snapshots, lowest (base) first. Empty for images without a filesystem (memory backend). */
+  /**
+   * Absolute paths of unpacked layer snapshots, lowest (base) first. Empty for
+   * images without a filesystem (memory backend). The layout is overlayfs's:
+   * whiteouts are 0:0 character devices (AUFS `.wh.` files when unpacked without
+   * root) and opaque directories carry `trusted.overlay.opaque=y`; because Node
+   * cannot read xattrs, each snapshot dir `<layer>` also has a sidecar
+   * `<layer>.json` whose `opaque` array lists its opaque directories relative to
+   * the layer root ("" is the root). Backends that copy instead of mounting rely on it.
+   */
   layers: string[];
   createdAt?: UnixNanos;
 }
