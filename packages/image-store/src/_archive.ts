@@ -9,7 +9,7 @@ import { dirname, join } from "node:path";
 import type { ImageId } from "@servin/cri-types";
 import { CriError, isCriError } from "@servin/cri-types";
 import { syncDir } from "./_atomic.js";
-import type { ExportOptions, ImportedImage, ImportOptions, PulledImage } from "./_backend.js";
+import type { ExportOptions, ImportedImage, ImportOptions, LeaseScope, PulledImage } from "./_backend.js";
 import { ByteReader } from "./_bytes.js";
 import type { ContentStore } from "./_content-store.js";
 import { checkDigest, digestHex, isSha256Digest, sha256Digest } from "./_digest.js";
@@ -22,7 +22,7 @@ import {
   parseManifest,
   selectPlatform,
 } from "./_manifest.js";
-import { type Leases, parseConfig } from "./_pull.js";
+import { parseConfig } from "./_pull.js";
 import type { ImageRecord, LayerRecord } from "./_records.js";
 import type { SnapshotStore } from "./_snapshots.js";
 import { readTar } from "./_tar-reader.js";
@@ -35,7 +35,8 @@ interface ArchiveDeps {
   content: ContentStore;
   snapshots: SnapshotStore;
   limits: Required<StoreLimits>;
-  leases: Leases;
+  /** Holds every blob and snapshot the import stores until the service has recorded the images. */
+  lease: LeaseScope;
   platform: PlatformSpec;
 }
 
@@ -49,7 +50,7 @@ interface ArchiveFiles {
   blob(path: string, digest?: string): Promise<{ digest: string; size: number }>;
 }
 
-async function filesOfDir(dir: string, content: ContentStore): Promise<ArchiveFiles> {
+async function filesOfDir(dir: string, content: ContentStore, lease: LeaseScope): Promise<ArchiveFiles> {
   const resolve = (p: string) => join(dir, cleanEntryPath(p, "archive path"));
   return {
     async json(p) {
@@ -69,15 +70,16 @@ async function filesOfDir(dir: string, content: ContentStore): Promise<ArchiveFi
       const m = BLOB_PATH.exec(cleanEntryPath(p));
       const want = digest ?? (m ? `sha256:${m[1]}` : undefined);
       if (want) {
+        lease.add(want);
         await content.ingest(want, st.size, async () => createReadStream(path));
         return { digest: want, size: st.size };
       }
-      return content.ingestUnknown(createReadStream(path));
+      return content.ingestUnknown(createReadStream(path), (d) => lease.add(d));
     },
   };
 }
 
-async function filesOfTar(path: string, content: ContentStore): Promise<ArchiveFiles> {
+async function filesOfTar(path: string, content: ContentStore, lease: LeaseScope): Promise<ArchiveFiles> {
   const jsons = new Map<string, Buffer>();
   const blobs = new Map<string, { digest: string; size: number }>();
   const reader = new ByteReader(createReadStream(path, { highWaterMark: 256 * 1024 }));
@@ -88,6 +90,7 @@ async function filesOfTar(path: string, content: ContentStore): Promise<ArchiveF
       const m = BLOB_PATH.exec(rel);
       if (m) {
         const digest = `sha256:${m[1]}`;
+        lease.add(digest);
         await content.ingest(digest, entry.size, async () => body);
         blobs.set(rel, { digest, size: entry.size });
       } else if (rel.endsWith(".json") || rel === "oci-layout" || rel === "repositories") {
@@ -97,7 +100,7 @@ async function filesOfTar(path: string, content: ContentStore): Promise<ArchiveF
         for await (const c of body) chunks.push(c);
         jsons.set(rel, Buffer.concat(chunks));
       } else if (rel.endsWith("layer.tar") || rel.endsWith(".tar") || rel.endsWith(".tar.gz")) {
-        blobs.set(rel, await content.ingestUnknown(body));
+        blobs.set(rel, await content.ingestUnknown(body, (d) => lease.add(d)));
       }
     }
   } catch (err) {
@@ -116,9 +119,11 @@ async function filesOfTar(path: string, content: ContentStore): Promise<ArchiveF
         const buf = jsons.get(rel);
         if (buf) {
           hit = { digest: sha256Digest(buf), size: buf.length };
+          lease.add(hit.digest);
           await content.ingest(hit.digest, hit.size, async () => [buf]);
         }
       }
+      if (!hit && digest) lease.add(digest);
       if (!hit && digest && (await content.has(digest)))
         return { digest, size: (await stat(content.path(digest))).size };
       if (!hit) throw CriError.invalidArgument(`archive: blob "${p}" is missing`);
@@ -131,6 +136,8 @@ async function filesOfTar(path: string, content: ContentStore): Promise<ArchiveF
 
 async function unpackAll(deps: ArchiveDeps, layers: LayerRecord[], what: string): Promise<void> {
   for (const l of layers) {
+    deps.lease.add(l.digest);
+    deps.lease.add(l.diffId);
     await deps.snapshots.ensure(
       l.diffId,
       () => deps.content.read(l.digest),
@@ -226,6 +233,7 @@ async function importDockerImage(
     }),
   );
   const manifestDigest = sha256Digest(manifest);
+  deps.lease.add(manifestDigest);
   await deps.content.ingest(manifestDigest, manifest.length, async () => [manifest]);
   await unpackAll(deps, layers, what);
   return {
@@ -260,49 +268,43 @@ export async function importArchive(
 ): Promise<ImportedImage[]> {
   const st = await stat(path).catch(() => undefined);
   if (!st) throw CriError.notFound(`import: "${path}" does not exist`);
-  const keys: string[] = [];
   const files = st.isDirectory()
-    ? await filesOfDir(path, deps.content)
-    : await filesOfTar(path, deps.content);
-  try {
-    const out: ImportedImage[] = [];
-    const index = await files.json("index.json");
-    const dockerManifest = await files.json("manifest.json");
-    if (index) {
-      const idx = parseIndex(parseJson(index, `${path}: index.json`), MT.ociIndex, `${path}: index.json`);
-      for (const desc of idx.manifests) {
-        checkDigest(desc.digest, `${path}: index.json`);
-        deps.leases.add(desc.digest);
-        keys.push(desc.digest);
-        out.push({
-          pulled: await importOciImage(deps, files, desc.digest, `"${path}"`),
-          names: ociNames(desc.annotations, opts),
-        });
-      }
-    } else if (dockerManifest) {
-      let items: unknown;
-      try {
-        items = JSON.parse(dockerManifest.toString("utf8"));
-      } catch {
-        throw CriError.invalidArgument(`${path}: manifest.json is not valid JSON`);
-      }
-      if (!Array.isArray(items)) throw CriError.invalidArgument(`${path}: manifest.json must be an array`);
-      for (const item of items as Array<{ Config?: unknown; Layers?: unknown; RepoTags?: unknown }>) {
-        const pulled = await importDockerImage(deps, files, item, `"${path}"`);
-        const tags = Array.isArray(item.RepoTags)
-          ? item.RepoTags.filter((t): t is string => typeof t === "string")
-          : [];
-        out.push({ pulled, names: tags.map((t) => parseReference(t).string) });
-      }
-    } else {
-      throw CriError.invalidArgument(
-        `import: "${path}" is neither an OCI image layout nor a docker-save archive`,
-      );
+    ? await filesOfDir(path, deps.content, deps.lease)
+    : await filesOfTar(path, deps.content, deps.lease);
+  const out: ImportedImage[] = [];
+  const index = await files.json("index.json");
+  const dockerManifest = await files.json("manifest.json");
+  if (index) {
+    const idx = parseIndex(parseJson(index, `${path}: index.json`), MT.ociIndex, `${path}: index.json`);
+    for (const desc of idx.manifests) {
+      checkDigest(desc.digest, `${path}: index.json`);
+      deps.lease.add(desc.digest);
+      out.push({
+        pulled: await importOciImage(deps, files, desc.digest, `"${path}"`),
+        names: ociNames(desc.annotations, opts),
+      });
     }
-    return out;
-  } finally {
-    for (const k of keys) deps.leases.release(k);
+  } else if (dockerManifest) {
+    let items: unknown;
+    try {
+      items = JSON.parse(dockerManifest.toString("utf8"));
+    } catch {
+      throw CriError.invalidArgument(`${path}: manifest.json is not valid JSON`);
+    }
+    if (!Array.isArray(items)) throw CriError.invalidArgument(`${path}: manifest.json must be an array`);
+    for (const item of items as Array<{ Config?: unknown; Layers?: unknown; RepoTags?: unknown }>) {
+      const pulled = await importDockerImage(deps, files, item, `"${path}"`);
+      const tags = Array.isArray(item.RepoTags)
+        ? item.RepoTags.filter((t): t is string => typeof t === "string")
+        : [];
+      out.push({ pulled, names: tags.map((t) => parseReference(t).string) });
+    }
+  } else {
+    throw CriError.invalidArgument(
+      `import: "${path}" is neither an OCI image layout nor a docker-save archive`,
+    );
   }
+  return out;
 }
 
 /** Writes the image(s) as an OCI layout + docker manifest.json, as a tar file (atomically) or a directory. */

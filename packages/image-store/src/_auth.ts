@@ -4,6 +4,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import type { AuthConfig } from "@servin/cri-types";
 import { httpRequest, readBody } from "./_http.js";
+import { SharedOperation } from "./_shared.js";
 
 export interface Credentials {
   username?: string;
@@ -98,7 +99,7 @@ interface CachedToken {
 /** Bearer tokens cached per realm, service, scope and user until shortly before they expire. */
 export class TokenCache {
   private readonly tokens = new Map<string, CachedToken>();
-  private readonly inflight = new Map<string, Promise<string>>();
+  private readonly inflight = new Map<string, SharedOperation<string>>();
   /** Token requests actually sent (for tests and logs). */
   fetches = 0;
 
@@ -120,17 +121,32 @@ export class TokenCache {
     ]);
     const hit = this.tokens.get(key);
     if (hit && hit.expires > Date.now()) return hit.token;
-    const running = this.inflight.get(key);
-    if (running) return running;
-    const p = this.fetch(realm, ch.params.service, scope, creds, http)
-      .then(({ token, expiresIn }) => {
-        // Renew 10 s early so a token never expires mid-request.
-        this.tokens.set(key, { token, expires: Date.now() + Math.max(0, expiresIn - 10) * 1000 });
-        return token;
-      })
-      .finally(() => this.inflight.delete(key));
-    this.inflight.set(key, p);
-    return p;
+    let running = this.inflight.get(key);
+    if (!running || running.abandoned) {
+      // Shared by concurrent requests, each waiting with its own signal: one
+      // caller's cancel does not fail the others' token request.
+      const op: SharedOperation<string> = new SharedOperation(
+        (signal) =>
+          this.fetch(realm, ch.params.service, scope, creds, { ...http, signal }).then(
+            ({ token, expiresIn }) => {
+              // Renew 10 s early so a token never expires mid-request.
+              this.tokens.set(key, { token, expires: Date.now() + Math.max(0, expiresIn - 10) * 1000 });
+              return token;
+            },
+          ),
+        () => {
+          if (this.inflight.get(key) === op) this.inflight.delete(key);
+        },
+      );
+      op.promise
+        .finally(() => {
+          if (this.inflight.get(key) === op) this.inflight.delete(key);
+        })
+        .catch(() => undefined);
+      this.inflight.set(key, op);
+      running = op;
+    }
+    return running.join(http.signal, () => new AuthError("token request was cancelled"));
   }
 
   private async fetch(

@@ -3,8 +3,16 @@ import type { AuthConfig, FilesystemInfo, PullProgress } from "@servin/cri-types
 import type { ImageRecord } from "./_records.js";
 import type { ImageReference } from "./reference.js";
 
+/** Leases taken for one operation; `release` drops them all (idempotent). */
+export interface LeaseScope {
+  add(key: string): void;
+  release(): void;
+}
+
 export interface PullContext {
   auth?: AuthConfig;
+  /** Holds what the pull stores until the caller releases it (after recording the image). */
+  lease?: LeaseScope;
   signal?: AbortSignal;
   onProgress?: (event: PullProgress) => void;
 }
@@ -38,11 +46,13 @@ export interface StoreBackend {
   load(): Promise<ImageRecord[]>;
   persist(records: ImageRecord[]): Promise<void>;
   pull(ref: ImageReference, ctx: PullContext): Promise<PulledImage>;
+  /** A lease scope: blobs and snapshots added to it survive GC until it is released. */
+  newLease(): LeaseScope;
   layerPaths(rec: ImageRecord): string[];
   /** Deletes blobs and snapshots no live record (and no pull in progress) uses. */
   collectGarbage(live: ImageRecord[]): Promise<void>;
   fsInfo(): Promise<FilesystemInfo>;
-  importArchive(path: string, opts: ImportOptions): Promise<ImportedImage[]>;
+  importArchive(path: string, opts: ImportOptions, lease: LeaseScope): Promise<ImportedImage[]>;
   exportArchive(
     recs: Array<{ rec: ImageRecord; name?: string }>,
     dest: string,

@@ -12,15 +12,24 @@ import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { syncDir } from "./_atomic.js";
 import { digestHex, isSha256Digest } from "./_digest.js";
+import { SharedOperation } from "./_shared.js";
 
 export class BlobVerifyError extends Error {}
+
+/** A caller of `ingest` whose own signal aborted (the shared download goes on for the others). */
+export class IngestAbortedError extends Error {}
 
 export type IngestProgress = (current: number, total: number) => void;
 
 export class ContentStore {
   readonly blobDir: string;
   readonly ingestDir: string;
-  private readonly inflight = new Map<string, Promise<void>>();
+  private readonly inflight = new Map<
+    string,
+    { op: SharedOperation<void>; listeners: Set<IngestProgress> }
+  >();
+  /** Deletions in progress: `has`/`ingest` wait for them, so a blob GC is removing is never taken as present. */
+  private readonly deleting = new Map<string, Promise<void>>();
 
   constructor(root: string) {
     this.blobDir = join(root, "blobs", "sha256");
@@ -39,6 +48,7 @@ export class ContentStore {
   }
 
   async has(digest: string, size?: number): Promise<boolean> {
+    await this.deleting.get(digest);
     try {
       const st = await stat(this.path(digest));
       return size === undefined || st.size === size;
@@ -48,40 +58,74 @@ export class ContentStore {
   }
 
   /**
-   * Stores the blob `digest` of `size` bytes from `open()` unless present.
-   * Identical concurrent calls share one write. `open` is called again on each
-   * retry, so it can restart a download.
+   * Stores the blob `digest` of `size` bytes from `source()` unless present.
+   * Identical concurrent calls share one write; each caller gets the progress
+   * and waits with its own `signal`, and the shared download (whose source
+   * gets the shared signal) is cancelled only when every caller gave up.
+   * `source` is called again on each retry, so it can restart a download.
    */
-  ingest(
+  async ingest(
     digest: string,
     size: number | undefined,
-    source: () => Promise<AsyncIterable<Uint8Array> | Iterable<Uint8Array>>,
+    source: (signal: AbortSignal) => Promise<AsyncIterable<Uint8Array> | Iterable<Uint8Array>>,
     onProgress?: IngestProgress,
+    signal?: AbortSignal,
   ): Promise<void> {
-    const running = this.inflight.get(digest);
-    if (running) return running;
-    const p = (async () => {
-      if (await this.has(digest, size)) return;
-      const tmp = join(this.ingestDir, `${digestHex(digest)}.${randomBytes(6).toString("hex")}`);
-      try {
-        const got = await this.writeTemp(tmp, await source(), size, onProgress);
-        if (got.digest !== digest)
-          throw new BlobVerifyError(`blob ${digest}: content digest is ${got.digest}`);
-        await rename(tmp, this.path(digest));
-        await syncDir(this.blobDir);
-      } finally {
-        await rm(tmp, { force: true });
-      }
-    })().finally(() => this.inflight.delete(digest));
-    this.inflight.set(digest, p);
-    return p;
+    await this.deleting.get(digest);
+    let entry = this.inflight.get(digest);
+    if (!entry || entry.op.abandoned) {
+      const listeners = new Set<IngestProgress>();
+      const fanOut: IngestProgress = (current, total) => {
+        for (const l of listeners) l(current, total);
+      };
+      const op: SharedOperation<void> = new SharedOperation(
+        async (shared) => {
+          if (await this.has(digest, size)) return;
+          const tmp = join(this.ingestDir, `${digestHex(digest)}.${randomBytes(6).toString("hex")}`);
+          try {
+            const got = await this.writeTemp(tmp, await source(shared), size, fanOut);
+            if (got.digest !== digest)
+              throw new BlobVerifyError(`blob ${digest}: content digest is ${got.digest}`);
+            await rename(tmp, this.path(digest));
+            await syncDir(this.blobDir);
+          } finally {
+            await rm(tmp, { force: true });
+          }
+        },
+        // Nobody waits any more: a later caller starts afresh instead of joining a cancelled download.
+        () => {
+          if (this.inflight.get(digest)?.op === op) this.inflight.delete(digest);
+        },
+      );
+      const created = { op, listeners };
+      op.promise
+        .finally(() => {
+          if (this.inflight.get(digest) === created) this.inflight.delete(digest);
+        })
+        .catch(() => undefined);
+      this.inflight.set(digest, created);
+      entry = created;
+    }
+    const { op, listeners } = entry;
+    if (onProgress) listeners.add(onProgress);
+    try {
+      await op.join(signal, () => new IngestAbortedError(`download of blob ${digest} was cancelled`));
+    } finally {
+      if (onProgress) listeners.delete(onProgress);
+    }
   }
 
   /** Stores a blob whose digest is learnt from its content (docker-archive layers). */
-  async ingestUnknown(source: AsyncIterable<Uint8Array>): Promise<{ digest: string; size: number }> {
+  async ingestUnknown(
+    source: AsyncIterable<Uint8Array>,
+    lease?: (digest: string) => void,
+  ): Promise<{ digest: string; size: number }> {
     const tmp = join(this.ingestDir, `unknown.${randomBytes(8).toString("hex")}`);
     try {
       const got = await this.writeTemp(tmp, source, undefined);
+      // Leased before it becomes visible, so no GC can take it before the import records it.
+      lease?.(got.digest);
+      await this.deleting.get(got.digest);
       if (!(await this.has(got.digest, got.size))) {
         await rename(tmp, this.path(got.digest));
         await syncDir(this.blobDir);
@@ -147,11 +191,16 @@ export class ContentStore {
     return names.map((n) => `sha256:${n}`).filter(isSha256Digest);
   }
 
-  async delete(digest: string): Promise<void> {
-    await rm(this.path(digest), { force: true });
+  /** Deletes a blob. Callers check leases right before calling: the deletion is registered synchronously. */
+  delete(digest: string): Promise<void> {
+    const p = rm(this.path(digest), { force: true }).finally(() => {
+      if (this.deleting.get(digest) === p) this.deleting.delete(digest);
+    });
+    this.deleting.set(digest, p);
+    return p;
   }
 
-  /** Bytes and inodes used by the stored blobs. */
+  /** True while a download of `digest` is running. */
   isInflight(digest: string): boolean {
     return this.inflight.has(digest);
   }

@@ -30,19 +30,31 @@ async function* gunzip(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
   }
 }
 
-async function* unzstd(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+function bombError(maxBytes: number): DecompressionLimitError {
+  return new DecompressionLimitError(
+    `uncompressed layer exceeds the ${maxBytes}-byte cap (decompression bomb?)`,
+  );
+}
+
+/** zstd input is pushed in slices this small: a slice of RLE blocks (4 bytes → 128 KiB each) expands to at most 16 MiB. */
+export const ZSTD_SLICE = 512;
+
+async function* unzstd(source: AsyncIterable<Buffer>, maxBytes: number): AsyncGenerator<Buffer> {
   let out: Uint8Array[] = [];
   let ended = false;
+  let produced = 0;
+  // fzstd calls back once per block (at most 128 KiB), synchronously inside
+  // push(): counting here stops a bomb one block past the cap instead of after
+  // a whole push's worth of output is already in memory.
   const d = new Decompress((chunk, final) => {
+    produced += chunk.length;
+    if (produced > maxBytes) throw bombError(maxBytes);
     out.push(chunk);
     if (final) ended = true;
   });
-  // Small pushes bound the memory one push can expand into (zstd RLE blocks
-  // turn a few bytes into 128 KiB each).
-  const SLICE = 4096;
   for await (const chunk of source) {
-    for (let off = 0; off < chunk.length; off += SLICE) {
-      d.push(chunk.subarray(off, off + SLICE));
+    for (let off = 0; off < chunk.length; off += ZSTD_SLICE) {
+      d.push(chunk.subarray(off, off + ZSTD_SLICE));
       if (out.length > 0) {
         const ready = out;
         out = [];
@@ -72,15 +84,11 @@ export async function* decompress(
   else if (head.length === 4 && head.readUInt32LE(0) === 0xfd2fb528) kind = "zstd";
   onKind?.(kind);
   const raw = prepend(head, reader);
-  const out = kind === "gzip" ? gunzip(raw) : kind === "zstd" ? unzstd(raw) : raw;
+  const out = kind === "gzip" ? gunzip(raw) : kind === "zstd" ? unzstd(raw, maxBytes) : raw;
   let total = 0;
   for await (const chunk of out) {
     total += chunk.length;
-    if (total > maxBytes) {
-      throw new DecompressionLimitError(
-        `uncompressed layer exceeds the ${maxBytes}-byte cap (decompression bomb?)`,
-      );
-    }
+    if (total > maxBytes) throw bombError(maxBytes);
     yield chunk;
   }
 }

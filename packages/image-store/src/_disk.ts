@@ -119,13 +119,17 @@ export async function createDiskBackend(opts: DiskBackendOptions): Promise<Store
       return fsInfo.get(generation);
     },
 
-    async importArchive(path, iopts) {
+    async importArchive(path, iopts, lease) {
       generation++;
       return importArchive(
-        { content, snapshots, limits, leases, platform: iopts.platform ?? opts.platform },
+        { content, snapshots, limits, lease, platform: iopts.platform ?? opts.platform },
         path,
         iopts,
       );
+    },
+
+    newLease() {
+      return leases.scope();
     },
 
     async exportArchive(recs, dest, eopts) {

@@ -117,6 +117,10 @@ export function createMemoryBackend(opts: MemoryBackendOptions): StoreBackend {
     layerPaths() {
       return [];
     },
+    newLease() {
+      // Nothing is stored, so nothing needs holding.
+      return { add() {}, release() {} };
+    },
     async collectGarbage() {},
     async fsInfo(): Promise<FilesystemInfo> {
       // Like the disk backend: bytes the images take and one inode per distinct layer.

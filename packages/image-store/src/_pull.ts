@@ -1,8 +1,8 @@
 /** PullImage for the disk backend: resolve, choose the platform, download verified blobs, unpack layers. */
 import type { ImageId, PullProgress } from "@servin/cri-types";
 import { CriError, isCriError } from "@servin/cri-types";
-import type { PullContext, PulledImage } from "./_backend.js";
-import { BlobVerifyError, type ContentStore } from "./_content-store.js";
+import type { LeaseScope, PullContext, PulledImage } from "./_backend.js";
+import { BlobVerifyError, type ContentStore, IngestAbortedError } from "./_content-store.js";
 import { checkDigest } from "./_digest.js";
 import {
   type Descriptor,
@@ -34,6 +34,23 @@ export class Leases {
   }
   has(key: string): boolean {
     return this.held.has(key);
+  }
+  /** A set of leases released together (a pull or import, until the service has recorded its image). */
+  scope(): LeaseScope {
+    const keys: string[] = [];
+    let released = false;
+    return {
+      add: (key) => {
+        if (released) return;
+        this.add(key);
+        keys.push(key);
+      },
+      release: () => {
+        if (released) return;
+        released = true;
+        for (const k of keys) this.release(k);
+      },
+    };
   }
 }
 
@@ -103,11 +120,10 @@ export async function pullFromRegistry(
       // A progress consumer never breaks a pull.
     }
   };
-  const leased: string[] = [];
-  const lease = (key: string) => {
-    deps.leases.add(key);
-    leased.push(key);
-  };
+  // The service passes a scope it releases once the image is recorded: until then
+  // only the leases keep GC off this pull's blobs and snapshots.
+  const scope = ctx.lease ?? deps.leases.scope();
+  const lease = (key: string) => scope.add(key);
   const endpoints = client.endpoints(ref);
   const reference = ref.digest ?? ref.tag ?? "latest";
   try {
@@ -196,7 +212,7 @@ export async function pullFromRegistry(
     await mapLimited(manifest.layers, deps.concurrency, async (desc, i) => {
       const layer = layers[i]!;
       await fetchBlob(deps, preferred, ref, ctx, desc, "layer", emit);
-      if (signal?.aborted) throw new CriError("Aborted", `pull of "${ref.string}" was cancelled`);
+      if (signal?.aborted) throw abortError(signal, ref);
       emit({ digest: desc.digest, kind: "layer", total: desc.size, current: 0, status: "unpacking" });
       await deps.snapshots.ensure(
         layer.diffId,
@@ -221,8 +237,15 @@ export async function pullFromRegistry(
       },
     };
   } finally {
-    for (const key of leased) deps.leases.release(key);
+    if (!ctx.lease) scope.release();
   }
+}
+
+/** The error of a cancelled pull: the signal's own CriError reason (e.g. DeadlineExceeded), else Aborted. */
+export function abortError(signal: AbortSignal | undefined, ref: ImageReference): CriError {
+  const reason: unknown = signal?.reason;
+  if (isCriError(reason)) return reason;
+  return new CriError("Aborted", `pull of "${ref.string}" was cancelled`);
 }
 
 /** Downloads one blob into the content store, retrying restarts of broken transfers. */
@@ -252,18 +275,20 @@ async function fetchBlob(
       await content.ingest(
         desc.digest,
         desc.size,
-        async () => {
+        // A download shared with other pulls runs on its own signal, cancelled only when all of them are.
+        async (shared) => {
           const res = await client.firstOf(endpoints, ref, ctx.auth, (ep, creds) =>
-            client.openBlob(ep, ref, desc.digest, creds, ctx.signal),
+            client.openBlob(ep, ref, desc.digest, creds, shared),
           );
           return res.body;
         },
         progress,
+        ctx.signal,
       );
       emit({ digest: desc.digest, kind, total: desc.size, current: desc.size, status: "done" });
       return;
     } catch (err) {
-      if (ctx.signal?.aborted) throw new CriError("Aborted", `pull of "${ref.string}" was cancelled`);
+      if (ctx.signal?.aborted || err instanceof IngestAbortedError) throw abortError(ctx.signal, ref);
       if (isCriError(err) && err.code !== "Unavailable") throw err;
       if (attempt >= deps.retries) {
         if (err instanceof BlobVerifyError) {

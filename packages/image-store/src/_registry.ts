@@ -220,7 +220,12 @@ export class RegistryClient {
         ? Math.min(hinted * 1000, 10_000)
         : 200 * 2 ** attempt + Math.random() * 100;
     await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, ms);
+      // The listener goes when the timer fires: a long pull retrying many times
+      // must not pile listeners onto its signal.
+      const t = setTimeout(() => {
+        signal?.removeEventListener("abort", stop);
+        resolve();
+      }, ms);
       const stop = () => {
         clearTimeout(t);
         resolve();

@@ -20,6 +20,8 @@ export class SnapshotStore {
   readonly dir: string;
   readonly tmpDir: string;
   private readonly inflight = new Map<string, Promise<UnpackResult | undefined>>();
+  /** Deletions in progress: `has`/`ensure` wait for them, so a half-removed snapshot never counts as present. */
+  private readonly deleting = new Map<string, Promise<void>>();
   readonly privileged = process.getuid?.() === 0;
 
   constructor(root: string) {
@@ -39,6 +41,7 @@ export class SnapshotStore {
   }
 
   async has(diffId: string): Promise<boolean> {
+    await this.deleting.get(diffId);
     try {
       return (await stat(this.path(diffId))).isDirectory();
     } catch {
@@ -112,8 +115,15 @@ export class SnapshotStore {
     return (await readdir(this.dir)).map((n) => `sha256:${n}`).filter(isSha256Digest);
   }
 
-  async delete(diffId: string): Promise<void> {
-    await rm(this.path(diffId), { recursive: true, force: true });
-    await rm(`${this.path(diffId)}.json`, { force: true });
+  /** Deletes a snapshot. Callers check leases right before calling: the deletion is registered synchronously. */
+  delete(diffId: string): Promise<void> {
+    const p = (async () => {
+      await rm(this.path(diffId), { recursive: true, force: true });
+      await rm(`${this.path(diffId)}.json`, { force: true });
+    })().finally(() => {
+      if (this.deleting.get(diffId) === p) this.deleting.delete(diffId);
+    });
+    this.deleting.set(diffId, p);
+    return p;
   }
 }

@@ -16,6 +16,7 @@ import type {
   PullImageRequest,
   PullImageResponse,
   PullOptions,
+  PullProgress,
   RemoveImageRequest,
   RuntimeImage,
 } from "@servin/cri-types";
@@ -23,7 +24,9 @@ import { CriError, nowNanos, toCriError } from "@servin/cri-types";
 import type { ExportOptions, ImportOptions, PulledImage, StoreBackend } from "./_backend.js";
 import { createDiskBackend } from "./_disk.js";
 import { createMemoryBackend } from "./_memory.js";
+import { abortError } from "./_pull.js";
 import { findImage, type ImageRecord, toCriImage, toRuntimeImage } from "./_records.js";
+import { SharedOperation } from "./_shared.js";
 import { type ImageReference, parseReference, tryParseReference } from "./reference.js";
 import type { RegistryConfig, StoreLimits } from "./registry-config.js";
 
@@ -130,7 +133,13 @@ export async function createImageService(opts: ImageServiceOptions): Promise<Ser
   const records = new Map<ImageId, ImageRecord>();
   for (const rec of await backend.load()) records.set(rec.id, rec);
   const isInUse = opts.isImageInUse ?? (() => false);
-  const pulls = new Map<string, Promise<ImageId>>();
+  /** A deduplicated pull: its waiters' progress callbacks and the latest event per blob (replayed to joiners). */
+  interface SharedPull {
+    op: SharedOperation<ImageId>;
+    listeners: Set<(e: PullProgress) => void>;
+    latest: Map<string, PullProgress>;
+  }
+  const pulls = new Map<string, SharedPull>();
 
   // Mutations of the record set are serialised; pulls run outside the lock and
   // only take it to attach names and persist.
@@ -142,7 +151,13 @@ export async function createImageService(opts: ImageServiceOptions): Promise<Ser
   }
   const persist = () => backend.persist([...records.values()]);
 
-  /** Adds a pulled/imported image under `names`, moving tags off other images (containerd semantics). */
+  /**
+   * Adds a pulled/imported image under `names`, moving tags off other images
+   * (containerd semantics). An image that loses its last name is dropped and
+   * its content collected, unless a container uses it: then it stays, untagged,
+   * so its snapshots keep serving as the container's overlay lowers, until a
+   * RemoveImage by ID (kubelet's image GC) deletes it.
+   */
   async function attach(pulled: PulledImage, tags: string[], digests: string[]): Promise<ImageRecord> {
     const id = pulled.record.id;
     const existing = records.get(id);
@@ -155,8 +170,12 @@ export async function createImageService(opts: ImageServiceOptions): Promise<Ser
         if (other.id !== id && other.repoTags.includes(tag)) {
           other.repoTags = other.repoTags.filter((t) => t !== tag);
           if (other.repoTags.length === 0 && other.repoDigests.length === 0) {
-            records.delete(other.id);
-            orphaned = true;
+            if (isInUse(other.id)) {
+              logger.info(`image ${other.id} lost its last name to ${id}; kept untagged while in use`);
+            } else {
+              records.delete(other.id);
+              orphaned = true;
+            }
           }
         }
       }
@@ -169,28 +188,75 @@ export async function createImageService(opts: ImageServiceOptions): Promise<Ser
     return rec;
   }
 
-  async function pullOnce(ref: ImageReference, req: PullImageRequest, popts: PullOptions): Promise<ImageId> {
-    let pulled: PulledImage;
+  async function pullOnce(
+    ref: ImageReference,
+    req: PullImageRequest,
+    signal: AbortSignal,
+    onProgress: (e: PullProgress) => void,
+  ): Promise<ImageId> {
+    // The lease keeps GC off what this pull stores until the image is recorded
+    // (a RemoveImage of another image may collect between download and attach).
+    const lease = backend.newLease();
     try {
-      pulled = await backend.pull(ref, {
-        ...(req.auth ? { auth: req.auth } : {}),
-        ...(popts.signal ? { signal: popts.signal } : {}),
-        ...(popts.onProgress ? { onProgress: popts.onProgress } : {}),
-      });
-    } catch (err) {
-      // Content an image was rejected for is garbage; blobs of a pull that merely
-      // failed on the network stay, so a retry does not download them again.
-      if (toCriError(err).code === "InvalidArgument") {
-        await locked(() => backend.collectGarbage([...records.values()])).catch(() => undefined);
+      let pulled: PulledImage;
+      try {
+        pulled = await backend.pull(ref, {
+          ...(req.auth ? { auth: req.auth } : {}),
+          signal,
+          onProgress,
+          lease,
+        });
+      } catch (err) {
+        // Content an image was rejected for is garbage; blobs of a pull that merely
+        // failed on the network stay, so a retry does not download them again.
+        if (toCriError(err).code === "InvalidArgument") {
+          lease.release();
+          await locked(() => backend.collectGarbage([...records.values()])).catch(() => undefined);
+        }
+        throw err;
       }
-      throw err;
+      // containerd names a pull by tag `name:tag` and always `name@digest`; a
+      // reference with both tag and digest is stored by digest only.
+      const tags = ref.digest || ref.tag === undefined ? [] : [`${ref.name}:${ref.tag}`];
+      const rec = await locked(() => attach(pulled, tags, [`${ref.name}@${pulled.topDigest}`]));
+      logger.info(`pulled ${ref.string} as ${rec.id}`);
+      return rec.id;
+    } finally {
+      lease.release();
     }
-    // containerd names a pull by tag `name:tag` and always `name@digest`; a
-    // reference with both tag and digest is stored by digest only.
-    const tags = ref.digest || ref.tag === undefined ? [] : [`${ref.name}:${ref.tag}`];
-    const rec = await locked(() => attach(pulled, tags, [`${ref.name}@${pulled.topDigest}`]));
-    logger.info(`pulled ${ref.string} as ${rec.id}`);
-    return rec.id;
+  }
+
+  /** The shared pull for `key`, started if none runs (or the running one was abandoned by all its waiters). */
+  function sharedPull(key: string, ref: ImageReference, req: PullImageRequest): SharedPull {
+    const running = pulls.get(key);
+    if (running && !running.op.abandoned) return running;
+    const listeners = new Set<(e: PullProgress) => void>();
+    const latest = new Map<string, PullProgress>();
+    const fanOut = (e: PullProgress) => {
+      latest.set(`${e.kind}:${e.digest}`, e);
+      for (const l of listeners) {
+        try {
+          l(e);
+        } catch {
+          // A progress consumer never breaks a pull (nor the other waiters' progress).
+        }
+      }
+    };
+    const op: SharedOperation<ImageId> = new SharedOperation(
+      (signal) => pullOnce(ref, req, signal, fanOut),
+      () => {
+        // Every waiter gave up: the pull is being cancelled, so a new caller starts afresh.
+        if (pulls.get(key)?.op === op) pulls.delete(key);
+      },
+    );
+    const shared: SharedPull = { op, listeners, latest };
+    pulls.set(key, shared);
+    op.promise
+      .finally(() => {
+        if (pulls.get(key) === shared) pulls.delete(key);
+      })
+      .catch(() => undefined);
+    return shared;
   }
 
   const service: ServinImageService = {
@@ -243,20 +309,29 @@ export async function createImageService(opts: ImageServiceOptions): Promise<Ser
         ]);
       const ref = parseReference(raw);
       // Identical concurrent pulls share one pull (as CRI-O does); the content
-      // store further shares blobs between different images.
+      // store further shares blobs between different images. Each caller waits
+      // with its own signal and gets the progress (joiners first get the latest
+      // event of every blob); the pull is cancelled only when all callers are.
       const key = `${ref.string}\u0000${JSON.stringify(req.auth ?? {})}`;
-      let p = pulls.get(key);
-      if (!p || popts.onProgress) {
-        p = pullOnce(ref, req, popts).finally(() => {
-          if (pulls.get(key) === p) pulls.delete(key);
-        });
-        pulls.set(key, p);
+      const shared = sharedPull(key, ref, req);
+      const onProgress = popts.onProgress;
+      if (onProgress) {
+        for (const e of shared.latest.values()) {
+          try {
+            onProgress(e);
+          } catch {
+            // A progress consumer never breaks a pull.
+          }
+        }
+        shared.listeners.add(onProgress);
       }
       try {
         // containerd returns the image ID as image_ref.
-        return { imageRef: await p };
+        return { imageRef: await shared.op.join(popts.signal, (signal) => abortError(signal, ref)) };
       } catch (err) {
         throw toCriError(err);
+      } finally {
+        if (onProgress) shared.listeners.delete(onProgress);
       }
     },
 
@@ -314,19 +389,25 @@ export async function createImageService(opts: ImageServiceOptions): Promise<Ser
     },
 
     async importImage(path: string, iopts: ImportOptions = {}): Promise<Image[]> {
-      const found = await backend.importArchive(path, { platform, ...iopts });
-      const out: Image[] = [];
-      for (const { pulled, names } of found) {
-        const tags: string[] = [];
-        const digests: string[] = [];
-        for (const n of names) {
-          const r = parseReference(n);
-          if (r.digest) digests.push(`${r.name}@${r.digest}`);
-          else tags.push(`${r.name}:${r.tag}`);
+      // Leased until recorded, like a pull: a concurrent GC never takes the imported content.
+      const lease = backend.newLease();
+      try {
+        const found = await backend.importArchive(path, { platform, ...iopts }, lease);
+        const out: Image[] = [];
+        for (const { pulled, names } of found) {
+          const tags: string[] = [];
+          const digests: string[] = [];
+          for (const n of names) {
+            const r = parseReference(n);
+            if (r.digest) digests.push(`${r.name}@${r.digest}`);
+            else tags.push(`${r.name}:${r.tag}`);
+          }
+          out.push(toCriImage(await locked(() => attach(pulled, tags, digests))));
         }
-        out.push(toCriImage(await locked(() => attach(pulled, tags, digests))));
+        return out;
+      } finally {
+        lease.release();
       }
-      return out;
     },
 
     async exportImage(ref: string, dest: string, eopts: ExportOptions = {}): Promise<void> {

@@ -1,0 +1,81 @@
+/** Decompression caps: a zstd bomb (hand-built RLE frame) stops one block past the cap, not a whole push later. */
+import { describe, expect, it, vi } from "vitest";
+import { DecompressionLimitError, decompress } from "./_decompress.js";
+
+// Counts what the real fzstd decoder hands out, to see how far past the cap it got.
+const counter = vi.hoisted(() => ({ emitted: 0 }));
+vi.mock("fzstd", async (importOriginal) => {
+  const orig = await importOriginal<typeof import("fzstd")>();
+  class CountingDecompress extends orig.Decompress {
+    constructor(ondata: (chunk: Uint8Array, final?: boolean) => unknown) {
+      super((chunk, final) => {
+        counter.emitted += chunk.length;
+        ondata(chunk, final);
+      });
+    }
+  }
+  return { ...orig, Decompress: CountingDecompress };
+});
+
+const BLOCK = 128 * 1024;
+
+/**
+ * A zstd frame of `blocks` RLE blocks of 128 KiB of `byte` each: 4 input bytes
+ * per 128 KiB of output (zstd's maximum block size), the densest bomb there is.
+ */
+function rleFrame(blocks: number, byte = 0x41): Buffer {
+  // Magic, then a descriptor with no content size / checksum / dictionary and a
+  // window descriptor for a 128 KiB window (exponent 7: 2^(10+7)).
+  const parts = [Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x38])];
+  for (let i = 0; i < blocks; i++) {
+    const last = i === blocks - 1 ? 1 : 0;
+    const header = (BLOCK << 3) | (1 << 1) | last; // size, type 1 = RLE, last-block flag
+    parts.push(Buffer.from([header & 0xff, (header >> 8) & 0xff, (header >> 16) & 0xff, byte]));
+  }
+  return Buffer.concat(parts);
+}
+
+async function* one(buf: Buffer): AsyncGenerator<Buffer> {
+  yield buf;
+}
+
+async function drain(source: AsyncIterable<Buffer>): Promise<number> {
+  let n = 0;
+  for await (const c of source) n += c.length;
+  return n;
+}
+
+describe("zstd decompression cap", () => {
+  it("decodes a hand-built RLE frame under the cap", async () => {
+    counter.emitted = 0;
+    let kind = "";
+    const n = await drain(decompress(one(rleFrame(3, 0x7a)), 10 * BLOCK, (k) => (kind = k)));
+    expect(kind).toBe("zstd");
+    expect(n).toBe(3 * BLOCK);
+  });
+
+  it("stops a bomb one block past the cap with a clear error", async () => {
+    counter.emitted = 0;
+    const cap = 1024 * 1024;
+    // 8192 blocks: 32 KiB in, 1 GiB out.
+    const bomb = rleFrame(8192);
+    const err = await drain(decompress(one(bomb), cap)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DecompressionLimitError);
+    expect((err as Error).message).toBe(
+      `uncompressed layer exceeds the ${cap}-byte cap (decompression bomb?)`,
+    );
+    // The decoder produced at most one block beyond the cap before being stopped.
+    expect(counter.emitted).toBeLessThanOrEqual(cap + BLOCK);
+  });
+
+  it("stops a bomb fed in small network chunks too", async () => {
+    counter.emitted = 0;
+    const cap = 300 * 1024;
+    const bomb = rleFrame(4096);
+    async function* chunks(): AsyncGenerator<Buffer> {
+      for (let off = 0; off < bomb.length; off += 1000) yield bomb.subarray(off, off + 1000);
+    }
+    await expect(drain(decompress(chunks(), cap))).rejects.toBeInstanceOf(DecompressionLimitError);
+    expect(counter.emitted).toBeLessThanOrEqual(cap + BLOCK);
+  });
+});
