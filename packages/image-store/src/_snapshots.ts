@@ -72,7 +72,7 @@ export class SnapshotStore {
           privileged: this.privileged,
           ...(onBytes ? { onBytes } : {}),
         });
-        // The sidecar lists opaque directories for readers that cannot see xattrs (materializeRootfs).
+        // The sidecar lists opaque directories for readers that cannot see xattrs (runtime backends that copy layers instead of mounting them; see RuntimeImage.layers).
         await writeFileAtomic(
           `${this.path(diffId)}.json`,
           JSON.stringify({

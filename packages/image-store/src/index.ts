@@ -1,7 +1,6 @@
 /** @servin/image-store: the CRI image service, with memory and disk (registry + content store) backends. */
 export { familiarString, type ImageReference, parseReference } from "./reference.js";
 export type { RegistryConfig, StoreLimits } from "./registry-config.js";
-export { materializeRootfs } from "./rootfs.js";
 export {
   createImageService,
   type ExportOptions,
