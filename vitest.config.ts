@@ -8,6 +8,7 @@ export default defineConfig({
   ssr: { resolve: { conditions: ["source"], externalConditions: ["source"] } },
   test: {
     globalSetup: ["tooling/vitest.require-real.ts"],
+    reporters: ["default", "./tooling/vitest-summary.ts"],
     include: ["packages/*/src/**/*.test.ts", "packages/*/test/**/*.test.ts", "apps/*/test/**/*.test.ts"],
     testTimeout: 30_000,
     hookTimeout: 120_000,
