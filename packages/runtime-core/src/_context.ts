@@ -2,6 +2,7 @@
 import type {
   ContainerId,
   ContainerMetadata,
+  ContainerState,
   ImageResolver,
   PodSandboxMetadata,
   RuntimeConfig,
@@ -15,7 +16,7 @@ import type { RuntimeLogger } from "./_logger.js";
 import type { NameRegistry } from "./_names.js";
 import type { ContainerRecord, RuntimeBackend, SandboxRecord } from "./backend.js";
 import type { EventHub } from "./events/hub.js";
-import { type ContainerStatusData, isContainerPending } from "./store/container-status.js";
+import { type ContainerStatusData, containerState, isContainerPending } from "./store/container-status.js";
 import { isSandboxPending, type SandboxStatusData } from "./store/sandbox-status.js";
 import type { MetadataStore } from "./store/types.js";
 
@@ -120,6 +121,19 @@ export function findSandboxOrUndefined(ctx: RuntimeContext, query: string): Sand
 export function findContainer(ctx: RuntimeContext, query: string): ContainerEntry {
   return ctx.containers.get(resolveId(visibleContainerIds(ctx), query, CONTAINER_LOOKUP))!;
 }
+/**
+ * Throws FailedPrecondition unless the container is in one of `allowed`
+ * (the CRI's rule for each RPC), naming the container, its state and the RPC.
+ */
+export function requireContainerState(entry: ContainerEntry, allowed: ContainerState[], rpc: string): void {
+  const state = containerState(entry.status);
+  if (!allowed.includes(state)) {
+    throw CriError.failedPrecondition(
+      `container "${entry.record.id}" is in state ${state}: ${rpc} needs ${allowed.join(" or ")}`,
+    );
+  }
+}
+
 export function findContainerOrUndefined(ctx: RuntimeContext, query: string): ContainerEntry | undefined {
   const id = matchId(visibleContainerIds(ctx), query, CONTAINER_LOOKUP);
   return id === undefined ? undefined : ctx.containers.get(id);

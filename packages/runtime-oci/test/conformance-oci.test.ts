@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CriError, type ImageResolver } from "@servin/cri-types";
 import { createFileStore, createRuntimeService, type ServinRuntimeService } from "@servin/runtime-core";
-import { describeRuntimeConformance } from "@servin/runtime-core/conformance";
+import { describeRuntimeConformance, restartableTarget } from "@servin/runtime-core/conformance";
 import { describe, expect, it } from "vitest";
 import { createOciBackend } from "../src/index.js";
 import { makeBusyboxImage } from "./fixtures/busybox-image.js";
@@ -34,30 +34,16 @@ if (!real.ok) {
       images,
       store: await createFileStore(join(dir, "store")),
     });
-  let runtime: ServinRuntimeService;
 
   describeRuntimeConformance(
     "oci backend (conmon + runc), file store",
-    async () => {
-      runtime = await open();
-      return {
-        get runtime() {
-          return runtime;
-        },
-        async restart() {
-          await runtime.close();
-          runtime = await open();
-          return runtime;
-        },
-        async cleanup() {
-          await runtime.close();
-          const h = { dir, root, stateDir, cgroupParent } as Harness;
-          const left = leaks(h);
-          destroyHarnessDirs(h);
-          expect(left).toEqual([]);
-        },
-      };
-    },
+    () =>
+      restartableTarget(open, async () => {
+        const h = { dir, root, stateDir, cgroupParent } as Harness;
+        const left = leaks(h);
+        destroyHarnessDirs(h);
+        expect(left).toEqual([]);
+      }),
     { logDirectory: join(dir, "logs") },
   );
 }

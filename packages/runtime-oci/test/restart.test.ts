@@ -14,39 +14,56 @@ const real = canRunReal();
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, "../../..");
 
+/**
+ * Runs a server fixture in a child process until `ready(stdout)` yields a value,
+ * then SIGKILLs it (a crash, not a shutdown) and returns that value.
+ */
+async function runChildThenKill<T>(
+  fixture: string,
+  dir: string,
+  cgroupParent: string,
+  ready: (stdout: string) => T | undefined,
+): Promise<T> {
+  const child = spawn(
+    process.execPath,
+    ["--conditions=source", "--import", "tsx", join(here, "fixtures", fixture), dir, cgroupParent],
+    { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let out = "";
+  let err = "";
+  child.stderr.on("data", (d) => {
+    err += d;
+  });
+  const value = await new Promise<T>((resolveReady, reject) => {
+    child.stdout.on("data", (d) => {
+      out += d;
+      const v = ready(out);
+      if (v !== undefined) resolveReady(v);
+    });
+    child.on("exit", (code) => reject(new Error(`${fixture} exited early (${code}): ${err}`)));
+  });
+  const exited = new Promise((r) => child.on("exit", r));
+  child.kill("SIGKILL");
+  await exited;
+  return value;
+}
+
+/** conmon alone writes a container's exit file while no server runs; wait up to 10 s for it. */
+async function waitForExitFile(stateDir: string, id: string): Promise<string> {
+  const exitFile = join(stateDir, "exits", id);
+  for (let i = 0; i < 100 && !existsSync(exitFile); i++) await new Promise((r) => setTimeout(r, 100));
+  return exitFile;
+}
+
 describe.skipIf(!real.ok)("oci backend: restart safety (real runc + conmon)", () => {
   it("keeps containers running across a SIGKILL of the server and reconciles every state", async () => {
     const dir = mkdtempSync(join(tmpdir(), "servin-oci-restart-"));
     const cgroupParent = `servin-restart-${randomBytes(3).toString("hex")}`;
     const h = { dir, root: join(dir, "root"), stateDir: join(dir, "state"), cgroupParent } as Harness;
     try {
-      const child = spawn(
-        process.execPath,
-        [
-          "--conditions=source",
-          "--import",
-          "tsx",
-          join(here, "fixtures", "server-child.ts"),
-          dir,
-          cgroupParent,
-        ],
-        { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] },
+      await runChildThenKill("server-child.ts", dir, cgroupParent, (out) =>
+        out.includes("ready") ? true : undefined,
       );
-      let out = "";
-      let err = "";
-      child.stderr.on("data", (d) => {
-        err += d;
-      });
-      await new Promise<void>((resolveReady, reject) => {
-        child.stdout.on("data", (d) => {
-          out += d;
-          if (out.includes("ready")) resolveReady();
-        });
-        child.on("exit", (code) => reject(new Error(`server child exited early (${code}): ${err}`)));
-      });
-      const exited = new Promise((r) => child.on("exit", r));
-      child.kill("SIGKILL");
-      await exited;
 
       const rec = JSON.parse(readFileSync(join(dir, "records.json"), "utf8")) as {
         pod: SandboxRecord;
@@ -55,9 +72,7 @@ describe.skipIf(!real.ok)("oci backend: restart safety (real runc + conmon)", ()
         created: ContainerRecord;
       };
       // The exiter ends while no server runs: conmon alone records it.
-      const exitFile = join(h.stateDir, "exits", rec.exiter.id);
-      for (let i = 0; i < 100 && !existsSync(exitFile); i++) await new Promise((r) => setTimeout(r, 100));
-      expect(existsSync(exitFile)).toBe(true);
+      expect(existsSync(await waitForExitFile(h.stateDir, rec.exiter.id))).toBe(true);
 
       const backend = await createOciBackend({ root: h.root, stateDir: h.stateDir, cgroupParent });
       expect((await backend.inspectSandbox(rec.pod)).ready).toBe(true);
@@ -98,8 +113,7 @@ describe.skipIf(!real.ok)("oci backend: restart safety (real runc + conmon)", ()
         pod,
       );
       await h.backend.close();
-      const exitFile = join(h.stateDir, "exits", quick.id);
-      for (let i = 0; i < 100 && !existsSync(exitFile); i++) await new Promise((r) => setTimeout(r, 100));
+      await waitForExitFile(h.stateDir, quick.id);
       const backend = await h.reopen();
       expect(await backend.inspectContainer(quick)).toMatchObject({
         state: "exited",
@@ -125,41 +139,16 @@ describe.skipIf(!real.ok)("oci backend: restart safety (real runc + conmon)", ()
     const cgroupParent = `servin-crikill-${randomBytes(3).toString("hex")}`;
     const h = { dir, root: join(dir, "root"), stateDir: join(dir, "state"), cgroupParent } as Harness;
     try {
-      const child = spawn(
-        process.execPath,
-        [
-          "--conditions=source",
-          "--import",
-          "tsx",
-          join(here, "fixtures", "cri-server-child.ts"),
-          dir,
-          cgroupParent,
-        ],
-        { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] },
-      );
-      let out = "";
-      let err = "";
-      child.stderr.on("data", (d) => {
-        err += d;
-      });
-      const ids = await new Promise<{
+      const ids = await runChildThenKill<{
         podSandboxId: string;
         running: string;
         exiter: string;
         created: string;
-      }>((resolveIds, reject) => {
-        child.stdout.on("data", (d) => {
-          out += d;
-          const line = out.split("\n").find((l) => l.startsWith("{"));
-          if (line && out.includes("\n")) resolveIds(JSON.parse(line));
-        });
-        child.on("exit", (code) => reject(new Error(`cri server child exited early (${code}): ${err}`)));
+      }>("cri-server-child.ts", dir, cgroupParent, (out) => {
+        const line = out.split("\n").find((l) => l.startsWith("{"));
+        return line && out.includes("\n") ? JSON.parse(line) : undefined;
       });
-      const exited = new Promise((r) => child.on("exit", r));
-      child.kill("SIGKILL");
-      await exited;
-      const exitFile = join(h.stateDir, "exits", ids.exiter);
-      for (let i = 0; i < 100 && !existsSync(exitFile); i++) await new Promise((r) => setTimeout(r, 100));
+      await waitForExitFile(h.stateDir, ids.exiter);
 
       // The image fixture is rebuilt in place (same dirs) — the child made it already.
       const image = makeBusyboxImage(join(dir, "image"));

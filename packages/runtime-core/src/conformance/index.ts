@@ -34,6 +34,36 @@ export interface ConformanceTarget {
   cleanup(): Promise<void>;
 }
 
+/**
+ * The in-process target: a runtime opened by `open()`, restarted by closing it
+ * and opening again over the same state, closed (then `release`d) at cleanup.
+ *
+ * @example
+ * describeRuntimeConformance("memory backend", async () =>
+ *   restartableTarget(() => createRuntimeService({ backend, images, store: createMemoryStore() })),
+ * );
+ */
+export async function restartableTarget(
+  open: () => Promise<RuntimeService & { close(): Promise<void> }>,
+  release: () => Promise<void> = async () => {},
+): Promise<ConformanceTarget> {
+  let runtime = await open();
+  return {
+    get runtime() {
+      return runtime;
+    },
+    async restart() {
+      await runtime.close();
+      runtime = await open();
+      return runtime;
+    },
+    async cleanup() {
+      await runtime.close();
+      await release();
+    },
+  };
+}
+
 export interface ConformanceOptions {
   /** Image reference every container uses (default "busybox:latest"). */
   image?: string;

@@ -1,9 +1,8 @@
 /** ExecSync: run a command in a running container and return its output (delegated to the backend). */
 import type { CallOptions, ExecSyncRequest, ExecSyncResponse } from "@servin/cri-types";
 import { CriError } from "@servin/cri-types";
-import { backendError, findContainer, type RuntimeContext } from "../_context.js";
+import { backendError, findContainer, type RuntimeContext, requireContainerState } from "../_context.js";
 import { MAX_TIMER_SECONDS } from "../_limits.js";
-import { containerState } from "../store/container-status.js";
 
 /**
  * ExecSync RPC. Needs a RUNNING container (FailedPrecondition otherwise).
@@ -28,12 +27,7 @@ export async function execSync(
     throw CriError.invalidArgument("timeout: expected a non-negative number of seconds");
   }
   const entry = findContainer(ctx, req.containerId);
-  const state = containerState(entry.status);
-  if (state !== "CONTAINER_RUNNING") {
-    throw CriError.failedPrecondition(
-      `container "${entry.record.id}" is in state ${state}: ExecSync needs CONTAINER_RUNNING`,
-    );
-  }
+  requireContainerState(entry, ["CONTAINER_RUNNING"], "ExecSync");
   try {
     return await ctx.backend.execSync(
       entry.record,

@@ -1,8 +1,12 @@
 /** ReopenContainerLog: ask the backend to reopen the CRI log file after kubelet rotated it. */
 import type { CallOptions, Empty, ReopenContainerLogRequest } from "@servin/cri-types";
-import { CriError } from "@servin/cri-types";
-import { backendError, findContainer, type RuntimeContext, withContainerLock } from "../_context.js";
-import { containerState } from "../store/container-status.js";
+import {
+  backendError,
+  findContainer,
+  type RuntimeContext,
+  requireContainerState,
+  withContainerLock,
+} from "../_context.js";
 
 /**
  * ReopenContainerLog RPC. Only a RUNNING container has a log writer to
@@ -18,12 +22,7 @@ export async function reopenContainerLog(
 ): Promise<Empty> {
   const entry = findContainer(ctx, req.containerId);
   await withContainerLock(entry, async () => {
-    const state = containerState(entry.status);
-    if (state !== "CONTAINER_RUNNING") {
-      throw CriError.failedPrecondition(
-        `container "${entry.record.id}" is in state ${state}: only a running container's log can be reopened`,
-      );
-    }
+    requireContainerState(entry, ["CONTAINER_RUNNING"], "ReopenContainerLog");
     try {
       await ctx.backend.reopenContainerLog(entry.record);
     } catch (err) {

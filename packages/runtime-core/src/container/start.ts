@@ -5,11 +5,11 @@ import {
   backendError,
   findContainer,
   type RuntimeContext,
+  requireContainerState,
   saveContainer,
   withContainerLock,
 } from "../_context.js";
 import { emitEvent } from "../events/emit.js";
-import { containerState } from "../store/container-status.js";
 
 /** containerd's errorStartExitCode / errorStartReason for a process that could not be started. */
 export const START_ERROR_EXIT_CODE = 128;
@@ -32,12 +32,7 @@ export async function startContainer(
   const entry = findContainer(ctx, req.containerId);
   await withContainerLock(entry, async () => {
     const id = entry.record.id;
-    const state = containerState(entry.status);
-    if (state !== "CONTAINER_CREATED") {
-      throw CriError.failedPrecondition(
-        `container "${id}" is in state ${state}: StartContainer needs CONTAINER_CREATED`,
-      );
-    }
+    requireContainerState(entry, ["CONTAINER_CREATED"], "StartContainer");
     const sandbox = ctx.sandboxes.get(entry.record.sandboxId);
     if (sandbox === undefined || sandbox.status.state !== "SANDBOX_READY" || sandbox.stopping) {
       throw CriError.failedPrecondition(

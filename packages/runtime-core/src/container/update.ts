@@ -5,15 +5,14 @@ import type {
   Empty,
   UpdateContainerResourcesRequest,
 } from "@servin/cri-types";
-import { CriError } from "@servin/cri-types";
 import {
   backendError,
   findContainer,
   type RuntimeContext,
+  requireContainerState,
   saveContainer,
   withContainerLock,
 } from "../_context.js";
-import { containerState } from "../store/container-status.js";
 
 function defined<T extends object>(value: T | undefined): Partial<T> {
   if (value === undefined) return {};
@@ -39,12 +38,7 @@ export async function updateContainerResources(
   const entry = findContainer(ctx, req.containerId);
   await withContainerLock(entry, async () => {
     const id = entry.record.id;
-    const state = containerState(entry.status);
-    if (state !== "CONTAINER_CREATED" && state !== "CONTAINER_RUNNING") {
-      throw CriError.failedPrecondition(
-        `container "${id}" is in state ${state}: resources can only be updated while CREATED or RUNNING`,
-      );
-    }
+    requireContainerState(entry, ["CONTAINER_CREATED", "CONTAINER_RUNNING"], "UpdateContainerResources");
     const current: ContainerResources = entry.status.resources ?? {
       ...(entry.record.config.linux?.resources ? { linux: entry.record.config.linux.resources } : {}),
     };
