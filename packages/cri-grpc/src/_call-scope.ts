@@ -7,6 +7,9 @@ interface CancellableCall {
   getDeadline(): Date | number;
 }
 
+/** How early before our view of the deadline a client's cancel still counts as its deadline passing. */
+export const DEADLINE_SLACK_MS = 1000;
+
 export interface CallScope {
   readonly signal: AbortSignal;
   /** Long-lived streams (GetContainerEvents) are ended at once when the server closes. */
@@ -40,11 +43,16 @@ export function openCallScope(call: CancellableCall, registry: Set<CallScope>, l
   const at = deadline instanceof Date ? deadline.getTime() : deadline;
   const deadlineExceeded = () => new CriError("DeadlineExceeded", "call deadline exceeded");
 
-  // grpc-js ends a call whose deadline passed by itself and reports it as
-  // "cancelled"; tell the two causes apart for the service.
+  // A client whose deadline passes cancels the stream (RST_STREAM CANCEL), exactly as an
+  // explicit cancel does, so only the time tells the two apart. The server's deadline is
+  // the client's timeout counted from when the request *arrived*, so it lies later than the
+  // client's by the request's transit and queueing time (hundreds of ms on a loaded host):
+  // a cancel within DEADLINE_SLACK_MS of our deadline is the client's deadline passing.
   call.on("cancelled", () =>
     scope.abort(
-      Date.now() >= at ? deadlineExceeded() : new CriError("Aborted", "call cancelled by the client"),
+      Date.now() >= at - DEADLINE_SLACK_MS
+        ? deadlineExceeded()
+        : new CriError("Aborted", "call cancelled by the client"),
     ),
   );
 
