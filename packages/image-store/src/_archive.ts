@@ -79,10 +79,17 @@ async function filesOfDir(dir: string, content: ContentStore, lease: LeaseScope)
   };
 }
 
-async function filesOfTar(path: string, content: ContentStore, lease: LeaseScope): Promise<ArchiveFiles> {
+async function filesOfTar(
+  source: string | ArchiveStream,
+  content: ContentStore,
+  lease: LeaseScope,
+): Promise<ArchiveFiles> {
   const jsons = new Map<string, Buffer>();
   const blobs = new Map<string, { digest: string; size: number }>();
-  const reader = new ByteReader(createReadStream(path, { highWaterMark: 256 * 1024 }));
+  const path = typeof source === "string" ? source : source.name;
+  const reader = new ByteReader(
+    typeof source === "string" ? createReadStream(source, { highWaterMark: 256 * 1024 }) : source.stream,
+  );
   try {
     for await (const { entry, body } of readTar(reader)) {
       if (entry.type !== "file") continue;
@@ -261,16 +268,26 @@ function ociNames(annotations: Record<string, string> | undefined, opts: ImportO
   return [];
 }
 
+/** A tar archive arriving as a stream (e.g. an HTTP request body); `name` is how errors call it. */
+export interface ArchiveStream {
+  stream: AsyncIterable<Uint8Array>;
+  name: string;
+}
+
 export async function importArchive(
   deps: ArchiveDeps,
-  path: string,
+  source: string | ArchiveStream,
   opts: ImportOptions,
 ): Promise<ImportedImage[]> {
-  const st = await stat(path).catch(() => undefined);
-  if (!st) throw CriError.notFound(`import: "${path}" does not exist`);
-  const files = st.isDirectory()
-    ? await filesOfDir(path, deps.content, deps.lease)
-    : await filesOfTar(path, deps.content, deps.lease);
+  let files: ArchiveFiles;
+  const path = typeof source === "string" ? source : source.name;
+  if (typeof source === "string") {
+    const st = await stat(path).catch(() => undefined);
+    if (!st) throw CriError.notFound(`import: "${path}" does not exist`);
+    files = st.isDirectory()
+      ? await filesOfDir(path, deps.content, deps.lease)
+      : await filesOfTar(path, deps.content, deps.lease);
+  } else files = await filesOfTar(source, deps.content, deps.lease);
   const out: ImportedImage[] = [];
   const index = await files.json("index.json");
   const dockerManifest = await files.json("manifest.json");
@@ -307,13 +324,11 @@ export async function importArchive(
   return out;
 }
 
-/** Writes the image(s) as an OCI layout + docker manifest.json, as a tar file (atomically) or a directory. */
-export async function exportArchive(
+/** The files of an OCI layout (+ docker manifest.json) holding the image(s): small documents first, then blobs. */
+async function layoutFiles(
   content: ContentStore,
   recs: Array<{ rec: ImageRecord; name?: string }>,
-  dest: string,
-  opts: ExportOptions,
-): Promise<void> {
+): Promise<Array<{ name: string; data?: Buffer; blob?: string; size: number }>> {
   const files: Array<{ name: string; data?: Buffer; blob?: string; size: number }> = [];
   const seen = new Set<string>();
   const addBlob = async (digest: string) => {
@@ -355,8 +370,35 @@ export async function exportArchive(
   small("manifest.json", docker);
   small("index.json", index);
   small("oci-layout", { imageLayoutVersion: "1.0.0" });
+  return files;
+}
 
+/** The image(s) as one tar stream (OCI layout + docker manifest.json), e.g. for an HTTP response body. */
+export async function* exportTar(
+  content: ContentStore,
+  recs: Array<{ rec: ImageRecord; name?: string }>,
+): AsyncGenerator<Buffer> {
+  const files = await layoutFiles(content, recs);
+  for (const d of ["blobs/", "blobs/sha256/"]) yield tarHeader({ name: d, type: "dir", mode: 0o755 });
+  for (const f of files) {
+    yield tarHeader({ name: f.name, type: "file", size: f.size, mode: 0o644 });
+    if (f.data) yield f.data;
+    else for await (const chunk of content.read(f.blob!)) yield Buffer.from(chunk);
+    const pad = padding(f.size);
+    if (pad > 0) yield Buffer.alloc(pad);
+  }
+  yield TAR_END;
+}
+
+/** Writes the image(s) as an OCI layout + docker manifest.json, as a tar file (atomically) or a directory. */
+export async function exportArchive(
+  content: ContentStore,
+  recs: Array<{ rec: ImageRecord; name?: string }>,
+  dest: string,
+  opts: ExportOptions,
+): Promise<void> {
   if (opts.format === "dir") {
+    const files = await layoutFiles(content, recs);
     await mkdir(join(dest, "blobs", "sha256"), { recursive: true });
     for (const f of files) {
       const target = join(dest, f.name);
@@ -375,15 +417,7 @@ export async function exportArchive(
   const tmp = `${dest}.${process.pid}.tmp`;
   const fh = await open(tmp, "w", 0o644);
   try {
-    const dirs = ["blobs/", "blobs/sha256/"];
-    for (const d of dirs) await fh.write(tarHeader({ name: d, type: "dir", mode: 0o755 }));
-    for (const f of files) {
-      await fh.write(tarHeader({ name: f.name, type: "file", size: f.size, mode: 0o644 }));
-      if (f.data) await fh.write(f.data);
-      else for await (const chunk of content.read(f.blob!)) await fh.write(chunk);
-      await fh.write(Buffer.alloc(padding(f.size)));
-    }
-    await fh.write(TAR_END);
+    for await (const chunk of exportTar(content, recs)) await fh.write(chunk);
     await fh.sync();
     await fh.close();
     await rename(tmp, dest);

@@ -52,7 +52,14 @@ export interface StoreBackend {
   /** Deletes blobs and snapshots no live record (and no pull in progress) uses. */
   collectGarbage(live: ImageRecord[]): Promise<void>;
   fsInfo(): Promise<FilesystemInfo>;
-  importArchive(path: string, opts: ImportOptions, lease: LeaseScope): Promise<ImportedImage[]>;
+  /** `source` is a path on this host, or a tar stream (`name` says what errors call it). */
+  importArchive(
+    source: string | { stream: AsyncIterable<Uint8Array>; name: string },
+    opts: ImportOptions,
+    lease: LeaseScope,
+  ): Promise<ImportedImage[]>;
+  /** The image(s) as one tar stream (what `exportArchive` writes as a tar file). */
+  exportTar(recs: Array<{ rec: ImageRecord; name?: string }>): AsyncIterable<Buffer>;
   exportArchive(
     recs: Array<{ rec: ImageRecord; name?: string }>,
     dest: string,

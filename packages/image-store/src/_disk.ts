@@ -4,15 +4,16 @@
  * Layout: blobs/sha256/<hex>, ingest/ (partial downloads), snapshots/<hex>/
  * (+ <hex>.json), tmp/ (snapshots being built), images.json.
  */
-import { mkdir, readFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { CriError } from "@servin/cri-types";
-import { exportArchive, importArchive } from "./_archive.js";
+import { exportArchive, exportTar, importArchive } from "./_archive.js";
 import { writeFileAtomic } from "./_atomic.js";
 import type { StoreBackend } from "./_backend.js";
 import { ContentStore } from "./_content-store.js";
 import { createFsInfo } from "./_fsinfo.js";
 import type { PlatformSpec } from "./_manifest.js";
+import { ensurePrivateDir } from "./_private-dir.js";
 import { Leases, pullFromRegistry } from "./_pull.js";
 import type { ImageRecord } from "./_records.js";
 import { RegistryClient } from "./_registry.js";
@@ -31,11 +32,15 @@ const STATE_VERSION = 1;
 
 export async function createDiskBackend(opts: DiskBackendOptions): Promise<StoreBackend> {
   const dir = join(opts.root, "images");
-  await mkdir(dir, { recursive: true, mode: 0o711 });
+  // Everything under images/ is root's alone: snapshots keep the layers' setuid
+  // files and device nodes, blobs may hold secrets baked into images.
+  await ensurePrivateDir(dir, opts.logger);
   const content = new ContentStore(dir);
   const snapshots = new SnapshotStore(dir);
   await content.init();
   await snapshots.init();
+  for (const sub of [join(dir, "blobs"), content.blobDir, content.ingestDir, snapshots.dir, snapshots.tmpDir])
+    await ensurePrivateDir(sub, opts.logger);
   const statePath = join(dir, "images.json");
   const limits: Required<StoreLimits> = { ...DEFAULT_LIMITS, ...opts.limits };
   const client = new RegistryClient({ registries: opts.registries, logger: opts.logger });
@@ -134,6 +139,10 @@ export async function createDiskBackend(opts: DiskBackendOptions): Promise<Store
 
     async exportArchive(recs, dest, eopts) {
       return exportArchive(content, recs, dest, eopts);
+    },
+
+    exportTar(recs) {
+      return exportTar(content, recs);
     },
 
     async close() {},

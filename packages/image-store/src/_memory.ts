@@ -152,6 +152,12 @@ export function createMemoryBackend(opts: MemoryBackendOptions): StoreBackend {
         'the memory backend has no content store; use backend: "disk"',
       );
     },
+    exportTar(): AsyncIterable<Buffer> {
+      throw CriError.unimplemented(
+        "exportImage",
+        'the memory backend has no content store; use backend: "disk"',
+      );
+    },
     async close() {},
   };
 }

@@ -68,6 +68,16 @@ export interface ServinImageService extends ImageService, ImageResolver {
   importImage(path: string, opts?: ImportOptions): Promise<Image[]>;
   /** Writes an image as an OCI layout (that `docker load` also reads). Disk backend only. */
   exportImage(ref: string, dest: string, opts?: ExportOptions): Promise<void>;
+  /**
+   * Imports every image of an OCI layout or `docker save` tar read from a stream (e.g. an HTTP
+   * request body), storing blobs as they arrive. Disk backend only.
+   */
+  importImageStream(archive: AsyncIterable<Uint8Array>, opts?: ImportOptions): Promise<Image[]>;
+  /**
+   * The image as an OCI layout tar stream (that `docker load` also reads). Resolves once the image
+   * is found (NotFound before any byte); its content is kept from GC until the stream ends. Disk backend only.
+   */
+  exportImageStream(ref: string): Promise<AsyncIterable<Buffer>>;
 }
 
 const noopLogger: ImageLogger = { debug() {}, info() {}, warn() {}, error() {} };
@@ -259,6 +269,31 @@ export async function createImageService(opts: ImageServiceOptions): Promise<Ser
     return shared;
   }
 
+  async function importFrom(
+    source: string | { stream: AsyncIterable<Uint8Array>; name: string },
+    iopts: ImportOptions,
+  ): Promise<Image[]> {
+    // Leased until recorded, like a pull: a concurrent GC never takes the imported content.
+    const lease = backend.newLease();
+    try {
+      const found = await backend.importArchive(source, { platform, ...iopts }, lease);
+      const out: Image[] = [];
+      for (const { pulled, names } of found) {
+        const tags: string[] = [];
+        const digests: string[] = [];
+        for (const n of names) {
+          const r = parseReference(n);
+          if (r.digest) digests.push(`${r.name}@${r.digest}`);
+          else tags.push(`${r.name}:${r.tag}`);
+        }
+        out.push(toCriImage(await locked(() => attach(pulled, tags, digests))));
+      }
+      return out;
+    } finally {
+      lease.release();
+    }
+  }
+
   const service: ServinImageService = {
     backend: opts.backend,
 
@@ -389,25 +424,30 @@ export async function createImageService(opts: ImageServiceOptions): Promise<Ser
     },
 
     async importImage(path: string, iopts: ImportOptions = {}): Promise<Image[]> {
-      // Leased until recorded, like a pull: a concurrent GC never takes the imported content.
+      return importFrom(path, iopts);
+    },
+
+    async importImageStream(archive: AsyncIterable<Uint8Array>, iopts: ImportOptions = {}): Promise<Image[]> {
+      return importFrom({ stream: archive, name: "archive" }, iopts);
+    },
+
+    async exportImageStream(ref: string): Promise<AsyncIterable<Buffer>> {
+      const rec = findImage(records.values(), ref);
+      if (!rec) throw CriError.notFound(`image "${ref}" not found`);
+      const parsed = tryParseReference(ref);
+      const name =
+        parsed && !parsed.digest && rec.repoTags.includes(parsed.string) ? parsed.string : rec.repoTags[0];
+      // Leased while streaming: a RemoveImage + GC meanwhile must not delete blobs still being sent.
       const lease = backend.newLease();
-      try {
-        const found = await backend.importArchive(path, { platform, ...iopts }, lease);
-        const out: Image[] = [];
-        for (const { pulled, names } of found) {
-          const tags: string[] = [];
-          const digests: string[] = [];
-          for (const n of names) {
-            const r = parseReference(n);
-            if (r.digest) digests.push(`${r.name}@${r.digest}`);
-            else tags.push(`${r.name}:${r.tag}`);
-          }
-          out.push(toCriImage(await locked(() => attach(pulled, tags, digests))));
+      for (const d of [rec.id, rec.manifestDigest, ...rec.layers.map((l) => l.digest)]) lease.add(d);
+      const tar = backend.exportTar([{ rec, ...(name ? { name } : {}) }]);
+      return (async function* () {
+        try {
+          yield* tar;
+        } finally {
+          lease.release();
         }
-        return out;
-      } finally {
-        lease.release();
-      }
+      })();
     },
 
     async exportImage(ref: string, dest: string, eopts: ExportOptions = {}): Promise<void> {
