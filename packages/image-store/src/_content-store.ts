@@ -37,10 +37,10 @@ export class ContentStore {
   }
 
   async init(): Promise<void> {
-    await mkdir(this.blobDir, { recursive: true });
+    await mkdir(this.blobDir, { recursive: true, mode: 0o700 });
     // Whatever an interrupted run left half-written is garbage: no blob is visible before its rename.
     await rm(this.ingestDir, { recursive: true, force: true });
-    await mkdir(this.ingestDir, { recursive: true });
+    await mkdir(this.ingestDir, { recursive: true, mode: 0o700 });
   }
 
   path(digest: string): string {
