@@ -1,10 +1,12 @@
 /** createOciBackend: the Linux RuntimeBackend (conmon + runc/crun), wiring the per-RPC modules together. */
 import { mkdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { type ContainerId, CriError } from "@servin/cri-types";
 import type { BackendCondition, ContainerExit, RuntimeBackend } from "@servin/runtime-core";
 import { toContainerExit } from "./_container-state.js";
 import { type OciContext, type OciLogger, paths } from "./_context.js";
 import { createExitWatcher, type ExitRecord } from "./_exits.js";
+import { ensurePrivateDir } from "./_private-dir.js";
 import { createContainer } from "./container-create.js";
 import { inspectContainer } from "./container-inspect.js";
 import { removeContainer } from "./container-remove.js";
@@ -73,14 +75,23 @@ export async function createOciBackend(opts: OciBackendOptions): Promise<Runtime
   }
 
   const ctxBase = { root: opts.root, stateDir: opts.stateDir } as OciContext;
+  for (const dir of [opts.root, opts.stateDir]) await mkdir(dir, { recursive: true, mode: 0o711 });
+  // Writable layers, mounted rootfses and bundles hold container files with
+  // their own modes (setuid binaries a container wrote, device nodes): only
+  // root may reach them, as containerd keeps its task and CRI dirs 0700.
+  // Containers running as other users are unaffected: runc mounts and
+  // pivot_roots as root, so the paths leading to a rootfs never matter to them.
   for (const dir of [
-    opts.root,
-    opts.stateDir,
+    join(opts.root, "containers"),
+    join(opts.root, "sandboxes"),
+    join(opts.stateDir, "bundles"),
+    join(opts.stateDir, "sandboxes"),
+    join(opts.stateDir, "runtime"),
     paths.exitDir(ctxBase),
     paths.sandboxExitDir(ctxBase),
     paths.socketDir(ctxBase),
   ]) {
-    await mkdir(dir, { recursive: true, mode: 0o711 });
+    await ensurePrivateDir(dir, logger);
   }
   const makeRuntime = opts.createRuntime ?? createRuncRuntime;
   const runtimes = new Map<string, OciRuntime>();
