@@ -4,7 +4,8 @@ import { join } from "node:path";
 import type { ContainerId, SandboxId } from "@servin/cri-types";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { containerConfig, createHarness, fakeImages, type Harness, podConfig } from "./_test-harness.js";
-import { createMemoryBackend } from "./memory/backend.js";
+import type { RuntimeBackend } from "./backend.js";
+import { createMemoryBackend, type MemoryBackend } from "./memory/backend.js";
 import { createRuntimeService } from "./service.js";
 import { pendingContainerStatus } from "./store/container-status.js";
 import { createFileStore } from "./store/file.js";
@@ -60,7 +61,7 @@ describe("restart over a file store", () => {
     expect(await Promise.all(ids.map((containerId) => runtime.containerStatus({ containerId })))).toEqual(
       before.statuses,
     );
-    expect(runtime.recovery).toEqual({ sandboxes: 2, containers: 3, cleanedUp: 0, changed: 0 });
+    expect(await runtime.recovered).toEqual({ sandboxes: 2, containers: 3, cleanedUp: 0, changed: 0 });
     await expect(
       runtime.createContainer({ podSandboxId, config: containerConfig("made") }),
     ).rejects.toMatchObject({
@@ -93,7 +94,7 @@ describe("restart over a file store", () => {
     const { status } = await runtime.containerStatus({ containerId: id });
     expect(status).toMatchObject({ state: "CONTAINER_EXITED", exitCode: 3, reason: "Error" });
     expect(status.finishedAt > status.startedAt).toBe(true);
-    expect(runtime.recovery.changed).toBe(1);
+    expect((await runtime.recovered).changed).toBe(1);
   });
 
   it("marks a container that vanished as CONTAINER_UNKNOWN and a pod whose infra died as NOTREADY", async () => {
@@ -180,7 +181,7 @@ describe("crash recovery", () => {
 
     const runtime = await createRuntimeService({ backend, images, store });
     try {
-      expect(runtime.recovery).toEqual({ sandboxes: 1, containers: 0, cleanedUp: 3, changed: 0 });
+      expect(await runtime.recovered).toEqual({ sandboxes: 1, containers: 0, cleanedUp: 3, changed: 0 });
       expect(backend.sandboxIds()).toEqual([ready.id]);
       expect(backend.containerIds()).toEqual([]);
       const left = await (await createFileStore(dir)).load();
@@ -207,7 +208,7 @@ describe("crash recovery", () => {
     // No close(): a crash. The next servin starts over the same directory and backend.
     const second = await createRuntimeService({ backend, images, store: await createFileStore(dir) });
     try {
-      expect(second.recovery.cleanedUp).toBe(1);
+      expect((await second.recovered).cleanedUp).toBe(1);
       expect((await second.listContainers({})).containers).toEqual([]);
       const { containerId } = await second.createContainer({
         podSandboxId,
@@ -215,6 +216,106 @@ describe("crash recovery", () => {
       });
       expect(containerId).toMatch(/^[0-9a-f]{64}$/);
     } finally {
+      await second.close();
+    }
+  });
+});
+
+/** The memory backend with one operation held until `release()` (a backend slow to answer after a crash). */
+function slowBackend(backend: MemoryBackend, op: "inspectContainer" | "removeContainer", id: string) {
+  let release!: () => void;
+  const released = new Promise<void>((r) => {
+    release = r;
+  });
+  const slow: RuntimeBackend = {
+    ...backend,
+    async inspectContainer(c) {
+      if (op === "inspectContainer" && c.id === id) await released;
+      return backend.inspectContainer(c);
+    },
+    async removeContainer(c, s) {
+      if (op === "removeContainer" && c.id === id) await released;
+      return backend.removeContainer(c, s);
+    },
+  };
+  return { slow, release };
+}
+
+describe("recovery never blocks the API (issue 14)", () => {
+  it("answers at once; a call on an object not yet reconciled waits for it, then answers Unavailable naming it", async () => {
+    const harness = await fileHarness();
+    const { ids } = await podWith(harness, "held", "free");
+    const [held, free] = ids as [ContainerId, ContainerId];
+    await harness.runtime.startContainer({ containerId: held });
+    await harness.runtime.startContainer({ containerId: free });
+    await harness.runtime.close();
+    harness.backend.simulateExit(held, 3); // while servin is down
+    const { slow, release } = slowBackend(harness.backend, "inspectContainer", held);
+
+    const runtime = await createRuntimeService({
+      backend: slow,
+      images: fakeImages(),
+      store: await createFileStore(dir),
+    });
+    try {
+      expect((await runtime.version({})).runtimeName).toBe("servin");
+      // Reconciled on demand, ahead of the queue: the right state, never the stored (stale) one.
+      expect((await runtime.containerStatus({ containerId: free })).status.state).toBe("CONTAINER_RUNNING");
+      // Its stored state says RUNNING, but it exited: no answer rather than a wrong one.
+      await expect(runtime.containerStatus({ containerId: held })).rejects.toMatchObject({
+        code: "Unavailable",
+        message: expect.stringMatching(new RegExp(`container "${held}" is being recovered.*retry`)),
+      });
+      await expect(runtime.listContainers({})).rejects.toMatchObject({
+        code: "Unavailable",
+        message: expect.stringContaining(held),
+      });
+      // Calls on objects that do not wait on it keep working.
+      expect((await runtime.listPodSandbox({})).items).toHaveLength(1);
+      release();
+      expect((await runtime.containerStatus({ containerId: held })).status).toMatchObject({
+        state: "CONTAINER_EXITED",
+        exitCode: 3,
+      });
+      expect((await runtime.listContainers({})).containers).toHaveLength(2);
+      expect(await runtime.recovered).toEqual({ sandboxes: 1, containers: 2, cleanedUp: 0, changed: 1 });
+    } finally {
+      release();
+      await runtime.close();
+    }
+  });
+
+  it("a half-created container whose cleanup hangs holds up only calls on its pod", async () => {
+    const backend = createMemoryBackend();
+    const images = fakeImages();
+    const first = await createRuntimeService({ backend, images, store: await createFileStore(dir) });
+    const { podSandboxId } = await first.runPodSandbox({ config: podConfig("p") });
+    const other = (await first.runPodSandbox({ config: podConfig("q") })).podSandboxId;
+    backend.hold("createContainer"); // never released: the "process" dies while the backend works
+    void first.createContainer({ podSandboxId, config: containerConfig("stuck") }).catch(() => {});
+    await new Promise((r) => setTimeout(r, 20));
+    const stuck = (await (await createFileStore(dir)).load()).containers[0]!.metadata.id;
+    const { slow, release } = slowBackend(backend, "removeContainer", stuck);
+
+    // No close(): a crash. The next servin starts while the cleanup of "stuck" cannot finish.
+    const second = await createRuntimeService({ backend: slow, images, store: await createFileStore(dir) });
+    try {
+      expect((await second.listPodSandbox({})).items).toHaveLength(2);
+      expect((await second.listContainers({})).containers).toEqual([]);
+      const c = await second.createContainer({ podSandboxId: other, config: containerConfig("fine") });
+      expect((await second.containerStatus(c)).status.state).toBe("CONTAINER_CREATED");
+      await expect(second.removePodSandbox({ podSandboxId })).rejects.toMatchObject({
+        code: "Unavailable",
+        message: expect.stringContaining(`container "${stuck}" is being cleaned up after a crash`),
+      });
+      release();
+      expect((await second.recovered).cleanedUp).toBe(1);
+      await second.removePodSandbox({ podSandboxId });
+      expect((await (await createFileStore(dir)).load()).containers.map((x) => x.metadata.id)).toEqual([
+        c.containerId,
+      ]);
+    } finally {
+      release();
       await second.close();
     }
   });

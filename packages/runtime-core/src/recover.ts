@@ -1,8 +1,16 @@
 /**
  * Startup recovery: reload the store and reconcile it with what the backend
  * reports, so that nothing is lost and nothing is leaked across a restart or crash.
+ *
+ * Recovery never blocks the API (issue 14): the store is indexed at once and
+ * the service answers; reconciling with the backend and cleaning up
+ * half-created objects run in the background. A call that names an object
+ * not yet reconciled has it reconciled first (ahead of the queue), and
+ * answers Unavailable naming it if that takes longer than GATE_WAIT_MS; Lists
+ * wait for every visible object likewise. Half-created objects are invisible,
+ * so only calls on their pod wait for their cleanup.
  */
-import { nowNanos } from "@servin/cri-types";
+import { CriError, nowNanos } from "@servin/cri-types";
 import {
   type ContainerEntry,
   containerNameKey,
@@ -14,14 +22,20 @@ import {
   saveContainer,
   saveSandbox,
 } from "./_context.js";
-import type { ContainerExit } from "./backend.js";
+import type { ContainerExit, ContainerRecord } from "./backend.js";
 import { exitStatus } from "./container/stop.js";
 import { containerState, isContainerPending } from "./store/container-status.js";
 import { isSandboxPending } from "./store/sandbox-status.js";
 import type { StoredContainer, StoredSandbox, StoreSnapshot } from "./store/types.js";
 
-/** How many backend inspections run at once during recovery (the machine may have 2 cores). */
+/** How many backend inspections or cleanups run at once during recovery (the machine may have 2 cores). */
 const INSPECT_CONCURRENCY = 8;
+/**
+ * How long a call waits for the objects it names to be reconciled before
+ * answering Unavailable. Reconciling one object is a `runc state` and an exit
+ * file read (milliseconds); kubelet retries Unavailable on its next sync.
+ */
+const GATE_WAIT_MS = 1_000;
 
 export interface RecoveryReport {
   sandboxes: number;
@@ -32,9 +46,147 @@ export interface RecoveryReport {
   changed: number;
 }
 
-/** Phase 1: drop what never finished being created, index the rest. Call before subscribing to exits. */
-export async function loadAndClean(ctx: RuntimeContext, snapshot: StoreSnapshot): Promise<RecoveryReport> {
+/** One piece of recovery work on one object, started by the queue or, earlier, by a call that needs it. */
+interface RecoveryTask {
+  readonly kind: "container" | "pod sandbox";
+  readonly id: string;
+  /** The pod the object belongs to (itself for a pod). */
+  readonly sandboxId: string;
+  /** A reconcile of a visible object (Lists wait for these), or the cleanup of an invisible one. */
+  readonly visible: boolean;
+  run(): Promise<void>;
+}
+
+/** Recovery in progress: what it has done so far, and the gate calls pass through meanwhile. */
+export interface Recovery {
+  /** Filled in as recovery proceeds; final once `done` resolves. */
+  readonly report: RecoveryReport;
+  /** Resolves when every object is reconciled and every half-created one cleaned up (or left for the next start). */
+  readonly done: Promise<RecoveryReport>;
+  /** True once `done` has resolved: calls pass the gate without looking. */
+  readonly finished: boolean;
+  /**
+   * Waits until the objects `req` names (containerId, podSandboxId; every
+   * visible object for List RPCs) are reconciled, reconciling them first if
+   * they are still queued. Throws Unavailable naming the object after GATE_WAIT_MS.
+   */
+  gate(rpc: string, req: unknown): Promise<void>;
+  /** Records being cleaned up right now (image GC must keep their images until then). */
+  cleaning(): Iterable<ContainerRecord>;
+}
+
+/** RPCs that never touch a recovered object: they pass the gate at once. */
+const UNGATED = new Set([
+  "Version",
+  "Status",
+  "RuntimeConfig",
+  "UpdateRuntimeConfig",
+  "RunPodSandbox",
+  "ListMetricDescriptors",
+]);
+
+/**
+ * Indexes the snapshot synchronously (so the service can answer at once) and
+ * starts reconciling and cleaning up in the background. Subscribe to backend
+ * exits before calling it: both take the container's lock, so an exit during
+ * recovery is neither missed nor recorded twice.
+ */
+export function startRecovery(ctx: RuntimeContext, snapshot: StoreSnapshot): Recovery {
   const report: RecoveryReport = { sandboxes: 0, containers: 0, cleanedUp: 0, changed: 0 };
+  const { doomed, pendingSandboxes } = index(ctx, snapshot, report);
+  const tasks = new Map<string, RecoveryTask>();
+  const cleaning = new Map<string, ContainerRecord>();
+  const add = (
+    kind: RecoveryTask["kind"],
+    id: string,
+    sandboxId: string,
+    visible: boolean,
+    work: () => Promise<void>,
+  ) => {
+    let started: Promise<void> | undefined;
+    const task: RecoveryTask = {
+      kind,
+      id,
+      sandboxId,
+      visible,
+      run: () => {
+        started ??= work()
+          .catch((err: unknown) =>
+            ctx.logger.error(
+              `recovery: ${kind} "${id}" could not be recovered; it keeps its stored state`,
+              err,
+            ),
+          )
+          .finally(() => tasks.delete(id));
+        return started;
+      },
+    };
+    tasks.set(id, task);
+  };
+
+  for (const entry of ctx.sandboxes.values()) {
+    if (entry.status.state !== "SANDBOX_READY") continue; // NOTREADY is final until removed
+    add("pod sandbox", entry.record.id, entry.record.id, true, async () => {
+      if (await entry.lock.run(() => reconcileSandbox(ctx, entry))) report.changed++;
+    });
+  }
+  for (const entry of ctx.containers.values()) {
+    if (containerState(entry.status) === "CONTAINER_EXITED") continue; // an exit is final
+    add("container", entry.record.id, entry.record.sandboxId, true, async () => {
+      if (await entry.lock.run(() => reconcileContainer(ctx, entry))) report.changed++;
+    });
+  }
+  // Backend removal is idempotent, so cleaning something the backend never made is harmless.
+  const allSandboxes = new Map<string, StoredSandbox>(snapshot.sandboxes.map((s) => [s.metadata.id, s]));
+  for (const c of doomed) {
+    cleaning.set(c.metadata.id, c.metadata);
+    add("container", c.metadata.id, c.metadata.sandboxId, false, async () => {
+      try {
+        if (await cleanUpContainer(ctx, c, allSandboxes.get(c.metadata.sandboxId)?.metadata))
+          report.cleanedUp++;
+      } finally {
+        cleaning.delete(c.metadata.id);
+      }
+    });
+  }
+  for (const s of pendingSandboxes) {
+    add("pod sandbox", s.metadata.id, s.metadata.id, false, async () => {
+      if (await cleanUpSandbox(ctx, s)) report.cleanedUp++;
+    });
+  }
+
+  const queue = [...tasks.values()];
+  // Visible objects first (callers wait for them), then cleanups, pods after their containers.
+  const reconciles = queue.filter((t) => t.visible);
+  const containerCleanups = queue.filter((t) => !t.visible && t.kind === "container");
+  const sandboxCleanups = queue.filter((t) => !t.visible && t.kind === "pod sandbox");
+  const recovery = {
+    report,
+    finished: tasks.size === 0,
+    done: undefined as unknown as Promise<RecoveryReport>,
+    gate: (rpc: string, req: unknown) => gate(tasks, rpc, req),
+    cleaning: () => cleaning.values(),
+  };
+  const runAll = async (list: RecoveryTask[]) => {
+    // After close() began, leave the rest to the next start (their records stay).
+    await pool(list, (t) => (ctx.lifetime.aborted && !t.visible ? Promise.resolve() : t.run()));
+  };
+  recovery.done = (async () => {
+    await runAll(reconciles);
+    await runAll(containerCleanups);
+    await runAll(sandboxCleanups);
+    recovery.finished = true;
+    return report;
+  })();
+  return recovery;
+}
+
+/** Indexes what finished being created; returns what did not (to clean up). */
+function index(
+  ctx: RuntimeContext,
+  snapshot: StoreSnapshot,
+  report: RecoveryReport,
+): { doomed: StoredContainer[]; pendingSandboxes: StoredSandbox[] } {
   // Index in creation order, so List answers in the same order before and after a restart.
   const byCreation = (a: { metadata: { createdAt: bigint; id: string } }, b: typeof a) =>
     a.metadata.createdAt < b.metadata.createdAt
@@ -78,49 +230,87 @@ export async function loadAndClean(ctx: RuntimeContext, snapshot: StoreSnapshot)
     );
     report.containers++;
   }
-
-  // Backend removal is idempotent, so cleaning something the backend never made is harmless.
-  const allSandboxes = new Map<string, StoredSandbox>(snapshot.sandboxes.map((s) => [s.metadata.id, s]));
-  // A failed cleanup keeps its record, so the next start tries again; it must not keep this start from finishing.
-  await pool(doomed, async (c) => {
-    const why = isContainerPending(c.status) ? "half-created" : "orphaned (its pod sandbox is gone)";
-    ctx.logger.warn(`recovery: cleaning up ${why} container "${c.metadata.id}"`);
-    try {
-      await ctx.backend.removeContainer(c.metadata, allSandboxes.get(c.metadata.sandboxId)?.metadata);
-      await ctx.store.deleteContainer(c.metadata.id);
-      report.cleanedUp++;
-    } catch (err) {
-      ctx.logger.error(
-        `recovery: cleaning up container "${c.metadata.id}" failed; retrying at next start`,
-        err,
-      );
-    }
-  });
-  await pool(pendingSandboxes, async (s) => {
-    ctx.logger.warn(`recovery: cleaning up half-created pod sandbox "${s.metadata.id}"`);
-    try {
-      await ctx.backend.stopSandbox(s.metadata);
-      await ctx.backend.removeSandbox(s.metadata);
-      await ctx.store.deleteSandbox(s.metadata.id);
-      report.cleanedUp++;
-    } catch (err) {
-      ctx.logger.error(
-        `recovery: cleaning up pod sandbox "${s.metadata.id}" failed; retrying at next start`,
-        err,
-      );
-    }
-  });
-  return report;
+  return { doomed, pendingSandboxes };
 }
 
-/** Phase 2: ask the backend about every object and bring its status up to date. */
-export async function reconcile(ctx: RuntimeContext, report: RecoveryReport): Promise<void> {
-  await pool([...ctx.sandboxes.values()], async (entry) => {
-    if (await entry.lock.run(() => reconcileSandbox(ctx, entry))) report.changed++;
+/** A failed cleanup keeps its record, so the next start tries again. */
+async function cleanUpContainer(
+  ctx: RuntimeContext,
+  c: StoredContainer,
+  sandbox: StoredSandbox["metadata"] | undefined,
+): Promise<boolean> {
+  const why = isContainerPending(c.status) ? "half-created" : "orphaned (its pod sandbox is gone)";
+  ctx.logger.warn(`recovery: cleaning up ${why} container "${c.metadata.id}"`);
+  try {
+    await ctx.backend.removeContainer(c.metadata, sandbox);
+    await ctx.store.deleteContainer(c.metadata.id);
+    return true;
+  } catch (err) {
+    ctx.logger.error(
+      `recovery: cleaning up container "${c.metadata.id}" failed; retrying at next start`,
+      err,
+    );
+    return false;
+  }
+}
+
+async function cleanUpSandbox(ctx: RuntimeContext, s: StoredSandbox): Promise<boolean> {
+  ctx.logger.warn(`recovery: cleaning up half-created pod sandbox "${s.metadata.id}"`);
+  try {
+    await ctx.backend.stopSandbox(s.metadata);
+    await ctx.backend.removeSandbox(s.metadata);
+    await ctx.store.deleteSandbox(s.metadata.id);
+    return true;
+  } catch (err) {
+    ctx.logger.error(
+      `recovery: cleaning up pod sandbox "${s.metadata.id}" failed; retrying at next start`,
+      err,
+    );
+    return false;
+  }
+}
+
+/** The tasks a call depends on: the object it names and, for a pod, everything in it. */
+function tasksFor(tasks: Map<string, RecoveryTask>, rpc: string, req: unknown): RecoveryTask[] {
+  if (UNGATED.has(rpc)) return [];
+  if (rpc.startsWith("List")) {
+    // ListPodSandbox* show pods only, ListContainer* containers only.
+    const kind = rpc.includes("PodSandbox") ? "pod sandbox" : "container";
+    return [...tasks.values()].filter((t) => t.visible && t.kind === kind);
+  }
+  const r = (req ?? {}) as { containerId?: unknown; podSandboxId?: unknown };
+  const out: RecoveryTask[] = [];
+  // IDs may be unique prefixes; waiting for every match is harmless.
+  const matches = (id: string, q: unknown) => typeof q === "string" && q !== "" && id.startsWith(q);
+  for (const t of tasks.values()) {
+    if (t.kind === "container" && t.visible && matches(t.id, r.containerId)) out.push(t);
+    else if (matches(t.sandboxId, r.podSandboxId) && (t.visible || t.kind === "container")) out.push(t);
+  }
+  return out;
+}
+
+async function gate(tasks: Map<string, RecoveryTask>, rpc: string, req: unknown): Promise<void> {
+  const needed = tasksFor(tasks, rpc, req);
+  if (needed.length === 0) return;
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<"timeout">((resolve) => {
+    timer = setTimeout(() => resolve("timeout"), GATE_WAIT_MS);
   });
-  await pool([...ctx.containers.values()], async (entry) => {
-    if (await entry.lock.run(() => reconcileContainer(ctx, entry))) report.changed++;
-  });
+  try {
+    // Started here if still queued: a caller is waiting for exactly these.
+    const all = Promise.all(needed.map((t) => t.run()));
+    if ((await Promise.race([all, timedOut])) !== "timeout") return;
+  } finally {
+    clearTimeout(timer);
+  }
+  const left = needed.filter((t) => tasks.has(t.id));
+  if (left.length === 0) return;
+  const first = left[0]!;
+  const what = `${first.kind} "${first.id}" is ${first.visible ? "being recovered" : "being cleaned up after a crash"}`;
+  throw new CriError(
+    "Unavailable",
+    `${rpc}: ${what}${left.length > 1 ? ` (and ${left.length - 1} more objects)` : ""}, retry`,
+  );
 }
 
 async function reconcileSandbox(ctx: RuntimeContext, entry: SandboxEntry): Promise<boolean> {

@@ -25,7 +25,7 @@ import { exitStatus, stopContainer } from "./container/stop.js";
 import { updateContainerResources } from "./container/update.js";
 import { emitEvent } from "./events/emit.js";
 import { DEFAULT_EVENT_BUFFER, EventHub } from "./events/hub.js";
-import { loadAndClean, type RecoveryReport, reconcile } from "./recover.js";
+import { type RecoveryReport, startRecovery } from "./recover.js";
 import { runtimeConfig, updateRuntimeConfig } from "./runtime/config.js";
 import { status } from "./runtime/status.js";
 import {
@@ -73,8 +73,10 @@ export interface ServinRuntimeService extends RuntimeService {
   isImageInUse(id: ImageId): boolean;
   /** Live counts for status pages and metrics (pending creates excluded). */
   counts(): { sandboxes: number; containers: number; running: number };
-  /** What startup recovery found and did. */
+  /** What startup recovery found and did so far (it runs in the background; final once `recovered` resolves). */
   readonly recovery: RecoveryReport;
+  /** Resolves once startup recovery has reconciled every object and cleaned up every half-created one. */
+  readonly recovered: Promise<RecoveryReport>;
 }
 
 /** This package's version: the default runtimeVersion. */
@@ -83,9 +85,11 @@ export const RUNTIME_CORE_VERSION = "0.1.0";
 type Handler<Req, Res> = (ctx: RuntimeContext, req: Req, opts?: CallOptions) => Promise<Res>;
 
 /**
- * Creates the CRI runtime service. Resolves once the store is reloaded and
- * reconciled with the backend: half-created objects are cleaned up, exits
- * that happened while we were down are recorded, lost containers are UNKNOWN.
+ * Creates the CRI runtime service. Resolves as soon as the store is reloaded
+ * and indexed; reconciling with the backend runs in the background (see
+ * recover.ts): half-created objects are cleaned up, exits that happened while
+ * we were down are recorded, lost containers are UNKNOWN. Calls on an object
+ * wait for its reconcile (or answer Unavailable naming it), never see a stale state.
  *
  * @example
  * import { createMemoryBackend, createMemoryStore, createRuntimeService } from "@servin/runtime-core";
@@ -129,18 +133,19 @@ export async function createRuntimeService(options: RuntimeServiceOptions): Prom
     },
   };
 
-  const report = await loadAndClean(ctx, await ctx.store.load());
+  const snapshot = await ctx.store.load();
   // Subscribe before reconciling so an exit during recovery is not missed; both take the container's lock.
   const unsubscribe = ctx.backend.onContainerExit((id, exit) => onExit(ctx, id, exit));
-  try {
-    await reconcile(ctx, report);
-  } catch (err) {
-    unsubscribe();
-    throw err;
-  }
-  logger.info(
-    `runtime recovered: ${report.sandboxes} pod sandboxes, ${report.containers} containers, ` +
-      `${report.cleanedUp} half-created objects cleaned up, ${report.changed} updated`,
+  // Recovery never blocks the API (issue 14): it runs in the background, calls pass its gate.
+  const recovery = startRecovery(ctx, snapshot);
+  const report = recovery.report;
+  ctx.track(
+    recovery.done.then((r) =>
+      logger.info(
+        `runtime recovered: ${r.sandboxes} pod sandboxes, ${r.containers} containers, ` +
+          `${r.cleanedUp} half-created objects cleaned up, ${r.changed} updated`,
+      ),
+    ),
   );
 
   let closed = false;
@@ -150,7 +155,9 @@ export async function createRuntimeService(options: RuntimeServiceOptions): Prom
     <Req, Res>(rpc: string, handler: Handler<Req, Res>, options: { awaitOnClose?: boolean } = {}) =>
     async (req: Req, opts?: CallOptions): Promise<Res> => {
       if (closed) throw new CriError("Unavailable", `${rpc}: the runtime service is closed`);
-      const work = handler(ctx, (req ?? {}) as Req, opts);
+      const work = recovery.finished
+        ? handler(ctx, (req ?? {}) as Req, opts)
+        : recovery.gate(rpc, req).then(() => handler(ctx, (req ?? {}) as Req, opts));
       if (options.awaitOnClose !== false) {
         const settled: Promise<void> = work.then(
           () => {
@@ -173,6 +180,7 @@ export async function createRuntimeService(options: RuntimeServiceOptions): Prom
 
   return {
     recovery: report,
+    recovered: recovery.done,
     version: call("Version", version),
     status: call("Status", status),
     runtimeConfig: call("RuntimeConfig", runtimeConfig),
@@ -208,6 +216,7 @@ export async function createRuntimeService(options: RuntimeServiceOptions): Prom
     },
     isImageInUse(id: ImageId): boolean {
       for (const c of ctx.containers.values()) if (c.record.image.id === id) return true;
+      for (const c of recovery.cleaning()) if (c.image.id === id) return true;
       return false;
     },
     counts() {
