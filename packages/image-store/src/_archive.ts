@@ -13,6 +13,7 @@ import type { ExportOptions, ImportedImage, ImportOptions, LeaseScope, PulledIma
 import { ByteReader } from "./_bytes.js";
 import type { ContentStore } from "./_content-store.js";
 import { checkDigest, digestHex, isSha256Digest, sha256Digest } from "./_digest.js";
+import { ImageExpansionBudget, layerLimits } from "./_limits.js";
 import {
   isIndex,
   MT,
@@ -142,14 +143,16 @@ async function filesOfTar(
 }
 
 async function unpackAll(deps: ArchiveDeps, layers: LayerRecord[], what: string): Promise<void> {
+  const budget = new ImageExpansionBudget(deps.limits.maxImageBytes);
   for (const l of layers) {
     deps.lease.add(l.digest);
     deps.lease.add(l.diffId);
     await deps.snapshots.ensure(
       l.diffId,
       () => deps.content.read(l.digest),
-      deps.limits,
+      layerLimits(deps.limits, l.size),
       `layer ${l.digest} of ${what}`,
+      budget.layer(),
     );
   }
 }

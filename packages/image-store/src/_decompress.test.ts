@@ -59,10 +59,10 @@ describe("zstd decompression cap", () => {
     const cap = 1024 * 1024;
     // 8192 blocks: 32 KiB in, 1 GiB out.
     const bomb = rleFrame(8192);
-    const err = await drain(decompress(one(bomb), cap)).catch((e: unknown) => e);
+    const err = await drain(decompress(one(bomb), cap, undefined, "a test cap")).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DecompressionLimitError);
     expect((err as Error).message).toBe(
-      `uncompressed layer exceeds the ${cap}-byte cap (decompression bomb?)`,
+      `uncompressed layer exceeds the ${cap}-byte cap (a test cap): decompression bomb? (nothing past the cap was written)`,
     );
     // The decoder produced at most one block beyond the cap before being stopped.
     expect(counter.emitted).toBeLessThanOrEqual(cap + BLOCK);
@@ -77,5 +77,18 @@ describe("zstd decompression cap", () => {
     }
     await expect(drain(decompress(chunks(), cap))).rejects.toBeInstanceOf(DecompressionLimitError);
     expect(counter.emitted).toBeLessThanOrEqual(cap + BLOCK);
+  });
+
+  it("never hands out a byte past the cap (gzip and zstd): what is written stays within it", async () => {
+    const { gzipSync } = await import("node:zlib");
+    const cap = 5 * 1024 * 1024 + 7;
+    for (const blob of [gzipSync(Buffer.alloc(64 * 1024 * 1024)), rleFrame(512)]) {
+      let handedOut = 0;
+      const err = await (async () => {
+        for await (const c of decompress(one(blob), cap)) handedOut += c.length;
+      })().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(DecompressionLimitError);
+      expect(handedOut).toBeLessThanOrEqual(cap);
+    }
   });
 });

@@ -30,16 +30,20 @@ async function* gunzip(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
   }
 }
 
-function bombError(maxBytes: number): DecompressionLimitError {
+function bombError(maxBytes: number, note?: string): DecompressionLimitError {
   return new DecompressionLimitError(
-    `uncompressed layer exceeds the ${maxBytes}-byte cap (decompression bomb?)`,
+    `uncompressed layer exceeds the ${maxBytes}-byte cap${note ? ` (${note})` : ""}: decompression bomb? (nothing past the cap was written)`,
   );
 }
 
 /** zstd input is pushed in slices this small: a slice of RLE blocks (4 bytes → 128 KiB each) expands to at most 16 MiB. */
 export const ZSTD_SLICE = 512;
 
-async function* unzstd(source: AsyncIterable<Buffer>, maxBytes: number): AsyncGenerator<Buffer> {
+async function* unzstd(
+  source: AsyncIterable<Buffer>,
+  maxBytes: number,
+  note?: string,
+): AsyncGenerator<Buffer> {
   let out: Uint8Array[] = [];
   let ended = false;
   let produced = 0;
@@ -48,7 +52,7 @@ async function* unzstd(source: AsyncIterable<Buffer>, maxBytes: number): AsyncGe
   // a whole push's worth of output is already in memory.
   const d = new Decompress((chunk, final) => {
     produced += chunk.length;
-    if (produced > maxBytes) throw bombError(maxBytes);
+    if (produced > maxBytes) throw bombError(maxBytes, note);
     out.push(chunk);
     if (final) ended = true;
   });
@@ -76,6 +80,8 @@ export async function* decompress(
   source: AsyncIterable<Uint8Array>,
   maxBytes: number,
   onKind?: (kind: Compression) => void,
+  /** Says where the cap comes from, in the error. */
+  note?: string,
 ): AsyncGenerator<Buffer> {
   const reader = new ByteReader(source);
   const head = await reader.read(4);
@@ -84,11 +90,11 @@ export async function* decompress(
   else if (head.length === 4 && head.readUInt32LE(0) === 0xfd2fb528) kind = "zstd";
   onKind?.(kind);
   const raw = prepend(head, reader);
-  const out = kind === "gzip" ? gunzip(raw) : kind === "zstd" ? unzstd(raw, maxBytes) : raw;
+  const out = kind === "gzip" ? gunzip(raw) : kind === "zstd" ? unzstd(raw, maxBytes, note) : raw;
   let total = 0;
   for await (const chunk of out) {
     total += chunk.length;
-    if (total > maxBytes) throw bombError(maxBytes);
+    if (total > maxBytes) throw bombError(maxBytes, note);
     yield chunk;
   }
 }

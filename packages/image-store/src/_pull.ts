@@ -4,6 +4,7 @@ import { CriError, isCriError } from "@servin/cri-types";
 import type { LeaseScope, PullContext, PulledImage } from "./_backend.js";
 import { BlobVerifyError, type ContentStore, IngestAbortedError } from "./_content-store.js";
 import { checkDigest } from "./_digest.js";
+import { ImageExpansionBudget, layerLimits } from "./_limits.js";
 import {
   type Descriptor,
   isIndex,
@@ -209,6 +210,7 @@ export async function pullFromRegistry(
       lease(l.diffId);
       emit({ digest: l.digest, kind: "layer", total: l.size, current: 0, status: "waiting" });
     }
+    const budget = new ImageExpansionBudget(limits.maxImageBytes);
     await mapLimited(manifest.layers, deps.concurrency, async (desc, i) => {
       const layer = layers[i]!;
       await fetchBlob(deps, preferred, ref, ctx, desc, "layer", emit);
@@ -217,8 +219,9 @@ export async function pullFromRegistry(
       await deps.snapshots.ensure(
         layer.diffId,
         () => content.read(layer.digest),
-        limits,
+        layerLimits(limits, desc.size),
         `layer ${desc.digest} of "${ref.string}"`,
+        budget.layer(),
       );
       emit({ digest: desc.digest, kind: "layer", total: desc.size, current: desc.size, status: "unpacked" });
     });

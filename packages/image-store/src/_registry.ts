@@ -37,7 +37,12 @@ export function isLoopbackHost(host: string): boolean {
   return h === "localhost" || h === "[::1]" || /^127(?:\.\d{1,3}){3}$/.test(h);
 }
 
-/** The endpoints for a registry host, mirrors first, the registry itself last. */
+/** Whether the registry itself is tried after its mirrors (default true, as containerd). */
+export function upstreamFallback(domain: string, cfg: RegistryConfig): boolean {
+  return cfg.upstreamFallbackFor?.[domain] ?? cfg.upstreamFallback ?? true;
+}
+
+/** The endpoints for a registry host, mirrors first, the registry itself last (unless fallback is off). */
 export function endpointsFor(domain: string, cfg: RegistryConfig): Endpoint[] {
   const insecure = new Set(cfg.insecure ?? []);
   const out: Endpoint[] = [];
@@ -46,6 +51,8 @@ export function endpointsFor(domain: string, cfg: RegistryConfig): Endpoint[] {
     const loose = insecure.has(base.host);
     out.push({ base, tlsVerify: !loose, mirror: true, httpFallback: loose && base.protocol === "https:" });
   }
+  // With fallback off, a host with mirrors is pulled from them only: the registry is never contacted.
+  if (out.length > 0 && !upstreamFallback(domain, cfg)) return out;
   const host = domain === "docker.io" ? "registry-1.docker.io" : domain;
   if (isLoopbackHost(domain))
     out.push({ base: new URL(`http://${host}`), tlsVerify: true, mirror: false, httpFallback: false });
@@ -243,7 +250,8 @@ export class RegistryClient {
         `${what}: registry ${ep.base.host} denied access (${res.status})`,
       );
     }
-    if (res.status === 404) return CriError.notFound(`${what}: not found in registry ${ep.base.host}`);
+    if (res.status === 404)
+      return CriError.notFound(`${what}: not found in ${ep.mirror ? "mirror" : "registry"} ${ep.base.host}`);
     return new CriError("Unavailable", `${what}: registry ${ep.base.host} answered ${res.status}`);
   }
 
@@ -270,13 +278,7 @@ export class RegistryClient {
         errors.push(e);
       }
     }
-    const last = errors[errors.length - 1]!;
-    if (errors.length === 1) throw last;
-    const mirrors = errors
-      .slice(0, -1)
-      .map((e) => e.message)
-      .join("; ");
-    throw new CriError(last.code, `${last.message} (mirrors: ${mirrors})`, { cause: last });
+    throw combineEndpointErrors(eps, errors, ref.domain);
   }
 
   /** Fetches and verifies a manifest or index (`reference` is a tag or digest). */
@@ -329,4 +331,40 @@ export class RegistryClient {
     if (res.status !== 200) throw this.statusError(ep, res, `blob ${digest} of ${ref.name}`);
     return res;
   }
+}
+
+/**
+ * One error for a request every endpoint failed. The registry's own error
+ * wins, with the mirrors' appended, except when a mirror answered "not found"
+ * and the registry could not be asked (fallback off, or unreachable): then the
+ * mirror's answer is the news, not the unreachable upstream.
+ */
+export function combineEndpointErrors(eps: Endpoint[], errors: CriError[], domain: string): CriError {
+  const last = errors[errors.length - 1]!;
+  const upstreamTried = eps.length > 0 && !eps[eps.length - 1]!.mirror;
+  const missing = errors.find((e, i) => eps[i]?.mirror && e.code === "NotFound");
+  if (!upstreamTried) {
+    const head = missing ?? last;
+    const others = errors.filter((e) => e !== head).map((e) => e.message);
+    const tail = others.length > 0 ? ` (other mirrors: ${others.join("; ")})` : "";
+    return new CriError(
+      head.code,
+      `${head.message}${tail}; upstream fallback is off for ${domain}: the registry itself was not tried`,
+      { cause: head },
+    );
+  }
+  if (errors.length === 1) return last;
+  const mirrors = errors
+    .slice(0, -1)
+    .map((e) => e.message)
+    .join("; ");
+  if (missing && last.code === "Unavailable")
+    return new CriError(
+      "NotFound",
+      `${missing.message}, and the registry could not be asked: ${last.message}`,
+      {
+        cause: missing,
+      },
+    );
+  return new CriError(last.code, `${last.message} (mirrors: ${mirrors})`, { cause: last });
 }

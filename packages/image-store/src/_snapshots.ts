@@ -13,6 +13,8 @@ import { type UnpackResult, unpackLayer } from "./_unpack.js";
 
 export interface SnapshotLimits {
   maxLayerBytes: number;
+  /** Where `maxLayerBytes` comes from (named in the error when a layer exceeds it). */
+  maxLayerBytesNote?: string;
   maxLayerEntries: number;
 }
 
@@ -68,6 +70,7 @@ export class SnapshotStore {
           dir: tmp,
           expectedDiffId: diffId,
           maxBytes: limits.maxLayerBytes,
+          ...(limits.maxLayerBytesNote ? { maxBytesNote: limits.maxLayerBytesNote } : {}),
           maxEntries: limits.maxLayerEntries,
           privileged: this.privileged,
           ...(onBytes ? { onBytes } : {}),

@@ -25,6 +25,8 @@ export interface UnpackOptions {
   dir: string;
   expectedDiffId: string;
   maxBytes: number;
+  /** Where `maxBytes` comes from, for the error when a layer exceeds it. */
+  maxBytesNote?: string;
   maxEntries: number;
   /** Root: create device nodes and overlay whiteouts, keep ownership. */
   privileged: boolean;
@@ -402,7 +404,7 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
   const hash = createHash("sha256");
   let size = 0;
   const hashed = (async function* () {
-    for await (const chunk of decompress(opts.source, opts.maxBytes)) {
+    for await (const chunk of decompress(opts.source, opts.maxBytes, undefined, opts.maxBytesNote)) {
       hash.update(chunk);
       size += chunk.length;
       opts.onBytes?.(size);
