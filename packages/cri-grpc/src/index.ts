@@ -16,8 +16,10 @@ export {
   type CriGrpcLogger,
   type CriGrpcServer,
   type CriGrpcServerOptions,
+  type CriGrpcTcpAuth,
   createCriGrpcServer,
   defaultCriSocketPath,
+  type TcpPeer,
   type VersionInfo,
 } from "./server.js";
 export { criErrorFromGrpc, GRPC_STATUS_BY_CRI_CODE, grpcStatusOf } from "./status.js";

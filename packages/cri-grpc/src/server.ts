@@ -1,15 +1,30 @@
 /** createCriGrpcServer: the CRI (runtime.v1 and runtime.v1alpha2) over gRPC on a unix socket, optionally TCP. */
 import { chmod } from "node:fs/promises";
+import type { Server as NetServer, Socket } from "node:net";
 import { resolve as resolvePath } from "node:path";
-import { type ChannelOptions, Server, ServerCredentials } from "@grpc/grpc-js";
+import {
+  type ChannelOptions,
+  type ConnectionInjector,
+  Server,
+  ServerCredentials,
+  type ServerInterceptor,
+} from "@grpc/grpc-js";
 import { CriError, type ImageService, type RuntimeService } from "@servin/cri-types";
+import { rewriteAuthority } from "./_authority-rewrite.js";
 import type { CallScope } from "./_call-scope.js";
 import { type CriGrpcLogger, type HandlerContext, implementService, type VersionInfo } from "./_handlers.js";
+import { listen, parseHostPort, stopListening } from "./_listeners.js";
 import { IMAGE_METHODS, RUNTIME_METHODS } from "./_rpc-table.js";
+import {
+  bearerTokenInterceptor,
+  type CriGrpcTcpAuth,
+  denyAllInterceptor,
+  type TcpPeer,
+} from "./_tcp-auth.js";
 import { prepareUnixSocket, removeSocketFile, SOCKET_MODE } from "./_unix-socket.js";
 import { CRI_API_VERSIONS, type CriApiVersion, criServiceDefinitions } from "./proto.js";
 
-export type { CriGrpcLogger, VersionInfo };
+export type { CriGrpcLogger, CriGrpcTcpAuth, TcpPeer, VersionInfo };
 
 /** kubelet's own limit for CRI messages (16 MiB), both ways. */
 export const CRI_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
@@ -47,6 +62,14 @@ export interface CriGrpcServerOptions {
   socketPath?: string;
   /** Also listen on TCP, e.g. "127.0.0.1:10010" ("host:0" picks a free port). Off unless given. */
   tcp?: string;
+  /**
+   * Who may call over TCP. Unix socket connections are guarded by the socket
+   * file's mode and never checked. With `token`, a TCP call without
+   * `authorization: Bearer <token>` is UNAUTHENTICATED; else with `trustPeer`,
+   * each connection is judged once when accepted and calls on an untrusted one
+   * are PERMISSION_DENIED; with neither, TCP is open.
+   */
+  tcpAuth?: CriGrpcTcpAuth;
   logger?: CriGrpcLogger;
   /** Overrides of the Version answer (runtimeVersion = the servin version, …). */
   versionInfo?: VersionInfo;
@@ -86,32 +109,86 @@ const DEFAULT_GRACE_MS = 10_000;
 export function createCriGrpcServer(opts: CriGrpcServerOptions): CriGrpcServer {
   const logger = opts.logger ?? {};
   const socketPath = resolveSocketPath(opts);
+  const tcpAddress = opts.tcp ? parseHostPort(opts.tcp) : undefined;
   const scopes = new Set<CallScope>();
-  const server = new Server({ ...CRI_SERVER_CHANNEL_OPTIONS, ...opts.channelOptions });
 
-  for (const apiVersion of opts.apiVersions ?? CRI_API_VERSIONS) {
-    const ctx: HandlerContext = {
-      runtime: opts.runtime,
-      images: opts.images,
-      apiVersion,
-      versionInfo: opts.versionInfo ?? {},
-      logger,
-      scopes,
-    };
-    const defs = criServiceDefinitions(apiVersion);
-    server.addService(defs.RuntimeService, implementService(defs.RuntimeService, RUNTIME_METHODS, ctx));
-    server.addService(defs.ImageService, implementService(defs.ImageService, IMAGE_METHODS, ctx));
-  }
+  // One grpc-js server per admission rule, each with the same handlers: grpc-js gives a
+  // handler no way to know which connection a call came on, but each server has its own
+  // connection injector, so the rule is chosen by where a connection is injected.
+  const servers: Server[] = [];
+  const makeInjector = (interceptors: ServerInterceptor[]): ConnectionInjector => {
+    const server = new Server({ ...CRI_SERVER_CHANNEL_OPTIONS, ...opts.channelOptions, interceptors });
+    for (const apiVersion of opts.apiVersions ?? CRI_API_VERSIONS) {
+      const ctx: HandlerContext = {
+        runtime: opts.runtime,
+        images: opts.images,
+        apiVersion,
+        versionInfo: opts.versionInfo ?? {},
+        logger,
+        scopes,
+      };
+      const defs = criServiceDefinitions(apiVersion);
+      server.addService(defs.RuntimeService, implementService(defs.RuntimeService, RUNTIME_METHODS, ctx));
+      server.addService(defs.ImageService, implementService(defs.ImageService, IMAGE_METHODS, ctx));
+    }
+    servers.push(server);
+    return server.createConnectionInjector(ServerCredentials.createInsecure());
+  };
+  const open = makeInjector([]);
+  const token = opts.tcpAuth?.token;
+  const trustPeer = token ? undefined : opts.tcpAuth?.trustPeer;
+  const tcpInjector = tcpAddress && token ? makeInjector([bearerTokenInterceptor(token)]) : open;
+  const denied =
+    tcpAddress && trustPeer
+      ? makeInjector([denyAllInterceptor("this tcp peer is not trusted; use the unix socket")])
+      : undefined;
 
   let state: "new" | "listening" | "closed" = "new";
   let boundSocket: string | undefined;
+  const listeners: NetServer[] = [];
+  const connections = new Set<Socket>();
 
-  const bind = (address: string) =>
-    new Promise<number>((resolve, reject) => {
-      server.bindAsync(address, ServerCredentials.createInsecure(), (err, port) =>
-        err ? reject(err) : resolve(port),
-      );
-    });
+  /** Every connection, unix or TCP, reaches grpc-js through the authority rewrite. */
+  const inject = (injector: ConnectionInjector, socket: Socket) => {
+    if (socket.destroyed || state === "closed") {
+      socket.destroy();
+      return;
+    }
+    injector.injectConnection(
+      rewriteAuthority(socket, {
+        onProtocolError: (err) => logger.debug?.(`cri grpc: dropping a connection: ${err.message}`),
+      }),
+    );
+  };
+  const track = (socket: Socket) => {
+    connections.add(socket);
+    socket.once("close", () => connections.delete(socket));
+    // Until grpc-js has the connection, a reset must not become an unhandled error.
+    socket.on("error", () => undefined);
+  };
+  const acceptTcp = (socket: Socket) => {
+    track(socket);
+    if (!trustPeer || !denied) {
+      inject(tcpInjector, socket);
+      return;
+    }
+    const peer: TcpPeer = {
+      remoteAddress: socket.remoteAddress ?? "",
+      remotePort: socket.remotePort ?? 0,
+      localAddress: socket.localAddress ?? "",
+      localPort: socket.localPort ?? 0,
+    };
+    // Bytes the client sends meanwhile wait in the socket (no data listener yet).
+    Promise.resolve()
+      .then(() => trustPeer(peer))
+      .catch((err: Error) => {
+        logger.warn?.(
+          `cri grpc: judging tcp peer ${peer.remoteAddress}:${peer.remotePort} failed: ${err.message}`,
+        );
+        return false;
+      })
+      .then((trusted) => inject(trusted === true ? open : denied, socket));
+  };
 
   return {
     async listen() {
@@ -121,24 +198,33 @@ export function createCriGrpcServer(opts: CriGrpcServerOptions): CriGrpcServer {
       try {
         if (socketPath) {
           await prepareUnixSocket(socketPath);
-          await bind(`unix://${socketPath}`).catch((err: Error) => {
+          const listener = await listen({ path: socketPath }, (socket) => {
+            track(socket);
+            inject(open, socket);
+          }).catch((err: Error) => {
             throw new Error(`grpc socket "${socketPath}": ${err.message}`, { cause: err });
           });
+          listeners.push(listener);
           boundSocket = socketPath;
           // kubelet runs as root; group access lets an operator group use crictl without root.
           await chmod(socketPath, SOCKET_MODE);
           address.socketPath = socketPath;
           logger.info?.(`cri grpc listening on unix://${socketPath}`);
         }
-        if (opts.tcp) {
+        if (tcpAddress) {
           const tcp = opts.tcp;
-          address.tcpPort = await bind(tcp).catch((err: Error) => {
+          const listener = await listen(tcpAddress, acceptTcp).catch((err: Error) => {
             throw new Error(`grpc tcp "${tcp}": ${err.message}`, { cause: err });
           });
-          logger.info?.(`cri grpc listening on tcp ${tcp} (port ${address.tcpPort})`);
+          listeners.push(listener);
+          const bound = listener.address();
+          address.tcpPort = typeof bound === "object" && bound ? bound.port : tcpAddress.port;
+          const rule = token ? "bearer token" : trustPeer ? "trusted peers" : "open";
+          logger.info?.(`cri grpc listening on tcp ${tcp} (port ${address.tcpPort}, ${rule})`);
         }
       } catch (err) {
-        server.forceShutdown();
+        for (const listener of listeners) stopListening(listener);
+        for (const server of servers) server.forceShutdown();
         if (boundSocket) await removeSocketFile(boundSocket);
         state = "closed";
         throw err;
@@ -150,27 +236,30 @@ export function createCriGrpcServer(opts: CriGrpcServerOptions): CriGrpcServer {
       if (state === "closed") return;
       const wasListening = state === "listening";
       state = "closed";
+      for (const listener of listeners) stopListening(listener);
       if (!wasListening) {
-        server.forceShutdown();
+        for (const server of servers) server.forceShutdown();
         return;
       }
       const shuttingDown = new CriError("Unavailable", "servin is shutting down");
       // Event streams never finish by themselves; end them so that tryShutdown can complete.
       for (const scope of scopes) if (scope.longLived) scope.abort(shuttingDown);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          logger.warn?.(
-            `cri grpc: ${scopes.size} call(s) still running after ${graceMs} ms; cancelling them`,
-          );
-          for (const scope of scopes) scope.abort(shuttingDown);
-          server.forceShutdown();
-          resolve();
-        }, graceMs);
-        server.tryShutdown(() => {
-          clearTimeout(timer);
-          resolve();
-        });
+      const drained = servers.map(
+        (server) => new Promise<void>((resolve) => server.tryShutdown(() => resolve())),
+      );
+      let timer: NodeJS.Timeout | undefined;
+      const graceOver = new Promise<"timeout">((resolve) => {
+        timer = setTimeout(() => resolve("timeout"), graceMs);
       });
+      const outcome = await Promise.race([Promise.all(drained), graceOver]);
+      clearTimeout(timer);
+      if (outcome === "timeout") {
+        logger.warn?.(`cri grpc: ${scopes.size} call(s) still running after ${graceMs} ms; cancelling them`);
+        for (const scope of scopes) scope.abort(shuttingDown);
+        for (const server of servers) server.forceShutdown();
+      }
+      // Connections grpc-js never took over (a peer still being judged, a half-open one) end here.
+      for (const socket of connections) socket.destroy();
       if (boundSocket) await removeSocketFile(boundSocket);
     },
   };
