@@ -10,6 +10,16 @@ import { readInteger, readTimestamp } from "./timestamp.js";
 export type WireFormat = "json" | "proto";
 
 /**
+ * Requests are held to more than responses: their strings reach argv, the
+ * environment and paths, where a NUL byte would cut them short (and spawn()
+ * would throw), so a request string may not hold one. Responses decode as
+ * they come.
+ */
+export type Side = "request" | "response";
+
+const NUL_MESSAGE = "must not contain a NUL byte";
+
+/**
  * Which fields an RPC insists on, as a tree of domain field names: a node
  * present means "required and non-empty"; its children apply inside it.
  */
@@ -83,39 +93,65 @@ function scalar(parse: (input: unknown) => Parsed): AnySchema {
   );
 }
 
-/** map<string, string>, copied into a null-prototype object so that keys like `__proto__` stay plain data. */
-const mapSchema: AnySchema = v.pipe(
-  v.custom<Record<string, unknown>>(isObjectLike, "expected an object of string values"),
-  v.rawTransform(({ dataset, addIssue, NEVER }) => {
-    const input = dataset.value;
-    const out: Record<string, string> = Object.create(null);
-    let bad = false;
-    for (const key of Object.keys(input)) {
-      const value = input[key];
-      if (typeof value === "string") {
-        out[key] = value;
-      } else {
-        bad = true;
-        addIssue({
-          message: "expected string",
-          path: [{ type: "object", origin: "value", input, key, value }],
-        });
+/**
+ * map<string, string>, copied into a null-prototype object so that keys like `__proto__` stay plain data.
+ * `nulFree`: keys (and values unless `anyValues`) may not hold NUL.
+ */
+function mapSchema(nulFree: boolean, anyValues: boolean): AnySchema {
+  return v.pipe(
+    v.custom<Record<string, unknown>>(isObjectLike, "expected an object of string values"),
+    v.rawTransform(({ dataset, addIssue, NEVER }) => {
+      const input = dataset.value;
+      const out: Record<string, string> = Object.create(null);
+      let bad = false;
+      for (const key of Object.keys(input)) {
+        const value = input[key];
+        const problem =
+          typeof value !== "string"
+            ? "expected string"
+            : nulFree && key.includes("\0")
+              ? `key ${NUL_MESSAGE}`
+              : nulFree && !anyValues && value.includes("\0")
+                ? NUL_MESSAGE
+                : undefined;
+        if (problem === undefined) {
+          out[key] = value as string;
+        } else {
+          bad = true;
+          addIssue({ message: problem, path: [{ type: "object", origin: "value", input, key, value }] });
+        }
       }
-    }
-    return bad ? NEVER : out;
+      return bad ? NEVER : out;
+    }),
+  );
+}
+
+const nulFreeString: AnySchema = v.pipe(
+  v.string("expected string"),
+  v.rawCheck(({ dataset, addIssue }) => {
+    if (dataset.typed && dataset.value.includes("\0")) addIssue({ message: NUL_MESSAGE });
   }),
-);
+) as AnySchema;
 
 const kindCache = new Map<string, AnySchema>();
 
-function kindSchema(kind: Kind): AnySchema {
+function kindSchema(kind: Kind, side: Side): AnySchema {
   switch (kind.type) {
     case "message":
-      return messageSchema(kind.message);
+      return messageSchema(kind.message, side);
     case "list":
-      return v.array(kindSchema(kind.item), "expected an array");
-    case "map":
-      return mapSchema;
+      return v.array(kindSchema(kind.item, side), "expected an array");
+    case "map": {
+      const key = `map:${side}:${kind.anyValues === true}`;
+      let schema = kindCache.get(key);
+      if (!schema) {
+        schema = mapSchema(side === "request", kind.anyValues === true);
+        kindCache.set(key, schema);
+      }
+      return schema;
+    }
+    case "string":
+      return side === "request" ? nulFreeString : scalarSchema(kind);
     case "enum": {
       const key = `enum:${kind.enum.name}`;
       let schema = kindCache.get(key);
@@ -262,16 +298,44 @@ function missingKey(f: FieldDef, wire: Record<string, unknown>, format: WireForm
   return Object.keys(wire).some((k) => /[A-Z]/.test(k)) ? f.name : f.jsonKey;
 }
 
-const plainSchemas = new WeakMap<MessageDef<unknown>, AnySchema>();
+const plainSchemas = { request: new WeakMap<MessageDef<unknown>, AnySchema>(), response: new WeakMap() };
 
 /** The schema of a message with no RPC-specific requirements (cached; format-independent). */
-export function messageSchema(def: MessageDef<unknown>): AnySchema {
-  let schema = plainSchemas.get(def);
+export function messageSchema(def: MessageDef<unknown>, side: Side): AnySchema {
+  let schema = plainSchemas[side].get(def);
   if (!schema) {
-    schema = buildMessageSchema(def, undefined, "json");
-    plainSchemas.set(def, schema);
+    schema = buildMessageSchema(def, undefined, "json", side);
+    plainSchemas[side].set(def, schema);
   }
   return schema;
+}
+
+/** Runs a field's extra rule on a value that decoded cleanly; issues name the map key or list index. */
+function withCheck(inner: AnySchema, check: NonNullable<FieldDef["check"]>): AnySchema {
+  return v.pipe(
+    inner,
+    v.rawCheck(({ dataset, addIssue }) => {
+      if (!dataset.typed || dataset.issues) return;
+      const value = dataset.value;
+      (check as (value: unknown, report: (message: string, at?: string | number) => void) => void)(
+        value,
+        (message, at) =>
+          addIssue(
+            at === undefined
+              ? { message }
+              : typeof at === "number"
+                ? {
+                    message,
+                    path: [{ type: "array", origin: "value", input: [], key: at, value: undefined }],
+                  }
+                : {
+                    message,
+                    path: [{ type: "object", origin: "value", input: {}, key: at, value: undefined }],
+                  },
+          ),
+      );
+    }),
+  ) as AnySchema;
 }
 
 /**
@@ -282,6 +346,7 @@ export function buildMessageSchema(
   def: MessageDef<unknown>,
   requirement: Requirement | undefined,
   format: WireFormat,
+  side: Side,
 ): AnySchema {
   const entries: Record<string, AnySchema> = {};
   const required: FieldDef[] = [];
@@ -290,9 +355,9 @@ export function buildMessageSchema(
     if (sub) required.push(f);
     const inner =
       sub && f.kind.type === "message" && Object.keys(sub).length > 0
-        ? buildMessageSchema(f.kind.message, sub, format)
-        : kindSchema(f.kind);
-    const entry = v.nullish(inner);
+        ? buildMessageSchema(f.kind.message, sub, format, side)
+        : kindSchema(f.kind, side);
+    const entry = v.nullish(f.check ? withCheck(inner, f.check) : inner);
     for (const key of f.inputKeys) entries[key] = entry;
   }
   const items: unknown[] = [v.custom(isObjectLike, "expected an object"), v.object(entries)];
@@ -338,7 +403,9 @@ export function formatPath(path: readonly { key: unknown }[] | undefined, root: 
     } else {
       const text = String(key);
       const shown = text.length > 64 ? `${text.slice(0, 64)}…` : text;
-      out += IDENTIFIER.test(text) ? (out ? `.${text}` : text) : `[${JSON.stringify(shown)}]`;
+      // A long key is shown cut, in brackets: an error message never grows with the input.
+      out +=
+        text === shown && IDENTIFIER.test(text) ? (out ? `.${text}` : text) : `[${JSON.stringify(shown)}]`;
     }
   }
   return out || root;

@@ -28,10 +28,20 @@ export type Kind =
   | { readonly type: "enum"; readonly enum: EnumDef }
   /** int64 nanoseconds since the epoch, a bigint in the domain. */
   | { readonly type: "timestamp" }
-  /** map<string, string>. */
-  | { readonly type: "map" }
+  /**
+   * map<string, string>. `anyValues`: values may hold any string, NUL included
+   * (annotations: Kubernetes allows any value there); other request strings may not.
+   */
+  | { readonly type: "map"; readonly anyValues?: boolean }
   | { readonly type: "message"; readonly message: MessageDef<unknown> }
   | { readonly type: "list"; readonly item: Kind };
+
+/**
+ * A rule a decoded field value must keep beyond its kind (sizes, ranges):
+ * calls `report` once per problem, with the map key or list index it is
+ * about when there is one. Runs only on values that decoded cleanly.
+ */
+export type Check = (value: never, report: (message: string, at?: string | number) => void) => void;
 
 /** One field of a message, with every name it goes by. */
 export interface FieldDef {
@@ -48,6 +58,7 @@ export interface FieldDef {
   readonly jsonKey: string;
   /** Every key accepted on input, in order of preference. */
   readonly inputKeys: readonly string[];
+  readonly check?: Check;
 }
 
 declare const phantom: unique symbol;
@@ -85,6 +96,7 @@ export interface Field<S, O extends boolean> {
   readonly kind: Kind;
   readonly optional: O;
   readonly protoName?: string;
+  readonly check?: Check;
   readonly [phantom]?: (shape: S) => S;
 }
 
@@ -103,6 +115,8 @@ export const bool: Field<"boolean", false> = field({ type: "bool" });
 export const bytes: Field<"bytes", false> = field({ type: "bytes" });
 export const timestamp: Field<"bigint", false> = field({ type: "timestamp" });
 export const map: Field<"map", false> = field({ type: "map" });
+/** A map whose values may be any string (annotations). */
+export const freeMap: Field<"map", false> = field({ type: "map", anyValues: true });
 
 /** The `value` of Int64Value / UInt64Value: a decimal string in JSON, as proto3 JSON writes it. */
 export const wrapped = (unsigned: boolean): Field<"number", false> =>
@@ -123,6 +137,17 @@ export const protoNamed = <S, O extends boolean>(protoName: string, f: Field<S, 
   ...f,
   protoName,
 });
+
+/**
+ * Adds a rule the field's decoded value must keep.
+ *
+ * @example
+ * const name = checked(str, (v: string, report) => v.length > 253 && report("must be at most 253 characters"));
+ */
+export const checked = <S, O extends boolean, V>(
+  f: Field<S, O>,
+  check: (value: V, report: (message: string, at?: string | number) => void) => void,
+): Field<S, O> => ({ ...f, check: check as Check });
 
 /** `podSandboxId` → `pod_sandbox_id`. */
 export function snakeCase(name: string): string {
@@ -155,6 +180,7 @@ export function message<T>(name: string, fields: FieldsOf<T>): MessageDef<T> {
       protoKey,
       jsonKey,
       inputKeys,
+      ...(f.check ? { check: f.check } : {}),
     });
   }
   return { name, fields: defs };

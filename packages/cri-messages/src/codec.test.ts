@@ -294,14 +294,14 @@ describe("json values", () => {
       "updateContainerResources",
       {
         container_id: "c",
-        linux: { memory_limit_in_bytes: "268435456", cpu_quota: 50000, cpu_shares: "-2" },
+        linux: { memory_limit_in_bytes: "268435456", cpu_quota: 50000, cpu_shares: "2" },
       },
       "json",
     );
-    expect(req.linux).toEqual({ memoryLimitInBytes: 268435456, cpuQuota: 50000, cpuShares: -2 });
+    expect(req.linux).toEqual({ memoryLimitInBytes: 268435456, cpuQuota: 50000, cpuShares: 2 });
     expect(encodeRequest("updateContainerResources", req, "json")).toStrictEqual({
       container_id: "c",
-      linux: { cpu_quota: 50000, cpu_shares: -2, memory_limit_in_bytes: 268435456 },
+      linux: { cpu_quota: 50000, cpu_shares: 2, memory_limit_in_bytes: 268435456 },
     });
     const ctx = decodeRequest(
       "createContainer",

@@ -34,7 +34,9 @@ function requestSchema(rpc: RpcName, format: WireFormat): AnySchema {
   let schema = requestSchemas.get(key);
   if (!schema) {
     const s = spec(rpc);
-    schema = s.requires ? buildMessageSchema(s.request, s.requires, format) : messageSchema(s.request);
+    schema = s.requires
+      ? buildMessageSchema(s.request, s.requires, format, "request")
+      : messageSchema(s.request, "request");
     requestSchemas.set(key, schema);
   }
   return schema;
@@ -130,5 +132,11 @@ export function decodeResponse<R extends RpcName>(rpc: R, wire: unknown, format:
   if (rpc === "version" && format === "json" && isObjectLike(wire) && isObjectLike(wire.version)) {
     input = wire.version;
   }
-  return decode(messageSchema(s.response), input, format, "response", "Internal") as ResponseOf<R>;
+  return decode(
+    messageSchema(s.response, "response"),
+    input,
+    format,
+    "response",
+    "Internal",
+  ) as ResponseOf<R>;
 }

@@ -19,7 +19,22 @@ import type {
   WindowsContainerResources,
 } from "@servin/cri-types";
 import { MountPropagationEnum, NamespaceModeEnum, ProfileTypeEnum } from "../_enums.js";
-import { bool, enumOf, i64, list, map, message, msg, opt, str, u32, u64, wrapped } from "../_schema.js";
+import {
+  bool,
+  enumOf,
+  freeMap,
+  i64,
+  list,
+  map,
+  message,
+  msg,
+  opt,
+  str,
+  u32,
+  u64,
+  wrapped,
+} from "../_schema.js";
+import { annotations, cgroupFiles, cpuset, MEMORY_LIMIT_MIN, oneOfRanges, path } from "./_limits.js";
 
 export const KeyValueDef = message<KeyValue>("KeyValue", { key: str, value: str });
 
@@ -27,14 +42,14 @@ export const IdMappingDef = message<IdMapping>("IDMapping", { hostId: u32, conta
 
 export const ImageSpecDef = message<ImageSpec>("ImageSpec", {
   image: str,
-  annotations: opt(map),
+  annotations: annotations(opt(freeMap)),
   userSpecifiedImage: opt(str),
   runtimeHandler: opt(str),
 });
 
 export const MountDef = message<Mount>("Mount", {
-  containerPath: str,
-  hostPath: str,
+  containerPath: path(str),
+  hostPath: path(str),
   readonly: opt(bool),
   selinuxRelabel: opt(bool),
   propagation: opt(enumOf(MountPropagationEnum)),
@@ -43,10 +58,14 @@ export const MountDef = message<Mount>("Mount", {
   gidMappings: opt(list(msg(IdMappingDef))),
   recursiveReadOnly: opt(bool),
   image: opt(msg(ImageSpecDef)),
-  imageSubPath: opt(str),
+  imageSubPath: path(opt(str)),
 });
 
-export const DeviceDef = message<Device>("Device", { containerPath: str, hostPath: str, permissions: str });
+export const DeviceDef = message<Device>("Device", {
+  containerPath: path(str),
+  hostPath: path(str),
+  permissions: str,
+});
 
 export const CdiDeviceDef = message<CdiDevice>("CDIDevice", { name: str });
 
@@ -82,22 +101,47 @@ export const CapabilityDef = message<Capability>("Capability", {
 
 export const SecurityProfileDef = message<SecurityProfile>("SecurityProfile", {
   profileType: enumOf(ProfileTypeEnum),
-  localhostRef: opt(str),
+  localhostRef: path(opt(str)),
 });
 
 export const HugepageLimitDef = message<HugepageLimit>("HugepageLimit", { pageSize: str, limit: u64 });
 
 export const LinuxContainerResourcesDef = message<LinuxContainerResources>("LinuxContainerResources", {
-  cpuPeriod: opt(i64),
-  cpuQuota: opt(i64),
-  cpuShares: opt(i64),
-  memoryLimitInBytes: opt(i64),
-  oomScoreAdj: opt(i64),
-  cpusetCpus: opt(str),
-  cpusetMems: opt(str),
+  // The kernel's CFS bandwidth rules (kernel/sched/core.c): a period of 1 ms to 1 s,
+  // a quota of at least 1 ms and below 2^44 µs, or -1 for none. 0 is "not set".
+  cpuPeriod: oneOfRanges(opt(i64), [[1000, 1_000_000]], "expected 0 or 1000..1000000 (µs)"),
+  cpuQuota: oneOfRanges(
+    opt(i64),
+    [
+      [-1, -1],
+      [1000, 2 ** 44 - 1],
+    ],
+    "expected -1, 0 or 1000..17592186044415 (µs)",
+  ),
+  // cgroup v1 cpu.shares takes 2..262144 (runc maps the same range onto v2's cpu.weight).
+  cpuShares: oneOfRanges(opt(i64), [[2, 262_144]], "expected 0 or 2..262144"),
+  // -1 is "no limit"; below CRI-O's minimum, runc fails (or the kernel OOM-kills at once).
+  memoryLimitInBytes: oneOfRanges(
+    opt(i64),
+    [
+      [-1, -1],
+      [MEMORY_LIMIT_MIN, Number.MAX_SAFE_INTEGER * 1024],
+    ],
+    `expected -1, 0 or at least ${MEMORY_LIMIT_MIN} bytes`,
+  ),
+  oomScoreAdj: oneOfRanges(opt(i64), [[-1000, 1000]], "expected -1000..1000"),
+  cpusetCpus: cpuset(opt(str)),
+  cpusetMems: cpuset(opt(str)),
   hugepageLimits: opt(list(msg(HugepageLimitDef))),
-  unified: opt(map),
-  memorySwapLimitInBytes: opt(i64),
+  unified: cgroupFiles(opt(map)),
+  memorySwapLimitInBytes: oneOfRanges(
+    opt(i64),
+    [
+      [-1, -1],
+      [MEMORY_LIMIT_MIN, Number.MAX_SAFE_INTEGER * 1024],
+    ],
+    `expected -1, 0 or at least ${MEMORY_LIMIT_MIN} bytes`,
+  ),
 });
 
 export const WindowsContainerResourcesDef = message<WindowsContainerResources>("WindowsContainerResources", {

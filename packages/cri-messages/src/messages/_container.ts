@@ -16,6 +16,7 @@ import { ContainerStateEnum, SignalEnum, SupplementalGroupsPolicyEnum } from "..
 import {
   bool,
   enumOf,
+  freeMap,
   i32,
   i64,
   list,
@@ -42,9 +43,13 @@ import {
   SecurityProfileDef,
   WindowsContainerResourcesDef,
 } from "./_common.js";
+import { annotations, argv, DNS_SUBDOMAIN_MAX, envs, labels, maxChars, path, paths } from "./_limits.js";
 
 export const ContainerMetadataDef = message<ContainerMetadata>("ContainerMetadata", {
-  name: str,
+  // Kubernetes container names are DNS labels (63), but critest v1.26.1 names
+  // containers "container-with-SupplementalGroups-and-predefined-group-image-test-"
+  // + a UUID (102 characters): the DNS subdomain size lets it through.
+  name: maxChars(str, DNS_SUBDOMAIN_MAX),
   attempt: opt(u32),
 });
 
@@ -62,12 +67,12 @@ export const LinuxContainerSecurityContextDef = message<LinuxContainerSecurityCo
     supplementalGroups: opt(list(i64)),
     supplementalGroupsPolicy: opt(enumOf(SupplementalGroupsPolicyEnum)),
     noNewPrivs: opt(bool),
-    maskedPaths: opt(list(str)),
-    readonlyPaths: opt(list(str)),
+    maskedPaths: paths(opt(list(str))),
+    readonlyPaths: paths(opt(list(str))),
     seccomp: opt(msg(SecurityProfileDef)),
     apparmor: opt(msg(SecurityProfileDef)),
     apparmorProfile: opt(str),
-    seccompProfilePath: opt(str),
+    seccompProfilePath: path(opt(str)),
   },
 );
 
@@ -79,15 +84,15 @@ export const LinuxContainerConfigDef = message<LinuxContainerConfig>("LinuxConta
 export const ContainerConfigDef = message<ContainerConfig>("ContainerConfig", {
   metadata: msg(ContainerMetadataDef),
   image: msg(ImageSpecDef),
-  command: opt(list(str)),
-  args: opt(list(str)),
-  workingDir: opt(str),
-  envs: opt(list(msg(KeyValueDef))),
+  command: argv(opt(list(str))),
+  args: argv(opt(list(str))),
+  workingDir: path(opt(str)),
+  envs: envs(opt(list(msg(KeyValueDef)))),
   mounts: opt(list(msg(MountDef))),
   devices: opt(list(msg(DeviceDef))),
-  labels: opt(map),
-  annotations: opt(map),
-  logPath: opt(str),
+  labels: labels(opt(map)),
+  annotations: annotations(opt(freeMap)),
+  logPath: path(opt(str)),
   stdin: opt(bool),
   stdinOnce: opt(bool),
   tty: opt(bool),
@@ -105,8 +110,8 @@ export const ContainerDef = message<Container>("Container", {
   imageRef: str,
   state: enumOf(ContainerStateEnum),
   createdAt: timestamp,
-  labels: opt(map),
-  annotations: opt(map),
+  labels: labels(opt(map)),
+  annotations: annotations(opt(freeMap)),
   imageId: opt(str),
 });
 
@@ -137,8 +142,8 @@ export const ContainerStatusDef = message<ContainerStatus>("ContainerStatus", {
   imageRef: str,
   reason: opt(str),
   message: opt(str),
-  labels: opt(map),
-  annotations: opt(map),
+  labels: labels(opt(map)),
+  annotations: annotations(opt(freeMap)),
   mounts: opt(list(msg(MountDef))),
   logPath: opt(str),
   resources: opt(msg(ContainerResourcesDef)),
@@ -155,11 +160,11 @@ export const ContainerFilterDef = message<ContainerFilter>("ContainerFilter", {
   id: opt(str),
   state: opt(msg(ContainerStateValueDef)),
   podSandboxId: opt(str),
-  labelSelector: opt(map),
+  labelSelector: labels(opt(map)),
 });
 
 export const ContainerStatsFilterDef = message<ContainerStatsFilter>("ContainerStatsFilter", {
   id: opt(str),
   podSandboxId: opt(str),
-  labelSelector: opt(map),
+  labelSelector: labels(opt(map)),
 });

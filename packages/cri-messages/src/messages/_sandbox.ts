@@ -17,7 +17,21 @@ import type {
   PortMapping,
 } from "@servin/cri-types";
 import { PodSandboxStateEnum, ProtocolEnum } from "../_enums.js";
-import { bool, enumOf, i32, i64, list, map, message, msg, opt, str, timestamp, u32 } from "../_schema.js";
+import {
+  bool,
+  enumOf,
+  freeMap,
+  i32,
+  i64,
+  list,
+  map,
+  message,
+  msg,
+  opt,
+  str,
+  timestamp,
+  u32,
+} from "../_schema.js";
 import {
   CapabilityDef,
   Int64ValueDef,
@@ -26,11 +40,23 @@ import {
   SELinuxOptionDef,
   SecurityProfileDef,
 } from "./_common.js";
+import {
+  annotations,
+  DNS_LABEL_MAX,
+  DNS_SUBDOMAIN_MAX,
+  labels,
+  maxChars,
+  path,
+  resolvEntries,
+} from "./_limits.js";
 
 export const PodSandboxMetadataDef = message<PodSandboxMetadata>("PodSandboxMetadata", {
-  name: str,
-  uid: opt(str),
-  namespace: opt(str),
+  // Kubernetes: a pod name is a DNS subdomain, a namespace a DNS label; critest
+  // v1.26.1 keeps to both sizes (names up to 95 characters, namespaces 54).
+  name: maxChars(str, DNS_SUBDOMAIN_MAX),
+  // Kubernetes UIDs are 36-character UUIDs (static pods: 32 hex digits); critest sends 48.
+  uid: maxChars(opt(str), DNS_SUBDOMAIN_MAX),
+  namespace: maxChars(opt(str), DNS_LABEL_MAX),
   attempt: opt(u32),
 });
 
@@ -42,9 +68,9 @@ export const PortMappingDef = message<PortMapping>("PortMapping", {
 });
 
 export const DnsConfigDef = message<DnsConfig>("DNSConfig", {
-  servers: opt(list(str)),
-  searches: opt(list(str)),
-  options: opt(list(str)),
+  servers: resolvEntries(opt(list(str))),
+  searches: resolvEntries(opt(list(str))),
+  options: resolvEntries(opt(list(str))),
 });
 
 export const LinuxSandboxSecurityContextDef = message<LinuxSandboxSecurityContext>(
@@ -59,13 +85,13 @@ export const LinuxSandboxSecurityContextDef = message<LinuxSandboxSecurityContex
     privileged: opt(bool),
     seccomp: opt(msg(SecurityProfileDef)),
     apparmor: opt(msg(SecurityProfileDef)),
-    seccompProfilePath: opt(str),
+    seccompProfilePath: path(opt(str)),
     capabilities: opt(msg(CapabilityDef)),
   },
 );
 
 export const LinuxPodSandboxConfigDef = message<LinuxPodSandboxConfig>("LinuxPodSandboxConfig", {
-  cgroupParent: opt(str),
+  cgroupParent: path(opt(str)),
   securityContext: opt(msg(LinuxSandboxSecurityContextDef)),
   sysctls: opt(map),
   overhead: opt(msg(LinuxContainerResourcesDef)),
@@ -75,11 +101,11 @@ export const LinuxPodSandboxConfigDef = message<LinuxPodSandboxConfig>("LinuxPod
 export const PodSandboxConfigDef = message<PodSandboxConfig>("PodSandboxConfig", {
   metadata: msg(PodSandboxMetadataDef),
   hostname: opt(str),
-  logDirectory: opt(str),
+  logDirectory: path(opt(str)),
   dnsConfig: opt(msg(DnsConfigDef)),
   portMappings: opt(list(msg(PortMappingDef))),
-  labels: opt(map),
-  annotations: opt(map),
+  labels: labels(opt(map)),
+  annotations: annotations(opt(freeMap)),
   linux: opt(msg(LinuxPodSandboxConfigDef)),
 });
 
@@ -103,8 +129,8 @@ export const PodSandboxStatusDef = message<PodSandboxStatus>("PodSandboxStatus",
   createdAt: timestamp,
   network: opt(msg(PodSandboxNetworkStatusDef)),
   linux: opt(msg(LinuxPodSandboxStatusDef)),
-  labels: opt(map),
-  annotations: opt(map),
+  labels: labels(opt(map)),
+  annotations: annotations(opt(freeMap)),
   runtimeHandler: opt(str),
 });
 
@@ -113,8 +139,8 @@ export const PodSandboxDef = message<PodSandbox>("PodSandbox", {
   metadata: msg(PodSandboxMetadataDef),
   state: enumOf(PodSandboxStateEnum),
   createdAt: timestamp,
-  labels: opt(map),
-  annotations: opt(map),
+  labels: labels(opt(map)),
+  annotations: annotations(opt(freeMap)),
   runtimeHandler: opt(str),
 });
 
@@ -125,10 +151,10 @@ export const PodSandboxStateValueDef = message<PodSandboxStateValue>("PodSandbox
 export const PodSandboxFilterDef = message<PodSandboxFilter>("PodSandboxFilter", {
   id: opt(str),
   state: opt(msg(PodSandboxStateValueDef)),
-  labelSelector: opt(map),
+  labelSelector: labels(opt(map)),
 });
 
 export const PodSandboxStatsFilterDef = message<PodSandboxStatsFilter>("PodSandboxStatsFilter", {
   id: opt(str),
-  labelSelector: opt(map),
+  labelSelector: labels(opt(map)),
 });

@@ -62,7 +62,21 @@ import type {
   VersionResponse,
 } from "@servin/cri-types";
 import { CgroupDriverEnum, ContainerEventTypeEnum } from "../_enums.js";
-import { bool, bytes, enumOf, i32, i64, list, map, message, msg, opt, str, timestamp } from "../_schema.js";
+import {
+  bool,
+  bytes,
+  enumOf,
+  freeMap,
+  i32,
+  i64,
+  list,
+  map,
+  message,
+  msg,
+  opt,
+  str,
+  timestamp,
+} from "../_schema.js";
 import {
   AuthConfigDef,
   ImageSpecDef,
@@ -77,6 +91,7 @@ import {
   ContainerStatusDef,
 } from "./_container.js";
 import { ImageDef, ImageFilterDef } from "./_image.js";
+import { annotations, argv } from "./_limits.js";
 import {
   PodSandboxConfigDef,
   PodSandboxDef,
@@ -255,7 +270,7 @@ export const UpdateContainerResourcesRequestDef = message<UpdateContainerResourc
     containerId: str,
     linux: opt(msg(LinuxContainerResourcesDef)),
     windows: opt(msg(WindowsContainerResourcesDef)),
-    annotations: opt(map),
+    annotations: annotations(opt(freeMap)),
   },
 );
 export const ReopenContainerLogRequestDef = message<ReopenContainerLogRequest>("ReopenContainerLogRequest", {
@@ -263,7 +278,7 @@ export const ReopenContainerLogRequestDef = message<ReopenContainerLogRequest>("
 });
 export const ExecSyncRequestDef = message<ExecSyncRequest>("ExecSyncRequest", {
   containerId: str,
-  cmd: list(str),
+  cmd: argv(list(str)),
   timeout: opt(i64),
 });
 export const ExecSyncResponseDef = message<ExecSyncResponse>("ExecSyncResponse", {
@@ -273,7 +288,7 @@ export const ExecSyncResponseDef = message<ExecSyncResponse>("ExecSyncResponse",
 });
 export const ExecRequestDef = message<ExecRequest>("ExecRequest", {
   containerId: str,
-  cmd: list(str),
+  cmd: argv(list(str)),
   tty: opt(bool),
   stdin: opt(bool),
   stdout: opt(bool),
