@@ -9,6 +9,7 @@ import { createCriGrpcServer } from "@servin/cri-grpc";
 import { createCriApp, type ListeningServer, listenCriApp } from "@servin/cri-http";
 import { createImageService, type RegistryConfig, type ServinImageService } from "@servin/image-store";
 import {
+  boundedLogger,
   createFileStore,
   createMemoryBackend,
   createRuntimeService,
@@ -89,7 +90,12 @@ async function readToken(path: string): Promise<string | undefined> {
  * console.log(daemon.http.url);
  * await daemon.close();
  */
-export async function startServinDaemon(config: ServinConfig, logger: DaemonLogger): Promise<ServinDaemon> {
+export async function startServinDaemon(
+  config: ServinConfig,
+  baseLogger: DaemonLogger,
+): Promise<ServinDaemon> {
+  // Every entry bounded and linear to format: log lines quote client-sent strings (issue 14).
+  const logger = boundedLogger(baseLogger);
   const cleanups: Array<() => Promise<void>> = [];
   const cleanup = async () => {
     for (const step of cleanups.reverse())
