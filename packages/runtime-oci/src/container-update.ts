@@ -39,5 +39,5 @@ export async function reopenContainerLog(ctx: OciContext, container: ContainerRe
   if (st?.status !== "running") {
     throw CriError.failedPrecondition(`container "${container.id}" is not running: cannot reopen its log`);
   }
-  await ctx.monitor.reopenLog(paths.bundle(ctx, container.id), container.id);
+  await ctx.monitor.reopenLog(paths.bundle(ctx, container.id), container.id, container.logPath);
 }

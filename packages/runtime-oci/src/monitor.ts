@@ -1,7 +1,7 @@
 /** The Monitor seam: conmon holds a container's stdio, writes its CRI log and exit file, and outlives Servin. */
 import { spawn } from "node:child_process";
 import { constants } from "node:fs";
-import { appendFile, open, readdir, readFile } from "node:fs/promises";
+import { appendFile, open, readdir, readFile, stat } from "node:fs/promises";
 import type { Readable, Writable } from "node:stream";
 import { CriError } from "@servin/cri-types";
 import type { OciRuntime } from "./oci-runtime.js";
@@ -31,8 +31,11 @@ export interface MonitorCreateOptions {
 export interface Monitor {
   /** Creates the container under a detached monitor; resolves with the container's init pid. */
   create(opts: MonitorCreateOptions): Promise<{ pid: number }>;
-  /** Asks the monitor to reopen the container's log file (after rotation). */
-  reopenLog(bundle: string, id: string): Promise<void>;
+  /**
+   * Asks the monitor to reopen the container's log file `logPath` (after
+   * rotation) and resolves once the new file is in place ("" = no log file).
+   */
+  reopenLog(bundle: string, id: string, logPath: string): Promise<void>;
 }
 
 /**
@@ -41,6 +44,8 @@ export interface Monitor {
  * (and the cleanup after it) happens while kubelet still listens.
  */
 const SYNC_TIMEOUT_MS = 60_000;
+/** How long conmon may take to put the reopened log file in place (it does so within milliseconds). */
+const REOPEN_WAIT_MS = 10_000;
 /** How long a killed conmon (and the runtime under it) may take to be gone. */
 const KILL_WAIT_MS = 10_000;
 
@@ -169,7 +174,8 @@ export function createConmonMonitor(opts: {
       });
     },
 
-    async reopenLog(bundle, id) {
+    async reopenLog(bundle, id, logPath) {
+      const before = logPath ? await inode(logPath) : undefined;
       let fh: Awaited<ReturnType<typeof open>>;
       try {
         // O_NONBLOCK: opening a FIFO nobody reads would otherwise block forever.
@@ -185,8 +191,35 @@ export function createConmonMonitor(opts: {
       } finally {
         await fh.close();
       }
+      if (logPath) await waitForNewFile(id, logPath, before);
     },
   };
+}
+
+/** The inode of `path`, or undefined when nothing is there. */
+async function inode(path: string): Promise<bigint | undefined> {
+  return stat(path, { bigint: true }).then(
+    (st) => st.ino,
+    () => undefined,
+  );
+}
+
+/**
+ * conmon handles the control FIFO in its own loop, after our write returned:
+ * kubelet (and critest) look for the new file as soon as ReopenContainerLog
+ * answers, so wait for it. conmon writes `<log>.tmp` and renames it over the
+ * log path, so the reopened file is always a new inode at that path.
+ */
+async function waitForNewFile(id: string, logPath: string, before: bigint | undefined): Promise<void> {
+  let pause = 2;
+  for (let waited = 0; waited < REOPEN_WAIT_MS; waited += pause, pause = Math.min(pause * 2, 50)) {
+    const now = await inode(logPath);
+    if (now !== undefined && now !== before) return;
+    await sleep(pause);
+  }
+  throw CriError.internal(
+    `container "${id}": conmon did not reopen its log file "${logPath}" within ${REOPEN_WAIT_MS / 1000} s`,
+  );
 }
 
 /**

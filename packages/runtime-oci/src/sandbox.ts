@@ -72,9 +72,15 @@ function derivedState(ctx: OciContext, sandbox: SandboxRecord): SandboxState {
   };
 }
 
+/**
+ * A host-network pod keeps the node's UTS namespace and name. Otherwise the
+ * config's hostname (checked by the core: at most 64 bytes, RFC 1123), or the
+ * node's when none is given, as containerd and CRI-O do — never the pod's
+ * name, which may be longer than the kernel's 64-byte limit.
+ */
 function podHostname(sandbox: SandboxRecord, modes: PodNamespaceModes): string {
   if (modes.network === "node") return osHostname();
-  return sandbox.config.hostname || sandbox.config.metadata.name;
+  return sandbox.config.hostname || osHostname();
 }
 
 export async function runSandbox(

@@ -1,7 +1,7 @@
 /** Real pods on this host: shared namespaces, pod files, exits, logs, exec, stop, mounts, users, stats. */
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ContainerId } from "@servin/cri-types";
 import type { ContainerExit, ContainerRecord, SandboxRecord } from "@servin/runtime-core";
@@ -148,6 +148,18 @@ describe.skipIf(!real.ok)("oci backend: pods and containers (real runc + conmon)
     const a = await ctr(shared, { command: ["sleep", "3600"] });
     const ps = text((await exec(a, ["ps", "-o", "pid,args"])).stdout);
     expect(ps).toMatch(/^\s*1 \/pause -P$/m); // the infra is PID 1 of the pod
+    expect(ps).toMatch(/^\s*(?!1 )\d+ sleep 3600$/m); // and the container's process is not
+    // What a gRPC client sends for POD: nothing (the proto's zero value), on the pod and the container.
+    const zero = await pod({ linux: { securityContext: { namespaceOptions: {} } } });
+    const z = await ctr(zero, {
+      command: ["sleep", "3600"],
+      linux: { securityContext: { namespaceOptions: {} } },
+    });
+    expect(text((await exec(z, ["cat", "/proc/1/cmdline"])).stdout)).toBe("/pause\0-P\0");
+    // CONTAINER: a private PID namespace, the container's process is PID 1.
+    const own = { linux: { securityContext: { namespaceOptions: { pid: "CONTAINER" as const } } } };
+    const o = await ctr(await pod(own), { command: ["sleep", "3600"], ...own });
+    expect(text((await exec(o, ["cat", "/proc/1/cmdline"])).stdout)).toBe("sleep\x003600\0");
     const hostNet = await pod({ linux: { securityContext: { namespaceOptions: { network: "NODE" } } } });
     const b = await ctr(hostNet, { command: ["sleep", "3600"] });
     const net = text((await exec(b, ["readlink", "/proc/self/ns/net"])).stdout).trim();
@@ -190,6 +202,34 @@ describe.skipIf(!real.ok)("oci backend: pods and containers (real runc + conmon)
     expect(text((await exec(c, ["cat", "/etc/layer"])).stdout)).toBe("top\n");
   });
 
+  it("names a pod without a hostname after the node, as containerd and CRI-O do", async () => {
+    const s = await pod({
+      hostname: "",
+      metadata: {
+        name: `a-pod-name-much-longer-than-the-kernels-64-byte-hostname-limit-${"x".repeat(20)}`,
+        namespace: "default",
+        uid: "u",
+        attempt: 0,
+      },
+    });
+    const c = await ctr(s, { command: ["sleep", "3600"] });
+    expect(text((await exec(c, ["hostname"])).stdout)).toBe(`${hostname()}\n`);
+    expect(text((await exec(c, ["cat", "/etc/hostname"])).stdout)).toBe(`${hostname()}\n`);
+    // Still its own UTS namespace: only host-network pods share the node's.
+    const uts = text((await exec(c, ["readlink", "/proc/self/ns/uts"])).stdout).trim();
+    expect(uts).not.toBe(execFileSync("readlink", ["/proc/self/ns/uts"]).toString().trim());
+  });
+
+  it("runs a host-IPC pod with a fresh mqueue mount, whether or not the host has /dev/mqueue", async () => {
+    const hostIpc = { linux: { securityContext: { namespaceOptions: { ipc: "NODE" as const } } } };
+    const s = await pod(hostIpc);
+    const c = await ctr(s, { command: ["sleep", "3600"] });
+    const ipc = text((await exec(c, ["readlink", "/proc/self/ns/ipc"])).stdout).trim();
+    expect(ipc).toBe(execFileSync("readlink", ["/proc/self/ns/ipc"]).toString().trim());
+    const mounts = text((await exec(c, ["cat", "/proc/self/mounts"])).stdout);
+    expect(mounts).toMatch(/^mqueue \/dev\/mqueue mqueue /m);
+  });
+
   it("reports exit codes 0 and non-zero with their reasons, without polling", async () => {
     const s = await pod();
     const ok = await ctr(s, { command: ["true"] });
@@ -224,13 +264,20 @@ describe.skipIf(!real.ok)("oci backend: pods and containers (real runc + conmon)
     // Rotation: move the file away, ask conmon to reopen, new output goes to a fresh file.
     execFileSync("mv", [c.logPath, `${c.logPath}.1`]);
     await h.backend.reopenContainerLog(c);
-    await exec(c, ["sh", "-c", "echo after-rotate > /proc/1/fd/1"]);
+    // The new file is there as soon as the call returns (kubelet and critest look at once).
+    expect(existsSync(c.logPath)).toBe(true);
+    // The pod shares its PID namespace: the container's process is sh, not PID 1.
+    await exec(c, ["sh", "-c", "echo after-rotate > /proc/$(pidof sleep | cut -d' ' -f1)/fd/1"]);
     let fresh = "";
     for (let i = 0; i < 50 && !fresh.includes("after-rotate"); i++) {
       await new Promise((r) => setTimeout(r, 100));
       fresh = readFileSync(c.logPath, "utf8");
     }
     expect(fresh).toMatch(/ stdout F after-rotate\n/);
+    // Reopening without a rotation also waits for conmon's new file (it renames <log>.tmp over the log).
+    const ino = statSync(c.logPath).ino;
+    await h.backend.reopenContainerLog(c);
+    expect(statSync(c.logPath).ino).not.toBe(ino);
   });
 
   it("execs synchronously with output and exit code, and kills a command that times out", async () => {

@@ -386,6 +386,51 @@ export function describeRuntimeConformance(
       });
     });
 
+    describe("config checks", () => {
+      test("a pod hostname over 64 bytes or not an RFC 1123 name is InvalidArgument, and reserves nothing", async () => {
+        const withHostname = (hostname: string) => ({ ...make.pod("hostname"), hostname });
+        for (const bad of ["a".repeat(65), "under_score", "-leading", "dot..dot"]) {
+          await expectCode(
+            runtime.runPodSandbox({ config: withHostname(bad) }),
+            "InvalidArgument",
+            "config.hostname",
+          );
+        }
+        // 64 bytes is the kernel's limit, and allowed.
+        const longest = `${"a".repeat(31)}.${"b".repeat(32)}`;
+        const pod = (await runtime.runPodSandbox({ config: withHostname(longest) })).podSandboxId;
+        expect((await runtime.podSandboxStatus({ podSandboxId: pod })).status.state).toBe("SANDBOX_READY");
+      });
+
+      test("run_as_group without run_as_user is InvalidArgument, for a container and for a pod", async () => {
+        const pod = await runPod("run-as-group");
+        const group = { runAsGroup: { value: 1000 } };
+        await expectCode(
+          runtime.createContainer({
+            podSandboxId: pod,
+            config: { ...make.container("c", longRunning), linux: { securityContext: group } },
+          }),
+          "InvalidArgument",
+          "run_as_group",
+        );
+        // With a user (or a user name) it is fine, and the failed create reserved nothing.
+        await runtime.createContainer({
+          podSandboxId: pod,
+          config: {
+            ...make.container("c", longRunning),
+            linux: { securityContext: { ...group, runAsUser: { value: 1000 } } },
+          },
+        });
+        await expectCode(
+          runtime.runPodSandbox({
+            config: { ...make.pod("pod-group"), linux: { securityContext: group } },
+          }),
+          "InvalidArgument",
+          "run_as_group",
+        );
+      });
+    });
+
     describe("names", () => {
       test("a second pod sandbox with the same name, namespace, uid and attempt is AlreadyExists", async () => {
         const uid = randomHex(8);

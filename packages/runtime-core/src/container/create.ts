@@ -8,6 +8,7 @@ import type {
   RuntimeImage,
 } from "@servin/cri-types";
 import { CriError, isCriError, nowNanos } from "@servin/cri-types";
+import { checkContainerConfig } from "../_config-checks.js";
 import {
   backendError,
   containerDisplayName,
@@ -75,6 +76,7 @@ export async function createContainer(
     ]);
   }
   checkContainerPaths(config);
+  checkContainerConfig(config);
   const sandbox = findSandbox(ctx, req.podSandboxId);
   requireReady(sandbox);
   const sandboxId = sandbox.record.id;

@@ -1,6 +1,7 @@
 /** RunPodSandbox: reserve the name, persist a pending record, ask the backend, then mark it READY. */
 import type { CallOptions, RunPodSandboxRequest, RunPodSandboxResponse, SandboxId } from "@servin/cri-types";
 import { CriError, nowNanos } from "@servin/cri-types";
+import { checkSandboxConfig } from "../_config-checks.js";
 import {
   backendError,
   newSandboxEntry,
@@ -37,6 +38,7 @@ export async function runPodSandbox(
     ]);
   }
   checkSandboxPaths(config);
+  checkSandboxConfig(config);
   const runtimeHandler = req.runtimeHandler ?? "";
   if (runtimeHandler !== "" && !ctx.backend.handlers().includes(runtimeHandler)) {
     throw CriError.invalidArgument(

@@ -30,16 +30,31 @@ const base = (over: Partial<ContainerSpecInput> = {}): ContainerSpecInput => ({
 });
 
 describe("buildContainerSpec", () => {
-  it("joins the pod's namespaces and keeps its own PID namespace by default", () => {
+  it("joins the pod's namespaces, PID included when the config says nothing (POD is the proto's zero value)", () => {
     const spec = buildContainerSpec(base());
     expect(spec.linux.namespaces).toEqual([
       { type: "mount" },
       { type: "network", path: "/proc/9/ns/net" },
       { type: "ipc", path: "/proc/9/ns/ipc" },
       { type: "uts", path: "/proc/9/ns/uts" },
-      { type: "pid" },
+      { type: "pid", path: "/proc/9/ns/pid" },
     ]);
     expect(spec.hostname).toBeUndefined(); // runc refuses a hostname in a joined UTS namespace
+  });
+  it("keeps a private PID namespace for pid=CONTAINER", () => {
+    const own = {
+      metadata: { name: "p" },
+      linux: { securityContext: { namespaceOptions: { pid: "CONTAINER" as const } } },
+    };
+    const spec = buildContainerSpec(
+      base({ podModes: podNamespaceModes(own), join: { network: "/proc/9/ns/net" } }),
+    );
+    expect(spec.linux.namespaces).toContainEqual({ type: "pid" });
+    const config = {
+      ...base().config,
+      linux: { securityContext: { namespaceOptions: { pid: "CONTAINER" as const } } },
+    };
+    expect(buildContainerSpec(base({ config })).linux.namespaces).toContainEqual({ type: "pid" });
   });
   it("shares the infra's PID namespace for pid=POD and stays on the host for NODE", () => {
     const podPid = {
@@ -58,7 +73,11 @@ describe("buildContainerSpec", () => {
     };
     const hs = buildContainerSpec(base({ podModes: podNamespaceModes(host) }));
     expect(hs.linux.namespaces).toEqual([{ type: "mount" }]);
-    expect(hs.mounts.find((m) => m.destination === "/dev/mqueue")?.type).toBe("bind");
+    // A fresh mqueue mount even in the host's IPC namespace: the host may have no /dev/mqueue.
+    expect(hs.mounts.find((m) => m.destination === "/dev/mqueue")).toMatchObject({
+      type: "mqueue",
+      source: "mqueue",
+    });
   });
   it("targets another container's PID namespace for TARGET, or refuses when it is not running", () => {
     const config = {

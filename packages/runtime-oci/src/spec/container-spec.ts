@@ -128,21 +128,15 @@ export function buildContainerSpec(input: ContainerSpecInput): OciSpec {
   const add = (m: OciMount) => {
     if (!taken.has(m.destination)) mounts.push(m);
   };
-  if (input.podModes.ipc === "pod") {
-    add({
-      destination: "/dev/mqueue",
-      type: "mqueue",
-      source: "mqueue",
-      options: ["nosuid", "noexec", "nodev"],
-    });
-  } else {
-    add({
-      destination: "/dev/mqueue",
-      type: "bind",
-      source: "/dev/mqueue",
-      options: ["rbind", "nosuid", "noexec", "nodev"],
-    });
-  }
+  // A fresh mqueue mount in either case, as containerd does: mqueue shows the
+  // queues of the IPC namespace the container is in, so with host IPC it shows
+  // the host's — without needing the host to have /dev/mqueue mounted.
+  add({
+    destination: "/dev/mqueue",
+    type: "mqueue",
+    source: "mqueue",
+    options: ["nosuid", "noexec", "nodev"],
+  });
   add({
     destination: "/dev/shm",
     type: "bind",

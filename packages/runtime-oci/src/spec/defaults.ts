@@ -102,7 +102,8 @@ export const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/
 
 /**
  * The base filesystem of a container. `/dev/shm` and `/dev/mqueue` are added
- * by the caller because they depend on the pod's IPC namespace.
+ * by the caller: the first depends on the pod's IPC namespace, and both give
+ * way to a CRI mount at the same place.
  */
 export function baseMounts(opts: { privileged: boolean }): OciMount[] {
   return [

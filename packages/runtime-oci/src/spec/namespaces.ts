@@ -20,13 +20,15 @@ function mode(value: NamespaceMode | undefined, fallback: NamespaceMode): Namesp
 /**
  * @example
  * podNamespaceModes({ metadata: { name: "p" }, linux: { securityContext: { namespaceOptions: { network: "NODE" } } } });
- * // { network: "node", ipc: "pod", uts: "node", pid: "container" }
+ * // { network: "node", ipc: "pod", uts: "node", pid: "pod" }
  */
 export function podNamespaceModes(config: PodSandboxConfig): PodNamespaceModes {
   const ns: NamespaceOption = config.linux?.securityContext?.namespaceOptions ?? {};
   const network = mode(ns.network, "POD") === "NODE" ? "node" : "pod";
   const ipc = mode(ns.ipc, "POD") === "NODE" ? "node" : "pod";
-  const pidMode = mode(ns.pid, "CONTAINER");
+  // POD is the proto's zero value: a gRPC client asking for a shared PID
+  // namespace sends nothing at all, so absent means POD (as in containerd).
+  const pidMode = mode(ns.pid, "POD");
   const pid = pidMode === "NODE" ? "node" : pidMode === "POD" ? "pod" : "container";
   return { network, ipc, uts: network, pid };
 }
