@@ -67,6 +67,8 @@ class SnapshotBuilder {
   readonly specials: TarWriteEntry[] = [];
   readonly opaque = new Set<string>();
   readonly skipped: string[] = [];
+  /** Device nodes and FIFOs not created (not root): hard links to them are skipped too. */
+  private readonly skippedSpecials = new Set<string>();
   /** File and symlink creations in flight: creates are slow on some filesystems, so several run at once. */
   private readonly pending = new Set<Promise<void>>();
   private readonly pendingPaths = new Set<string>();
@@ -134,11 +136,37 @@ class SnapshotBuilder {
     await this.ensureDir(parent === "." ? "" : parent, true, entry);
   }
 
+  /**
+   * Forgets the special files recorded at paths that are `gone`. Hard links
+   * recorded to a forgotten node keep it, as a link keeps its inode: the first
+   * of them becomes the node, the others link to that one.
+   */
+  private dropSpecials(gone: (name: string) => boolean): void {
+    if (!this.specials.some((x) => gone(x.name))) return;
+    const kept: TarWriteEntry[] = [];
+    const removed = new Map<string, TarWriteEntry>();
+    const heirs = new Map<string, string>();
+    for (const sp of this.specials) {
+      const node = sp.type === "link" && sp.linkname !== undefined ? removed.get(sp.linkname) : undefined;
+      if (node && sp.linkname !== undefined) {
+        if (gone(sp.name)) continue;
+        const heir = heirs.get(sp.linkname);
+        if (heir === undefined) {
+          heirs.set(sp.linkname, sp.name);
+          kept.push({ ...node, name: sp.name });
+        } else kept.push({ ...sp, linkname: heir });
+      } else if (gone(sp.name)) {
+        if (sp.type !== "link") removed.set(sp.name, sp);
+      } else kept.push(sp);
+    }
+    this.specials.splice(0, this.specials.length, ...kept);
+  }
+
   /** Removes whatever is at `rel` (never following a symlink), unless it is a dir and `keepDir`. */
   private async clear(rel: string, keepDir: boolean): Promise<boolean> {
     // A later entry at the same path wins over a whiteout or device recorded earlier.
-    for (let i = this.specials.length - 1; i >= 0; i--)
-      if (this.specials[i]!.name === rel) this.specials.splice(i, 1);
+    this.dropSpecials((name) => name === rel);
+    this.skippedSpecials.delete(rel);
     const st = lstatSync(this.abs(rel), { throwIfNoEntry: false });
     if (!st) return false;
     if (st.isDirectory()) {
@@ -151,8 +179,8 @@ class SnapshotBuilder {
       // Special files recorded under the removed directory must not be created
       // later: the path may be a symlink by then (GNU tar would follow it).
       for (const d of [...this.opaque]) if (under(d)) this.opaque.delete(d);
-      for (let i = this.specials.length - 1; i >= 0; i--)
-        if (under(this.specials[i]!.name)) this.specials.splice(i, 1);
+      this.dropSpecials(under);
+      for (const d of [...this.skippedSpecials]) if (under(d)) this.skippedSpecials.delete(d);
     } else {
       unlinkSync(this.abs(rel));
     }
@@ -228,6 +256,19 @@ class SnapshotBuilder {
         if (target === "") throw new UnpackError(`${label}: hard link to the layer root`);
         const parent = posix.dirname(target);
         await this.ensureDir(parent === "." ? "" : parent, false, `hard link ${JSON.stringify(e.name)}`);
+        // Device nodes and FIFOs are made last, by GNU tar: a link to one goes
+        // there too, after its target (never to a whiteout: that hides a path).
+        const special = this.specials.find((x) => x.name === target);
+        if (special && !(special.type === "char" && special.devmajor === 0 && special.mode === 0)) {
+          if (target === rel) return;
+          await this.clear(rel, false);
+          this.specials.push({ name: rel, type: "link", linkname: target, mtime: e.mtime });
+          return;
+        }
+        if (this.skippedSpecials.has(target)) {
+          this.skipped.push(`${rel}: hard link to ${target} (needs root)`);
+          return;
+        }
         const st: Stats | undefined = lstatSync(this.abs(target), { throwIfNoEntry: false });
         if (!st) throw new UnpackError(`${label}: hard link target "${e.linkname}" is not in this layer`);
         if (st.isDirectory()) throw new UnpackError(`${label}: hard link to a directory`);
@@ -252,6 +293,7 @@ class SnapshotBuilder {
           });
         } else {
           this.skipped.push(`${rel}: ${e.type} device (needs root)`);
+          this.skippedSpecials.add(rel);
         }
     }
   }
