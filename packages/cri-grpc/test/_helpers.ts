@@ -20,13 +20,14 @@ export async function until(cond: () => boolean | Promise<boolean>, what: string
   throw new Error(`timed out waiting for ${what}`);
 }
 
-/** Calls a method with a plain grpc-js client and the project's serializers; resolves to the status code (0 = OK). */
+/** Calls a method with a plain grpc-js client and the project's serializers (and `metadata`); resolves to the status code (0 = OK). */
 export function rawUnary(
   target: string,
   service: "RuntimeService" | "ImageService",
   method: string,
   request: unknown,
   version: "v1" | "v1alpha2" = "v1",
+  metadata: Metadata = new Metadata(),
 ): Promise<{ code: number; details: string; response?: unknown }> {
   const def = criServiceDefinitions(version)[service][method];
   if (!def) throw new Error(`no method ${method}`);
@@ -37,7 +38,7 @@ export function rawUnary(
       def.requestSerialize,
       def.responseDeserialize,
       request,
-      new Metadata(),
+      metadata,
       {},
       (err: ServiceError | null, response?: unknown) => {
         client.close();

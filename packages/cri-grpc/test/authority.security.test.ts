@@ -1,0 +1,206 @@
+/**
+ * Hostile and broken HTTP/2 input on the gRPC socket: a reset stream, malformed
+ * frames and malformed HPACK blocks end at most their own connection (with a
+ * GOAWAY naming the error), never the server.
+ */
+import { join } from "node:path";
+import { createImageService, type ServinImageService } from "@servin/image-store";
+import {
+  createMemoryBackend,
+  createMemoryStore,
+  createRuntimeService,
+  type ServinRuntimeService,
+} from "@servin/runtime-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type CriGrpcClient, createCriGrpcClient, createCriGrpcServer } from "../src/index.js";
+import { frame, h2Connect, h2Version, PREFACE, rawExchange, VERSION_PATH, VERSION_REQUEST } from "./_h2.js";
+import { tempDir } from "./_helpers.js";
+
+const HEADERS = 0x1;
+const DATA = 0x0;
+const CONTINUATION = 0x9;
+const GOAWAY = 0x7;
+const END_STREAM = 0x1;
+const END_HEADERS = 0x4;
+const PADDED = 0x8;
+const PROTOCOL_ERROR = 0x1;
+const COMPRESSION_ERROR = 0x9;
+
+let dir: Awaited<ReturnType<typeof tempDir>>;
+let images: ServinImageService;
+let runtime: ServinRuntimeService;
+let server: ReturnType<typeof createCriGrpcServer>;
+let socketPath: string;
+let cri: CriGrpcClient;
+
+beforeAll(async () => {
+  dir = await tempDir();
+  images = await createImageService({ backend: "memory" });
+  runtime = await createRuntimeService({
+    backend: createMemoryBackend(),
+    images,
+    store: createMemoryStore(),
+  });
+  server = createCriGrpcServer({ runtime, images, socketPath: join(dir.path, "servin.sock") });
+  socketPath = (await server.listen()).socketPath as string;
+  cri = createCriGrpcClient(`unix://${socketPath}`);
+});
+
+afterAll(async () => {
+  cri?.close();
+  await server?.close(2000);
+  await runtime?.close();
+  await images?.close();
+  await dir?.remove();
+});
+
+/** The server still answers: a fresh grpc-js client and a fresh path-authority connection. */
+async function expectServerAlive(): Promise<void> {
+  await expect(cri.version({})).resolves.toMatchObject({ runtimeApiVersion: "v1" });
+  const session = h2Connect(socketPath);
+  try {
+    expect((await h2Version(session, socketPath)).status).toBe(0);
+  } finally {
+    session.close();
+  }
+}
+
+const SETTINGS = frame(0x4, 0, 0);
+/** A valid request header block, static table only: POST, http, Version path, :authority, grpc headers. */
+function requestBlock(authority = "/run/servin/servin.sock"): Buffer {
+  const literal = (index: number, value: string) =>
+    Buffer.concat([Buffer.from([index, value.length]), Buffer.from(value, "latin1")]);
+  return Buffer.concat([
+    Buffer.from([0x83, 0x86]),
+    literal(0x04, VERSION_PATH),
+    literal(0x01, authority),
+    Buffer.from([0x0f, 0x10, 0x10]), // content-type (index 31 = 15 + 16), 16-octet value
+    Buffer.from("application/grpc", "latin1"),
+    Buffer.from([0x00, 0x02]),
+    Buffer.from("te", "latin1"),
+    Buffer.from([0x08]),
+    Buffer.from("trailers", "latin1"),
+  ]);
+}
+
+describe("malformed input ends only its own connection", () => {
+  it("a hand-made request with a path authority is answered (the raw frames below are sound)", async () => {
+    const { frames } = await rawExchange(socketPath, [
+      PREFACE,
+      SETTINGS,
+      frame(HEADERS, END_HEADERS, 1, requestBlock()),
+      frame(DATA, END_STREAM, 1, VERSION_REQUEST),
+      // Then end the connection politely so that the exchange completes.
+      frame(GOAWAY, 0, 0, Buffer.alloc(8)),
+    ]);
+    const answered = frames.filter((f) => f.streamId === 1 && f.type === HEADERS);
+    expect(answered.length).toBeGreaterThanOrEqual(1);
+  });
+
+  it.each([
+    [
+      "an index that is in no table",
+      frame(HEADERS, END_HEADERS, 1, Buffer.from([0x82, 0xbe])),
+      COMPRESSION_ERROR,
+    ],
+    ["index 0", frame(HEADERS, END_HEADERS, 1, Buffer.from([0x80])), COMPRESSION_ERROR],
+    [
+      "Huffman padding that is not ones",
+      frame(HEADERS, END_HEADERS, 1, Buffer.from([0x82, 0x41, 0x81, 0b00011000])),
+      COMPRESSION_ERROR,
+    ],
+    [
+      "EOS inside a Huffman string",
+      frame(HEADERS, END_HEADERS, 1, Buffer.from([0x41, 0x84, 0xff, 0xff, 0xff, 0xff])),
+      COMPRESSION_ERROR,
+    ],
+    ["a truncated integer", frame(HEADERS, END_HEADERS, 1, Buffer.from([0xff, 0xff])), COMPRESSION_ERROR],
+    [
+      "a table size update above the limit",
+      frame(HEADERS, END_HEADERS, 1, Buffer.from([0x3f, 0xe2, 0x7f])),
+      COMPRESSION_ERROR,
+    ],
+    ["HEADERS on stream 0", frame(HEADERS, END_HEADERS, 0, requestBlock()), PROTOCOL_ERROR],
+    ["CONTINUATION without HEADERS", frame(CONTINUATION, END_HEADERS, 1, requestBlock()), PROTOCOL_ERROR],
+    [
+      "a DATA frame inside a header block",
+      Buffer.concat([frame(HEADERS, 0, 1, requestBlock()), frame(DATA, 0, 1, Buffer.from("x"))]),
+      PROTOCOL_ERROR,
+    ],
+    [
+      "CONTINUATION on another stream",
+      Buffer.concat([
+        frame(HEADERS, 0, 1, requestBlock()),
+        frame(CONTINUATION, END_HEADERS, 3, Buffer.alloc(0)),
+      ]),
+      PROTOCOL_ERROR,
+    ],
+    [
+      "padding longer than the frame",
+      frame(HEADERS, END_HEADERS | PADDED, 1, Buffer.concat([Buffer.from([200]), requestBlock()])),
+      PROTOCOL_ERROR,
+    ],
+    ["PUSH_PROMISE from a client", frame(0x5, END_HEADERS, 1, Buffer.alloc(4)), PROTOCOL_ERROR],
+  ])("%s: GOAWAY and close, the server keeps serving", async (_what, bad, code) => {
+    const { frames, closed } = await rawExchange(socketPath, [PREFACE, SETTINGS, bad]);
+    expect(closed).toBe(true);
+    const goaway = frames.find((f) => f.type === GOAWAY);
+    expect(goaway?.payload.readUInt32BE(4)).toBe(code);
+    await expectServerAlive();
+  });
+
+  it("a bad client preface: the connection is dropped", async () => {
+    const { closed } = await rawExchange(socketPath, [Buffer.from("GET / HTTP/1.1\r\nHost: x\r\n\r\n")]);
+    expect(closed).toBe(true);
+    await expectServerAlive();
+  });
+
+  it("a frame cut off by the client closing the connection", async () => {
+    const cut = frame(HEADERS, END_HEADERS, 1, requestBlock()).subarray(0, 20);
+    const { closed } = await rawExchange(socketPath, [PREFACE, SETTINGS, cut], { end: true });
+    expect(closed).toBe(true);
+    await expectServerAlive();
+  });
+
+  it("bytes split at every position still form the same request (frames across reads)", async () => {
+    const whole = Buffer.concat([
+      PREFACE,
+      SETTINGS,
+      frame(HEADERS, END_HEADERS, 1, requestBlock()),
+      frame(DATA, END_STREAM, 1, VERSION_REQUEST),
+    ]);
+    // One octet per write, paced: the server reads the frames in one-octet pieces.
+    const pieces = Array.from(whole, (b) => Buffer.from([b]));
+    const { frames } = await rawExchange(socketPath, [...pieces, frame(GOAWAY, 0, 0, Buffer.alloc(8))], {
+      paceMs: 1,
+    });
+    expect(frames.some((f) => f.streamId === 1 && f.type === HEADERS)).toBe(true);
+  });
+});
+
+describe("a stream reset by the client", () => {
+  it("RST_STREAM mid-call ends that call only; the connection and the server go on", async () => {
+    const session = h2Connect(socketPath);
+    try {
+      for (let i = 0; i < 20; i++) {
+        const stream = session.request({
+          ":method": "POST",
+          ":path": VERSION_PATH,
+          ":authority": socketPath,
+          "content-type": "application/grpc",
+          te: "trailers",
+        });
+        stream.on("error", () => undefined);
+        // Half a message, then cancel (RST_STREAM CANCEL).
+        stream.write(VERSION_REQUEST.subarray(0, 3));
+        await new Promise((resolve) => setImmediate(resolve));
+        stream.close(0x8);
+        await new Promise((resolve) => stream.on("close", resolve));
+      }
+      expect((await h2Version(session, socketPath)).status).toBe(0);
+    } finally {
+      session.close();
+    }
+    await expectServerAlive();
+  });
+});
