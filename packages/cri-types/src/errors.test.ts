@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { CriError, isCriError, toCriError } from "./errors.js";
+import { boundErrorMessage, CriError, isCriError, toCriError } from "./errors.js";
 import { nowNanos, parseContainerId, parseImageId, parseSandboxId } from "./ids.js";
 
 describe("CriError", () => {
@@ -46,5 +46,21 @@ describe("typed IDs", () => {
       expect(next >= last).toBe(true);
       last = next;
     }
+  });
+});
+
+describe("bounded messages", () => {
+  it("a huge quoted input is cut to its head and a marker; the words around it stay", () => {
+    const err = CriError.notFound(`container "${"a".repeat(1_000_000)}" not found`);
+    expect(err.message).toBe(`container "${"a".repeat(299)}…(999702 more) not found`);
+    expect(toCriError(new Error("b".repeat(50_000))).message).toBe(`${"b".repeat(300)}…(49700 more)`);
+  });
+
+  it("whole messages stop at 4096 characters; short ones are untouched", () => {
+    const words = "word ".repeat(10_000);
+    const msg = new CriError("Internal", words).message;
+    expect(msg.length).toBeLessThan(4096 + 20);
+    expect(msg).toMatch(/…\(45904 more\)$/);
+    expect(boundErrorMessage('pod sandbox "web" not found')).toBe('pod sandbox "web" not found');
   });
 });

@@ -28,8 +28,50 @@ export interface CriErrorOptions {
   cause?: unknown;
 }
 
+/** Longest run of non-blank characters a message keeps (a CRI name is at most 253), and longest message. */
+const MESSAGE_RUN_MAX = 300;
+const MESSAGE_MAX = 4096;
+
 /**
- * An error with a CRI code. Messages are lowercase and name the input that failed.
+ * Bounds an error message in one linear pass: a run of non-blank characters
+ * longer than MESSAGE_RUN_MAX keeps its head and a `…(N more)` marker, and
+ * the whole message at most MESSAGE_MAX characters. Messages quote client
+ * input (`container "<id>" not found`); a 1 MB ID must not become a 1 MB
+ * HTTP error body or a gRPC `grpc-message` trailer larger than clients accept
+ * (the call then never completes).
+ *
+ * @example
+ * boundErrorMessage(`container "${"a".repeat(10_000)}" not found`); // 'container "aaa…(9702 more) not found' (300 characters kept)
+ */
+export function boundErrorMessage(message: string): string {
+  if (message.length <= MESSAGE_RUN_MAX) return message;
+  let out = "";
+  let run = 0;
+  for (let i = 0; i < message.length; i++) {
+    if (out.length >= MESSAGE_MAX) return `${out}…(${message.length - i} more)`;
+    const c = message.charCodeAt(i);
+    const blank = c === 0x20 || c === 0x0a || c === 0x09;
+    run = blank ? 0 : run + 1;
+    if (run > MESSAGE_RUN_MAX) {
+      let end = i;
+      while (end < message.length) {
+        const e = message.charCodeAt(end);
+        if (e === 0x20 || e === 0x0a || e === 0x09) break;
+        end++;
+      }
+      out += `…(${end - i} more)`;
+      i = end - 1;
+      run = 0;
+      continue;
+    }
+    out += message[i];
+  }
+  return out;
+}
+
+/**
+ * An error with a CRI code. Messages are lowercase and name the input that
+ * failed; they are bounded (see `boundErrorMessage`).
  *
  * @example
  * throw new CriError("NotFound", `container "3f2a" not found`);
@@ -39,7 +81,7 @@ export class CriError extends Error {
   readonly details: unknown;
 
   constructor(code: CriErrorCode, message: string, options: CriErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    super(boundErrorMessage(message), options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "CriError";
     this.code = code;
     this.details = options.details;
