@@ -10,8 +10,9 @@ import {
 } from "@servin/cri-types";
 import { Hono } from "hono";
 import { bearerAuth } from "./auth.js";
-import { readJsonBody } from "./body.js";
+import { isBodyError, readJsonBody, streamBody } from "./body.js";
 import { errorBody, type HttpOnlyCode, httpStatusOf } from "./errors.js";
+import { peerAdmission, type TrustPeer } from "./peer.js";
 import { type CriRoute, criRoutes } from "./routes/index.js";
 
 export interface CriAppLogger {
@@ -25,10 +26,24 @@ export type RequestObserver = (info: { rpc: RpcName; status: number; durationMs:
 export interface CriAppOptions {
   runtime: RuntimeService;
   images: ImageService;
-  /** When set, every route except GET /health requires `Authorization: Bearer <token>`. */
+  /** When set, every route except GET /health requires `Authorization: Bearer <token>` (401 otherwise). */
   token?: string;
+  /**
+   * Without a token: admits only connections whose peer this approves (once per connection), 403
+   * otherwise; GET /health stays open. Needs the Node adapter (`listenCriApp`) to see the socket.
+   */
+  trustPeer?: TrustPeer;
+  /** The 403 message for a peer `trustPeer` refuses: say how to get access. */
+  peerDeniedMessage?: string;
   /** Largest accepted request body in bytes (default 16 MiB, kubelet's gRPC limit). */
   bodyLimit?: number;
+  /**
+   * Body read timeout in ms (default 30 000): a JSON body must arrive whole within it, and an import
+   * archive must never stall longer between chunks; 408 otherwise, and the connection is closed.
+   */
+  bodyTimeoutMs?: number;
+  /** Largest accepted image archive for import, in bytes (default 32 GiB). */
+  importLimit?: number;
   logger?: CriAppLogger;
   /** Extra fields for GET /health (e.g. uptime); must be cheap. */
   health?: () => Record<string, unknown>;
@@ -36,19 +51,26 @@ export interface CriAppOptions {
   metrics?: () => Promise<{ contentType: string; body: string }>;
   onRequest?: RequestObserver;
   /**
-   * Serves servin's image import/export extension routes when given:
-   * `POST /v1/servin/image/import {"path"}` and `POST /v1/servin/image/export {"image","path"}`.
-   * Paths are on the server's filesystem and must be absolute.
+   * Serves servin's image import/export extension routes when given, as `docker load`/`docker save` do:
+   * `POST /v1/servin/image/import` takes the tar as the request body (`content-type: application/x-tar`),
+   * `POST /v1/servin/image/export {"image": ref}` answers with the tar. No route reads or writes a
+   * path on the server's host.
    */
   imageTransfer?: ImageTransfer;
 }
 
 export interface ImageTransfer {
-  importImage(path: string): Promise<Image[]>;
-  exportImage(ref: string, dest: string): Promise<void>;
+  /** Stores every image of an OCI layout or `docker save` tar read from `archive`. */
+  importImage(archive: AsyncIterable<Uint8Array>): Promise<Image[]>;
+  /** The image as a tar stream; rejects (e.g. NotFound) before the first byte. */
+  exportImage(ref: string): Promise<AsyncIterable<Uint8Array>>;
 }
 
 const DEFAULT_BODY_LIMIT = 16 * 1024 * 1024;
+const DEFAULT_BODY_TIMEOUT_MS = 30_000;
+const DEFAULT_IMPORT_LIMIT = 32 * 1024 ** 3;
+const TAR = "application/x-tar";
+const IMPORT_PATH = "/v1/servin/image/import";
 const imageRpcs = new Set<string>(IMAGE_RPC_NAMES);
 const silent: CriAppLogger = { debug() {}, error() {} };
 
@@ -75,9 +97,18 @@ export function createCriApp(options: CriAppOptions): Hono {
   const { runtime, images } = options;
   const logger = options.logger ?? silent;
   const limit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  const bodyTimeoutMs = options.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
+  const importLimit = options.importLimit ?? DEFAULT_IMPORT_LIMIT;
   const app = new Hono();
 
   app.onError((err, c) => {
+    // An answer given before the whole body was read (a stalled, oversized or refused upload): the rest
+    // may never come, or be megabytes of archive; do not keep the connection for another request.
+    if (
+      c.req.path === IMPORT_PATH ||
+      (err instanceof HttpError && (err.status === 408 || err.status === 413))
+    )
+      c.header("connection", "close");
     if (err instanceof HttpError) return c.json(errorBody(err.code, err.message), err.status as 400);
     if (isCriError(err)) {
       const status = httpStatusOf[err.code] ?? 500;
@@ -91,8 +122,11 @@ export function createCriApp(options: CriAppOptions): Hono {
   });
   app.notFound((c) => c.json(errorBody("NotFound", `no route for ${c.req.method} ${c.req.path}`), 404));
 
-  // Before every route: Hono runs handlers in registration order, so the token check must come first.
+  // Before every route: Hono runs handlers in registration order, so the access check must come first.
+  // A configured token is the only key; without one, the kernel's word on who owns the peer socket.
   if (options.token !== undefined) app.use("*", bearerAuth(options.token, ["/health"]));
+  else if (options.trustPeer)
+    app.use("*", peerAdmission(options.trustPeer, ["/health"], options.peerDeniedMessage));
 
   app.get("/health", (c) => c.json({ status: "ok", ...(options.health?.() ?? {}) }));
   if (options.metrics) {
@@ -105,19 +139,41 @@ export function createCriApp(options: CriAppOptions): Hono {
 
   if (options.imageTransfer) {
     const transfer = options.imageTransfer;
-    app.post("/v1/servin/image/import", async (c) => {
-      const body = await readExtensionBody(c.req.raw, limit);
-      const path = absolutePath(body.path, "path");
-      const imported = await transfer.importImage(path);
+    app.post(IMPORT_PATH, async (c) => {
+      const type = (c.req.header("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
+      if (type !== TAR)
+        throw new HttpError(
+          415,
+          "UnsupportedMediaType",
+          `content-type: expected ${TAR} with the archive as the request body, got "${type}" (servin reads no paths on its host)`,
+        );
+      const archive = streamBody(c.req.raw, importLimit, bodyTimeoutMs);
+      let bodyFailure: unknown;
+      // The store wraps a failing source in its own error: hand back our 408/413 as they were.
+      const watched = (async function* () {
+        try {
+          yield* archive;
+        } catch (err) {
+          bodyFailure = err;
+          throw err;
+        }
+      })();
+      const imported = await transfer.importImage(watched).catch((err: unknown) => {
+        throw bodyFailure !== undefined ? asHttpError(bodyFailure) : err;
+      });
       return c.json(encodeResponse("listImages", { images: imported }, "json"));
     });
     app.post("/v1/servin/image/export", async (c) => {
-      const body = await readExtensionBody(c.req.raw, limit);
+      const body = await readExtensionBody(c.req.raw, limit, bodyTimeoutMs);
       const image = body.image;
       if (typeof image !== "string" || image === "")
         throw CriError.invalidArgument("image: expected a non-empty string");
-      await transfer.exportImage(image, absolutePath(body.path, "path"));
-      return c.json({});
+      if (body.path !== undefined)
+        throw CriError.invalidArgument(
+          "path: servin writes no files on its host; the archive is the response body (servin image export REF -o FILE)",
+        );
+      const tar = await transfer.exportImage(image);
+      return new Response(toReadableStream(tar, logger), { headers: { "content-type": TAR } });
     });
   }
 
@@ -136,7 +192,7 @@ export function createCriApp(options: CriAppOptions): Hono {
     const started = performance.now();
     let status = 200;
     try {
-      const body = await readBody(request, limit);
+      const body = await readBody(request, limit, bodyTimeoutMs);
       const req = decodeRequest(route.rpc, body, "json");
       const service = (imageRpcs.has(route.rpc) ? images : runtime) as unknown as Record<
         string,
@@ -230,22 +286,48 @@ function wantsNdjson(request: Request): boolean {
   return (request.headers.get("accept") ?? "").includes("application/x-ndjson");
 }
 
-/** The body as JSON; size and syntax problems become HTTP errors (413, 400). */
-function readBody(request: Request, limit: number): Promise<unknown> {
-  return readJsonBody(request, limit).catch((err: { status?: number; code?: string; message: string }) => {
-    throw new HttpError(err.status ?? 400, (err.code as HttpOnlyCode) ?? "InvalidArgument", err.message);
+function asHttpError(err: unknown): unknown {
+  if (!isBodyError(err)) return err;
+  return new HttpError(err.status, err.code as HttpOnlyCode, err.message);
+}
+
+/** The body as JSON; size, time and syntax problems become HTTP errors (413, 408, 400). */
+function readBody(request: Request, limit: number, timeoutMs: number): Promise<unknown> {
+  return readJsonBody(request, limit, timeoutMs).catch((err: unknown) => {
+    throw asHttpError(err);
   });
 }
 
-async function readExtensionBody(request: Request, limit: number): Promise<Record<string, unknown>> {
-  const body = await readBody(request, limit);
+async function readExtensionBody(
+  request: Request,
+  limit: number,
+  timeoutMs: number,
+): Promise<Record<string, unknown>> {
+  const body = await readBody(request, limit, timeoutMs);
   if (typeof body !== "object" || body === null || Array.isArray(body))
     throw CriError.invalidArgument("request body: expected a JSON object");
   return body as Record<string, unknown>;
 }
 
-function absolutePath(value: unknown, field: string): string {
-  if (typeof value !== "string" || !value.startsWith("/"))
-    throw CriError.invalidArgument(`${field}: expected an absolute path on the server`);
-  return value;
+/** A pull-based web stream over an async iterable; a failure mid-way aborts the response (a short tar, never a silent one). */
+function toReadableStream(
+  source: AsyncIterable<Uint8Array>,
+  logger: CriAppLogger,
+): ReadableStream<Uint8Array> {
+  const iterator = source[Symbol.asyncIterator]();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const next = await iterator.next();
+        if (next.done) controller.close();
+        else controller.enqueue(next.value);
+      } catch (err) {
+        logger.error("image export failed", err);
+        controller.error(err);
+      }
+    },
+    async cancel() {
+      await iterator.return?.();
+    },
+  });
 }

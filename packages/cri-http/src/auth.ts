@@ -14,6 +14,8 @@ export function bearerAuth(token: string, publicPaths: string[]): MiddlewareHand
     const match = /^Bearer\s+(.+)$/i.exec(header);
     if (!match || !timingSafeEqual(digest(match[1]!.trim()), expected)) {
       c.header("www-authenticate", 'Bearer realm="servin"');
+      // The body is left unread (it may be a large upload): end the connection with the answer.
+      c.header("connection", "close");
       return c.json(errorBody("Unauthenticated", "missing or invalid bearer token"), 401);
     }
     return next();

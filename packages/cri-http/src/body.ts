@@ -1,4 +1,8 @@
-/** Reads a request body as JSON with a size cap; an empty body counts as `{}`. */
+/**
+ * Request bodies with a size cap and a read timeout: JSON bodies (an empty body counts as `{}`) and
+ * streamed archive bodies. A client that declares more bytes than it sends is answered 408 instead of
+ * holding a socket and a handler forever.
+ */
 
 export interface BodyError {
   status: number;
@@ -6,20 +10,60 @@ export interface BodyError {
   message: string;
 }
 
-export async function readJsonBody(request: Request, limit: number): Promise<unknown> {
+/** Marks errors this module throws, so a consumer wrapping them (e.g. an import) can hand them back unchanged. */
+export function isBodyError(value: unknown): value is BodyError {
+  return typeof value === "object" && value !== null && (value as { bodyError?: true }).bodyError === true;
+}
+
+function bodyError(status: number, code: string, message: string): BodyError {
+  const err = { status, code, message, bodyError: true };
+  return err;
+}
+
+/** One read, or a 408 when nothing arrives within `timeoutMs` (the reader is cancelled then). */
+async function readWithin(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  timeoutMs: number,
+  what: string,
+): Promise<Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>["read"]>>> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(bodyError(408, "RequestTimeout", `${what}: no data received for ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+  });
+  try {
+    return await Promise.race([reader.read(), timeout]);
+  } catch (err) {
+    await reader.cancel().catch(() => {});
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export async function readJsonBody(request: Request, limit: number, timeoutMs: number): Promise<unknown> {
   const declared = Number(request.headers.get("content-length") ?? "0");
-  if (declared > limit) throw tooLarge(limit);
+  if (declared > limit) throw tooLarge("request body", limit);
   if (!request.body) return {};
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
+  // The whole JSON body must arrive within the timeout: a trickle of one byte at a time is no excuse.
+  const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const { done, value } = await reader.read();
+    const left = Math.max(1, deadline - Date.now());
+    const { done, value } = await readWithin(reader, left, "request body").catch((err: BodyError) => {
+      throw isBodyError(err) && err.status === 408
+        ? bodyError(408, "RequestTimeout", `request body: not received within ${timeoutMs} ms`)
+        : err;
+    });
     if (done) break;
     size += value.byteLength;
     if (size > limit) {
       await reader.cancel().catch(() => {});
-      throw tooLarge(limit);
+      throw tooLarge("request body", limit);
     }
     chunks.push(value);
   }
@@ -29,18 +73,37 @@ export async function readJsonBody(request: Request, limit: number): Promise<unk
     return JSON.parse(text);
   } catch (err) {
     const detail = err instanceof Error ? err.message : String(err);
-    throw {
-      status: 400,
-      code: "InvalidArgument",
-      message: `request body: invalid JSON: ${detail}`,
-    } satisfies BodyError;
+    throw bodyError(400, "InvalidArgument", `request body: invalid JSON: ${detail}`);
   }
 }
 
-function tooLarge(limit: number): BodyError {
-  return {
-    status: 413,
-    code: "PayloadTooLarge",
-    message: `request body is larger than the limit of ${limit} bytes`,
-  };
+/**
+ * The body as a stream of chunks for a consumer that stores as it reads (image import): at most
+ * `limit` bytes, and never more than `idleTimeoutMs` without a byte (a large body may take long as a whole).
+ */
+export async function* streamBody(
+  request: Request,
+  limit: number,
+  idleTimeoutMs: number,
+): AsyncGenerator<Uint8Array> {
+  const declared = Number(request.headers.get("content-length") ?? "0");
+  if (declared > limit) throw tooLarge("archive", limit);
+  if (!request.body) return;
+  const reader = request.body.getReader();
+  let size = 0;
+  try {
+    for (;;) {
+      const { done, value } = await readWithin(reader, idleTimeoutMs, "archive");
+      if (done) return;
+      size += value.byteLength;
+      if (size > limit) throw tooLarge("archive", limit);
+      yield value;
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+}
+
+function tooLarge(what: string, limit: number): BodyError {
+  return bodyError(413, "PayloadTooLarge", `${what} is larger than the limit of ${limit} bytes`);
 }

@@ -42,10 +42,19 @@ export type CriClient = RuntimeService &
       onProgress: (p: PullProgress) => void,
       opts?: { signal?: AbortSignal },
     ): Promise<PullImageResponse>;
-    /** Imports an OCI layout or docker-save archive at an absolute path on the server (servin extension). */
-    importImage(path: string): Promise<Image[]>;
-    /** Exports an image as an OCI layout to an absolute path on the server (servin extension). */
-    exportImage(image: string, path: string): Promise<void>;
+    /**
+     * Imports every image of an OCI layout or `docker save` tar sent as the request body (servin
+     * extension, like `docker load`), e.g. `createReadStream("app.tar")`.
+     */
+    importImage(
+      archive: AsyncIterable<Uint8Array> | Uint8Array,
+      opts?: { signal?: AbortSignal },
+    ): Promise<Image[]>;
+    /**
+     * The image as an OCI layout tar (that `docker load` also reads), streamed from the response
+     * (servin extension, like `docker save`). A stream that breaks off mid-way throws while iterating.
+     */
+    exportImage(image: string, opts?: { signal?: AbortSignal }): Promise<AsyncIterable<Uint8Array>>;
   };
 
 /**
@@ -171,32 +180,55 @@ export function createCriClient(options: CriClientOptions): CriClient {
     }
   }
 
-  async function extension(path: string, body: unknown): Promise<unknown> {
+  /** An extension call without the per-request timeout: archives take as long as their size needs. */
+  async function extension(
+    path: string,
+    init: { body: NonNullable<RequestInit["body"]>; contentType: string; signal?: AbortSignal },
+  ): Promise<Response> {
     let response: Response;
     try {
       response = await doFetch(`${base}${path}`, {
         method: "POST",
-        headers: headers(),
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
+        headers: { ...headers(), "content-type": init.contentType },
+        body: init.body,
+        // Node's fetch streams a request body only in half-duplex mode.
+        ...(typeof init.body === "string" || init.body instanceof Uint8Array ? {} : { duplex: "half" }),
+        ...(init.signal ? { signal: init.signal } : {}),
+      } as RequestInit);
     } catch (err) {
       throw new CriError("Unavailable", `cannot reach servin at ${base}: ${describeFetchError(err)}`, {
         cause: err,
       });
     }
     if (!response.ok) throw criErrorFromBody(response.status, await response.json().catch(() => undefined));
-    return response.json();
+    return response;
   }
 
   const client: Record<string, unknown> = {
     pullImageWithProgress,
-    async importImage(path: string): Promise<Image[]> {
-      const answer = await extension("/v1/servin/image/import", { path });
-      return decodeResponse("listImages", answer, "json").images;
+    async importImage(
+      archive: AsyncIterable<Uint8Array> | Uint8Array,
+      opts?: { signal?: AbortSignal },
+    ): Promise<Image[]> {
+      const body =
+        archive instanceof Uint8Array
+          ? archive
+          : (ReadableStream.from(archive) as unknown as NonNullable<RequestInit["body"]>);
+      const response = await extension("/v1/servin/image/import", {
+        body,
+        contentType: "application/x-tar",
+        ...(opts?.signal ? { signal: opts.signal } : {}),
+      });
+      return decodeResponse("listImages", await response.json(), "json").images;
     },
-    async exportImage(image: string, path: string): Promise<void> {
-      await extension("/v1/servin/image/export", { image, path });
+    async exportImage(image: string, opts?: { signal?: AbortSignal }): Promise<AsyncIterable<Uint8Array>> {
+      const response = await extension("/v1/servin/image/export", {
+        body: JSON.stringify({ image }),
+        contentType: "application/json",
+        ...(opts?.signal ? { signal: opts.signal } : {}),
+      });
+      if (!response.body) throw new CriError("Unavailable", "the export answer had no body");
+      return response.body as unknown as AsyncIterable<Uint8Array>;
     },
     async health(): Promise<HealthAnswer> {
       let response: Response;

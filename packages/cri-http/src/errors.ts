@@ -16,7 +16,12 @@ export const httpStatusOf: Record<CriErrorCode, number> = {
 };
 
 /** Codes for HTTP-level failures that have no CRI code of their own. */
-export type HttpOnlyCode = "MethodNotAllowed" | "PayloadTooLarge" | "UnsupportedMediaType";
+export type HttpOnlyCode =
+  | "MethodNotAllowed"
+  | "PayloadTooLarge"
+  | "UnsupportedMediaType"
+  | "PermissionDenied"
+  | "RequestTimeout";
 
 export interface ErrorBody {
   error: { code: CriErrorCode | HttpOnlyCode; message: string; details?: unknown };
@@ -29,7 +34,10 @@ export function errorBody(code: CriErrorCode | HttpOnlyCode, message: string, de
 const STATUS_TO_CODE: Record<number, CriErrorCode> = {
   400: "InvalidArgument",
   401: "Unauthenticated",
+  // The CRI has no PermissionDenied code of its own; a refused peer is, for callers, not authenticated.
+  403: "Unauthenticated",
   404: "NotFound",
+  408: "DeadlineExceeded",
   409: "FailedPrecondition",
   413: "InvalidArgument",
   429: "ResourceExhausted",

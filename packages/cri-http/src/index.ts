@@ -8,5 +8,6 @@ export {
 } from "./app.js";
 export { type CriClient, type CriClientOptions, createCriClient, type HealthAnswer } from "./client.js";
 export { criErrorFromBody, type ErrorBody, errorBody, httpStatusOf } from "./errors.js";
+export { DEFAULT_PEER_DENIED, peerAdmission, type TcpPeer, type TrustPeer, tcpPeerOf } from "./peer.js";
 export { type CriRoute, criRoutes } from "./routes/index.js";
 export { type ListeningServer, listenCriApp } from "./serve.js";

@@ -284,7 +284,7 @@ describe("bearer token", () => {
       images: services.images,
       token: "s3cret",
       metrics: async () => ({ contentType: "text/plain", body: "servin_up 1\n" }),
-      imageTransfer: { importImage: async () => [], exportImage: async () => {} },
+      imageTransfer: { importImage: async () => [], exportImage: async () => (async function* () {})() },
     });
     const paths = [
       ...criRoutes.map((r) => ["POST", r.path]),
