@@ -1,5 +1,9 @@
 /** Image commands: pull, images, rmi, image inspect — through a running servin. */
+import { createReadStream, createWriteStream } from "node:fs";
+import { rename, rm, stat } from "node:fs/promises";
 import { resolve } from "node:path";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { defineCommand } from "citty";
 import { consola } from "consola";
 import { connect, connectArgs } from "../connect.js";
@@ -104,14 +108,31 @@ export const inspectImageCommand = defineCommand({
 export const importImageCommand = defineCommand({
   meta: {
     name: "import",
-    description: "Import images from an OCI layout (dir or tar) or a `docker save` archive",
+    description:
+      "Import images from an OCI layout tar or a `docker save` archive (sent to servin, like docker load)",
   },
   args: {
     ...connectArgs,
-    file: { type: "positional", description: "File or directory (on the server's machine)", required: true },
+    file: {
+      type: "positional",
+      description: "Archive on this machine ('-' reads standard input)",
+      required: true,
+    },
   },
   async run({ args }) {
-    const imported = await connect(args, 30 * 60_000).importImage(resolve(args.file));
+    let archive: AsyncIterable<Uint8Array>;
+    if (args.file === "-") archive = process.stdin;
+    else {
+      const path = resolve(args.file);
+      const st = await stat(path).catch(() => undefined);
+      if (!st) throw new Error(`${args.file}: no such file`);
+      if (st.isDirectory())
+        throw new Error(
+          `${args.file} is a directory: pack the OCI layout first (tar -cf - -C ${args.file} . | servin image import -)`,
+        );
+      archive = createReadStream(path);
+    }
+    const imported = await connect(args).importImage(archive);
     for (const image of imported)
       consola.log(`imported ${image.repoTags[0] ?? "<untagged>"} ${shortId(image.id)}`);
     if (imported.length === 0) consola.warn("the archive held no image");
@@ -119,15 +140,40 @@ export const importImageCommand = defineCommand({
 });
 
 export const exportImageCommand = defineCommand({
-  meta: { name: "export", description: "Export an image as an OCI layout directory (or .tar)" },
+  meta: {
+    name: "export",
+    description: "Export an image as an OCI layout tar that docker load also reads (like docker save)",
+  },
   args: {
     ...connectArgs,
     image: { type: "positional", description: "Image", required: true },
-    dest: { type: "positional", description: "Destination directory or .tar file", required: true },
+    output: {
+      type: "string",
+      alias: "o",
+      description: "Write to this file on this machine (default stdout)",
+    },
+    dest: { type: "positional", description: "Destination file (same as -o)", required: false },
   },
   async run({ args }) {
-    await connect(args, 30 * 60_000).exportImage(args.image, resolve(args.dest));
-    consola.log(`exported ${args.image} to ${resolve(args.dest)}`);
+    const dest = args.output ?? args.dest;
+    if (!dest && process.stdout.isTTY)
+      throw new Error("refusing to write a tar to a terminal: give -o FILE or redirect standard output");
+    const tar = await connect(args).exportImage(args.image);
+    if (!dest) {
+      await pipeline(Readable.from(tar), process.stdout);
+      return;
+    }
+    const path = resolve(dest);
+    // Written beside the destination and renamed: a broken stream never leaves a truncated archive.
+    const tmp = `${path}.${process.pid}.tmp`;
+    try {
+      await pipeline(Readable.from(tar), createWriteStream(tmp, { mode: 0o644 }));
+      await rename(tmp, path);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+    consola.log(`exported ${args.image} to ${path}`);
   },
 });
 

@@ -22,6 +22,10 @@ export interface ServinConfig {
   /** Optional TCP address for gRPC ("127.0.0.1:9091"); off unless set. */
   grpcTcp: string;
   tokenFile: string;
+  /** Without a token: uids admitted to the TCP APIs besides root (`[server] allowed_uids`). */
+  allowedUids: number[];
+  /** Without a token: groups whose members are admitted to the TCP APIs (`[server] allowed_gids`). */
+  allowedGids: number[];
   root: string;
   stateDir: string;
   backend: RuntimeBackendName;
@@ -46,6 +50,8 @@ export function defaultConfig(): ServinConfig {
     grpcSocket: paths.grpcSocket,
     grpcTcp: "",
     tokenFile: "",
+    allowedUids: [],
+    allowedGids: [],
     root: paths.root,
     stateDir: paths.stateDir,
     backend: "auto",
@@ -62,7 +68,15 @@ export function defaultConfig(): ServinConfig {
 
 /** The TOML file's shape (snake_case, grouped), documented in the CLI README. */
 interface ConfigFile {
-  server?: { host?: string; port?: number; grpc_socket?: string; grpc_tcp?: string; token_file?: string };
+  server?: {
+    host?: string;
+    port?: number;
+    grpc_socket?: string;
+    grpc_tcp?: string;
+    token_file?: string;
+    allowed_uids?: unknown;
+    allowed_gids?: unknown;
+  };
   storage?: { root?: string; state_dir?: string };
   runtime?: {
     backend?: string;
@@ -113,6 +127,13 @@ function fromFile(raw: ConfigFile, path: string): Partial<ServinConfig> {
   if (s.grpc_socket !== undefined) out.grpcSocket = str(s.grpc_socket, "server.grpc_socket");
   if (s.grpc_tcp !== undefined) out.grpcTcp = str(s.grpc_tcp, "server.grpc_tcp");
   if (s.token_file !== undefined) out.tokenFile = str(s.token_file, "server.token_file");
+  const ids = (v: unknown, key: string): number[] => {
+    if (!Array.isArray(v) || v.some((x) => !Number.isInteger(x) || x < 0 || x > 0xffffffff))
+      throw new ConfigError(`config file ${path}: ${key}: expected a list of numeric ids`);
+    return v as number[];
+  };
+  if (s.allowed_uids !== undefined) out.allowedUids = ids(s.allowed_uids, "server.allowed_uids");
+  if (s.allowed_gids !== undefined) out.allowedGids = ids(s.allowed_gids, "server.allowed_gids");
   if (raw.storage?.root !== undefined) out.root = str(raw.storage.root, "storage.root");
   if (raw.storage?.state_dir !== undefined) out.stateDir = str(raw.storage.state_dir, "storage.state_dir");
   const r = raw.runtime ?? {};

@@ -21,6 +21,7 @@ import type { ServinConfig } from "../config/config.js";
 import { VERSION } from "../version.js";
 import { lockRoot } from "./lock.js";
 import { createDaemonMetrics } from "./metrics.js";
+import { createPeerAdmission, hostOfHostPort, isLoopbackHost } from "./peer-cred.js";
 
 export interface DaemonLogger {
   debug(message: string, ...args: unknown[]): void;
@@ -70,6 +71,11 @@ export function toRegistryConfig(config: ServinConfig): RegistryConfig {
   return { mirrors, insecure, ...(config.authFile ? { authConfigPath: config.authFile } : {}) };
 }
 
+const PEER_DENIED =
+  "this connection's user may not use servin: run the client as root, add its uid or group to " +
+  "[server] allowed_uids / allowed_gids in servin's config file, or start servin with --token-file " +
+  "and send Authorization: Bearer <token>";
+
 async function readToken(path: string): Promise<string | undefined> {
   if (!path) return undefined;
   let token: string;
@@ -104,6 +110,25 @@ export async function startServinDaemon(
   };
   try {
     const token = await readToken(config.tokenFile);
+    // Beyond loopback the kernel cannot say who the peer is: only a token can (issue 14).
+    if (!token && !isLoopbackHost(config.host))
+      throw new Error(
+        `--host ${config.host}: listening beyond loopback requires --token-file (clients then send Authorization: Bearer <token>)`,
+      );
+    if (!token && config.grpcTcp && !isLoopbackHost(hostOfHostPort(config.grpcTcp)))
+      throw new Error(
+        `--grpc-tcp ${config.grpcTcp}: listening beyond loopback requires --token-file (clients then send metadata authorization: Bearer <token>)`,
+      );
+    const trustPeer = token
+      ? undefined
+      : createPeerAdmission({
+          allowedUids: config.allowedUids,
+          allowedGids: config.allowedGids,
+          onDecision: (peer, uid, admitted) =>
+            logger.debug(
+              `peer ${peer.remoteAddress}:${peer.remotePort} uid ${uid ?? "unknown"}: ${admitted ? "admitted" : "denied"}`,
+            ),
+        });
     cleanups.push(await lockRoot(config.root));
 
     let runtime: ServinRuntimeService | undefined;
@@ -135,6 +160,7 @@ export async function startServinDaemon(
       runtime: service,
       images,
       ...(token ? { token } : {}),
+      ...(trustPeer ? { trustPeer, peerDeniedMessage: PEER_DENIED } : {}),
       logger,
       health: () => ({
         uptime_seconds: Math.round((Date.now() - started) / 1000),
@@ -145,8 +171,8 @@ export async function startServinDaemon(
       ...(images.backend === "disk"
         ? {
             imageTransfer: {
-              importImage: (p: string) => images.importImage(p),
-              exportImage: (r: string, d: string) => images.exportImage(r, d),
+              importImage: (archive: AsyncIterable<Uint8Array>) => images.importImageStream(archive),
+              exportImage: (ref: string) => images.exportImageStream(ref),
             },
           }
         : {}),

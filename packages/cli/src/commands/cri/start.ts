@@ -39,7 +39,8 @@ export const startArgs = {
   config: { type: "string", description: "Config file (default /etc/servin/config.toml as root)" },
   "token-file": {
     type: "string",
-    description: "Require `Authorization: Bearer <token>` (token read from this file)",
+    description:
+      "Require `Authorization: Bearer <token>` on HTTP and gRPC TCP (token read from this file); needed beyond loopback",
   },
   "grpc-socket": { type: "string", description: "gRPC unix socket path ('' turns gRPC off)" },
   grpc: { type: "boolean", description: "Serve gRPC (use --no-grpc to turn it off)", default: true },
@@ -82,15 +83,15 @@ export const startCommand = defineCommand({
   async run({ args }) {
     const config = await resolveStartConfig(args as StartArgs);
     if (config.verbose) consola.level = 4;
-    if (!LOOPBACK.test(config.host)) {
+    // (Without --token-file the daemon refuses these addresses: beyond loopback only a token says who calls.)
+    if (!LOOPBACK.test(config.host) && config.tokenFile) {
       consola.warn(
-        `listening on ${config.host}: anyone who can reach this address can run containers on this machine` +
-          (config.tokenFile ? "" : " (no --token-file given)"),
+        `listening on ${config.host}: anyone who can reach this address and holds the token can run containers on this machine`,
       );
     }
-    if (config.grpcTcp && !isLoopbackHostPort(config.grpcTcp)) {
+    if (config.grpcTcp && !isLoopbackHostPort(config.grpcTcp) && config.tokenFile) {
       consola.warn(
-        `gRPC on tcp ${config.grpcTcp}: the CRI over gRPC has no authentication; anyone who can reach it can run containers on this machine`,
+        `gRPC on tcp ${config.grpcTcp}: anyone who can reach it and holds the token can run containers on this machine`,
       );
     }
     const daemon = await startServinDaemon(config, consola);
