@@ -11,6 +11,15 @@ export interface RegistryHostConfig {
   mirrors?: string[];
   /** Plain HTTP or unverified TLS for this host (opt-in). */
   insecure?: boolean;
+  /** Whether the registry itself is tried when its mirrors fail or lack the image (overrides `[images]`). */
+  upstreamFallback?: boolean;
+}
+
+/** Decompression caps of `[images]` (defaults in @servin/image-store: 32 GiB, 100×, 64 GiB). */
+export interface ImageLimitsConfig {
+  maxLayerBytes?: number;
+  maxLayerExpansion?: number;
+  maxImageBytes?: number;
 }
 
 export interface ServinConfig {
@@ -39,6 +48,9 @@ export interface ServinConfig {
   registries: Record<string, RegistryHostConfig>;
   /** Where docker-style credentials are read (default $DOCKER_CONFIG/config.json or ~/.docker/config.json). */
   authFile: string;
+  /** Whether registries with mirrors are tried themselves when the mirrors fail (default true, as containerd). */
+  upstreamFallback: boolean;
+  imageLimits: ImageLimitsConfig;
 }
 
 export function defaultConfig(): ServinConfig {
@@ -63,6 +75,8 @@ export function defaultConfig(): ServinConfig {
     cgroupParent: "servin",
     registries: {},
     authFile: "",
+    upstreamFallback: true,
+    imageLimits: {},
   };
 }
 
@@ -86,8 +100,15 @@ interface ConfigFile {
     cgroup_parent?: string;
     runtimes?: Record<string, { path?: string }>;
   };
-  images?: { backend?: string; auth_file?: string };
-  registries?: Record<string, { mirrors?: string[]; insecure?: boolean }>;
+  images?: {
+    backend?: string;
+    auth_file?: string;
+    upstream_fallback?: boolean;
+    max_layer_expanded_bytes?: number;
+    max_layer_expansion_ratio?: number;
+    max_image_expanded_bytes?: number;
+  };
+  registries?: Record<string, { mirrors?: string[]; insecure?: boolean; upstream_fallback?: boolean }>;
 }
 
 export class ConfigError extends Error {}
@@ -153,6 +174,26 @@ function fromFile(raw: ConfigFile, path: string): Partial<ServinConfig> {
   if (raw.images?.backend !== undefined)
     out.imageBackend = parseImageBackend(str(raw.images.backend, "images.backend")!);
   if (raw.images?.auth_file !== undefined) out.authFile = str(raw.images.auth_file, "images.auth_file");
+  const bool = (v: unknown, key: string): boolean => {
+    if (typeof v !== "boolean") throw new ConfigError(`config file ${path}: ${key}: expected true or false`);
+    return v;
+  };
+  if (raw.images?.upstream_fallback !== undefined)
+    out.upstreamFallback = bool(raw.images.upstream_fallback, "images.upstream_fallback");
+  const limits: ImageLimitsConfig = {};
+  const positive = (v: unknown, key: string): number => {
+    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0)
+      throw new ConfigError(`config file ${path}: images.${key}: expected a non-negative integer`);
+    return v;
+  };
+  const im = raw.images ?? {};
+  if (im.max_layer_expanded_bytes !== undefined)
+    limits.maxLayerBytes = positive(im.max_layer_expanded_bytes, "max_layer_expanded_bytes");
+  if (im.max_layer_expansion_ratio !== undefined)
+    limits.maxLayerExpansion = positive(im.max_layer_expansion_ratio, "max_layer_expansion_ratio");
+  if (im.max_image_expanded_bytes !== undefined)
+    limits.maxImageBytes = positive(im.max_image_expanded_bytes, "max_image_expanded_bytes");
+  if (Object.keys(limits).length > 0) out.imageLimits = limits;
   if (raw.registries) {
     out.registries = {};
     for (const [host, def] of Object.entries(raw.registries)) {
@@ -163,7 +204,14 @@ function fromFile(raw: ConfigFile, path: string): Partial<ServinConfig> {
         );
       if (def?.insecure !== undefined && typeof def.insecure !== "boolean")
         throw new ConfigError(`config file ${path}: registries."${host}".insecure: expected true or false`);
-      out.registries[host] = { mirrors, insecure: def?.insecure };
+      const fallback = def?.upstream_fallback;
+      out.registries[host] = {
+        mirrors,
+        insecure: def?.insecure,
+        ...(fallback !== undefined
+          ? { upstreamFallback: bool(fallback, `registries."${host}".upstream_fallback`) }
+          : {}),
+      };
     }
   }
   return out;

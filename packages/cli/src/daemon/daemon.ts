@@ -64,11 +64,19 @@ async function chooseBackend(config: ServinConfig, logger: DaemonLogger): Promis
 export function toRegistryConfig(config: ServinConfig): RegistryConfig {
   const mirrors: Record<string, string[]> = {};
   const insecure: string[] = [];
+  const upstreamFallbackFor: Record<string, boolean> = {};
   for (const [host, def] of Object.entries(config.registries)) {
     if (def.mirrors && def.mirrors.length > 0) mirrors[host] = def.mirrors;
     if (def.insecure) insecure.push(host);
+    if (def.upstreamFallback !== undefined) upstreamFallbackFor[host] = def.upstreamFallback;
   }
-  return { mirrors, insecure, ...(config.authFile ? { authConfigPath: config.authFile } : {}) };
+  return {
+    mirrors,
+    insecure,
+    upstreamFallback: config.upstreamFallback,
+    upstreamFallbackFor,
+    ...(config.authFile ? { authConfigPath: config.authFile } : {}),
+  };
 }
 
 const PEER_DENIED =
@@ -136,6 +144,7 @@ export async function startServinDaemon(
       backend: config.imageBackend,
       root: config.root,
       registries: toRegistryConfig(config),
+      limits: config.imageLimits,
       isImageInUse: (id) => runtime?.isImageInUse(id) ?? false,
       logger,
     });
