@@ -54,7 +54,44 @@ interface RecoveryTask {
   readonly sandboxId: string;
   /** A reconcile of a visible object (Lists wait for these), or the cleanup of an invisible one. */
   readonly visible: boolean;
-  run(): Promise<void>;
+  /** Starts the work (queued for a slot); `urgent` moves it ahead of the background queue. */
+  run(urgent: boolean): Promise<void>;
+}
+
+/**
+ * At most `n` pieces of recovery work at once (each spawns the runtime; the
+ * machine may have 2 cores), the ones a caller waits for first.
+ */
+class Slots {
+  #free: number;
+  readonly #urgent: Array<() => void> = [];
+  readonly #queued: Array<() => void> = [];
+  constructor(n: number) {
+    this.#free = n;
+  }
+  acquire(): { ready: Promise<void>; promote(): void } {
+    if (this.#free > 0) {
+      this.#free--;
+      return { ready: Promise.resolve(), promote() {} };
+    }
+    let wake!: () => void;
+    const ready = new Promise<void>((resolve) => {
+      wake = resolve;
+    });
+    this.#queued.push(wake);
+    const promote = () => {
+      const i = this.#queued.indexOf(wake);
+      if (i < 0) return;
+      this.#queued.splice(i, 1);
+      this.#urgent.push(wake);
+    };
+    return { ready, promote };
+  }
+  release(): void {
+    const next = this.#urgent.shift() ?? this.#queued.shift();
+    if (next) next();
+    else this.#free++;
+  }
 }
 
 /** Recovery in progress: what it has done so far, and the gate calls pass through meanwhile. */
@@ -91,11 +128,16 @@ const UNGATED = new Set([
  * exits before calling it: both take the container's lock, so an exit during
  * recovery is neither missed nor recorded twice.
  */
-export function startRecovery(ctx: RuntimeContext, snapshot: StoreSnapshot): Recovery {
+export function startRecovery(
+  ctx: RuntimeContext,
+  snapshot: StoreSnapshot,
+  startAfter: Promise<unknown> = Promise.resolve(),
+): Recovery {
   const report: RecoveryReport = { sandboxes: 0, containers: 0, cleanedUp: 0, changed: 0 };
   const { doomed, pendingSandboxes } = index(ctx, snapshot, report);
   const tasks = new Map<string, RecoveryTask>();
   const cleaning = new Map<string, ContainerRecord>();
+  const slots = new Slots(INSPECT_CONCURRENCY);
   const add = (
     kind: RecoveryTask["kind"],
     id: string,
@@ -104,20 +146,31 @@ export function startRecovery(ctx: RuntimeContext, snapshot: StoreSnapshot): Rec
     work: () => Promise<void>,
   ) => {
     let started: Promise<void> | undefined;
+    let slot: ReturnType<Slots["acquire"]> | undefined;
     const task: RecoveryTask = {
       kind,
       id,
       sandboxId,
       visible,
-      run: () => {
-        started ??= work()
-          .catch((err: unknown) =>
-            ctx.logger.error(
-              `recovery: ${kind} "${id}" could not be recovered; it keeps its stored state`,
-              err,
-            ),
-          )
-          .finally(() => tasks.delete(id));
+      run: (urgent) => {
+        if (!started) {
+          const s = slots.acquire();
+          slot = s;
+          // After close() began, leave the rest to the next start (their records stay).
+          started = s.ready
+            .then(() => (ctx.lifetime.aborted ? undefined : work()))
+            .catch((err: unknown) =>
+              ctx.logger.error(
+                `recovery: ${kind} "${id}" could not be recovered; it keeps its stored state`,
+                err,
+              ),
+            )
+            .finally(() => {
+              slots.release();
+              tasks.delete(id);
+            });
+        }
+        if (urgent) slot?.promote();
         return started;
       },
     };
@@ -168,10 +221,19 @@ export function startRecovery(ctx: RuntimeContext, snapshot: StoreSnapshot): Rec
     cleaning: () => cleaning.values(),
   };
   const runAll = async (list: RecoveryTask[]) => {
-    // After close() began, leave the rest to the next start (their records stay).
-    await pool(list, (t) => (ctx.lifetime.aborted && !t.visible ? Promise.resolve() : t.run()));
+    if (ctx.lifetime.aborted) return;
+    await Promise.all(list.map((t) => t.run(false)));
   };
   recovery.done = (async () => {
+    // The queue waits (e.g. until the servers listen: spawning runtimes would slow their start down);
+    // calls that need an object reconcile it at once meanwhile. close() does not wait for the start.
+    await Promise.race([
+      startAfter.catch(() => undefined),
+      new Promise<void>((resolve) => {
+        if (ctx.lifetime.aborted) resolve();
+        else ctx.lifetime.addEventListener("abort", () => resolve(), { once: true });
+      }),
+    ]);
     await runAll(reconciles);
     await runAll(containerCleanups);
     await runAll(sandboxCleanups);
@@ -298,7 +360,7 @@ async function gate(tasks: Map<string, RecoveryTask>, rpc: string, req: unknown)
   });
   try {
     // Started here if still queued: a caller is waiting for exactly these.
-    const all = Promise.all(needed.map((t) => t.run()));
+    const all = Promise.all(needed.map((t) => t.run(true)));
     if ((await Promise.race([all, timedOut])) !== "timeout") return;
   } finally {
     clearTimeout(timer);
@@ -407,15 +469,4 @@ async function reconcileContainer(ctx: RuntimeContext, entry: ContainerEntry): P
 
 function nowOr(t: bigint): bigint {
   return t !== 0n ? t : nowNanos();
-}
-
-async function pool<T>(items: T[], fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next++]!;
-      await fn(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(INSPECT_CONCURRENCY, items.length) }, worker));
 }

@@ -59,6 +59,12 @@ export interface RuntimeServiceOptions {
   logger?: RuntimeLogger;
   /** Events a GetContainerEvents subscriber may fall behind by before it is dropped (default 1024). */
   eventBufferSize?: number;
+  /**
+   * Background recovery starts once this settles (default at once): a daemon
+   * passes "the servers listen", so reconciling never slows its start down.
+   * Calls that name an object reconcile it at once regardless.
+   */
+  recoverAfter?: Promise<unknown>;
 }
 
 /** A RuntimeService with lifecycle and the queries other Servin parts need. */
@@ -137,7 +143,7 @@ export async function createRuntimeService(options: RuntimeServiceOptions): Prom
   // Subscribe before reconciling so an exit during recovery is not missed; both take the container's lock.
   const unsubscribe = ctx.backend.onContainerExit((id, exit) => onExit(ctx, id, exit));
   // Recovery never blocks the API (issue 14): it runs in the background, calls pass its gate.
-  const recovery = startRecovery(ctx, snapshot);
+  const recovery = startRecovery(ctx, snapshot, options.recoverAfter);
   const report = recovery.report;
   ctx.track(
     recovery.done.then((r) =>

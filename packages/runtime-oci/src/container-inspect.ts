@@ -3,6 +3,7 @@ import { existsSync } from "node:fs";
 import type { ContainerRecord, ObservedContainer } from "@servin/runtime-core";
 import { containerState, toContainerExit } from "./_container-state.js";
 import { type OciContext, paths, runtimeIfKnown } from "./_context.js";
+import { containerInit } from "./_monitor-processes.js";
 import { exitOrUnknown } from "./container-stop.js";
 
 export async function inspectContainer(
@@ -16,6 +17,11 @@ export async function inspectContainer(
 
   const exit = await ctx.exits.read(id);
   if (exit) return withStart({ state: "exited" as const, exit: await toContainerExit(ctx, exit) });
+
+  // Its init process still there: no need to spawn the runtime (recovery inspects every container).
+  const init = state.pid ? await containerInit(state.pid, id) : undefined;
+  if (init === "running") return withStart({ state: "running" as const, pid: state.pid! });
+  if (init === "created") return { state: "created" };
 
   const runtime = runtimeIfKnown(ctx, state.runtime);
   const st = runtime ? await runtime.state(id) : undefined;

@@ -2,8 +2,10 @@
 import { readFile, rm, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import type { ContainerRecord } from "@servin/runtime-core";
-import { containerState } from "./_container-state.js";
+import { removeCgroup } from "./_cgroups.js";
+import { type ContainerState, containerState } from "./_container-state.js";
 import { type OciContext, paths, runtimeIfKnown } from "./_context.js";
+import { killContainerProcesses } from "./_monitor-processes.js";
 import { removeTree, unmountAll } from "./_mounts.js";
 import { stopContainer } from "./container-stop.js";
 import { readPid } from "./oci-runtime.js";
@@ -13,7 +15,17 @@ export async function removeContainer(ctx: OciContext, container: ContainerRecor
   const state = containerState(ctx, container);
   const runtime = runtimeIfKnown(ctx, state.runtime);
   const bundle = paths.bundle(ctx, id);
-  if (runtime) {
+  const s = container.backendState as Partial<ContainerState>;
+  if (!(s.version === 1 && s.rootfs && s.upper)) {
+    // Half-created: its create was cut short (a crash, or a failed create). It
+    // never ran, so there is no stop to honour and no exit file to wait for;
+    // a conmon it left may still be about to run `runtime create`. Kill that
+    // first, so nothing can be created after the delete below.
+    await killContainerProcesses(id);
+    await runtime?.delete(id);
+    const cgroupsPath = await cgroupsPathOf(bundle);
+    if (cgroupsPath) await removeCgroup(ctx.cgroupMode, cgroupsPath);
+  } else if (runtime) {
     await stopContainer(ctx, container, 0).catch((err) =>
       ctx.logger.warn(`container "${id}": force stop before removal failed: ${(err as Error).message}`),
     );
@@ -28,6 +40,16 @@ export async function removeContainer(ctx: OciContext, container: ContainerRecor
   await unlink(join(paths.socketDir(ctx), id)).catch(() => {});
   ctx.exits.forget(id);
   ctx.cpuSamples.delete(id);
+}
+
+/** The cgroup `runtime create` was given (config.json is written before conmon starts). */
+async function cgroupsPathOf(bundle: string): Promise<string | undefined> {
+  try {
+    const spec = JSON.parse(await readFile(join(bundle, "config.json"), "utf8"));
+    return typeof spec?.linux?.cgroupsPath === "string" ? spec.linux.cgroupsPath : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 async function killConmon(pidFile: string): Promise<void> {

@@ -2,7 +2,8 @@
 import { CriError, nowNanos } from "@servin/cri-types";
 import type { ContainerExit, ContainerRecord } from "@servin/runtime-core";
 import { containerState, toContainerExit } from "./_container-state.js";
-import { type OciContext, runtimeIfKnown } from "./_context.js";
+import { type OciContext, paths, runtimeIfKnown } from "./_context.js";
+import { waitForExit } from "./_monitor-processes.js";
 import type { OciRuntime } from "./oci-runtime.js";
 
 /** After SIGKILL a process is gone at once unless it is stuck in the kernel (D state); wait that long at most. */
@@ -25,11 +26,12 @@ export async function stopContainer(
   // A created (never started) container has no stop signal handler to honour.
   if (timeoutSeconds > 0 && st.status !== "created") {
     await runtime.kill(id, state.stopSignal);
-    const exit = await ctx.exits.wait(id, timeoutSeconds * 1000);
+    const exit = await waitForExit(ctx.exits, paths.bundle(ctx, id), id, timeoutSeconds * 1000);
     if (exit) return toContainerExit(ctx, exit);
   }
   await runtime.kill(id, "KILL");
-  const exit = await ctx.exits.wait(id, KILL_WAIT_MS);
+  // Without a conmon (killed, or lost in a crash mid-create) no exit file comes: do not wait for one.
+  const exit = await waitForExit(ctx.exits, paths.bundle(ctx, id), id, KILL_WAIT_MS);
   if (exit) return toContainerExit(ctx, exit);
   return exitOrUnknown(ctx, id, runtime);
 }
@@ -40,7 +42,7 @@ export async function exitOrUnknown(
   id: string,
   runtime: OciRuntime,
 ): Promise<ContainerExit> {
-  const exit = await ctx.exits.wait(id, 1_000);
+  const exit = await waitForExit(ctx.exits, paths.bundle(ctx, id), id, 1_000);
   if (exit) return toContainerExit(ctx, exit);
   const state = await runtime.state(id);
   if (state && state.status !== "stopped") {
