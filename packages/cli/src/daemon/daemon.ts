@@ -204,6 +204,8 @@ export async function startServinDaemon(
         images,
         ...(config.grpcSocket ? { socketPath: config.grpcSocket } : {}),
         ...(config.grpcTcp ? { tcp: config.grpcTcp } : {}),
+        // TCP callers: the same rule as HTTP (the unix socket is guarded by its file mode).
+        ...(config.grpcTcp ? { tcpAuth: token ? { token } : { ...(trustPeer ? { trustPeer } : {}) } } : {}),
         logger,
       });
       grpc = await server.listen();
