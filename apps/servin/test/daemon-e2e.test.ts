@@ -39,13 +39,28 @@ describe("servin cri start", () => {
     }
   });
 
-  it("warns when listening beyond loopback", async () => {
-    const servin = await startServin([...memory, "--host", "0.0.0.0", "--no-grpc"]);
+  it("refuses to listen beyond loopback without --token-file, and warns with one", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "servin-wide-"));
     try {
-      expect(servin.output()).toContain("anyone who can reach this address can run containers");
+      await expect(startServin([...memory, "--host", "0.0.0.0", "--no-grpc"], { dir })).rejects.toThrow(
+        "--host 0.0.0.0: listening beyond loopback requires --token-file",
+      );
+      await writeFile(join(dir, "token"), "correct-horse\n");
+      const servin = await startServin(
+        [...memory, "--host", "0.0.0.0", "--no-grpc", "--token-file", join(dir, "token")],
+        {
+          dir,
+        },
+      );
+      try {
+        expect(servin.output()).toContain(
+          "anyone who can reach this address and holds the token can run containers",
+        );
+      } finally {
+        await servin.stop();
+      }
     } finally {
-      await servin.stop();
-      await removeDir(servin.dir);
+      await removeDir(dir);
     }
   });
 

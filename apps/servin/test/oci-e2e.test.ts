@@ -187,12 +187,21 @@ describe.skipIf(!isRoot || !haveTools)(
       expect(status.info).toBeDefined();
 
       const archive = join(dir, "export.tar");
-      const exported = await runCli(["image", "export", ref, archive, ...port]);
+      // The tar comes back as the response body; the CLI writes it here (servin writes no client-chosen path).
+      const exported = await runCli(["image", "export", ref, "-o", archive, ...port]);
       expect(exported.code, exported.stderr).toBe(0);
       expect(existsSync(archive)).toBe(true);
       expect((await runCli(["rmi", ref, ...port])).code).toBe(0);
       expect((await runCli(["images", "--json", ...port])).stdout).not.toContain("test/base");
 
+      // The old path-taking request is refused without reading the file, and nothing of it is quoted.
+      const byPath = await fetch(`${servin.url}/v1/servin/image/import`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ path: "/etc/shadow" }),
+      });
+      expect(byPath.status).toBe(415);
+      expect(await byPath.text()).not.toContain("root:");
       const imported = await runCli(["image", "import", archive, ...port]);
       expect(imported.code, imported.stderr + imported.stdout).toBe(0);
       expect(imported.stdout).toContain("imported");
