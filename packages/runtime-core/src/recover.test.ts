@@ -285,6 +285,54 @@ describe("recovery never blocks the API (issue 14)", () => {
     }
   });
 
+  it("waits for recoverAfter before working through its queue; a call still has its object reconciled at once", async () => {
+    const harness = await fileHarness();
+    const { ids } = await podWith(harness, "a", "b");
+    const [a, b] = ids as [ContainerId, ContainerId];
+    await harness.runtime.startContainer({ containerId: a });
+    await harness.runtime.startContainer({ containerId: b });
+    await harness.runtime.close();
+    harness.backend.simulateExit(b, 4);
+    const inspected: string[] = [];
+    const counting: RuntimeBackend = {
+      ...harness.backend,
+      inspectContainer(c) {
+        inspected.push(c.id);
+        return harness.backend.inspectContainer(c);
+      },
+    };
+    let listening!: () => void;
+    const recoverAfter = new Promise<void>((resolve) => {
+      listening = resolve;
+    });
+    const store = await createFileStore(dir);
+    const runtime = await createRuntimeService({
+      backend: counting,
+      images: fakeImages(),
+      store,
+      recoverAfter,
+    });
+    try {
+      expect((await runtime.status({})).status.conditions.length).toBeGreaterThan(0);
+      expect(inspected).toEqual([]);
+      expect((await runtime.containerStatus({ containerId: b })).status.exitCode).toBe(4);
+      expect(inspected).toEqual([b]);
+      listening();
+      expect(await runtime.recovered).toMatchObject({ containers: 2, changed: 1 });
+      expect(inspected.sort()).toEqual([a, b].sort());
+    } finally {
+      await runtime.close();
+    }
+    // A service closed before its servers ever listened does not wait for them.
+    const never = await createRuntimeService({
+      backend: counting,
+      images: fakeImages(),
+      store: await createFileStore(dir),
+      recoverAfter: new Promise(() => {}),
+    });
+    await never.close();
+  });
+
   it("a half-created container whose cleanup hangs holds up only calls on its pod", async () => {
     const backend = createMemoryBackend();
     const images = fakeImages();
