@@ -225,6 +225,10 @@ export class AuthorityRewritingStream extends Duplex {
         }
         if (type === TYPE_HEADERS && streamId === 0)
           throw new FrameError("headers frame on stream 0", PROTOCOL_ERROR);
+        // Refuse an oversized block when its frame header arrives, before buffering any of it.
+        if ((this.block?.size ?? 0) + length > MAX_HEADER_BLOCK) {
+          throw new FrameError("header block too large", PROTOCOL_ERROR);
+        }
         // Push the pass-through run before this frame; the frame itself is rewritten.
         if (header === buf) this.emit_(buf.subarray(runStart, headerAt));
         runStart = pos;

@@ -141,6 +141,12 @@ describe("malformed input ends only its own connection", () => {
       PROTOCOL_ERROR,
     ],
     ["PUSH_PROMISE from a client", frame(0x5, END_HEADERS, 1, Buffer.alloc(4)), PROTOCOL_ERROR],
+    [
+      // Only the 9-octet header of a 16 MiB HEADERS frame: refused before any of it is buffered.
+      "a HEADERS frame announcing 16 MiB",
+      Buffer.from([0xff, 0xff, 0xff, HEADERS, END_HEADERS, 0, 0, 0, 1]),
+      PROTOCOL_ERROR,
+    ],
   ])("%s: GOAWAY and close, the server keeps serving", async (_what, bad, code) => {
     const { frames, closed } = await rawExchange(socketPath, [PREFACE, SETTINGS, bad]);
     expect(closed).toBe(true);
