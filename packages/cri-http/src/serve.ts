@@ -21,7 +21,14 @@ export interface ListeningServer {
  */
 export function listenCriApp(app: Hono, opts: { host: string; port: number }): Promise<ListeningServer> {
   return new Promise((resolve, reject) => {
-    const server = serve({ fetch: app.fetch, hostname: opts.host, port: opts.port });
+    const server = serve({
+      fetch: app.fetch,
+      hostname: opts.host,
+      port: opts.port,
+      // Node's own whole-request limit (5 min) would cut a large image import mid-way; the app's body
+      // read timeout governs bodies instead, and Node's headersTimeout (60 s) still bounds the headers.
+      serverOptions: { requestTimeout: 0 },
+    });
     const onError = (err: NodeJS.ErrnoException) => {
       if (err.code === "EADDRINUSE")
         reject(new Error(`cannot listen on ${opts.host}:${opts.port}: address already in use`));
