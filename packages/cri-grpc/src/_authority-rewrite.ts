@@ -342,10 +342,15 @@ export function frameHeaderBlock(block: Buffer, streamId: number, flags: number,
   const out = Buffer.allocUnsafe(block.length + (priority ? 5 : 0) + FRAME_HEADER * (1 + continuations));
   let pos = 0;
   const writeHeader = (length: number, type: number, f: number) => {
-    out.writeUIntBE(length, pos, 3);
+    out[pos] = length >>> 16;
+    out[pos + 1] = (length >>> 8) & 0xff;
+    out[pos + 2] = length & 0xff;
     out[pos + 3] = type;
     out[pos + 4] = f;
-    out.writeUInt32BE(streamId, pos + 5);
+    out[pos + 5] = (streamId >>> 24) & 0x7f;
+    out[pos + 6] = (streamId >>> 16) & 0xff;
+    out[pos + 7] = (streamId >>> 8) & 0xff;
+    out[pos + 8] = streamId & 0xff;
     pos += FRAME_HEADER;
   };
   const firstLength = Math.min(first, block.length);

@@ -224,7 +224,7 @@ export function huffmanDecode(src: Uint8Array, start = 0, end = src.length): str
     if (symbol >= 0) out[n++] = symbol;
   }
   if (!accepting[state]) throw new HpackError("hpack: invalid huffman padding");
-  return out.toString("latin1", 0, n);
+  return latin1(out, 0, n);
 }
 
 /** Huffman-codes a latin1 string (one octet per char). */
@@ -249,6 +249,17 @@ export function huffmanEncode(text: string): Buffer {
   }
   // Pad with the most significant bits of EOS (ones).
   if (accBits > 0) out[n++] = (acc << (8 - accBits)) | (0xff >> accBits);
+  return out;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** Octets [start, end) as a latin1 string; short ones without a trip into C++. */
+function latin1(src: Uint8Array, start: number, end: number): string {
+  if (end - start > 32)
+    return Buffer.from(src.buffer, src.byteOffset + start, end - start).toString("latin1");
+  let out = "";
+  for (let i = start; i < end; i++) out += String.fromCharCode(src[i] as number);
   return out;
 }
 
@@ -298,76 +309,91 @@ export class HpackDecoder {
   decode(block: Uint8Array): HeaderField[] {
     const fields: HeaderField[] = [];
     let listSize = 0;
-    let pos = 0;
+    this.block = block;
+    this.pos = 0;
     const end = block.length;
-
-    const integer = (prefixBits: number): number => {
-      const max = (1 << prefixBits) - 1;
-      let value = (block[pos++] as number) & max;
-      if (value < max) return value;
-      for (let shift = 0; ; shift += 7) {
-        if (pos >= end) throw new HpackError("hpack: truncated integer");
-        // Four continuation bytes hold 28 bits: more than any length or index we accept.
-        if (shift > 21) throw new HpackError("hpack: integer too large");
-        const byte = block[pos++] as number;
-        value += (byte & 0x7f) * 2 ** shift;
-        if ((byte & 0x80) === 0) return value;
+    try {
+      while (this.pos < end) {
+        const byte = block[this.pos] as number;
+        let name: string;
+        let value: string;
+        let sensitive = false;
+        if (byte & 0x80) {
+          // Indexed header field (§6.1).
+          const e = this.entry(this.integer(7));
+          name = e[0];
+          value = e[1];
+        } else if (byte & 0x40) {
+          // Literal with incremental indexing (§6.2.1).
+          const index = this.integer(6);
+          name = index === 0 ? this.string() : this.entry(index)[0];
+          value = this.string();
+          this.insert(name, value);
+        } else if (byte & 0x20) {
+          // Dynamic table size update (§6.3): only before the first field of a block (§4.2).
+          if (fields.length > 0) throw new HpackError("hpack: table size update after a header field");
+          const size = this.integer(5);
+          if (size > this.limit)
+            throw new HpackError(`hpack: table size ${size} above the limit ${this.limit}`);
+          this.maxSize = size;
+          this.evict(0);
+          continue;
+        } else {
+          // Literal without indexing (0000) or never indexed (0001) (§6.2.2, §6.2.3).
+          sensitive = (byte & 0x10) !== 0;
+          const index = this.integer(4);
+          name = index === 0 ? this.string() : this.entry(index)[0];
+          value = this.string();
+        }
+        listSize += name.length + value.length + 32;
+        if (listSize > this.maxListSize) throw new HpackError("hpack: header list too large");
+        fields.push(sensitive ? { name, value, sensitive } : { name, value });
       }
-    };
-    const string = (): string => {
-      if (pos >= end) throw new HpackError("hpack: truncated string");
-      const huffman = ((block[pos] as number) & 0x80) !== 0;
-      const length = integer(7);
-      if (length > end - pos) throw new HpackError("hpack: string longer than the block");
-      const start = pos;
-      pos += length;
-      return huffman
-        ? huffmanDecode(block, start, pos)
-        : Buffer.from(block.buffer, block.byteOffset + start, length).toString("latin1");
-    };
-    const entry = (index: number): readonly [string, string] => {
-      if (index === 0) throw new HpackError("hpack: index 0");
-      if (index <= STATIC_TABLE.length) return STATIC_TABLE[index - 1] as [string, string];
-      const e = this.entries[this.entries.length - (index - STATIC_TABLE.length)];
-      if (!e) throw new HpackError(`hpack: index ${index} is not in the table`);
-      return e;
-    };
-    const add = (name: string, value: string, sensitive: boolean) => {
-      listSize += name.length + value.length + 32;
-      if (listSize > this.maxListSize) throw new HpackError("hpack: header list too large");
-      fields.push(sensitive ? { name, value, sensitive } : { name, value });
-    };
-
-    while (pos < end) {
-      const byte = block[pos] as number;
-      if (byte & 0x80) {
-        // Indexed header field (§6.1).
-        const [name, value] = entry(integer(7));
-        add(name, value, false);
-      } else if (byte & 0x40) {
-        // Literal with incremental indexing (§6.2.1).
-        const index = integer(6);
-        const name = index === 0 ? string() : (entry(index)[0] as string);
-        const value = string();
-        this.insert(name, value);
-        add(name, value, false);
-      } else if (byte & 0x20) {
-        // Dynamic table size update (§6.3): only before the first field of a block (§4.2).
-        if (fields.length > 0) throw new HpackError("hpack: table size update after a header field");
-        const size = integer(5);
-        if (size > this.limit)
-          throw new HpackError(`hpack: table size ${size} above the limit ${this.limit}`);
-        this.maxSize = size;
-        this.evict(0);
-      } else {
-        // Literal without indexing (0000) or never indexed (0001) (§6.2.2, §6.2.3).
-        const sensitive = (byte & 0x10) !== 0;
-        const index = integer(4);
-        const name = index === 0 ? string() : (entry(index)[0] as string);
-        add(name, string(), sensitive);
-      }
+    } finally {
+      this.block = EMPTY;
     }
     return fields;
+  }
+
+  /** The block being decoded and the read position in it. */
+  private block: Uint8Array = EMPTY;
+  private pos = 0;
+
+  /** An integer with an N-bit prefix (§5.1). */
+  private integer(prefixBits: number): number {
+    const block = this.block;
+    const max = (1 << prefixBits) - 1;
+    let value = (block[this.pos++] as number) & max;
+    if (value < max) return value;
+    for (let shift = 0; ; shift += 7) {
+      if (this.pos >= block.length) throw new HpackError("hpack: truncated integer");
+      // Four continuation bytes hold 28 bits: more than any length or index we accept.
+      if (shift > 21) throw new HpackError("hpack: integer too large");
+      const byte = block[this.pos++] as number;
+      value += (byte & 0x7f) * 2 ** shift;
+      if ((byte & 0x80) === 0) return value;
+    }
+  }
+
+  /** A string literal, Huffman-coded or not (§5.2), as latin1. */
+  private string(): string {
+    const block = this.block;
+    if (this.pos >= block.length) throw new HpackError("hpack: truncated string");
+    const huffman = ((block[this.pos] as number) & 0x80) !== 0;
+    const length = this.integer(7);
+    if (length > block.length - this.pos) throw new HpackError("hpack: string longer than the block");
+    const start = this.pos;
+    this.pos += length;
+    if (huffman) return huffmanDecode(block, start, this.pos);
+    return latin1(block, start, this.pos);
+  }
+
+  private entry(index: number): readonly [string, string] {
+    if (index === 0) throw new HpackError("hpack: index 0");
+    if (index <= STATIC_TABLE.length) return STATIC_TABLE[index - 1] as [string, string];
+    const e = this.entries[this.entries.length - (index - STATIC_TABLE.length)];
+    if (!e) throw new HpackError(`hpack: index ${index} is not in the table`);
+    return e;
   }
 
   private insert(name: string, value: string): void {
@@ -392,12 +418,20 @@ export class HpackDecoder {
   }
 }
 
-const STATIC_FIELD_INDEX = new Map<string, number>();
-const STATIC_NAME_INDEX = new Map<string, number>();
+/** name → static index of the name, and of each (name, value) pair the static table has. */
+const STATIC_INDEX = new Map<string, { name: number; values: Map<string, number> }>();
 STATIC_TABLE.forEach(([name, value], i) => {
-  if (value !== "") STATIC_FIELD_INDEX.set(`${name}\0${value}`, i + 1);
-  if (!STATIC_NAME_INDEX.has(name)) STATIC_NAME_INDEX.set(name, i + 1);
+  const entry = STATIC_INDEX.get(name) ?? { name: i + 1, values: new Map<string, number>() };
+  STATIC_INDEX.set(name, entry);
+  if (value !== "") entry.values.set(value, i + 1);
 });
+
+/** Writes a latin1 string; short ones without a trip into C++. */
+function writeLatin1(out: Buffer, pos: number, text: string): number {
+  if (text.length > 32) return pos + out.write(text, pos, "latin1");
+  for (let i = 0; i < text.length; i++) out[pos + i] = text.charCodeAt(i);
+  return pos + text.length;
+}
 
 function integerLength(value: number, prefixBits: number): number {
   const max = (1 << prefixBits) - 1;
@@ -436,13 +470,14 @@ export function encodeHeaderBlock(fields: readonly HeaderField[]): Buffer {
   let size = 0;
   const plan: number[] = []; // per field: static full-match index, -name index, or 0
   for (const f of fields) {
-    const full = f.sensitive ? undefined : STATIC_FIELD_INDEX.get(`${f.name}\0${f.value}`);
+    const known = STATIC_INDEX.get(f.name);
+    const full = f.sensitive ? undefined : known?.values.get(f.value);
     if (full !== undefined) {
       plan.push(full);
       size += integerLength(full, 7);
       continue;
     }
-    const nameIndex = STATIC_NAME_INDEX.get(f.name) ?? 0;
+    const nameIndex = known?.name ?? 0;
     plan.push(-nameIndex);
     size += integerLength(nameIndex, 4);
     if (nameIndex === 0) size += integerLength(f.name.length, 7) + f.name.length;
@@ -459,10 +494,10 @@ export function encodeHeaderBlock(fields: readonly HeaderField[]): Buffer {
     pos = writeInteger(out, pos, -p, 4, f.sensitive ? 0x10 : 0x00);
     if (p === 0) {
       pos = writeInteger(out, pos, f.name.length, 7, 0);
-      pos += out.write(f.name, pos, "latin1");
+      pos = writeLatin1(out, pos, f.name);
     }
     pos = writeInteger(out, pos, f.value.length, 7, 0);
-    pos += out.write(f.value, pos, "latin1");
+    pos = writeLatin1(out, pos, f.value);
   });
   return out;
 }
