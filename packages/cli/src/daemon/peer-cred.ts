@@ -122,10 +122,13 @@ export async function lookupPeerUid(peer: TcpPeer, procNet = "/proc/net"): Promi
   const tables = await Promise.all(
     ["tcp", "tcp6"].map((name) => readFile(`${procNet}/${name}`, "utf8").catch(() => "")),
   );
-  return findPeerUid(
-    peer,
-    tables.flatMap((t) => parseProcNetTcp(t)),
-  );
+  // Only rows naming the client's port can match: skip decoding the rest (busy hosts list thousands).
+  const port = `:${peer.remotePort.toString(16).toUpperCase().padStart(4, "0")} `;
+  const rows = tables.flatMap((t) => {
+    const lines = t.split("\n");
+    return parseProcNetTcp([lines[0], ...lines.slice(1).filter((l) => l.includes(port))].join("\n"));
+  });
+  return findPeerUid(peer, rows);
 }
 
 /** The groups of a uid: its primary gid from passwd plus the groups listing its name in group. */
