@@ -107,13 +107,7 @@ export class AuthorityRewritingStream extends Duplex {
     socket.on("end", () => this.push(null));
     socket.on("error", () => this.destroy());
     socket.on("close", () => this.destroy());
-    // Peer information for grpc-js (getPeer) and logs.
-    this.remoteAddress = socket.remoteAddress;
-    this.remotePort = socket.remotePort;
   }
-
-  remoteAddress: string | undefined;
-  remotePort: number | undefined;
 
   override _read(): void {
     if (this.socket.isPaused()) this.socket.resume();
@@ -153,7 +147,8 @@ export class AuthorityRewritingStream extends Duplex {
     }
   }
 
-  private emit_(buf: Buffer): void {
+  /** Hands octets to the HTTP/2 session; a full buffer pauses the client's socket until _read. */
+  private forward(buf: Buffer): void {
     if (buf.length > 0 && !this.push(buf)) this.socket.pause();
   }
 
@@ -199,7 +194,7 @@ export class AuthorityRewritingStream extends Duplex {
       } else {
         if (this.partialFill === 0) {
           // The header starts here and ends in a later chunk: push the run before it.
-          this.emit_(buf.subarray(runStart, pos));
+          this.forward(buf.subarray(runStart, pos));
         }
         const n = Math.min(FRAME_HEADER - this.partialFill, end - pos);
         buf.copy(this.partialHeader, this.partialFill, pos, pos + n);
@@ -230,7 +225,7 @@ export class AuthorityRewritingStream extends Duplex {
           throw new FrameError("header block too large", PROTOCOL_ERROR);
         }
         // Push the pass-through run before this frame; the frame itself is rewritten.
-        if (header === buf) this.emit_(buf.subarray(runStart, headerAt));
+        if (header === buf) this.forward(buf.subarray(runStart, headerAt));
         runStart = pos;
         this.collectType = type;
         this.collectFlags = flags;
@@ -243,13 +238,13 @@ export class AuthorityRewritingStream extends Duplex {
       if (type === TYPE_PUSH_PROMISE) throw new FrameError("push_promise from a client", PROTOCOL_ERROR);
       // Any other frame passes through untouched.
       if (header !== buf) {
-        this.emit_(Buffer.from(this.partialHeader));
+        this.forward(Buffer.from(this.partialHeader));
         runStart = pos;
       }
       this.passLeft = length;
     }
     // Whatever is left after runStart is pass-through (collected and split-header octets moved runStart).
-    if (runStart < end) this.emit_(buf.subarray(runStart, end));
+    if (runStart < end) this.forward(buf.subarray(runStart, end));
   }
 
   /** A whole HEADERS or CONTINUATION payload has arrived. */
@@ -309,7 +304,7 @@ export class AuthorityRewritingStream extends Duplex {
     }
     this.stats.headerBlocks++;
     if (block.streamId > this.lastStreamId) this.lastStreamId = block.streamId;
-    this.emit_(frameHeaderBlock(encodeHeaderBlock(fields), block.streamId, block.flags, block.priority));
+    this.forward(frameHeaderBlock(encodeHeaderBlock(fields), block.streamId, block.flags, block.priority));
   }
 
   /** Ends this connection only: GOAWAY with the error, then close (RFC 7540 §5.4.1). */
