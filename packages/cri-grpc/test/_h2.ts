@@ -46,6 +46,16 @@ export function h2Version(
   authority: string,
   opts: { headers?: OutgoingHttpHeaders; trailers?: OutgoingHttpHeaders; weight?: number } = {},
 ): Promise<GrpcResult> {
+  return h2VersionRaw(session, authority, VERSION_REQUEST, opts);
+}
+
+/** h2Version with the framed request bytes given. */
+export function h2VersionRaw(
+  session: ClientHttp2Session,
+  authority: string,
+  request: Buffer,
+  opts: { headers?: OutgoingHttpHeaders; trailers?: OutgoingHttpHeaders; weight?: number } = {},
+): Promise<GrpcResult> {
   return new Promise((resolve, reject) => {
     const stream = session.request(
       {
@@ -88,7 +98,7 @@ export function h2Version(
       }
       resolve({ status, message, response });
     });
-    stream.end(VERSION_REQUEST);
+    stream.end(request);
   });
 }
 

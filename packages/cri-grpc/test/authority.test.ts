@@ -19,7 +19,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCriGrpcServer } from "../src/index.js";
 import { criServiceDefinitions } from "../src/proto.js";
-import { h2Connect, h2Version } from "./_h2.js";
+import { grpcMessage, h2Connect, h2Version, h2VersionRaw } from "./_h2.js";
 import { tempDir } from "./_helpers.js";
 
 const CRICTL = process.env.SERVIN_CRICTL ?? "/work/shared/conformance/bin/crictl";
@@ -113,6 +113,20 @@ describe("any :authority over one HTTP/2 connection", () => {
     }
   });
 
+  it("carries a 10 MiB request through (DATA frames, flow control and backpressure pass through)", async () => {
+    const session = h2Connect(socketPath);
+    try {
+      // VersionRequest with an unknown bytes field 15 of 10 MiB: protobuf readers skip it.
+      const size = 10 * 1024 * 1024;
+      const field = Buffer.concat([Buffer.from([0x7a]), varint(size), Buffer.alloc(size, 0x61)]);
+      const result = await h2VersionRaw(session, socketPath, grpcMessage(field));
+      expect(result.status).toBe(0);
+      expect(result.response).toMatchObject({ runtimeApiVersion: "v1" });
+    } finally {
+      session.close();
+    }
+  });
+
   it("is needed: a plain grpc-js server resets the same request (why the rewrite exists)", async () => {
     const plain = new Server();
     const defs = criServiceDefinitions("v1");
@@ -165,3 +179,13 @@ describe.skipIf(!haveCrictl && !requireReal)("the unmodified crictl v1.26.1 bina
     expect(await crictl("ps", "-a")).toContain("CONTAINER");
   });
 });
+
+function varint(n: number): Buffer {
+  const out: number[] = [];
+  while (n >= 0x80) {
+    out.push((n % 0x80) | 0x80);
+    n = Math.floor(n / 0x80);
+  }
+  out.push(n);
+  return Buffer.from(out);
+}
