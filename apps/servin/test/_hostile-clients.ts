@@ -134,7 +134,7 @@ export async function health(base: string, timeoutMs = 5000): Promise<HttpAnswer
 }
 
 export interface GrpcAnswer {
-  /** grpc-status; -1 when a server stream stayed open (closed by us after `timeoutMs`, with its headers received). */
+  /** grpc-status; -1 when a server stream stayed open (closed by us after `timeoutMs`). */
   code: number;
   message: string;
   /** The HTTP/2 :status. */
@@ -153,7 +153,7 @@ export function grpcFrame(payload: Uint8Array, declaredLength = payload.length, 
 /**
  * One gRPC call over a unix socket as raw HTTP/2: `:authority` localhost (as grpc-js sends over
  * unix sockets), the given request bytes as the body. Rejects when nothing answers within
- * `timeoutMs`, except that a server stream which answered headers counts as open (code -1).
+ * `timeoutMs`, except that a server stream still open then counts as open (code -1).
  */
 export function grpcRaw(
   socket: string,
@@ -166,7 +166,6 @@ export function grpcRaw(
   return new Promise((resolveCall, rejectCall) => {
     const session = connect("http://localhost", { createConnection: () => connectSocket(socket) });
     let httpStatus = 0;
-    let headersSeen = false;
     let settled = false;
     const finish = (err: Error | undefined, answer?: GrpcAnswer) => {
       if (settled) return;
@@ -177,7 +176,9 @@ export function grpcRaw(
       else resolveCall(answer!);
     };
     const timer = setTimeout(() => {
-      if (opts.stream && headersSeen)
+      // grpc-js sends a server stream's headers with its first message: an event stream with
+      // nothing to report yet stays silent, which is not a hang.
+      if (opts.stream)
         finish(undefined, { code: -1, message: "stream open", httpStatus, ms: performance.now() - started });
       else finish(new Error(`gRPC ${path}: no answer within ${timeoutMs} ms`));
     }, timeoutMs);
@@ -199,7 +200,6 @@ export function grpcRaw(
         });
     };
     req.on("response", (h) => {
-      headersSeen = true;
       httpStatus = Number(h[":status"]);
       fromHeaders(h); // trailers-only answers carry grpc-status here
     });

@@ -2,6 +2,7 @@
 import { fileURLToPath } from "node:url";
 import type { ServiceDefinition } from "@grpc/grpc-js";
 import { loadSync, type Options, type PackageDefinition } from "@grpc/proto-loader";
+import { MalformedWire } from "@servin/cri-messages";
 
 /** Absolute path of `proto/runtime_v1.proto` (shipped in the package's `proto/` directory). */
 // src/ and dist/ are both one level below the package root, so the same relative URL works for both.
@@ -81,7 +82,23 @@ function load() {
 function serviceOf(def: PackageDefinition, name: string): ServiceDefinition {
   const service = def[name];
   if (!service || "format" in service) throw new Error(`${CRI_PROTO_PATH}: service ${name} is missing`);
-  return service as ServiceDefinition;
+  // Malformed request bytes are the caller's error: grpc-js answers INTERNAL when a
+  // deserializer throws, so hand the handler a MalformedWire (InvalidArgument) instead.
+  const out: Record<string, ServiceDefinition[string]> = {};
+  for (const [method, m] of Object.entries(service as ServiceDefinition)) {
+    const parse = m.requestDeserialize;
+    out[method] = {
+      ...m,
+      requestDeserialize: (bytes: Buffer) => {
+        try {
+          return parse(bytes);
+        } catch (err) {
+          return new MalformedWire(`malformed protobuf: ${(err as Error).message}`);
+        }
+      },
+    };
+  }
+  return out as ServiceDefinition;
 }
 
 /** Copies a service definition under another package: same messages, paths `/NEWPKG.Service/Method`. */

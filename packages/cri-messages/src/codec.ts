@@ -23,6 +23,19 @@ interface UntypedSpec {
   readonly requires?: Requirement;
 }
 
+/**
+ * What a transport hands to `decodeRequest` when the request's bytes could not
+ * even be parsed (malformed protobuf): decoding it throws InvalidArgument with
+ * `reason`, so such a request is the caller's error like any other bad input.
+ *
+ * @example
+ * decodeRequest("version", new MalformedWire("malformed protobuf: index out of range"), "proto");
+ * // throws CriError InvalidArgument "request: malformed protobuf: index out of range"
+ */
+export class MalformedWire {
+  constructor(readonly reason: string) {}
+}
+
 function spec(rpc: RpcName): UntypedSpec {
   if (!isRpcName(rpc))
     throw new CriError("Unimplemented", `unknown CRI method ${JSON.stringify(String(rpc))}`);
@@ -50,6 +63,11 @@ function decode(
   code: "InvalidArgument" | "Internal",
 ): unknown {
   const root = format === "json" ? `${side} body` : side;
+  if (wire instanceof MalformedWire) {
+    throw new CriError(code, `${root}: ${wire.reason}`, {
+      details: { fields: [{ path: root, message: wire.reason }] },
+    });
+  }
   // No body at all is the empty message; anything else must be an object.
   const input = wire === undefined ? {} : wire;
   if (!isObjectLike(input)) {

@@ -1,5 +1,12 @@
 /** @servin/cri-messages: CRI wire messages ⇄ Servin domain types, for HTTP/JSON and gRPC (proto-loader objects). */
-export { decodeRequest, decodeResponse, encodeRequest, encodeResponse, type WireFormat } from "./codec.js";
+export {
+  decodeRequest,
+  decodeResponse,
+  encodeRequest,
+  encodeResponse,
+  MalformedWire,
+  type WireFormat,
+} from "./codec.js";
 export {
   IMAGE_RPC_NAMES,
   isRpcName,

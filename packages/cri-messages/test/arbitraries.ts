@@ -54,7 +54,7 @@ function kindArb(
 /** True when `value` keeps the field's extra rule. */
 function keeps(check: Check, value: unknown): boolean {
   let ok = true;
-  (check as (v: unknown, report: () => void) => void)(value, () => {
+  (check as unknown as (v: unknown, report: () => void) => void)(value, () => {
     ok = false;
   });
   return ok;

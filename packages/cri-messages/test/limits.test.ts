@@ -1,7 +1,7 @@
 /** The size, range and NUL rules of request fields (issue 14): InvalidArgument naming the field, shared by HTTP and gRPC. */
 import { isCriError } from "@servin/cri-types";
 import { describe, expect, it } from "vitest";
-import { decodeRequest, decodeResponse, type WireFormat } from "../src/codec.js";
+import { decodeRequest, decodeResponse, MalformedWire, type WireFormat } from "../src/codec.js";
 import type { RpcName } from "../src/rpcs.js";
 
 function rejection(rpc: RpcName, wire: unknown, format: WireFormat = "json"): string {
@@ -210,5 +210,13 @@ describe("resolv.conf entries", () => {
     expect(rejection("runPodSandbox", pod({}, { dns_config: { searches: ["a\nnameserver 6.6.6.6"] } }))).toBe(
       "config.dns_config.searches[0]: must not contain a line break",
     );
+  });
+});
+
+describe("malformed wire bytes", () => {
+  it("a MalformedWire from the transport is InvalidArgument naming the reason", () => {
+    expect(
+      rejection("version", new MalformedWire("malformed protobuf: index out of range: 3 + 127 > 4"), "proto"),
+    ).toBe("request: malformed protobuf: index out of range: 3 + 127 > 4");
   });
 });
