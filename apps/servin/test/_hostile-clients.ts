@@ -17,16 +17,27 @@ const ENTRY = join(ROOT, "apps/servin/src/servin.ts");
 
 export interface SourceServin {
   url: string;
+  /** Its private directory: data root, state dir, config. */
+  dir: string;
   socket: string;
   child: ChildProcess;
   output(): string;
   stop(): Promise<void>;
 }
 
-/** Starts servin from its TypeScript sources with memory backends; resolves once it listens. */
-export async function startSourceServin(extra: string[] = []): Promise<SourceServin> {
+export interface SourceServinOptions {
+  /** Runtime and image backends; memory ones by default. */
+  backend?: "memory" | "oci";
+  imageBackend?: "memory" | "disk";
+  /** Contents of the config file (TOML). */
+  config?: string;
+  extra?: string[];
+}
+
+/** Starts servin from its TypeScript sources (memory backends unless told); resolves once it listens. */
+export async function startSourceServin(opts: SourceServinOptions = {}): Promise<SourceServin> {
   const dir = await mkdtemp(join(tmpdir(), "servin-sec-"));
-  await writeFile(join(dir, "none.toml"), "");
+  await writeFile(join(dir, "none.toml"), opts.config ?? "");
   const socket = join(dir, "run", "servin.sock");
   const child = spawn(
     process.execPath,
@@ -48,10 +59,10 @@ export async function startSourceServin(extra: string[] = []): Promise<SourceSer
       "--config",
       join(dir, "none.toml"),
       "--backend",
-      "memory",
+      opts.backend ?? "memory",
       "--image-backend",
-      "memory",
-      ...extra,
+      opts.imageBackend ?? "memory",
+      ...(opts.extra ?? []),
     ],
     { cwd: ROOT, env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] },
   );
@@ -76,6 +87,7 @@ export async function startSourceServin(extra: string[] = []): Promise<SourceSer
   });
   return {
     url,
+    dir,
     socket,
     child,
     output: () => out,

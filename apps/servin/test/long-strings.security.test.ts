@@ -28,7 +28,7 @@ const GRPC_NOT_FOUND = 5;
 let servin: SourceServin;
 
 beforeAll(async () => {
-  servin = await startSourceServin(["--verbose"]);
+  servin = await startSourceServin({ extra: ["--verbose"] });
 });
 afterAll(async () => {
   await servin?.stop();
