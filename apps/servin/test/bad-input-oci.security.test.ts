@@ -32,6 +32,7 @@ let servin: SourceServin;
 let podId = "";
 let containerId = "";
 
+// biome-ignore lint/suspicious/noExplicitAny: JSON answers, read field by field in the assertions
 async function post(path: string, body: unknown): Promise<{ status: number; body: any }> {
   const answer = await postRaw(servin.url, path, JSON.stringify(body), { timeoutMs: 60_000 });
   return { status: answer.status, body: answer.body ? JSON.parse(answer.body) : undefined };
