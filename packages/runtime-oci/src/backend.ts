@@ -7,18 +7,23 @@ import { toContainerExit } from "./_container-state.js";
 import { type OciContext, type OciLogger, paths } from "./_context.js";
 import { createExitWatcher, type ExitRecord } from "./_exits.js";
 import { ensurePrivateDir } from "./_private-dir.js";
-import { createContainer } from "./container-create.js";
-import { inspectContainer } from "./container-inspect.js";
-import { removeContainer } from "./container-remove.js";
-import { startContainer } from "./container-start.js";
-import { stopContainer } from "./container-stop.js";
-import { reopenContainerLog, updateContainerResources } from "./container-update.js";
-import { execSync } from "./exec-sync.js";
+import { createContainer } from "./container/create.js";
+import { execSync } from "./container/exec-sync.js";
+import { removeContainer } from "./container/remove.js";
+import { reopenContainerLog } from "./container/reopen-log.js";
+import { startContainer } from "./container/start.js";
+import { containerStats } from "./container/stats.js";
+import { inspectContainer } from "./container/status.js";
+import { stopContainer } from "./container/stop.js";
+import { updateContainerResources } from "./container/update.js";
 import { defaultRuntimes, detectOciHost } from "./host.js";
 import { createConmonMonitor, type Monitor } from "./monitor.js";
 import { createRuncRuntime, type OciRuntime } from "./oci-runtime.js";
-import { inspectSandbox, removeSandbox, runSandbox, sandboxStats, stopSandbox } from "./sandbox.js";
-import { containerStats } from "./stats.js";
+import { removeSandbox } from "./sandbox/remove.js";
+import { runSandbox } from "./sandbox/run.js";
+import { sandboxStats } from "./sandbox/stats.js";
+import { inspectSandbox } from "./sandbox/status.js";
+import { stopSandbox } from "./sandbox/stop.js";
 
 export interface OciBackendOptions {
   /** Persistent data: `<root>/containers/<id>/` (writable layers), `<root>/sandboxes/<id>/` (pod files). */

@@ -3,18 +3,18 @@ import { mkdir, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { CriError, type Mount } from "@servin/cri-types";
 import type { BackendState, ContainerRecord, SandboxRecord } from "@servin/runtime-core";
-import { prepareMonitorCgroup } from "./_cgroups.js";
-import type { ContainerState } from "./_container-state.js";
-import { Cleanup, type OciContext, paths, runtimeFor } from "./_context.js";
-import { readFileInRoot, writeFileAtomic } from "./_fs.js";
-import { hostCapabilities } from "./_host-caps.js";
-import { mountRootfs, removeTree, requirePropagation, unmountAll } from "./_mounts.js";
-import { resolveSeccomp } from "./_seccomp.js";
-import { infraPid, monitorCgroup, sandboxState } from "./sandbox.js";
-import { buildContainerSpec, type ResolvedDevice } from "./spec/container-spec.js";
-import type { JoinPaths } from "./spec/namespaces.js";
-import { seccompProfileName } from "./spec/seccomp.js";
-import { resolveUser } from "./spec/user.js";
+import { prepareMonitorCgroup } from "../_cgroups.js";
+import type { ContainerState } from "../_container-state.js";
+import { Cleanup, type OciContext, paths, runtimeFor } from "../_context.js";
+import { readFileInRoot, writeFileAtomic } from "../_fs.js";
+import { hostCapabilities } from "../_host-caps.js";
+import { mountRootfs, removeTree, requirePropagation, unmountAll } from "../_mounts.js";
+import { resolveSeccomp } from "../_seccomp.js";
+import { infraPid, monitorCgroup, sandboxState } from "../sandbox/_state.js";
+import { buildContainerSpec, type ResolvedDevice } from "../spec/container-spec.js";
+import type { JoinPaths } from "../spec/namespaces.js";
+import { seccompProfileName } from "../spec/seccomp.js";
+import { resolveUser } from "../spec/user.js";
 
 export async function createContainer(
   ctx: OciContext,

@@ -2,13 +2,13 @@
 import { readFile, rm, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import type { ContainerRecord } from "@servin/runtime-core";
-import { removeCgroup } from "./_cgroups.js";
-import { type ContainerState, containerState } from "./_container-state.js";
-import { type OciContext, paths, runtimeIfKnown } from "./_context.js";
-import { killContainerProcesses } from "./_monitor-processes.js";
-import { removeTree, unmountAll } from "./_mounts.js";
-import { stopContainer } from "./container-stop.js";
-import { readPid } from "./oci-runtime.js";
+import { removeCgroup } from "../_cgroups.js";
+import { type ContainerState, containerState } from "../_container-state.js";
+import { type OciContext, paths, runtimeIfKnown } from "../_context.js";
+import { killContainerProcesses } from "../_monitor-processes.js";
+import { removeTree, unmountAll } from "../_mounts.js";
+import { readPid } from "../oci-runtime.js";
+import { stopContainer } from "./stop.js";
 
 export async function removeContainer(ctx: OciContext, container: ContainerRecord): Promise<void> {
   const id = container.id;

@@ -1,8 +1,8 @@
 /** StartContainer: `runtime start` of the container conmon created. */
 import { CriError, nowNanos, type UnixNanos } from "@servin/cri-types";
 import type { BackendState, ContainerRecord } from "@servin/runtime-core";
-import { containerState } from "./_container-state.js";
-import { type OciContext, runtimeFor } from "./_context.js";
+import { containerState } from "../_container-state.js";
+import { type OciContext, runtimeFor } from "../_context.js";
 
 export async function startContainer(
   ctx: OciContext,

@@ -1,10 +1,10 @@
 /** What runc and the exit files say about a container now (used by status and by reconcile after a restart). */
 import { existsSync } from "node:fs";
 import type { ContainerRecord, ObservedContainer } from "@servin/runtime-core";
-import { containerState, toContainerExit } from "./_container-state.js";
-import { type OciContext, paths, runtimeIfKnown } from "./_context.js";
-import { containerInit } from "./_monitor-processes.js";
-import { exitOrUnknown } from "./container-stop.js";
+import { containerState, toContainerExit } from "../_container-state.js";
+import { type OciContext, paths, runtimeIfKnown } from "../_context.js";
+import { containerInit } from "../_monitor-processes.js";
+import { exitOrUnknown } from "./stop.js";
 
 export async function inspectContainer(
   ctx: OciContext,

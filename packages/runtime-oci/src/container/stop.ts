@@ -1,10 +1,10 @@
 /** StopContainer: the stop signal, a grace period, then SIGKILL; resolves once the exit file exists. */
 import { CriError, nowNanos } from "@servin/cri-types";
 import type { ContainerExit, ContainerRecord } from "@servin/runtime-core";
-import { containerState, toContainerExit } from "./_container-state.js";
-import { type OciContext, paths, runtimeIfKnown } from "./_context.js";
-import { waitForExit } from "./_monitor-processes.js";
-import type { OciRuntime } from "./oci-runtime.js";
+import { containerState, toContainerExit } from "../_container-state.js";
+import { type OciContext, paths, runtimeIfKnown } from "../_context.js";
+import { waitForExit } from "../_monitor-processes.js";
+import type { OciRuntime } from "../oci-runtime.js";
 
 /** After SIGKILL a process is gone at once unless it is stuck in the kernel (D state); wait that long at most. */
 const KILL_WAIT_MS = 30_000;

@@ -3,8 +3,8 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { CriError, type ExecSyncResponse } from "@servin/cri-types";
 import type { ContainerRecord } from "@servin/runtime-core";
-import { containerState } from "./_container-state.js";
-import { type OciContext, paths, runtimeFor } from "./_context.js";
+import { containerState } from "../_container-state.js";
+import { type OciContext, paths, runtimeFor } from "../_context.js";
 
 /** Output kept per stream, like CRI-O's limit for exec sync (16 MiB). */
 const MAX_OUTPUT = 16 << 20;

@@ -1,13 +1,13 @@
-/** UpdateContainerResources (`runtime update`) and ReopenContainerLog (conmon's control FIFO). */
+/** UpdateContainerResources: `runtime update`, and config.json kept in step. */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { CriError, type LinuxContainerResources } from "@servin/cri-types";
+import type { LinuxContainerResources } from "@servin/cri-types";
 import type { ContainerRecord } from "@servin/runtime-core";
-import { containerState } from "./_container-state.js";
-import { type OciContext, paths, runtimeFor } from "./_context.js";
-import { writeFileAtomic } from "./_fs.js";
-import { toOciResources } from "./spec/resources.js";
-import type { OciSpec } from "./spec/types.js";
+import { containerState } from "../_container-state.js";
+import { type OciContext, paths, runtimeFor } from "../_context.js";
+import { writeFileAtomic } from "../_fs.js";
+import { toOciResources } from "../spec/resources.js";
+import type { OciSpec } from "../spec/types.js";
 
 export async function updateContainerResources(
   ctx: OciContext,
@@ -31,13 +31,4 @@ export async function updateContainerResources(
   } catch {
     // No bundle: nothing to keep in step.
   }
-}
-
-export async function reopenContainerLog(ctx: OciContext, container: ContainerRecord): Promise<void> {
-  const state = containerState(ctx, container);
-  const st = await runtimeFor(ctx, state.runtime).state(container.id);
-  if (st?.status !== "running") {
-    throw CriError.failedPrecondition(`container "${container.id}" is not running: cannot reopen its log`);
-  }
-  await ctx.monitor.reopenLog(paths.bundle(ctx, container.id), container.id, container.logPath);
 }

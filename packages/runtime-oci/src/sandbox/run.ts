@@ -1,0 +1,97 @@
+/** RunPodSandbox: pod files, /dev/shm, and the infra container (catatonit -P under conmon + runc) holding the pod's namespaces. */
+import { copyFile, mkdir, rm } from "node:fs/promises";
+import { join } from "node:path";
+import type { PodSandboxNetworkStatus } from "@servin/cri-types";
+import type { BackendState, SandboxRecord } from "@servin/runtime-core";
+import { prepareMonitorCgroup, removeCgroup } from "../_cgroups.js";
+import { Cleanup, type OciContext, paths, runtimeFor } from "../_context.js";
+import { writeFileAtomic } from "../_fs.js";
+import { mountShm, removeTree } from "../_mounts.js";
+import { resolveSeccomp } from "../_seccomp.js";
+import { renderHosts, renderResolvConf } from "../spec/pod-files.js";
+import { buildSandboxSpec } from "../spec/sandbox-spec.js";
+import { seccompProfileName } from "../spec/seccomp.js";
+import { derivedState, monitorCgroup, type SandboxState } from "./_state.js";
+
+export async function runSandbox(
+  ctx: OciContext,
+  sandbox: SandboxRecord,
+): Promise<{ backendState: BackendState; network?: PodSandboxNetworkStatus }> {
+  const runtime = runtimeFor(ctx, sandbox.runtimeHandler);
+  const seccomp = await resolveSeccomp(
+    sandbox.config.linux?.securityContext,
+    `sandbox "${sandbox.config.metadata.name}"`,
+  );
+  const state: SandboxState = {
+    ...derivedState(ctx, sandbox),
+    runtime: runtime.name,
+    seccomp: seccompProfileName(seccomp.choice),
+  };
+  const id = sandbox.id;
+  const cleanup = new Cleanup(ctx.logger);
+  try {
+    // Pod files (persistent: they are bind-mounted into containers that outlive us).
+    const data = paths.podData(ctx, id);
+    await mkdir(data, { recursive: true });
+    cleanup.add("runSandbox: removing pod files", () => rm(data, { recursive: true, force: true }));
+    await writeFileAtomic(state.files.hostname, `${state.hostname}\n`);
+    if (state.modes.network === "node") await copyFile("/etc/hosts", state.files.hosts);
+    else await writeFileAtomic(state.files.hosts, renderHosts(state.hostname));
+    const resolv = renderResolvConf(sandbox.config.dnsConfig);
+    // No DNS config: the host's resolv.conf, as containerd does.
+    if (resolv === undefined)
+      await copyFile("/etc/resolv.conf", state.files.resolvConf).catch(() =>
+        writeFileAtomic(state.files.resolvConf, ""),
+      );
+    else await writeFileAtomic(state.files.resolvConf, resolv);
+
+    if (state.modes.ipc === "pod") {
+      cleanup.add("runSandbox: unmounting /dev/shm", () => removeTree(paths.podRun(ctx, id)));
+      await mountShm(state.shmPath);
+    }
+
+    const bundle = paths.bundle(ctx, id);
+    cleanup.add("runSandbox: removing bundle", () => removeTree(bundle));
+    await mkdir(join(bundle, "rootfs"), { recursive: true });
+    const spec = buildSandboxSpec({
+      id,
+      config: sandbox.config,
+      modes: state.modes,
+      pausePath: ctx.pausePath,
+      hostname: state.hostname,
+      cgroupsPath: `${state.cgroupParent}/${id}`,
+      nofile: ctx.nofile,
+      ...(seccomp.localhost ? { localhostSeccomp: seccomp.localhost } : {}),
+    });
+    await writeFileAtomic(join(bundle, "config.json"), JSON.stringify(spec, null, 2));
+
+    cleanup.add("runSandbox: deleting infra container", () => runtime.delete(id));
+    if (state.ownCgroup)
+      cleanup.add("runSandbox: removing pod cgroup", () => removeCgroup(ctx.cgroupMode, state.cgroupParent));
+    if (!state.ownCgroup) {
+      cleanup.add("runSandbox: removing conmon cgroup", () =>
+        removeCgroup(ctx.cgroupMode, monitorCgroup(state)),
+      );
+    }
+    const { pid } = await ctx.monitor.create({
+      cgroupProcs: await prepareMonitorCgroup(ctx.cgroupMode, monitorCgroup(state)),
+      id,
+      name: `k8s_POD_${sandbox.config.metadata.name}`,
+      bundle,
+      runtime,
+      logPath: "",
+      exitDir: paths.sandboxExitDir(ctx),
+      pidFile: join(bundle, "pid"),
+      conmonPidFile: join(bundle, "conmon.pid"),
+      socketDir: paths.socketDir(ctx),
+      terminal: false,
+      stdin: false,
+    });
+    await runtime.start(id);
+    state.pid = pid;
+    return { backendState: { ...state } };
+  } catch (err) {
+    await cleanup.run();
+    throw err;
+  }
+}
