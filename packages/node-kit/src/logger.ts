@@ -1,27 +1,8 @@
-/** One Logger type for every layer, the silent default, and the bound every log line keeps. */
+/** The bound every log line keeps: boundedLogger over the one Logger type (defined in @servin/cri-types, re-exported here). */
 import { inspect } from "node:util";
+import type { Logger } from "@servin/cri-types";
 
-/**
- * Where a library's messages go. All four levels are required, so code that
- * logs never checks for a method; consola and `console` both fit as they are,
- * and `silentLogger` (or `{ ...silentLogger, warn: … }`) covers the rest.
- */
-export interface Logger {
-  debug(message: string, ...args: unknown[]): void;
-  info(message: string, ...args: unknown[]): void;
-  warn(message: string, ...args: unknown[]): void;
-  error(message: string, ...args: unknown[]): void;
-}
-
-const noop = () => {};
-
-/**
- * A logger that drops everything: the library default (embedders choose where logs go).
- *
- * @example
- * const logger = options.logger ?? silentLogger;
- */
-export const silentLogger: Logger = Object.freeze({ debug: noop, info: noop, warn: noop, error: noop });
+export { type Logger, silentLogger } from "@servin/cri-types";
 
 /** How far `boundedLogger` lets a line grow. */
 export interface LogBounds {
