@@ -28,7 +28,7 @@ import { encodeHeaderBlock, HpackDecoder } from "../packages/cri-grpc/src/_hpack
 import { IMAGE_METHODS, RUNTIME_METHODS } from "../packages/cri-grpc/src/_rpc-table.js";
 import { createCriGrpcServer } from "../packages/cri-grpc/src/index.js";
 import { criServiceDefinitions } from "../packages/cri-grpc/src/proto.js";
-import { createImageService } from "../packages/image-store/src/index.js";
+import { createImageService, createMemoryImageBackend } from "../packages/image-store/src/index.js";
 import {
   createMemoryBackend,
   createMemoryStore,
@@ -50,7 +50,7 @@ const ROUNDS = arg("rounds", 3);
 const WARMUP = 300;
 
 const dir = mkdtempSync(join(tmpdir(), "servin-bench-grpc-"));
-const images = await createImageService({ backend: "memory" });
+const images = await createImageService({ backend: createMemoryImageBackend() });
 const runtime = await createRuntimeService({
   backend: createMemoryBackend(),
   images,

@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { createImageService } from "../packages/image-store/src/index.js";
+import { createDiskImageBackend, createImageService } from "../packages/image-store/src/index.js";
 import { OciLayout, pushLayout, startRegistry, type TarSpec } from "../tooling/testkit/src/index.js";
 
 const run = promisify(execFile);
@@ -24,7 +24,7 @@ const repoRoot = fileURLToPath(new URL("..", import.meta.url));
 if (process.argv[2] === "--child") {
   const [root, ref] = process.argv.slice(3);
   const t0 = performance.now();
-  const s = await createImageService({ backend: "disk", root: root! });
+  const s = await createImageService({ backend: await createDiskImageBackend({ root: root! }) });
   // "--child ROOT -" measures the baseline: the same process without a pull.
   if (ref !== "-") await s.pullImage({ image: { image: ref! } });
   const ms = performance.now() - t0;

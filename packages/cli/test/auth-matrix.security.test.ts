@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { criServiceDefinitions } from "@servin/cri-grpc";
 import { createCriApp } from "@servin/cri-http";
-import { createImageService } from "@servin/image-store";
+import { createImageService, createMemoryImageBackend } from "@servin/image-store";
 import { createMemoryBackend, createMemoryStore, createRuntimeService } from "@servin/runtime-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defaultConfig, type ServinConfig } from "../src/config/config.js";
@@ -29,7 +29,7 @@ const grpcJs = createRequire(join(import.meta.dirname, "../../cri-grpc/package.j
 
 /** Every route the app serves when all its optional parts are on, read from Hono's route table. */
 async function allRoutes(): Promise<Array<{ method: string; path: string }>> {
-  const images = await createImageService({ backend: "memory" });
+  const images = await createImageService({ backend: createMemoryImageBackend() });
   const runtime = await createRuntimeService({
     backend: createMemoryBackend(),
     images,

@@ -4,7 +4,7 @@
  * GOAWAY naming the error), never the server.
  */
 import { join } from "node:path";
-import { createImageService, type ServinImageService } from "@servin/image-store";
+import { createImageService, createMemoryImageBackend, type ServinImageService } from "@servin/image-store";
 import {
   createMemoryBackend,
   createMemoryStore,
@@ -35,7 +35,7 @@ let cri: CriGrpcClient;
 
 beforeAll(async () => {
   dir = await tempDir();
-  images = await createImageService({ backend: "memory" });
+  images = await createImageService({ backend: createMemoryImageBackend() });
   runtime = await createRuntimeService({
     backend: createMemoryBackend(),
     images,

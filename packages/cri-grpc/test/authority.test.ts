@@ -9,7 +9,7 @@ import { constants } from "node:http2";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { Server, ServerCredentials } from "@grpc/grpc-js";
-import { createImageService, type ServinImageService } from "@servin/image-store";
+import { createImageService, createMemoryImageBackend, type ServinImageService } from "@servin/image-store";
 import {
   createMemoryBackend,
   createMemoryStore,
@@ -33,7 +33,7 @@ let socketPath: string;
 
 beforeAll(async () => {
   dir = await tempDir();
-  images = await createImageService({ backend: "memory" });
+  images = await createImageService({ backend: createMemoryImageBackend() });
   runtime = await createRuntimeService({
     backend: createMemoryBackend(),
     images,

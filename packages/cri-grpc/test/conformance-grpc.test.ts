@@ -6,7 +6,7 @@
  * server and the runtime over the same state, as a servin restart would.
  */
 import { join } from "node:path";
-import { createImageService } from "@servin/image-store";
+import { createImageService, createMemoryImageBackend } from "@servin/image-store";
 import {
   createFileStore,
   createMemoryBackend,
@@ -28,7 +28,7 @@ describeRuntimeConformance(
     const dir = await tempDir();
     const socketPath = join(dir.path, "servin.sock");
     const backend = createMemoryBackend();
-    const images = await createImageService({ backend: "memory" });
+    const images = await createImageService({ backend: createMemoryImageBackend() });
     const clients: CriGrpcClient[] = [];
     let runtime: ServinRuntimeService;
     let server: CriGrpcServer;

@@ -17,7 +17,7 @@ import {
   isCriError,
   type RuntimeService,
 } from "@servin/cri-types";
-import { createImageService, type ServinImageService } from "@servin/image-store";
+import { createImageService, createMemoryImageBackend, type ServinImageService } from "@servin/image-store";
 import {
   createMemoryBackend,
   createMemoryStore,
@@ -42,7 +42,7 @@ let alpha: CriGrpcClient;
 
 beforeAll(async () => {
   dir = await tempDir();
-  images = await createImageService({ backend: "memory" });
+  images = await createImageService({ backend: createMemoryImageBackend() });
   realRuntime = await createRuntimeService({
     backend: createMemoryBackend(),
     images,

@@ -6,7 +6,7 @@
  */
 import { join } from "node:path";
 import { Metadata } from "@grpc/grpc-js";
-import { createImageService, type ServinImageService } from "@servin/image-store";
+import { createImageService, createMemoryImageBackend, type ServinImageService } from "@servin/image-store";
 import {
   createMemoryBackend,
   createMemoryStore,
@@ -27,7 +27,7 @@ let runtime: ServinRuntimeService;
 
 beforeAll(async () => {
   dir = await tempDir();
-  images = await createImageService({ backend: "memory" });
+  images = await createImageService({ backend: createMemoryImageBackend() });
   runtime = await createRuntimeService({
     backend: createMemoryBackend(),
     images,

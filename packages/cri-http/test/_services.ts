@@ -2,12 +2,12 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createImageService } from "@servin/image-store";
+import { createImageService, createMemoryImageBackend } from "@servin/image-store";
 import { createFileStore, createMemoryBackend, createRuntimeService } from "@servin/runtime-core";
 
 export async function memoryServices() {
   const dir = await mkdtemp(join(tmpdir(), "servin-http-"));
-  const images = await createImageService({ backend: "memory" });
+  const images = await createImageService({ backend: createMemoryImageBackend() });
   const runtime = await createRuntimeService({
     backend: createMemoryBackend(),
     images,

@@ -8,7 +8,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createImageService } from "@servin/image-store";
+import { createImageService, createMemoryImageBackend } from "@servin/image-store";
 import {
   createFileStore,
   createMemoryBackend,
@@ -29,7 +29,7 @@ describeRuntimeConformance(
   async () => {
     const dir = await mkdtemp(join(tmpdir(), "servin-http-conf-"));
     const backend = createMemoryBackend();
-    const images = await createImageService({ backend: "memory" });
+    const images = await createImageService({ backend: createMemoryImageBackend() });
     let runtime: ServinRuntimeService;
     let server: ListeningServer;
     let client: CriClient;

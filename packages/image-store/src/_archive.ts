@@ -9,7 +9,6 @@ import { dirname, join } from "node:path";
 import type { ImageId } from "@servin/cri-types";
 import { CriError, isCriError } from "@servin/cri-types";
 import { syncDir } from "./_atomic.js";
-import type { ExportOptions, ImportedImage, ImportOptions, LeaseScope, PulledImage } from "./_backend.js";
 import { ByteReader } from "./_bytes.js";
 import type { ContentStore } from "./_content-store.js";
 import { checkDigest, digestHex, isSha256Digest, sha256Digest } from "./_digest.js";
@@ -29,6 +28,7 @@ import type { SnapshotStore } from "./_snapshots.js";
 import { readTar } from "./_tar-reader.js";
 import { padding, TAR_END, tarHeader } from "./_tar-writer.js";
 import { cleanEntryPath } from "./_unpack.js";
+import type { ExportOptions, ImportedImage, ImportOptions, LeaseScope, PulledImage } from "./backend.js";
 import { familiarString, parseReference } from "./reference.js";
 import type { StoreLimits } from "./registry-config.js";
 

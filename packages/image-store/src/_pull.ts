@@ -1,7 +1,6 @@
 /** PullImage for the disk backend: resolve, choose the platform, download verified blobs, unpack layers. */
 import type { ImageId, PullProgress } from "@servin/cri-types";
 import { CriError, isCriError } from "@servin/cri-types";
-import type { LeaseScope, PullContext, PulledImage } from "./_backend.js";
 import { BlobVerifyError, type ContentStore, IngestAbortedError } from "./_content-store.js";
 import { checkDigest } from "./_digest.js";
 import { ImageExpansionBudget, layerLimits } from "./_limits.js";
@@ -19,6 +18,7 @@ import {
 import type { ImageConfigFile, LayerRecord } from "./_records.js";
 import type { Endpoint, RegistryClient } from "./_registry.js";
 import type { SnapshotStore } from "./_snapshots.js";
+import type { LeaseScope, PullContext, PulledImage } from "./backend.js";
 import type { ImageReference } from "./reference.js";
 import type { StoreLimits } from "./registry-config.js";
 

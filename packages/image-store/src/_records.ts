@@ -1,55 +1,10 @@
 /** Image records (what the store knows of each image) and the lookups the CRI needs over them. */
-import type { Image, ImageId, OciImageConfig, RuntimeImage } from "@servin/cri-types";
+import type { Image, OciImageConfig, RuntimeImage } from "@servin/cri-types";
 import { CriError, parseImageId } from "@servin/cri-types";
+import type { ImageConfigFile, ImageRecord } from "./backend.js";
 import { tryParseReference } from "./reference.js";
 
-/** One layer of an image: the compressed blob and the uncompressed diff it unpacks to. */
-export interface LayerRecord {
-  digest: string;
-  size: number;
-  mediaType: string;
-  diffId: string;
-}
-
-/** The raw OCI image config (the JSON document whose digest is the image ID). */
-export interface ImageConfigFile {
-  architecture?: string;
-  os?: string;
-  variant?: string;
-  created?: string;
-  config?: {
-    User?: string;
-    Env?: string[];
-    Entrypoint?: string[] | null;
-    Cmd?: string[] | null;
-    WorkingDir?: string;
-    StopSignal?: string;
-    Volumes?: Record<string, object> | null;
-    ExposedPorts?: Record<string, object> | null;
-    Labels?: Record<string, string> | null;
-  };
-  rootfs?: { type?: string; diff_ids?: string[] };
-  [key: string]: unknown;
-}
-
-export interface ImageRecord {
-  id: ImageId;
-  repoTags: string[];
-  repoDigests: string[];
-  /** Sum of the compressed layer sizes. */
-  size: number;
-  /** Digest of the platform manifest. */
-  manifestDigest: string;
-  manifestMediaType: string;
-  /** Digest of the index the manifest was chosen from, when pulled through one. */
-  indexDigest?: string;
-  configMediaType: string;
-  layers: LayerRecord[];
-  config: ImageConfigFile;
-  /** Creation time in the store, ns since the epoch, as a decimal string (JSON has no bigint). */
-  storedAt: string;
-  pinned?: boolean;
-}
+export type { ImageConfigFile, ImageRecord, LayerRecord } from "./backend.js";
 
 /** The CRI Image view of a record, with uid/username derived as containerd does. */
 export function toCriImage(rec: ImageRecord): Image {

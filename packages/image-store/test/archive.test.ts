@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { buildTestImages, registryToolsAvailable, type TestImages } from "@servin/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createImageService } from "../src/index.js";
+import { createDiskImageBackend, createImageService } from "../src/index.js";
 
 const run = promisify(execFile);
 
@@ -21,7 +21,7 @@ describe.skipIf(!registryToolsAvailable())("import and export", () => {
   });
 
   it("imports every image of an OCI layout directory, naming tags with a base name", async () => {
-    const s = await createImageService({ backend: "disk", root: join(tmp, "r1") });
+    const s = await createImageService({ backend: await createDiskImageBackend({ root: join(tmp, "r1") }) });
     const out = await s.importImage(imgs.dir, { name: "example.com/test/imported" });
     expect(out.map((i) => i.repoTags[0]).sort()).toEqual([
       "example.com/test/imported:base",
@@ -38,7 +38,7 @@ describe.skipIf(!registryToolsAvailable())("import and export", () => {
   });
 
   it("round-trips an export (tar and dir) into a fresh store, which skopeo also reads", async () => {
-    const s = await createImageService({ backend: "disk", root: join(tmp, "r2") });
+    const s = await createImageService({ backend: await createDiskImageBackend({ root: join(tmp, "r2") }) });
     await s.importImage(imgs.dir, { name: "example.com/test/rt" });
     const tar = join(tmp, "export.tar");
     await s.exportImage("example.com/test/rt:layers", tar);
@@ -48,12 +48,16 @@ describe.skipIf(!registryToolsAvailable())("import and export", () => {
     const docker = JSON.parse(await readFile(join(tmp, "export-dir/manifest.json"), "utf8"));
     expect(docker[0].RepoTags).toEqual(["example.com/test/rt:layers"]);
 
-    const fresh = await createImageService({ backend: "disk", root: join(tmp, "r3") });
+    const fresh = await createImageService({
+      backend: await createDiskImageBackend({ root: join(tmp, "r3") }),
+    });
     const [img] = await fresh.importImage(tar);
     expect(img!.id).toBe(imgs.layers.configDigest);
     expect(img!.repoTags).toEqual(["example.com/test/rt:layers"]);
     expect((await fresh.resolveImage(img!.id)).layers).toHaveLength(3);
-    const fromDir = await createImageService({ backend: "disk", root: join(tmp, "r4") });
+    const fromDir = await createImageService({
+      backend: await createDiskImageBackend({ root: join(tmp, "r4") }),
+    });
     expect((await fromDir.importImage(join(tmp, "export-dir")))[0]!.id).toBe(imgs.layers.configDigest);
 
     // Other tools read it both as an OCI archive and as a docker archive.
@@ -74,7 +78,7 @@ describe.skipIf(!registryToolsAvailable())("import and export", () => {
       `oci:${imgs.dir}:base`,
       `docker-archive:${archive}:example.com/dock/base:v1`,
     ]);
-    const s = await createImageService({ backend: "disk", root: join(tmp, "r5") });
+    const s = await createImageService({ backend: await createDiskImageBackend({ root: join(tmp, "r5") }) });
     const [img] = await s.importImage(archive);
     expect(img!.repoTags).toEqual(["example.com/dock/base:v1"]);
     expect(img!.id).toBe(imgs.base.configDigest);
@@ -85,7 +89,7 @@ describe.skipIf(!registryToolsAvailable())("import and export", () => {
   });
 
   it("rejects what is neither layout nor archive", async () => {
-    const s = await createImageService({ backend: "disk", root: join(tmp, "r6") });
+    const s = await createImageService({ backend: await createDiskImageBackend({ root: join(tmp, "r6") }) });
     await expect(s.importImage(join(tmp, "missing"))).rejects.toMatchObject({ code: "NotFound" });
     await expect(s.importImage(join(imgs.dir, "oci-layout"))).rejects.toMatchObject({
       code: "InvalidArgument",

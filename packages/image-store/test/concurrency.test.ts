@@ -7,7 +7,7 @@ import type { ImageId, PullProgress } from "@servin/cri-types";
 import { CriError } from "@servin/cri-types";
 import { registryToolsAvailable } from "@servin/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createImageService, type ServinImageService } from "../src/index.js";
+import { createDiskImageBackend, createImageService, type ServinImageService } from "../src/index.js";
 import { type Fixture, listDir, setupRegistry } from "./_fixture.js";
 
 const run = promisify(execFile);
@@ -36,9 +36,7 @@ describe.skipIf(!registryToolsAvailable())("concurrent pulls, GC and tag moves",
   it("keeps a shared pull going when the caller that started it goes away", async () => {
     const root = await fx.newRoot();
     const s = await createImageService({
-      backend: "disk",
-      root,
-      registries: { timeoutMs: 1500, retries: 2 },
+      backend: await createDiskImageBackend({ root, registries: { timeoutMs: 1500, retries: 2 } }),
     });
     services.push(s);
     const ref = `${fx.reg.host}/test/layers:v1`;
@@ -85,7 +83,9 @@ describe.skipIf(!registryToolsAvailable())("concurrent pulls, GC and tag moves",
 
   it("cancels a pull when its last waiter goes away, and a new pull starts afresh", async () => {
     const root = await fx.newRoot();
-    const s = await createImageService({ backend: "disk", root, registries: { timeoutMs: 1500 } });
+    const s = await createImageService({
+      backend: await createDiskImageBackend({ root, registries: { timeoutMs: 1500 } }),
+    });
     services.push(s);
     const ref = `${fx.reg.host}/test/layers:v1`;
     const big = fx.imgs.layers.layers[0]!;
@@ -118,7 +118,7 @@ describe.skipIf(!registryToolsAvailable())("concurrent pulls, GC and tag moves",
 
   it("never collects what a pull stored before the pull has recorded its image", async () => {
     const root = await fx.newRoot();
-    const s = await createImageService({ backend: "disk", root });
+    const s = await createImageService({ backend: await createDiskImageBackend({ root }) });
     services.push(s);
     const base = `${fx.reg.host}/test/base:v1`;
     const layers = `${fx.reg.host}/test/layers:v1`;
@@ -149,7 +149,10 @@ describe.skipIf(!registryToolsAvailable())("concurrent pulls, GC and tag moves",
   it("keeps an image in use, untagged, when an import moves its tag; drops it when unused", async () => {
     const inUse = new Set<ImageId>();
     const root = await fx.newRoot();
-    const s = await createImageService({ backend: "disk", root, isImageInUse: (id) => inUse.has(id) });
+    const s = await createImageService({
+      backend: await createDiskImageBackend({ root }),
+      isImageInUse: (id) => inUse.has(id),
+    });
     services.push(s);
     const oldTar = join(fx.tmp, "old.tar");
     const newTar = join(fx.tmp, "new.tar");

@@ -16,7 +16,7 @@ import {
   registryToolsAvailable,
 } from "@servin/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createImageService } from "../src/index.js";
+import { createDiskImageBackend, createImageService } from "../src/index.js";
 import { type Fixture, listDir, setupRegistry } from "./_fixture.js";
 
 const MiB = 1024 * 1024;
@@ -87,7 +87,9 @@ describe.skipIf(!registryToolsAvailable())("decompression limits (gzip and zstd 
 
   it("stops a gzip layer at 100× its compressed size, naming the layer and the limit", async () => {
     const root = await fx.newRoot();
-    const s = await createImageService({ backend: "disk", root, limits: { layerExpansionFloor: MiB } });
+    const s = await createImageService({
+      backend: await createDiskImageBackend({ root, limits: { layerExpansionFloor: MiB } }),
+    });
     const layer = imgs["gzip-bomb"]!.layers[0]!;
     const err = await s.pullImage({ image: { image: `${fx.reg.host}/bombs/gzip-bomb:v1` } }).catch((e) => e);
     expect(err).toMatchObject({ code: "InvalidArgument" });
@@ -101,7 +103,9 @@ describe.skipIf(!registryToolsAvailable())("decompression limits (gzip and zstd 
 
   it.skipIf(!hasZstd())("stops a zstd layer at the expansion floor", async () => {
     const root = await fx.newRoot();
-    const s = await createImageService({ backend: "disk", root, limits: { layerExpansionFloor: 2 * MiB } });
+    const s = await createImageService({
+      backend: await createDiskImageBackend({ root, limits: { layerExpansionFloor: 2 * MiB } }),
+    });
     const layer = imgs["zstd-bomb"]!.layers[0]!;
     expect(layer.size * 100).toBeLessThan(2 * MiB); // zstd packs 64 MiB of zeros far below 20 KiB
     const err = await s.pullImage({ image: { image: `${fx.reg.host}/bombs/zstd-bomb:v1` } }).catch((e) => e);
@@ -114,7 +118,9 @@ describe.skipIf(!registryToolsAvailable())("decompression limits (gzip and zstd 
 
   it("caps what all the layers of one image expand to together", async () => {
     const root = await fx.newRoot();
-    const s = await createImageService({ backend: "disk", root, limits: { maxImageBytes: 10 * MiB } });
+    const s = await createImageService({
+      backend: await createDiskImageBackend({ root, limits: { maxImageBytes: 10 * MiB } }),
+    });
     const err = await s.pullImage({ image: { image: `${fx.reg.host}/bombs/wide:v1` } }).catch((e) => e);
     expect(err).toMatchObject({ code: "InvalidArgument" });
     expect(err.message).toMatch(/layer sha256:[0-9a-f]{64} of ".*bombs\/wide:v1"/);
@@ -122,9 +128,10 @@ describe.skipIf(!registryToolsAvailable())("decompression limits (gzip and zstd 
     await expectNothingLeft(root);
     // Under a cap that fits, the same image pulls.
     const ok = await createImageService({
-      backend: "disk",
-      root: await fx.newRoot(),
-      limits: { maxImageBytes: 13 * MiB },
+      backend: await createDiskImageBackend({
+        root: await fx.newRoot(),
+        limits: { maxImageBytes: 13 * MiB },
+      }),
     });
     expect((await ok.pullImage({ image: { image: `${fx.reg.host}/bombs/wide:v1` } })).imageRef).toBe(
       imgs.wide!.configDigest,
@@ -135,7 +142,7 @@ describe.skipIf(!registryToolsAvailable())("decompression limits (gzip and zstd 
 
   it("rejects the reported 2 MB → 2 GiB gzip layer with the default limits", async () => {
     const root = await fx.newRoot();
-    const s = await createImageService({ backend: "disk", root });
+    const s = await createImageService({ backend: await createDiskImageBackend({ root }) });
     const layer = imgs["gzip-2g"]!.layers[0]!;
     expect(layer.size).toBeLessThan(4 * MiB);
     const err = await s.pullImage({ image: { image: `${fx.reg.host}/bombs/gzip-2g:v1` } }).catch((e) => e);

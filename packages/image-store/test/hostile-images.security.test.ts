@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { type HostileCase, registryToolsAvailable } from "@servin/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createImageService } from "../src/index.js";
+import { createDiskImageBackend, createImageService } from "../src/index.js";
 import { type Fixture, listDir, setupRegistry } from "./_fixture.js";
 
 const CASES: Array<[HostileCase, RegExp]> = [
@@ -31,9 +31,7 @@ describe.skipIf(!registryToolsAvailable())("hostile images", () => {
   it.each(CASES)("rejects %s with a clear error and leaves nothing behind", async (name, message) => {
     const root = await fx.newRoot();
     const s = await createImageService({
-      backend: "disk",
-      root,
-      limits: { maxLayerBytes: 16 * 1024 * 1024 },
+      backend: await createDiskImageBackend({ root, limits: { maxLayerBytes: 16 * 1024 * 1024 } }),
     });
     const ref = `${fx.reg.host}/hostile/${name}:v1`;
     const err = await s.pullImage({ image: { image: ref } }).catch((e) => e);
@@ -53,7 +51,7 @@ describe.skipIf(!registryToolsAvailable())("hostile images", () => {
 
   it("never creates a whiteout through a directory a later entry replaced with a symlink", async () => {
     const root = await fx.newRoot();
-    const s = await createImageService({ backend: "disk", root });
+    const s = await createImageService({ backend: await createDiskImageBackend({ root }) });
     const ref = `${fx.reg.host}/hostile/whiteout-then-symlink:v1`;
     await s.pullImage({ image: { image: ref } });
     const [layer] = (await s.resolveImage(ref)).layers;
@@ -66,7 +64,9 @@ describe.skipIf(!registryToolsAvailable())("hostile images", () => {
 
   it("rejects blobs whose content does not match their digest, keeping none of it", async () => {
     const root = await fx.newRoot();
-    const s = await createImageService({ backend: "disk", root, registries: { retries: 1 } });
+    const s = await createImageService({
+      backend: await createDiskImageBackend({ root, registries: { retries: 1 } }),
+    });
     const layer = fx.imgs.base.layers[0]!.digest;
     fx.reg.setFault((r) => (r.path.endsWith(layer) ? { corrupt: true } : undefined));
     try {
@@ -87,17 +87,13 @@ describe.skipIf(!registryToolsAvailable())("hostile images", () => {
 
   it("caps manifests and configs", async () => {
     const small = await createImageService({
-      backend: "disk",
-      root: await fx.newRoot(),
-      limits: { maxManifestBytes: 100 },
+      backend: await createDiskImageBackend({ root: await fx.newRoot(), limits: { maxManifestBytes: 100 } }),
     });
     await expect(small.pullImage({ image: { image: `${fx.reg.host}/test/base:v1` } })).rejects.toThrow(
       /over the 100-byte cap/,
     );
     const cfg = await createImageService({
-      backend: "disk",
-      root: await fx.newRoot(),
-      limits: { maxConfigBytes: 64 },
+      backend: await createDiskImageBackend({ root: await fx.newRoot(), limits: { maxConfigBytes: 64 } }),
     });
     await expect(cfg.pullImage({ image: { image: `${fx.reg.host}/test/base:v1` } })).rejects.toThrow(
       /over the 64-byte cap/,

@@ -4,7 +4,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { registryToolsAvailable } from "@servin/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createImageService } from "../src/index.js";
+import { createDiskImageBackend, createImageService } from "../src/index.js";
 import { type Fixture, listDir, setupRegistry } from "./_fixture.js";
 
 const repoRoot = fileURLToPath(new URL("../../..", import.meta.url));
@@ -49,7 +49,7 @@ describe.skipIf(!registryToolsAvailable())("a pull killed midway", () => {
     expect(await listDir(join(root, "images/blobs/sha256"))).not.toContain(big.digest.slice(7));
 
     // A new service on the same root cleans the leftovers and the retry completes.
-    const s = await createImageService({ backend: "disk", root });
+    const s = await createImageService({ backend: await createDiskImageBackend({ root }) });
     expect(await listDir(join(root, "images/ingest"))).toEqual([]);
     expect((await s.listImages({})).images).toEqual([]);
     expect((await s.pullImage({ image: { image: ref } })).imageRef).toBe(fx.imgs.layers.configDigest);
@@ -66,9 +66,7 @@ describe.skipIf(!registryToolsAvailable())("a pull killed midway", () => {
     fx.reg.setFault((r) => (r.path.endsWith(big.digest) ? { stallAfterBytes: 64 * 1024 } : undefined));
     try {
       const s = await createImageService({
-        backend: "disk",
-        root,
-        registries: { timeoutMs: 1500, retries: 1 },
+        backend: await createDiskImageBackend({ root, registries: { timeoutMs: 1500, retries: 1 } }),
       });
       const ac = new AbortController();
       const pull = s.pullImage(

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { createImageService } from "../src/index.js";
+import { createImageService, createMemoryImageBackend } from "../src/index.js";
 
 describe("memory backend", () => {
   it("pulls any well-formed reference deterministically", async () => {
-    const a = await createImageService({ backend: "memory" });
-    const b = await createImageService({ backend: "memory" });
+    const a = await createImageService({ backend: createMemoryImageBackend() });
+    const b = await createImageService({ backend: createMemoryImageBackend() });
     const r1 = await a.pullImage({ image: { image: "alpine" } });
     const r2 = await b.pullImage({ image: { image: "docker.io/library/alpine:latest" } });
     expect(r1.imageRef).toMatch(/^sha256:[0-9a-f]{64}$/);
@@ -20,7 +20,7 @@ describe("memory backend", () => {
   });
 
   it("rejects bad references with InvalidArgument", async () => {
-    const s = await createImageService({ backend: "memory" });
+    const s = await createImageService({ backend: createMemoryImageBackend() });
     await expect(s.pullImage({ image: { image: "upper/Case" } })).rejects.toMatchObject({
       code: "InvalidArgument",
     });
@@ -28,7 +28,7 @@ describe("memory backend", () => {
   });
 
   it("looks images up by ID, prefix, tag, digest and short name", async () => {
-    const s = await createImageService({ backend: "memory" });
+    const s = await createImageService({ backend: createMemoryImageBackend() });
     const { imageRef } = await s.pullImage({ image: { image: "busybox:1.36" } });
     const img = (await s.listImages({})).images[0]!;
     for (const ref of [
@@ -55,13 +55,14 @@ describe("memory backend", () => {
 
   it("reports uid or username from the synthetic config user", async () => {
     const s = await createImageService({
-      backend: "memory",
-      syntheticConfig: (ref) =>
-        ref.path.endsWith("numeric")
-          ? { user: "123:45" }
-          : ref.path.endsWith("named")
-            ? { user: "app" }
-            : undefined,
+      backend: createMemoryImageBackend({
+        syntheticConfig: (ref) =>
+          ref.path.endsWith("numeric")
+            ? { user: "123:45" }
+            : ref.path.endsWith("named")
+              ? { user: "app" }
+              : undefined,
+      }),
     });
     await s.pullImage({ image: { image: "numeric" } });
     await s.pullImage({ image: { image: "named" } });
@@ -79,7 +80,7 @@ describe("memory backend", () => {
 
   it("removes tags, then the image; absent images succeed; in-use images refuse", async () => {
     let inUse = false;
-    const s = await createImageService({ backend: "memory", isImageInUse: () => inUse });
+    const s = await createImageService({ backend: createMemoryImageBackend(), isImageInUse: () => inUse });
     // Pull by digest then tag the same synthetic identity twice: two tags on one image need the same ID,
     // which the memory backend gives to equal references only; so test untag via digest reference.
     const { imageRef } = await s.pullImage({ image: { image: "nginx:1" } });
@@ -98,7 +99,7 @@ describe("memory backend", () => {
   });
 
   it("filters the list by image and reports fsinfo", async () => {
-    const s = await createImageService({ backend: "memory" });
+    const s = await createImageService({ backend: createMemoryImageBackend() });
     await s.pullImage({ image: { image: "a" } });
     await s.pullImage({ image: { image: "b" } });
     expect((await s.listImages({ filter: { image: { image: "a" } } })).images).toHaveLength(1);
@@ -109,7 +110,7 @@ describe("memory backend", () => {
   });
 
   it("honours an aborted signal", async () => {
-    const s = await createImageService({ backend: "memory" });
+    const s = await createImageService({ backend: createMemoryImageBackend() });
     const ac = new AbortController();
     ac.abort();
     await expect(s.pullImage({ image: { image: "x" } }, { signal: ac.signal })).rejects.toMatchObject({

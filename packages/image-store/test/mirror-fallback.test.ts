@@ -3,7 +3,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { registryToolsAvailable } from "@servin/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createImageService } from "../src/index.js";
+import { createDiskImageBackend, createImageService } from "../src/index.js";
 import type { RegistryConfig } from "../src/registry-config.js";
 import { type Fixture, setupRegistry } from "./_fixture.js";
 
@@ -37,7 +37,7 @@ describe.skipIf(!registryToolsAvailable())("upstream fallback when mirrors fail"
   });
 
   const open = async (registries: RegistryConfig) =>
-    createImageService({ backend: "disk", root: await fx.newRoot(), registries });
+    createImageService({ backend: await createDiskImageBackend({ root: await fx.newRoot(), registries }) });
   const mirrored = (extra: RegistryConfig = {}): RegistryConfig => ({
     mirrors: { [upstream.host]: [`http://${fx.reg.host}`] },
     retries: 0,

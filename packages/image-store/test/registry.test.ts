@@ -4,7 +4,12 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { pushLayout, registryToolsAvailable } from "@servin/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createImageService, type ServinImageService } from "../src/index.js";
+import {
+  createDiskImageBackend,
+  createImageService,
+  type DiskImageBackendOptions,
+  type ServinImageService,
+} from "../src/index.js";
 import { blobFetches, type Fixture, listDir, setupRegistry } from "./_fixture.js";
 
 const available = registryToolsAvailable();
@@ -12,8 +17,10 @@ const available = registryToolsAvailable();
 describe.skipIf(!available)("pulls from a real registry", () => {
   let fx: Fixture;
   const services: ServinImageService[] = [];
-  const open = async (extra: Partial<Parameters<typeof createImageService>[0]> = {}) => {
-    const s = await createImageService({ backend: "disk", root: await fx.newRoot(), ...extra });
+  const open = async (extra: Partial<DiskImageBackendOptions> = {}) => {
+    const s = await createImageService({
+      backend: await createDiskImageBackend({ root: await fx.newRoot(), ...extra }),
+    });
     services.push(s);
     return s;
   };
@@ -129,7 +136,10 @@ describe.skipIf(!available)("pulls from a real registry", () => {
   it("removes tags, then images, and garbage-collects blobs and snapshots", async () => {
     let inUse = false;
     const root = await fx.newRoot();
-    const s = await createImageService({ backend: "disk", root, isImageInUse: () => inUse });
+    const s = await createImageService({
+      backend: await createDiskImageBackend({ root }),
+      isImageInUse: () => inUse,
+    });
     services.push(s);
     const layers = `${fx.reg.host}/test/layers:v1`;
     const base = `${fx.reg.host}/test/base:v1`;
@@ -169,13 +179,13 @@ describe.skipIf(!available)("pulls from a real registry", () => {
 
   it("keeps an image while another tag names it, and survives a restart", async () => {
     const root = await fx.newRoot();
-    const s = await createImageService({ backend: "disk", root });
+    const s = await createImageService({ backend: await createDiskImageBackend({ root }) });
     const byTag = `${fx.reg.host}/test/base:v1`;
     const byDigest = `${fx.reg.host}/test/base@${fx.imgs.base.manifestDigest}`;
     await s.pullImage({ image: { image: byTag } });
     await s.pullImage({ image: { image: byDigest } });
     await s.close();
-    const s2 = await createImageService({ backend: "disk", root });
+    const s2 = await createImageService({ backend: await createDiskImageBackend({ root }) });
     services.push(s2);
     const img = (await s2.imageStatus({ image: { image: byTag } })).image!;
     expect(img.repoDigests).toEqual([byDigest]);
@@ -257,7 +267,9 @@ describe.skipIf(!available)("registry authentication", () => {
   });
 
   it("uses basic auth from the CRI auth field, and refuses without it", async () => {
-    const s = await createImageService({ backend: "disk", root: await fx.newRoot() });
+    const s = await createImageService({
+      backend: await createDiskImageBackend({ root: await fx.newRoot() }),
+    });
     const ref = `${fx.reg.host}/test/base:v1`;
     await expect(s.pullImage({ image: { image: ref } })).rejects.toMatchObject({ code: "Unauthenticated" });
     await expect(
@@ -266,7 +278,9 @@ describe.skipIf(!available)("registry authentication", () => {
     expect((await s.pullImage({ image: { image: ref }, auth: user })).imageRef).toBe(
       fx.imgs.base.configDigest,
     );
-    const s2 = await createImageService({ backend: "disk", root: await fx.newRoot() });
+    const s2 = await createImageService({
+      backend: await createDiskImageBackend({ root: await fx.newRoot() }),
+    });
     const auth = Buffer.from("servin:s3cret").toString("base64");
     expect((await s2.pullImage({ image: { image: ref }, auth: { auth } })).imageRef).toBe(
       fx.imgs.base.configDigest,
@@ -280,9 +294,10 @@ describe.skipIf(!available)("registry authentication", () => {
     const auth = Buffer.from("servin:s3cret").toString("base64");
     await writeFile(cfg, JSON.stringify({ auths: { [`http://${fx.reg.host}`]: { auth } } }));
     const s = await createImageService({
-      backend: "disk",
-      root: await fx.newRoot(),
-      registries: { authConfigPath: cfg },
+      backend: await createDiskImageBackend({
+        root: await fx.newRoot(),
+        registries: { authConfigPath: cfg },
+      }),
     });
     expect((await s.pullImage({ image: { image: `${fx.reg.host}/test/layers:v1` } })).imageRef).toBe(
       fx.imgs.layers.configDigest,
@@ -347,7 +362,9 @@ describe.skipIf(!available)("registry authentication", () => {
     tokenPort = (tokenServer.address() as AddressInfo).port;
     const host = `127.0.0.1:${(front.address() as AddressInfo).port}`;
     try {
-      const s = await createImageService({ backend: "disk", root: await fx.newRoot() });
+      const s = await createImageService({
+        backend: await createDiskImageBackend({ root: await fx.newRoot() }),
+      });
       const alice = { username: "alice", password: "wonder" };
       await expect(s.pullImage({ image: { image: `${host}/test/base:v1` } })).rejects.toMatchObject({
         code: "Unauthenticated",

@@ -12,7 +12,7 @@ import { chmod, lstat, readdir, readFile, stat, writeFile } from "node:fs/promis
 import { join } from "node:path";
 import { OciLayout, pushLayout, registryToolsAvailable } from "@servin/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createImageService } from "../src/index.js";
+import { createDiskImageBackend, createImageService } from "../src/index.js";
 import { type Fixture, setupRegistry } from "./_fixture.js";
 
 const NOBODY = 65534;
@@ -106,9 +106,10 @@ describe.skipIf(!registryToolsAvailable() || !canDrop)("no local root through im
 
   const pullBoth = async (root: string, logger?: { warn(m: string): void }) => {
     const s = await createImageService({
-      backend: "disk",
-      root,
-      ...(logger ? { logger: { debug() {}, info() {}, error() {}, ...logger } } : {}),
+      backend: await createDiskImageBackend({
+        root,
+        ...(logger ? { logger: { debug() {}, info() {}, error() {}, ...logger } } : {}),
+      }),
     });
     const layers: Record<string, string> = {};
     for (const tag of ["suid", "devices"]) {
@@ -182,9 +183,10 @@ describe.skipIf(!registryToolsAvailable() || !canDrop)("no local root through im
 
     const warnings: string[] = [];
     const again = await createImageService({
-      backend: "disk",
-      root,
-      logger: { debug() {}, info() {}, error() {}, warn: (m: string) => warnings.push(m) },
+      backend: await createDiskImageBackend({
+        root,
+        logger: { debug() {}, info() {}, error() {}, warn: (m: string) => warnings.push(m) },
+      }),
     });
     expect(warnings).toContainEqual(
       `${join(root, "images")} was mode 0711, readable or traversable by other users: repaired to 0700`,

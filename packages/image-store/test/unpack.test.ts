@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { lstat, mkdir, readFile, readlink, rm } from "node:fs/promises";
+import { lstat, mkdir, readFile, readlink } from "node:fs/promises";
 import { join } from "node:path";
 import {
   DEEP_PATH,
@@ -10,7 +10,7 @@ import {
   registryToolsAvailable,
 } from "@servin/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createImageService, type ServinImageService } from "../src/index.js";
+import { createDiskImageBackend, createImageService, type ServinImageService } from "../src/index.js";
 import { type Fixture, listDir, setupRegistry } from "./_fixture.js";
 
 const root = process.getuid?.() === 0;
@@ -34,7 +34,7 @@ describe.skipIf(!registryToolsAvailable())("unpacked snapshots", () => {
   let layers: string[];
   beforeAll(async () => {
     fx = await setupRegistry();
-    s = await createImageService({ backend: "disk", root: await fx.newRoot() });
+    s = await createImageService({ backend: await createDiskImageBackend({ root: await fx.newRoot() }) });
     await s.pullImage({ image: { image: `${fx.reg.host}/test/layers:v1` } });
     layers = (await s.resolveImage(`${fx.reg.host}/test/layers:v1`)).layers;
   });

@@ -7,7 +7,13 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createCriGrpcServer } from "@servin/cri-grpc";
 import { createCriApp, type ListeningServer, listenCriApp } from "@servin/cri-http";
-import { createImageService, type RegistryConfig, type ServinImageService } from "@servin/image-store";
+import {
+  createDiskImageBackend,
+  createImageService,
+  createMemoryImageBackend,
+  type RegistryConfig,
+  type ServinImageService,
+} from "@servin/image-store";
 import {
   boundedLogger,
   createFileStore,
@@ -141,10 +147,15 @@ export async function startServinDaemon(
 
     let runtime: ServinRuntimeService | undefined;
     const images = await createImageService({
-      backend: config.imageBackend,
-      root: config.root,
-      registries: toRegistryConfig(config),
-      limits: config.imageLimits,
+      backend:
+        config.imageBackend === "memory"
+          ? createMemoryImageBackend()
+          : await createDiskImageBackend({
+              root: config.root,
+              registries: toRegistryConfig(config),
+              limits: config.imageLimits,
+              logger,
+            }),
       isImageInUse: (id) => runtime?.isImageInUse(id) ?? false,
       logger,
     });
@@ -183,7 +194,7 @@ export async function startServinDaemon(
         images: config.imageBackend,
       }),
       metrics: () => metrics.render(),
-      ...(images.backend === "disk"
+      ...(config.imageBackend === "disk"
         ? {
             imageTransfer: {
               importImage: (archive: AsyncIterable<Uint8Array>) => images.importImageStream(archive),

@@ -1,18 +1,26 @@
 /**
- * The memory backend: every well-formed reference "pulls" without a network
- * into a deterministic synthetic image. Used by tests and embedders; its
- * images have no filesystem (RuntimeImage.layers is empty).
+ * createMemoryImageBackend: every well-formed reference "pulls" without a
+ * network into a deterministic synthetic image. Used by tests and embedders;
+ * its images have no filesystem (RuntimeImage.layers is empty).
  */
 import { createHash } from "node:crypto";
 import type { FilesystemInfo, ImageId, OciImageConfig } from "@servin/cri-types";
 import { CriError, nowNanos } from "@servin/cri-types";
-import type { ImportedImage, PullContext, PulledImage, StoreBackend } from "./_backend.js";
-import { sha256Digest } from "./_digest.js";
-import type { ImageConfigFile, ImageRecord } from "./_records.js";
-import type { ImageReference } from "./reference.js";
+import { sha256Digest } from "../_digest.js";
+import type {
+  ImageBackend,
+  ImageConfigFile,
+  ImageRecord,
+  ImportedImage,
+  PullContext,
+  PulledImage,
+} from "../backend.js";
+import { hostPlatform, type Platform } from "../platform.js";
+import type { ImageReference } from "../reference.js";
 
-export interface MemoryBackendOptions {
-  platform: { os: string; architecture: string; variant?: string };
+export interface MemoryImageBackendOptions {
+  /** The platform synthetic images are built for; default the host's. */
+  platform?: Platform;
   /** Overrides the synthetic config of an image (e.g. to give it a `user`). */
   syntheticConfig?: (ref: ImageReference) => OciImageConfig | undefined;
 }
@@ -32,11 +40,7 @@ function canonicalJson(value: unknown): string {
 }
 
 /** Builds the synthetic image for a reference: same input, same ID, size and layers, every time. */
-export function synthesizeImage(
-  ref: ImageReference,
-  platform: MemoryBackendOptions["platform"],
-  override?: OciImageConfig,
-): PulledImage {
+function synthesizeImage(ref: ImageReference, platform: Platform, override?: OciImageConfig): PulledImage {
   // The image's identity is its repository plus what pins it (digest, else tag).
   const identity = ref.digest ? `${ref.name}@${ref.digest}` : `${ref.name}:${ref.tag ?? "latest"}`;
   const seed = createHash("sha256").update(identity).digest();
@@ -90,7 +94,17 @@ export function synthesizeImage(
   };
 }
 
-export function createMemoryBackend(opts: MemoryBackendOptions): StoreBackend {
+/**
+ * The memory image backend: nothing is downloaded or stored; import and export
+ * answer Unimplemented. Each call makes an independent store.
+ *
+ * @example
+ * const images = await createImageService({
+ *   backend: createMemoryImageBackend({ syntheticConfig: () => ({ user: "1000" }) }),
+ * });
+ */
+export function createMemoryImageBackend(opts: MemoryImageBackendOptions = {}): ImageBackend {
+  const platform = opts.platform ?? hostPlatform();
   let images: ImageRecord[] = [];
   return {
     kind: "memory",
@@ -102,7 +116,7 @@ export function createMemoryBackend(opts: MemoryBackendOptions): StoreBackend {
     },
     async pull(ref: ImageReference, ctx: PullContext) {
       if (ctx.signal?.aborted) throw new CriError("Aborted", `pull of "${ref.string}" was cancelled`);
-      const pulled = synthesizeImage(ref, opts.platform, opts.syntheticConfig?.(ref));
+      const pulled = synthesizeImage(ref, platform, opts.syntheticConfig?.(ref));
       for (const layer of pulled.record.layers) {
         ctx.onProgress?.({
           digest: layer.digest,
@@ -143,19 +157,19 @@ export function createMemoryBackend(opts: MemoryBackendOptions): StoreBackend {
     async importArchive(): Promise<ImportedImage[]> {
       throw CriError.unimplemented(
         "importImage",
-        'the memory backend has no content store; use backend: "disk"',
+        "the memory image backend has no content store; use createDiskImageBackend",
       );
     },
     async exportArchive() {
       throw CriError.unimplemented(
         "exportImage",
-        'the memory backend has no content store; use backend: "disk"',
+        "the memory image backend has no content store; use createDiskImageBackend",
       );
     },
     exportTar(): AsyncIterable<Buffer> {
       throw CriError.unimplemented(
         "exportImage",
-        'the memory backend has no content store; use backend: "disk"',
+        "the memory image backend has no content store; use createDiskImageBackend",
       );
     },
     async close() {},

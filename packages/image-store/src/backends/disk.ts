@@ -1,5 +1,5 @@
 /**
- * The disk backend: under `<root>/images`, a content-addressed blob store,
+ * createDiskImageBackend: under `<root>/images`, a content-addressed blob store,
  * layer snapshots keyed by diffID, and `images.json` (written atomically).
  * Layout: blobs/sha256/<hex>, ingest/ (partial downloads), snapshots/<hex>/
  * (+ <hex>.json), tmp/ (snapshots being built), images.json.
@@ -7,43 +7,62 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { CriError } from "@servin/cri-types";
-import { exportArchive, exportTar, importArchive } from "./_archive.js";
-import { writeFileAtomic } from "./_atomic.js";
-import type { StoreBackend } from "./_backend.js";
-import { ContentStore } from "./_content-store.js";
-import { createFsInfo } from "./_fsinfo.js";
-import type { PlatformSpec } from "./_manifest.js";
-import { ensurePrivateDir } from "./_private-dir.js";
-import { Leases, pullFromRegistry } from "./_pull.js";
-import type { ImageRecord } from "./_records.js";
-import { RegistryClient } from "./_registry.js";
-import { SnapshotStore } from "./_snapshots.js";
-import { DEFAULT_LIMITS, type RegistryConfig, type StoreLimits } from "./registry-config.js";
+import { exportArchive, exportTar, importArchive } from "../_archive.js";
+import { writeFileAtomic } from "../_atomic.js";
+import { ContentStore } from "../_content-store.js";
+import { createFsInfo } from "../_fsinfo.js";
+import { type Logger, silentLogger } from "../_logger.js";
+import { ensurePrivateDir } from "../_private-dir.js";
+import { Leases, pullFromRegistry } from "../_pull.js";
+import { RegistryClient } from "../_registry.js";
+import { SnapshotStore } from "../_snapshots.js";
+import type { ImageBackend, ImageRecord } from "../backend.js";
+import { hostPlatform, type Platform } from "../platform.js";
+import { DEFAULT_LIMITS, type RegistryConfig, type StoreLimits } from "../registry-config.js";
 
-export interface DiskBackendOptions {
+export interface DiskImageBackendOptions {
+  /** Servin's data root; images live under `<root>/images` (created 0700). */
   root: string;
-  registries: RegistryConfig;
-  platform: PlatformSpec;
-  logger: { debug(...a: unknown[]): void; info(...a: unknown[]): void; warn(...a: unknown[]): void };
-  limits: StoreLimits;
+  /** Mirrors, insecure hosts, auth file, concurrency, timeouts, retries. */
+  registries?: RegistryConfig;
+  /** Platform chosen from manifest lists (pulls and imports); default the host's. */
+  platform?: Platform;
+  /** Default: silent. */
+  logger?: Logger;
+  /** Caps on manifests, configs, expanded layers and images, tar entries. */
+  limits?: StoreLimits;
 }
 
 const STATE_VERSION = 1;
 
-export async function createDiskBackend(opts: DiskBackendOptions): Promise<StoreBackend> {
+/**
+ * The disk image backend: pulls from OCI registries into a content store and
+ * unpacks layers into snapshots. Resolves once `<root>/images` exists with
+ * private modes; the service's start then reloads `images.json` through `load()`.
+ *
+ * @example
+ * const backend = await createDiskImageBackend({ root: "/var/lib/servin", registries: { retries: 5 } });
+ * const images = await createImageService({ backend });
+ */
+export async function createDiskImageBackend(opts: DiskImageBackendOptions): Promise<ImageBackend> {
+  if (typeof opts?.root !== "string" || opts.root === "")
+    throw CriError.invalidArgument("root: the disk image backend needs a root directory");
+  const logger = opts.logger ?? silentLogger;
+  const registries = opts.registries ?? {};
+  const platform = opts.platform ?? hostPlatform();
   const dir = join(opts.root, "images");
   // Everything under images/ is root's alone: snapshots keep the layers' setuid
   // files and device nodes, blobs may hold secrets baked into images.
-  await ensurePrivateDir(dir, opts.logger);
+  await ensurePrivateDir(dir, logger);
   const content = new ContentStore(dir);
   const snapshots = new SnapshotStore(dir);
   await content.init();
   await snapshots.init();
   for (const sub of [join(dir, "blobs"), content.blobDir, content.ingestDir, snapshots.dir, snapshots.tmpDir])
-    await ensurePrivateDir(sub, opts.logger);
+    await ensurePrivateDir(sub, logger);
   const statePath = join(dir, "images.json");
-  const limits: Required<StoreLimits> = { ...DEFAULT_LIMITS, ...opts.limits };
-  const client = new RegistryClient({ registries: opts.registries, logger: opts.logger });
+  const limits: Required<StoreLimits> = { ...DEFAULT_LIMITS, ...(opts.limits ?? {}) };
+  const client = new RegistryClient({ registries, logger });
   const leases = new Leases();
   const fsInfo = createFsInfo(dir);
   let generation = 0;
@@ -52,14 +71,14 @@ export async function createDiskBackend(opts: DiskBackendOptions): Promise<Store
     content,
     snapshots,
     limits,
-    platform: opts.platform,
+    platform,
     leases,
-    concurrency: opts.registries.maxConcurrentDownloads ?? 3,
-    retries: opts.registries.retries ?? 3,
-    logger: opts.logger,
+    concurrency: registries.maxConcurrentDownloads ?? 3,
+    retries: registries.retries ?? 3,
+    logger,
   };
 
-  const backend: StoreBackend = {
+  const backend: ImageBackend = {
     kind: "disk",
 
     async load() {
@@ -78,7 +97,7 @@ export async function createDiskBackend(opts: DiskBackendOptions): Promise<Store
       for (const img of images) {
         const present = await Promise.all(img.layers.map((l) => snapshots.has(l.diffId)));
         if (present.every(Boolean)) ok.push(img);
-        else opts.logger.warn(`image ${img.id} lost layer snapshots; forgetting it`);
+        else logger.warn(`image ${img.id} lost layer snapshots; forgetting it`);
       }
       // No GC here: blobs and snapshots of a pull that was killed stay, so its retry reuses them;
       // the next image removal collects whatever no image ended up using.
@@ -127,7 +146,7 @@ export async function createDiskBackend(opts: DiskBackendOptions): Promise<Store
     async importArchive(path, iopts, lease) {
       generation++;
       return importArchive(
-        { content, snapshots, limits, lease, platform: iopts.platform ?? opts.platform },
+        { content, snapshots, limits, lease, platform: iopts.platform ?? platform },
         path,
         iopts,
       );

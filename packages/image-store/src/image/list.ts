@@ -1,0 +1,28 @@
+/** ListImages: every image, oldest first, or the one a filter names. */
+import type { CallOptions, ListImagesRequest, ListImagesResponse } from "@servin/cri-types";
+import { checkSignal, type ImageContext } from "../_context.js";
+import { findImage, toCriImage } from "../_records.js";
+
+/**
+ * ListImages RPC. A filter (`filter.image.image`) is resolved like any image
+ * reference (tag, digest, ID or ID prefix) and yields at most that image.
+ *
+ * @example
+ * const { images: list } = await images.listImages({ filter: { image: { image: "alpine" } } });
+ */
+export async function listImages(
+  ctx: ImageContext,
+  req: ListImagesRequest,
+  opts?: CallOptions,
+): Promise<ListImagesResponse> {
+  checkSignal(opts?.signal, "listImages");
+  const wanted = req.filter?.image?.image;
+  if (wanted) {
+    const hit = findImage(ctx.records.values(), wanted);
+    return { images: hit ? [toCriImage(hit)] : [] };
+  }
+  const images = [...ctx.records.values()]
+    .sort((a, b) => (BigInt(a.storedAt) < BigInt(b.storedAt) ? -1 : 1))
+    .map(toCriImage);
+  return { images };
+}

@@ -1,0 +1,37 @@
+/** ImageStatus: one image, with containerd's verbose info on request. */
+import type { CallOptions, ImageStatusRequest, ImageStatusResponse } from "@servin/cri-types";
+import { checkSignal, type ImageContext, requireImageSpec } from "../_context.js";
+import { findImage, toCriImage } from "../_records.js";
+
+/**
+ * ImageStatus RPC. An unknown image is not an error: the response has no
+ * `image` (kubelet pulls then). `verbose` adds the config, manifest digests,
+ * layers and snapshot directories as JSON under `info.info`.
+ *
+ * @example
+ * const { image } = await images.imageStatus({ image: { image: "alpine" } });
+ */
+export async function imageStatus(
+  ctx: ImageContext,
+  req: ImageStatusRequest,
+  opts?: CallOptions,
+): Promise<ImageStatusResponse> {
+  checkSignal(opts?.signal, "imageStatus");
+  const ref = requireImageSpec(req.image?.image);
+  const rec = findImage(ctx.records.values(), ref);
+  if (!rec) return {};
+  const res: ImageStatusResponse = { image: toCriImage(rec) };
+  if (req.verbose) {
+    // containerd answers verbose ImageStatus with {"info": {chainID, imageSpec}}.
+    res.info = {
+      info: JSON.stringify({
+        imageSpec: rec.config,
+        manifestDigest: rec.manifestDigest,
+        ...(rec.indexDigest ? { indexDigest: rec.indexDigest } : {}),
+        layers: rec.layers,
+        snapshots: ctx.backend.layerPaths(rec),
+      }),
+    };
+  }
+  return res;
+}
