@@ -12,6 +12,5 @@ export {
   type RuntimeBackendName,
   type ServinConfig,
 } from "./config/config.js";
-export { defaultPaths } from "./config/paths.js";
-export { type DaemonLogger, type ServinDaemon, startServinDaemon } from "./daemon/daemon.js";
+export { type ServinDaemon, startServinDaemon } from "./daemon/daemon.js";
 export { runServin, servinCommand, VERSION } from "./main.js";

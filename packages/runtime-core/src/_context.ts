@@ -10,9 +10,9 @@ import type {
   StringMap,
 } from "@servin/cri-types";
 import { CriError, isCriError } from "@servin/cri-types";
+import type { Logger } from "@servin/node-kit";
 import { matchId, resolveId } from "./_ids.js";
 import { Mutex } from "./_lock.js";
-import type { RuntimeLogger } from "./_logger.js";
 import type { NameRegistry } from "./_names.js";
 import type { ContainerRecord, RuntimeBackend, SandboxRecord } from "./backend.js";
 import type { EventHub } from "./events/hub.js";
@@ -49,7 +49,7 @@ export interface RuntimeContext {
   readonly backend: RuntimeBackend;
   readonly images: ImageResolver;
   readonly store: MetadataStore;
-  readonly logger: RuntimeLogger;
+  readonly logger: Logger;
   readonly events: EventHub;
   readonly sandboxes: Map<SandboxId, SandboxEntry>;
   readonly containers: Map<ContainerId, ContainerEntry>;

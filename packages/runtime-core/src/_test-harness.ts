@@ -8,7 +8,7 @@ import type {
   StringMap,
 } from "@servin/cri-types";
 import { CriError } from "@servin/cri-types";
-import type { RuntimeLogger } from "./_logger.js";
+import type { Logger } from "@servin/node-kit";
 import { createMemoryBackend, type MemoryBackend, type MemoryBackendOptions } from "./memory/backend.js";
 import { createRuntimeService, type ServinRuntimeService } from "./service.js";
 import { createMemoryStore } from "./store/memory.js";
@@ -50,7 +50,7 @@ export function fakeImages(): ImageResolver & { calls: string[] } {
 }
 
 /** A logger that remembers warnings, so tests can assert that something was reported. */
-export function recordingLogger(): RuntimeLogger & { warnings: string[]; errors: string[] } {
+export function recordingLogger(): Logger & { warnings: string[]; errors: string[] } {
   const warnings: string[] = [];
   const errors: string[] = [];
   return {

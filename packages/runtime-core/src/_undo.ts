@@ -1,8 +1,5 @@
 /** Labelled undo steps for create paths (CRI-O's resourceCleaner): run in reverse when a create fails. */
-
-export interface UndoLogger {
-  warn(message: string, ...args: unknown[]): void;
-}
+import type { Logger } from "@servin/node-kit";
 
 /**
  * Collects undo steps while a create path makes progress; `run()` executes
@@ -16,9 +13,9 @@ export interface UndoLogger {
  */
 export class UndoSteps {
   readonly #steps: Array<{ label: string; fn: () => unknown }> = [];
-  readonly #logger: UndoLogger;
+  readonly #logger: Pick<Logger, "warn">;
 
-  constructor(logger: UndoLogger) {
+  constructor(logger: Pick<Logger, "warn">) {
     this.#logger = logger;
   }
 

@@ -1,12 +1,5 @@
 /** @servin/runtime-core: the CRI runtime service, its RuntimeBackend seam, metadata stores and the memory backend. */
 
-export {
-  boundedLogger,
-  boundLogText,
-  DEFAULT_LOG_BOUNDS,
-  type LogBounds,
-  type RuntimeLogger,
-} from "./_logger.js";
 export * from "./backend.js";
 export * from "./events/index.js";
 export * from "./memory/index.js";

@@ -9,8 +9,8 @@ import type {
   RuntimeService,
 } from "@servin/cri-types";
 import { CriError, isCriError } from "@servin/cri-types";
+import { type Logger, silentLogger } from "@servin/node-kit";
 import { type RuntimeContext, saveContainer } from "./_context.js";
-import { type RuntimeLogger, silentLogger } from "./_logger.js";
 import { NameRegistry } from "./_names.js";
 import type { ContainerExit, RuntimeBackend } from "./backend.js";
 import { createContainer } from "./container/create.js";
@@ -56,7 +56,7 @@ export interface RuntimeServiceOptions {
   /** Reported by Version; default this package's version. */
   runtimeVersion?: string;
   /** Default: silent. */
-  logger?: RuntimeLogger;
+  logger?: Logger;
   /** Events a GetContainerEvents subscriber may fall behind by before it is dropped (default 1024). */
   eventBufferSize?: number;
   /**

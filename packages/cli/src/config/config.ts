@@ -1,7 +1,7 @@
 /** servin's configuration: defaults, then the TOML config file, then command-line flags (flags win). */
 import { readFile } from "node:fs/promises";
+import { defaultPaths, isEnoent } from "@servin/node-kit";
 import { parse as parseToml } from "smol-toml";
-import { defaultPaths } from "./paths.js";
 
 export type RuntimeBackendName = "auto" | "memory" | "oci";
 export type ImageBackendName = "memory" | "disk";
@@ -119,7 +119,7 @@ export async function loadConfigFile(path: string, explicit: boolean): Promise<P
   try {
     text = await readFile(path, "utf8");
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT" && !explicit) return {};
+    if (isEnoent(err) && !explicit) return {};
     throw new ConfigError(`cannot read config file ${path}: ${(err as Error).message}`);
   }
   let raw: ConfigFile;

@@ -14,8 +14,8 @@ import {
   type RegistryConfig,
   type ServinImageService,
 } from "@servin/image-store";
+import { boundedLogger, type Logger } from "@servin/node-kit";
 import {
-  boundedLogger,
   createFileStore,
   createMemoryBackend,
   createRuntimeService,
@@ -29,13 +29,6 @@ import { lockRoot } from "./lock.js";
 import { createDaemonMetrics } from "./metrics.js";
 import { createPeerAdmission, hostOfHostPort, isLoopbackHost } from "./peer-cred.js";
 
-export interface DaemonLogger {
-  debug(message: string, ...args: unknown[]): void;
-  info(message: string, ...args: unknown[]): void;
-  warn(message: string, ...args: unknown[]): void;
-  error(message: string, ...args: unknown[]): void;
-}
-
 export interface ServinDaemon {
   runtime: ServinRuntimeService;
   images: ServinImageService;
@@ -46,7 +39,7 @@ export interface ServinDaemon {
 }
 
 /** Chooses the runtime backend: "auto" means oci when this host can run it (root, runc, conmon), else memory. */
-async function chooseBackend(config: ServinConfig, logger: DaemonLogger): Promise<RuntimeBackend> {
+async function chooseBackend(config: ServinConfig, logger: Logger): Promise<RuntimeBackend> {
   let name = config.backend;
   if (name === "auto") {
     const host = await detectOciHost();
@@ -110,10 +103,7 @@ async function readToken(path: string): Promise<string | undefined> {
  * console.log(daemon.http.url);
  * await daemon.close();
  */
-export async function startServinDaemon(
-  config: ServinConfig,
-  baseLogger: DaemonLogger,
-): Promise<ServinDaemon> {
+export async function startServinDaemon(config: ServinConfig, baseLogger: Logger): Promise<ServinDaemon> {
   // Every entry bounded and linear to format: log lines quote client-sent strings (issue 14).
   const logger = boundedLogger(baseLogger);
   const cleanups: Array<() => Promise<void>> = [];

@@ -1,7 +1,7 @@
 /** Fan-out of container lifecycle events to GetContainerEvents subscribers, with a bounded buffer each. */
 import type { ContainerEventResponse } from "@servin/cri-types";
 import { CriError } from "@servin/cri-types";
-import type { RuntimeLogger } from "../_logger.js";
+import type { Logger } from "@servin/node-kit";
 
 /** Events a subscriber may fall behind by before it is dropped (containerd's event queue is similar in size). */
 export const DEFAULT_EVENT_BUFFER = 1024;
@@ -23,9 +23,9 @@ interface Subscriber {
 export class EventHub {
   readonly #subscribers = new Set<Subscriber>();
   readonly #bufferSize: number;
-  readonly #logger: RuntimeLogger;
+  readonly #logger: Logger;
 
-  constructor(logger: RuntimeLogger, bufferSize = DEFAULT_EVENT_BUFFER) {
+  constructor(logger: Logger, bufferSize = DEFAULT_EVENT_BUFFER) {
     this.#logger = logger;
     this.#bufferSize = bufferSize;
   }

@@ -1,10 +1,10 @@
 /** A MetadataStore on disk: one versioned JSON file per object, written atomically. */
-import { mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { ContainerId, SandboxId } from "@servin/cri-types";
 import { CriError } from "@servin/cri-types";
+import { atomicWriteFile, isAtomicTempFile, type Logger, silentLogger, syncDir } from "@servin/node-kit";
 import { parseTagged, stringifyTagged } from "../_json.js";
-import { type RuntimeLogger, silentLogger } from "../_logger.js";
 import { CONTAINER_STATUS_VERSION } from "./container-status.js";
 import { SANDBOX_STATUS_VERSION } from "./sandbox-status.js";
 import type { MetadataStore, StoredContainer, StoredSandbox } from "./types.js";
@@ -13,7 +13,6 @@ import type { MetadataStore, StoredContainer, StoredSandbox } from "./types.js";
 export const STORE_FILE_VERSION = 1;
 
 const OBJECT_FILE = /^[0-9a-f]{64}\.json$/;
-const TEMP_MARKER = ".tmp-";
 
 interface Envelope<M, S> {
   version: number;
@@ -25,7 +24,7 @@ interface Envelope<M, S> {
 
 export interface FileStoreOptions {
   /** Where to report files that cannot be read (they are renamed to `*.corrupt` and skipped). */
-  logger?: RuntimeLogger;
+  logger?: Logger;
 }
 
 /**
@@ -61,13 +60,13 @@ export async function createFileStore(dir: string, options: FileStoreOptions = {
 
   const write = (folder: string, id: string, envelope: Envelope<unknown, unknown>) => {
     const path = join(folder, `${id}.json`);
-    return enqueue(path, () => writeAtomic(folder, path, stringifyTagged(envelope, 1)));
+    return enqueue(path, () => atomicWriteFile(path, stringifyTagged(envelope, 1)));
   };
   const remove = (folder: string, id: string) => {
     const path = join(folder, `${id}.json`);
     return enqueue(path, async () => {
       await rm(path, { force: true });
-      await fsyncDir(folder);
+      await syncDir(folder);
     });
   };
 
@@ -79,7 +78,7 @@ export async function createFileStore(dir: string, options: FileStoreOptions = {
     const out: Array<{ metadata: M; status: S }> = [];
     for (const name of await readdir(folder)) {
       const path = join(folder, name);
-      if (name.includes(TEMP_MARKER)) {
+      if (isAtomicTempFile(name)) {
         // A temp file is a write that never reached its rename: the target still holds the previous version.
         await rm(path, { force: true });
         continue;
@@ -153,32 +152,4 @@ export async function createFileStore(dir: string, options: FileStoreOptions = {
       await Promise.allSettled([...queues.values()]);
     },
   };
-}
-
-async function writeAtomic(folder: string, path: string, text: string): Promise<void> {
-  const temp = `${path}${TEMP_MARKER}${process.pid}-${Math.random().toString(16).slice(2)}`;
-  const handle = await open(temp, "w", 0o600);
-  try {
-    await handle.writeFile(text, "utf8");
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await rename(temp, path);
-  } catch (err) {
-    await rm(temp, { force: true });
-    throw err;
-  }
-  await fsyncDir(folder);
-}
-
-/** Makes a rename or unlink durable: without it a crash can bring back the old directory entry. */
-async function fsyncDir(folder: string): Promise<void> {
-  const handle = await open(folder, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }

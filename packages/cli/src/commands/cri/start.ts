@@ -1,4 +1,5 @@
 /** `servin cri start`: serve the CRI over HTTP/JSON and gRPC until SIGINT/SIGTERM. */
+import { defaultPaths } from "@servin/node-kit";
 import { defineCommand } from "citty";
 import { consola } from "consola";
 import {
@@ -10,7 +11,6 @@ import {
   parsePort,
   type ServinConfig,
 } from "../../config/config.js";
-import { defaultPaths } from "../../config/paths.js";
 import { startServinDaemon } from "../../daemon/daemon.js";
 import { VERSION } from "../../version.js";
 
