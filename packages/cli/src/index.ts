@@ -1,6 +1,5 @@
 /** @servin/cli: the servin commands, the daemon that `servin cri start` runs, and its configuration. */
 
-export { parseCriLogLine } from "./commands/containers.js";
 export { resolveStartConfig } from "./commands/cri/start.js";
 export { runCriChecks } from "./commands/cri/test.js";
 export {
@@ -13,4 +12,5 @@ export {
   type ServinConfig,
 } from "./config/config.js";
 export { type ServinDaemon, startServinDaemon } from "./daemon/daemon.js";
+export { type CriLogLine, parseCriLogLine } from "./logs/cri-log-line.js";
 export { runServin, servinCommand, VERSION } from "./main.js";

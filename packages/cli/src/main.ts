@@ -1,34 +1,64 @@
-/** The servin command tree and its runner: errors become one clear line and exit code 1. */
-import { isCriError } from "@servin/cri-types";
-import { defineCommand, runCommand, showUsage } from "citty";
-import { consola } from "consola";
-import {
-  execCommand,
-  inspectCommand,
-  inspectPodCommand,
-  logsCommand,
-  podsCommand,
-  psCommand,
-  rmCommand,
-  rmPodCommand,
-  runCommand as runContainerCommand,
-  stopCommand,
-  stopPodCommand,
-} from "./commands/containers.js";
-import { criCommand } from "./commands/cri/index.js";
-import { imageCommand, imagesCommand, pullCommand, rmiCommand } from "./commands/images.js";
-import { connect, connectArgs } from "./connect.js";
+/**
+ * The servin command tree and its runner: errors become one clear line and exit code 1.
+ * Every leaf is imported only when it runs (lazyCommand), so `--version` and `--help` load no
+ * transport, backend or runtime module.
+ */
+import { type CommandDef, defineCommand, runCommand, showUsage } from "citty";
+import { lazyCommand } from "./_lazy-command.js";
 import { VERSION } from "./version.js";
 
 export { VERSION };
 
-const versionCommand = defineCommand({
-  meta: { name: "version", description: "Print the client's and the server's versions" },
-  args: connectArgs,
-  async run({ args }) {
-    consola.log(`servin client ${VERSION}`);
-    const v = await connect(args, 5000).version({});
-    consola.log(`server: ${v.runtimeName} ${v.runtimeVersion} (CRI ${v.runtimeApiVersion})`);
+const containers = () => import("./commands/containers.js");
+const images = () => import("./commands/images.js");
+
+const criCommand = defineCommand({
+  meta: { name: "cri", description: "Run and check the CRI server" },
+  subCommands: {
+    start: lazyCommand({ name: "start", description: "Start the CRI server (HTTP/JSON and gRPC)" }, () =>
+      import("./commands/cri/start.js").then((m) => m.startCommand),
+    ),
+    status: lazyCommand({ name: "status", description: "Show the status of a running servin" }, () =>
+      import("./commands/cri/status.js").then((m) => m.statusCommand),
+    ),
+    test: lazyCommand(
+      {
+        name: "test",
+        description: "Exercise a running servin: health, version, status, images and a full pod lifecycle",
+      },
+      () => import("./commands/cri/test.js").then((m) => m.testCommand),
+    ),
+  },
+});
+
+const pull = { name: "pull", description: "Pull an image into servin's store" };
+const list = { name: "images", description: "List images" };
+const remove = { name: "rmi", description: "Remove one or more images (by tag, digest, ID or ID prefix)" };
+
+const imageCommand = defineCommand({
+  meta: { name: "image", description: "Image commands" },
+  subCommands: {
+    inspect: lazyCommand({ name: "inspect", description: "Show an image's status and config" }, () =>
+      images().then((m) => m.inspectImageCommand),
+    ),
+    import: lazyCommand(
+      {
+        name: "import",
+        description:
+          "Import images from an OCI layout tar or a `docker save` archive (sent to servin, like docker load)",
+      },
+      () => images().then((m) => m.importImageCommand),
+    ),
+    export: lazyCommand(
+      {
+        name: "export",
+        description: "Export an image as an OCI layout tar that docker load also reads (like docker save)",
+      },
+      () => images().then((m) => m.exportImageCommand),
+    ),
+    pull: lazyCommand(pull, () => images().then((m) => m.pullCommand)),
+    ls: lazyCommand({ ...list, name: "ls" }, () => images().then((m) => m.imagesCommand)),
+    rm: lazyCommand({ ...remove, name: "rm" }, () => images().then((m) => m.rmiCommand)),
   },
 });
 
@@ -40,22 +70,54 @@ export const servinCommand = defineCommand({
   },
   subCommands: {
     cri: criCommand,
-    version: versionCommand,
-    pull: pullCommand,
-    images: imagesCommand,
-    rmi: rmiCommand,
+    version: lazyCommand(
+      { name: "version", description: "Print the client's and the server's versions" },
+      () => import("./commands/version.js").then((m) => m.versionCommand),
+    ),
+    pull: lazyCommand(pull, () => images().then((m) => m.pullCommand)),
+    images: lazyCommand(list, () => images().then((m) => m.imagesCommand)),
+    rmi: lazyCommand(remove, () => images().then((m) => m.rmiCommand)),
     image: imageCommand,
-    pods: podsCommand,
-    ps: psCommand,
-    inspect: inspectCommand,
-    inspectp: inspectPodCommand,
-    stop: stopCommand,
-    stopp: stopPodCommand,
-    rm: rmCommand,
-    rmp: rmPodCommand,
-    exec: execCommand,
-    logs: logsCommand,
-    run: runContainerCommand,
+    pods: lazyCommand({ name: "pods", description: "List pod sandboxes" }, () =>
+      containers().then((m) => m.podsCommand),
+    ),
+    ps: lazyCommand({ name: "ps", description: "List containers (running only, unless --all)" }, () =>
+      containers().then((m) => m.psCommand),
+    ),
+    inspect: lazyCommand({ name: "inspect", description: "Show a container's status (verbose)" }, () =>
+      containers().then((m) => m.inspectCommand),
+    ),
+    inspectp: lazyCommand({ name: "inspectp", description: "Show a pod sandbox's status (verbose)" }, () =>
+      containers().then((m) => m.inspectPodCommand),
+    ),
+    stop: lazyCommand(
+      { name: "stop", description: "Stop containers (stop signal, then SIGKILL after --timeout seconds)" },
+      () => containers().then((m) => m.stopCommand),
+    ),
+    stopp: lazyCommand({ name: "stopp", description: "Stop pod sandboxes and their containers" }, () =>
+      containers().then((m) => m.stopPodCommand),
+    ),
+    rm: lazyCommand({ name: "rm", description: "Remove containers (a running one is force-stopped)" }, () =>
+      containers().then((m) => m.rmCommand),
+    ),
+    rmp: lazyCommand({ name: "rmp", description: "Remove pod sandboxes and their containers" }, () =>
+      containers().then((m) => m.rmPodCommand),
+    ),
+    exec: lazyCommand(
+      {
+        name: "exec",
+        description: "Run a command in a running container (ExecSync): servin exec ID -- CMD ARGS…",
+      },
+      () => containers().then((m) => m.execCommand),
+    ),
+    logs: lazyCommand(
+      { name: "logs", description: "Print a container's logs (read from its CRI log file on this machine)" },
+      () => containers().then((m) => m.logsCommand),
+    ),
+    run: lazyCommand(
+      { name: "run", description: "Run IMAGE in a new pod: servin run IMAGE [-- CMD ARGS…]" },
+      () => containers().then((m) => m.runCommand),
+    ),
   },
 });
 
@@ -66,21 +128,25 @@ export const servinCommand = defineCommand({
  * await runServin(["cri", "status", "--port", "8080"]);
  */
 export async function runServin(argv: string[]): Promise<void> {
-  // consola lowers its level when NODE_ENV=test or CI-like variables are set; servin's
-  // output is its interface, so it must not depend on the caller's environment.
-  consola.level = 3;
   if (argv.length === 0 || argv.includes("--help") || argv.includes("-h")) {
     await showUsageFor(argv);
     return;
   }
   if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-v")) {
-    consola.log(VERSION);
+    process.stdout.write(`${VERSION}\n`);
     return;
   }
+  // Imported here, not at the top: the answers above need no logger (consola alone adds ~20 ms to startup).
+  const { consola } = await import("consola");
+  // consola lowers its level when NODE_ENV=test or CI-like variables are set; servin's
+  // output is its interface, so it must not depend on the caller's environment.
+  consola.level = 3;
   try {
     await runCommand(servinCommand, { rawArgs: argv });
   } catch (err) {
-    const message = isCriError(err) ? `${err.message}` : err instanceof Error ? err.message : String(err);
+    // CriError (also when it crossed a realm as a plain object) carries a message naming the input.
+    const text = (err as { message?: unknown } | null)?.message;
+    const message = typeof text === "string" ? text : String(err);
     consola.error(message);
     if (process.env.SERVIN_DEBUG && err instanceof Error && err.stack) consola.log(err.stack);
     process.exitCode = 1;
@@ -88,14 +154,14 @@ export async function runServin(argv: string[]): Promise<void> {
 }
 
 async function showUsageFor(argv: string[]): Promise<void> {
-  // Walk down to the named sub-command so `servin cri start --help` shows that command's flags.
-  let cmd = servinCommand as Parameters<typeof showUsage>[0];
-  let parent: typeof cmd | undefined;
+  // Walk down to the named sub-command so `servin cri start --help` shows that command's flags;
+  // only that one command's module loads (for its arguments).
+  let cmd: CommandDef = servinCommand;
+  let parent: CommandDef | undefined;
   for (const word of argv) {
     if (word.startsWith("-")) break;
-    const subs = (typeof cmd.subCommands === "object" ? cmd.subCommands : undefined) as
-      | Record<string, typeof cmd>
-      | undefined;
+    const subs =
+      typeof cmd.subCommands === "object" ? (cmd.subCommands as Record<string, CommandDef>) : undefined;
     const next = subs?.[word];
     if (!next) break;
     parent = cmd;

@@ -5,6 +5,7 @@ import { createInterface } from "node:readline";
 import { defineCommand } from "citty";
 import { consola } from "consola";
 import { connect, connectArgs } from "../connect.js";
+import { parseCriLogLine } from "../logs/cri-log-line.js";
 import { printJson } from "../output/json.js";
 import { age, renderTable, shortId } from "../output/table.js";
 
@@ -13,7 +14,6 @@ const json = { type: "boolean", description: "Print JSON" } as const;
 const positionals = (args: { _: string[] }) => args._.filter((x, i, all) => all.indexOf(x) === i);
 
 export const podsCommand = defineCommand({
-  meta: { name: "pods", description: "List pod sandboxes" },
   args: { ...connectArgs, json, name: { type: "string", description: "Only pods whose name contains this" } },
   async run({ args }) {
     const res = await connect(args).listPodSandbox({});
@@ -37,7 +37,6 @@ export const podsCommand = defineCommand({
 });
 
 export const psCommand = defineCommand({
-  meta: { name: "ps", description: "List containers (running only, unless --all)" },
   args: {
     ...connectArgs,
     json,
@@ -73,7 +72,6 @@ export const psCommand = defineCommand({
 });
 
 export const inspectCommand = defineCommand({
-  meta: { name: "inspect", description: "Show a container's status (verbose)" },
   args: { ...connectArgs, id: { type: "positional", description: "Container ID or prefix", required: true } },
   async run({ args }) {
     printJson(
@@ -84,7 +82,6 @@ export const inspectCommand = defineCommand({
 });
 
 export const inspectPodCommand = defineCommand({
-  meta: { name: "inspectp", description: "Show a pod sandbox's status (verbose)" },
   args: { ...connectArgs, id: { type: "positional", description: "Pod ID or prefix", required: true } },
   async run({ args }) {
     printJson(
@@ -95,7 +92,6 @@ export const inspectPodCommand = defineCommand({
 });
 
 export const stopCommand = defineCommand({
-  meta: { name: "stop", description: "Stop containers (stop signal, then SIGKILL after --timeout seconds)" },
   args: {
     ...connectArgs,
     id: { type: "positional", description: "Container ID(s) or prefixes", required: true },
@@ -114,7 +110,6 @@ export const stopCommand = defineCommand({
 });
 
 export const rmCommand = defineCommand({
-  meta: { name: "rm", description: "Remove containers (a running one is force-stopped)" },
   args: {
     ...connectArgs,
     id: { type: "positional", description: "Container ID(s) or prefixes", required: true },
@@ -129,7 +124,6 @@ export const rmCommand = defineCommand({
 });
 
 export const stopPodCommand = defineCommand({
-  meta: { name: "stopp", description: "Stop pod sandboxes and their containers" },
   args: { ...connectArgs, id: { type: "positional", description: "Pod ID(s) or prefixes", required: true } },
   async run({ args }) {
     const cri = connect(args, 10 * 60_000);
@@ -141,7 +135,6 @@ export const stopPodCommand = defineCommand({
 });
 
 export const rmPodCommand = defineCommand({
-  meta: { name: "rmp", description: "Remove pod sandboxes and their containers" },
   args: { ...connectArgs, id: { type: "positional", description: "Pod ID(s) or prefixes", required: true } },
   async run({ args }) {
     const cri = connect(args, 10 * 60_000);
@@ -153,10 +146,6 @@ export const rmPodCommand = defineCommand({
 });
 
 export const execCommand = defineCommand({
-  meta: {
-    name: "exec",
-    description: "Run a command in a running container (ExecSync): servin exec ID -- CMD ARGS…",
-  },
   args: {
     ...connectArgs,
     id: { type: "positional", description: "Container ID or prefix", required: true },
@@ -178,20 +167,7 @@ export const execCommand = defineCommand({
   },
 });
 
-/** Splits one CRI log line: `<RFC3339Nano> <stream> <P|F> <content>`. */
-export function parseCriLogLine(
-  line: string,
-): { time: string; stream: string; partial: boolean; content: string } | undefined {
-  const m = /^(\S+) (stdout|stderr) ([PF]) ?(.*)$/.exec(line);
-  if (!m) return undefined;
-  return { time: m[1]!, stream: m[2]!, partial: m[3] === "P", content: m[4] ?? "" };
-}
-
 export const logsCommand = defineCommand({
-  meta: {
-    name: "logs",
-    description: "Print a container's logs (read from its CRI log file on this machine)",
-  },
   args: {
     ...connectArgs,
     id: { type: "positional", description: "Container ID or prefix", required: true },
@@ -230,7 +206,6 @@ export const logsCommand = defineCommand({
 });
 
 export const runCommand = defineCommand({
-  meta: { name: "run", description: "Run IMAGE in a new pod: servin run IMAGE [-- CMD ARGS…]" },
   args: {
     ...connectArgs,
     image: { type: "positional", description: "Image", required: true },

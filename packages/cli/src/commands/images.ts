@@ -12,7 +12,6 @@ import { createProgressView } from "../output/progress.js";
 import { humanBytes, renderTable, shortId } from "../output/table.js";
 
 export const pullCommand = defineCommand({
-  meta: { name: "pull", description: "Pull an image into servin's store" },
   args: {
     ...connectArgs,
     image: {
@@ -45,7 +44,6 @@ function splitCreds(creds: string): { username: string; password: string } {
 }
 
 export const imagesCommand = defineCommand({
-  meta: { name: "images", description: "List images" },
   args: {
     ...connectArgs,
     json: { type: "boolean", description: "Print JSON" },
@@ -76,7 +74,6 @@ export const imagesCommand = defineCommand({
 });
 
 export const rmiCommand = defineCommand({
-  meta: { name: "rmi", description: "Remove one or more images (by tag, digest, ID or ID prefix)" },
   args: { ...connectArgs, image: { type: "positional", description: "Image(s) to remove", required: true } },
   async run({ args }) {
     const cri = connect(args);
@@ -96,7 +93,6 @@ export const rmiCommand = defineCommand({
 });
 
 export const inspectImageCommand = defineCommand({
-  meta: { name: "inspect", description: "Show an image's status and config" },
   args: { ...connectArgs, image: { type: "positional", description: "Image", required: true } },
   async run({ args }) {
     const res = await connect(args).imageStatus({ image: { image: args.image }, verbose: true });
@@ -106,11 +102,6 @@ export const inspectImageCommand = defineCommand({
 });
 
 export const importImageCommand = defineCommand({
-  meta: {
-    name: "import",
-    description:
-      "Import images from an OCI layout tar or a `docker save` archive (sent to servin, like docker load)",
-  },
   args: {
     ...connectArgs,
     file: {
@@ -140,10 +131,6 @@ export const importImageCommand = defineCommand({
 });
 
 export const exportImageCommand = defineCommand({
-  meta: {
-    name: "export",
-    description: "Export an image as an OCI layout tar that docker load also reads (like docker save)",
-  },
   args: {
     ...connectArgs,
     image: { type: "positional", description: "Image", required: true },
@@ -174,17 +161,5 @@ export const exportImageCommand = defineCommand({
       throw err;
     }
     consola.log(`exported ${args.image} to ${path}`);
-  },
-});
-
-export const imageCommand = defineCommand({
-  meta: { name: "image", description: "Image commands" },
-  subCommands: {
-    inspect: inspectImageCommand,
-    import: importImageCommand,
-    export: exportImageCommand,
-    pull: pullCommand,
-    ls: imagesCommand,
-    rm: rmiCommand,
   },
 });

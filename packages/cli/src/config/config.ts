@@ -131,7 +131,56 @@ export async function loadConfigFile(path: string, explicit: boolean): Promise<P
   return fromFile(raw, path);
 }
 
+// Every key the file may hold. An unknown key is an error, not ignored: a misspelt `allowed_uids` or
+// `token_file` would otherwise silently change who may drive the runtime.
+const FILE_KEYS = {
+  server: ["host", "port", "grpc_socket", "grpc_tcp", "token_file", "allowed_uids", "allowed_gids"],
+  storage: ["root", "state_dir"],
+  runtime: ["backend", "default_runtime", "conmon", "pause", "cgroup_parent", "runtimes"],
+  images: [
+    "backend",
+    "auth_file",
+    "upstream_fallback",
+    "max_layer_expanded_bytes",
+    "max_layer_expansion_ratio",
+    "max_image_expanded_bytes",
+  ],
+  registries: undefined, // any host name, each with REGISTRY_KEYS
+} as const;
+const REGISTRY_KEYS = ["mirrors", "insecure", "upstream_fallback"];
+const RUNTIME_HANDLER_KEYS = ["path"];
+
+const isTable = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Date);
+
+/** Throws on a key the file format does not have, or a section that is not a table, naming it. */
+function checkShape(raw: Record<string, unknown>, path: string): void {
+  const fail = (key: string, why: string): never => {
+    throw new ConfigError(`config file ${path}: ${key}: ${why}`);
+  };
+  const table = (v: unknown, key: string, keys: readonly string[] | undefined) => {
+    if (!isTable(v)) return fail(key, "expected a table");
+    if (keys)
+      for (const k of Object.keys(v))
+        if (!keys.includes(k)) fail(`${key}.${k}`, `unknown key (expected one of ${keys.join(", ")})`);
+    return v;
+  };
+  const sections = Object.keys(FILE_KEYS);
+  for (const [name, value] of Object.entries(raw)) {
+    if (!sections.includes(name)) fail(name, `unknown section (expected one of ${sections.join(", ")})`);
+    table(value, name, FILE_KEYS[name as keyof typeof FILE_KEYS]);
+  }
+  if (raw.registries !== undefined)
+    for (const [host, def] of Object.entries(raw.registries as object))
+      table(def, `registries."${host}"`, REGISTRY_KEYS);
+  const runtimes = (raw.runtime as { runtimes?: unknown } | undefined)?.runtimes;
+  if (runtimes !== undefined)
+    for (const [name, def] of Object.entries(table(runtimes, "runtime.runtimes", undefined)))
+      table(def, `runtime.runtimes.${name}`, RUNTIME_HANDLER_KEYS);
+}
+
 function fromFile(raw: ConfigFile, path: string): Partial<ServinConfig> {
+  checkShape(raw as Record<string, unknown>, path);
   const out: Partial<ServinConfig> = {};
   const str = (v: unknown, key: string): string | undefined => {
     if (v === undefined) return undefined;
@@ -158,7 +207,16 @@ function fromFile(raw: ConfigFile, path: string): Partial<ServinConfig> {
   if (raw.storage?.root !== undefined) out.root = str(raw.storage.root, "storage.root");
   if (raw.storage?.state_dir !== undefined) out.stateDir = str(raw.storage.state_dir, "storage.state_dir");
   const r = raw.runtime ?? {};
-  if (r.backend !== undefined) out.backend = parseBackend(str(r.backend, "runtime.backend")!);
+  // The CLI's parsers name the flag; from the file, name the file and the key instead.
+  const choice = <T>(parse: (value: string) => T, v: unknown, key: string): T => {
+    const text = str(v, key)!;
+    try {
+      return parse(text);
+    } catch (err) {
+      throw new ConfigError(`config file ${path}: ${key}: ${(err as Error).message.replace(/^[^:]*: /, "")}`);
+    }
+  };
+  if (r.backend !== undefined) out.backend = choice(parseBackend, r.backend, "runtime.backend");
   if (r.default_runtime !== undefined) out.defaultRuntime = str(r.default_runtime, "runtime.default_runtime");
   if (r.conmon !== undefined) out.conmonPath = str(r.conmon, "runtime.conmon");
   if (r.pause !== undefined) out.pausePath = str(r.pause, "runtime.pause");
@@ -172,7 +230,7 @@ function fromFile(raw: ConfigFile, path: string): Partial<ServinConfig> {
     }
   }
   if (raw.images?.backend !== undefined)
-    out.imageBackend = parseImageBackend(str(raw.images.backend, "images.backend")!);
+    out.imageBackend = choice(parseImageBackend, raw.images.backend, "images.backend");
   if (raw.images?.auth_file !== undefined) out.authFile = str(raw.images.auth_file, "images.auth_file");
   const bool = (v: unknown, key: string): boolean => {
     if (typeof v !== "boolean") throw new ConfigError(`config file ${path}: ${key}: expected true or false`);

@@ -78,7 +78,6 @@ export async function resolveStartConfig(args: StartArgs): Promise<ServinConfig>
 }
 
 export const startCommand = defineCommand({
-  meta: { name: "start", description: "Start the CRI server (HTTP/JSON and gRPC)" },
   args: startArgs,
   async run({ args }) {
     const config = await resolveStartConfig(args as StartArgs);

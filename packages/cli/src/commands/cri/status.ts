@@ -4,7 +4,6 @@ import { consola } from "consola";
 import { baseUrlOf, connect, connectArgs } from "../../connect.js";
 
 export const statusCommand = defineCommand({
-  meta: { name: "status", description: "Show the status of a running servin" },
   args: {
     ...connectArgs,
     verbose: { type: "boolean", description: "Also print the runtime's verbose info" },

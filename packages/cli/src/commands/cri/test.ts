@@ -188,10 +188,6 @@ export async function runCriChecks(
 }
 
 export const testCommand = defineCommand({
-  meta: {
-    name: "test",
-    description: "Exercise a running servin: health, version, status, images and a full pod lifecycle",
-  },
   args: {
     ...connectArgs,
     image: {
