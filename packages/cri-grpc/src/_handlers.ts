@@ -23,18 +23,11 @@ import {
   toCriError,
   type VersionResponse,
 } from "@servin/cri-types";
+import type { Logger } from "@servin/node-kit";
 import { type CallScope, openCallScope } from "./_call-scope.js";
 import { type DomainRpc, LIST_STREAM_CHUNK, type MethodSpec } from "./_rpc-table.js";
 import type { CriApiVersion } from "./proto.js";
 import { grpcStatusOf } from "./status.js";
-
-/** Where the server's messages go; consola and console both fit. */
-export interface CriGrpcLogger {
-  debug?(message: string, ...args: unknown[]): void;
-  info?(message: string, ...args: unknown[]): void;
-  warn?(message: string, ...args: unknown[]): void;
-  error?(message: string, ...args: unknown[]): void;
-}
 
 /** Fields of VersionResponse the server sets itself (runtimeApiVersion follows the package served). */
 export type VersionInfo = Partial<Pick<VersionResponse, "version" | "runtimeName" | "runtimeVersion">>;
@@ -44,7 +37,7 @@ export interface HandlerContext {
   images: ImageService;
   apiVersion: CriApiVersion;
   versionInfo: VersionInfo;
-  logger: CriGrpcLogger;
+  logger: Logger;
   /** Every call in flight, so that close() can end them. */
   scopes: Set<CallScope>;
 }
@@ -154,7 +147,7 @@ function streamHandler(
         () => finish(call, scope),
         (err) => finish(call, scope, err),
       )
-      .catch((err) => ctx.logger.error?.(`grpc ${name}: ending the stream failed`, err))
+      .catch((err) => ctx.logger.error(`grpc ${name}: ending the stream failed`, err))
       .finally(() => scope.dispose());
 
     function finish(call: ServerWritableStream<unknown, unknown>, scope: CallScope, err?: unknown) {
@@ -206,7 +199,7 @@ function invoke(
 /** The grpc status for a failed call; faults that are not the caller's are logged. */
 function failure(name: string, err: unknown, ctx: HandlerContext): { code: GrpcStatus; details: string } {
   const cri = toCriError(err);
-  if (cri.code === "Internal") ctx.logger.error?.(`grpc ${name}: ${cri.message}`, cri.cause ?? cri);
-  else ctx.logger.debug?.(`grpc ${name}: ${cri.code}: ${cri.message}`);
+  if (cri.code === "Internal") ctx.logger.error(`grpc ${name}: ${cri.message}`, cri.cause ?? cri);
+  else ctx.logger.debug(`grpc ${name}: ${cri.code}: ${cri.message}`);
   return grpcStatusOf(cri);
 }

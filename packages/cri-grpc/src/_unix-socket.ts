@@ -2,6 +2,7 @@
 import { chmod, lstat, mkdir, unlink } from "node:fs/promises";
 import { connect } from "node:net";
 import { dirname } from "node:path";
+import { ignoreEnoent } from "@servin/node-kit";
 
 /**
  * Makes `path` ready to bind: creates its directory (0755) and removes a stale
@@ -14,16 +15,11 @@ export async function prepareUnixSocket(path: string): Promise<void> {
   // mkdir's mode is filtered by the umask; say it exactly for the directory we made.
   if (created !== undefined) await chmod(dir, 0o755);
 
-  const stat = await lstat(path).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === "ENOENT") return undefined;
-    throw err;
-  });
+  const stat = await ignoreEnoent(lstat(path));
   if (!stat) return;
   if (!stat.isSocket()) throw new Error(`grpc socket "${path}": the path exists and is not a socket`);
   if (await isAccepting(path)) throw new Error(`grpc socket "${path}" is in use by a live server`);
-  await unlink(path).catch((err: NodeJS.ErrnoException) => {
-    if (err.code !== "ENOENT") throw err;
-  });
+  await ignoreEnoent(unlink(path));
 }
 
 /** True when something accepts connections on the unix socket `path`. */

@@ -13,12 +13,10 @@ export {
   CRI_MAX_MESSAGE_BYTES,
   CRI_SERVER_CHANNEL_OPTIONS,
   type CriGrpcAddress,
-  type CriGrpcLogger,
   type CriGrpcServer,
   type CriGrpcServerOptions,
   type CriGrpcTcpAuth,
   createCriGrpcServer,
-  defaultCriSocketPath,
   type TcpPeer,
   type VersionInfo,
 } from "./server.js";

@@ -10,9 +10,10 @@ import {
   type ServerInterceptor,
 } from "@grpc/grpc-js";
 import { CriError, type ImageService, type RuntimeService } from "@servin/cri-types";
+import { defaultPaths, type Logger, silentLogger } from "@servin/node-kit";
 import { rewriteAuthority } from "./_authority-rewrite.js";
 import type { CallScope } from "./_call-scope.js";
-import { type CriGrpcLogger, type HandlerContext, implementService, type VersionInfo } from "./_handlers.js";
+import { type HandlerContext, implementService, type VersionInfo } from "./_handlers.js";
 import { listen, parseHostPort, stopListening } from "./_listeners.js";
 import { IMAGE_METHODS, RUNTIME_METHODS } from "./_rpc-table.js";
 import {
@@ -24,7 +25,7 @@ import {
 import { prepareUnixSocket, removeSocketFile, SOCKET_MODE } from "./_unix-socket.js";
 import { CRI_API_VERSIONS, type CriApiVersion, criServiceDefinitions } from "./proto.js";
 
-export type { CriGrpcLogger, CriGrpcTcpAuth, TcpPeer, VersionInfo };
+export type { CriGrpcTcpAuth, TcpPeer, VersionInfo };
 
 /** kubelet's own limit for CRI messages (16 MiB), both ways. */
 export const CRI_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
@@ -41,22 +42,11 @@ export const CRI_SERVER_CHANNEL_OPTIONS: Readonly<ChannelOptions> = Object.freez
   "grpc.keepalive_permit_without_calls": 1,
 });
 
-/**
- * Default socket: /run/servin/servin.sock for root, $XDG_RUNTIME_DIR/servin/servin.sock otherwise.
- *
- * @example
- * defaultCriSocketPath(); // "/run/servin/servin.sock" as root
- */
-export function defaultCriSocketPath(): string {
-  const runtimeDir = process.getuid?.() === 0 ? "/run" : (process.env.XDG_RUNTIME_DIR ?? "/run");
-  return `${runtimeDir}/servin/servin.sock`;
-}
-
 export interface CriGrpcServerOptions {
   runtime: RuntimeService;
   images: ImageService;
   /**
-   * Unix socket to serve on. Default `defaultCriSocketPath()` when `tcp` is not
+   * Unix socket to serve on. Default `defaultPaths().grpcSocket` (node-kit) when `tcp` is not
    * given either; `""` turns the socket off.
    */
   socketPath?: string;
@@ -70,7 +60,7 @@ export interface CriGrpcServerOptions {
    * are PERMISSION_DENIED; with neither, TCP is open.
    */
   tcpAuth?: CriGrpcTcpAuth;
-  logger?: CriGrpcLogger;
+  logger?: Logger;
   /** Overrides of the Version answer (runtimeVersion = the servin version, …). */
   versionInfo?: VersionInfo;
   /** API packages to serve; default both "v1" and "v1alpha2". */
@@ -107,7 +97,7 @@ const DEFAULT_GRACE_MS = 10_000;
  * await server.close();
  */
 export function createCriGrpcServer(opts: CriGrpcServerOptions): CriGrpcServer {
-  const logger = opts.logger ?? {};
+  const logger = opts.logger ?? silentLogger;
   const socketPath = resolveSocketPath(opts);
   const tcpAddress = opts.tcp ? parseHostPort(opts.tcp) : undefined;
   const scopes = new Set<CallScope>();
@@ -156,7 +146,7 @@ export function createCriGrpcServer(opts: CriGrpcServerOptions): CriGrpcServer {
     }
     injector.injectConnection(
       rewriteAuthority(socket, {
-        onProtocolError: (err) => logger.debug?.(`cri grpc: dropping a connection: ${err.message}`),
+        onProtocolError: (err) => logger.debug(`cri grpc: dropping a connection: ${err.message}`),
       }),
     );
   };
@@ -182,7 +172,7 @@ export function createCriGrpcServer(opts: CriGrpcServerOptions): CriGrpcServer {
     Promise.resolve()
       .then(() => trustPeer(peer))
       .catch((err: Error) => {
-        logger.warn?.(
+        logger.warn(
           `cri grpc: judging tcp peer ${peer.remoteAddress}:${peer.remotePort} failed: ${err.message}`,
         );
         return false;
@@ -209,7 +199,7 @@ export function createCriGrpcServer(opts: CriGrpcServerOptions): CriGrpcServer {
           // kubelet runs as root; group access lets an operator group use crictl without root.
           await chmod(socketPath, SOCKET_MODE);
           address.socketPath = socketPath;
-          logger.info?.(`cri grpc listening on unix://${socketPath}`);
+          logger.info(`cri grpc listening on unix://${socketPath}`);
         }
         if (tcpAddress) {
           const tcp = opts.tcp;
@@ -220,7 +210,7 @@ export function createCriGrpcServer(opts: CriGrpcServerOptions): CriGrpcServer {
           const bound = listener.address();
           address.tcpPort = typeof bound === "object" && bound ? bound.port : tcpAddress.port;
           const rule = token ? "bearer token" : trustPeer ? "trusted peers" : "open";
-          logger.info?.(`cri grpc listening on tcp ${tcp} (port ${address.tcpPort}, ${rule})`);
+          logger.info(`cri grpc listening on tcp ${tcp} (port ${address.tcpPort}, ${rule})`);
         }
       } catch (err) {
         for (const listener of listeners) stopListening(listener);
@@ -254,7 +244,7 @@ export function createCriGrpcServer(opts: CriGrpcServerOptions): CriGrpcServer {
       const outcome = await Promise.race([Promise.all(drained), graceOver]);
       clearTimeout(timer);
       if (outcome === "timeout") {
-        logger.warn?.(`cri grpc: ${scopes.size} call(s) still running after ${graceMs} ms; cancelling them`);
+        logger.warn(`cri grpc: ${scopes.size} call(s) still running after ${graceMs} ms; cancelling them`);
         for (const scope of scopes) scope.abort(shuttingDown);
         for (const server of servers) server.forceShutdown();
       }
@@ -266,7 +256,7 @@ export function createCriGrpcServer(opts: CriGrpcServerOptions): CriGrpcServer {
 }
 
 function resolveSocketPath(opts: CriGrpcServerOptions): string | undefined {
-  if (opts.socketPath === undefined) return opts.tcp ? undefined : defaultCriSocketPath();
+  if (opts.socketPath === undefined) return opts.tcp ? undefined : defaultPaths().grpcSocket;
   if (opts.socketPath === "") {
     if (!opts.tcp) throw new Error("grpc server: socketPath is empty and no tcp address was given");
     return undefined;

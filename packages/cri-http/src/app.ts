@@ -6,7 +6,9 @@ import {
   type Image,
   type ImageService,
   isCriError,
+  type Logger,
   type RuntimeService,
+  silentLogger,
 } from "@servin/cri-types";
 import { Hono } from "hono";
 import { bearerAuth } from "./auth.js";
@@ -14,11 +16,6 @@ import { isBodyError, readJsonBody, streamBody } from "./body.js";
 import { errorBody, type HttpOnlyCode, httpStatusOf } from "./errors.js";
 import { peerAdmission, type TrustPeer } from "./peer.js";
 import { type CriRoute, criRoutes } from "./routes/index.js";
-
-export interface CriAppLogger {
-  debug(message: string, ...args: unknown[]): void;
-  error(message: string, ...args: unknown[]): void;
-}
 
 /** Called once per RPC request, after the answer is known (for metrics and access logs). */
 export type RequestObserver = (info: { rpc: RpcName; status: number; durationMs: number }) => void;
@@ -44,7 +41,7 @@ export interface CriAppOptions {
   bodyTimeoutMs?: number;
   /** Largest accepted image archive for import, in bytes (default 32 GiB). */
   importLimit?: number;
-  logger?: CriAppLogger;
+  logger?: Logger;
   /** Extra fields for GET /health (e.g. uptime); must be cheap. */
   health?: () => Record<string, unknown>;
   /** Serves GET /metrics when given (Prometheus text format). */
@@ -72,7 +69,6 @@ const DEFAULT_IMPORT_LIMIT = 32 * 1024 ** 3;
 const TAR = "application/x-tar";
 const IMPORT_PATH = "/v1/servin/image/import";
 const imageRpcs = new Set<string>(IMAGE_RPC_NAMES);
-const silent: CriAppLogger = { debug() {}, error() {} };
 
 class HttpError extends Error {
   constructor(
@@ -95,7 +91,7 @@ class HttpError extends Error {
  */
 export function createCriApp(options: CriAppOptions): Hono {
   const { runtime, images } = options;
-  const logger = options.logger ?? silent;
+  const logger = options.logger ?? silentLogger;
   const limit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
   const bodyTimeoutMs = options.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
   const importLimit = options.importLimit ?? DEFAULT_IMPORT_LIMIT;
@@ -312,7 +308,7 @@ async function readExtensionBody(
 /** A pull-based web stream over an async iterable; a failure mid-way aborts the response (a short tar, never a silent one). */
 function toReadableStream(
   source: AsyncIterable<Uint8Array>,
-  logger: CriAppLogger,
+  logger: Pick<Logger, "error">,
 ): ReadableStream<Uint8Array> {
   const iterator = source[Symbol.asyncIterator]();
   return new ReadableStream<Uint8Array>({

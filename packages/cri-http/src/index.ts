@@ -1,6 +1,5 @@
 /** @servin/cri-http: the Servin CRI over HTTP/JSON as a mountable Hono app, its Node adapter and a typed client. */
 export {
-  type CriAppLogger,
   type CriAppOptions,
   createCriApp,
   type ImageTransfer,

@@ -1,4 +1,4 @@
-import { CriError, type ImageService, type RuntimeService } from "@servin/cri-types";
+import { CriError, type ImageService, type RuntimeService, silentLogger } from "@servin/cri-types";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCriApp, criRoutes } from "../src/index.js";
@@ -238,7 +238,7 @@ describe("errors", () => {
     const faulty = createCriApp({
       runtime: broken,
       images: services.images as ImageService,
-      logger: { debug() {}, error: (...a: unknown[]) => logged.push(a) },
+      logger: { ...silentLogger, error: (...a: unknown[]) => logged.push(a) },
     });
     const res = await faulty.request("/v1/runtime/version", { method: "POST", body: "{}" });
     expect(res.status).toBe(500);
