@@ -8,7 +8,7 @@ import { mkdir, open, readFile, rename, rm, stat, writeFile } from "node:fs/prom
 import { dirname, join } from "node:path";
 import type { ImageId } from "@servin/cri-types";
 import { CriError, isCriError } from "@servin/cri-types";
-import { syncDir } from "./_atomic.js";
+import { syncDir } from "@servin/node-kit";
 import { ByteReader } from "./_bytes.js";
 import type { ContentStore } from "./_content-store.js";
 import { checkDigest, digestHex, isSha256Digest, sha256Digest } from "./_digest.js";

@@ -10,7 +10,7 @@ import { mkdir, open, readdir, readFile, rename, rm, stat } from "node:fs/promis
 import { join } from "node:path";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { syncDir } from "./_atomic.js";
+import { syncDir } from "@servin/node-kit";
 import { digestHex, isSha256Digest } from "./_digest.js";
 import { SharedOperation } from "./_shared.js";
 

@@ -1,7 +1,7 @@
 /** The state every image RPC handler shares: the record index, the backend, the mutation lock, the running pulls. */
 import type { ImageId, PullProgress } from "@servin/cri-types";
 import { CriError, nowNanos } from "@servin/cri-types";
-import type { Logger } from "./_logger.js";
+import type { Logger } from "@servin/node-kit";
 import type { SharedOperation } from "./_shared.js";
 import type { ImageBackend, ImageRecord, PulledImage } from "./backend.js";
 import { tryParseReference } from "./reference.js";

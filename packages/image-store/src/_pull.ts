@@ -1,6 +1,7 @@
 /** PullImage for the disk backend: resolve, choose the platform, download verified blobs, unpack layers. */
 import type { ImageId, PullProgress } from "@servin/cri-types";
 import { CriError, isCriError } from "@servin/cri-types";
+import type { Logger } from "@servin/node-kit";
 import { BlobVerifyError, type ContentStore, IngestAbortedError } from "./_content-store.js";
 import { checkDigest } from "./_digest.js";
 import { ImageExpansionBudget, layerLimits } from "./_limits.js";
@@ -64,7 +65,7 @@ export interface PullDeps {
   leases: Leases;
   concurrency: number;
   retries: number;
-  logger: { debug(...a: unknown[]): void; warn(...a: unknown[]): void };
+  logger: Pick<Logger, "debug" | "warn">;
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight; the first failure rejects (after in-flight ones settle). */

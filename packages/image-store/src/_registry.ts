@@ -5,6 +5,7 @@
  */
 import type { AuthConfig } from "@servin/cri-types";
 import { CriError, isCriError } from "@servin/cri-types";
+import type { Logger } from "@servin/node-kit";
 import {
   AuthError,
   basicHeader,
@@ -80,7 +81,7 @@ function isTransient(err: unknown): boolean {
 
 export interface RegistryClientOptions {
   registries: RegistryConfig;
-  logger: { debug(...a: unknown[]): void; warn(...a: unknown[]): void };
+  logger: Pick<Logger, "debug" | "warn">;
 }
 
 export interface FetchedManifest {

@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { mkdir, readdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { CriError } from "@servin/cri-types";
-import { writeFileAtomic } from "./_atomic.js";
+import { atomicWriteFile } from "@servin/node-kit";
 import { digestHex, isSha256Digest } from "./_digest.js";
 import { type UnpackResult, unpackLayer } from "./_unpack.js";
 
@@ -76,7 +76,7 @@ export class SnapshotStore {
           ...(onBytes ? { onBytes } : {}),
         });
         // The sidecar lists opaque directories for readers that cannot see xattrs (runtime backends that copy layers instead of mounting them; see RuntimeImage.layers).
-        await writeFileAtomic(
+        await atomicWriteFile(
           `${this.path(diffId)}.json`,
           JSON.stringify({
             diffId,

@@ -1,8 +1,8 @@
 /** createImageService: wires the image RPC handlers over one context, with one wrapper for cross-cutting concerns. */
 import type { Image, ImageId, ImageResolver, ImageService } from "@servin/cri-types";
 import { CriError, isCriError } from "@servin/cri-types";
+import { type Logger, silentLogger } from "@servin/node-kit";
 import { createMutationQueue, type ImageContext } from "./_context.js";
-import { type Logger, silentLogger } from "./_logger.js";
 import type { ExportOptions, ImageBackend, ImportOptions } from "./backend.js";
 import { exportImage, exportImageStream } from "./image/export.js";
 import { imageFsInfo } from "./image/fs-info.js";

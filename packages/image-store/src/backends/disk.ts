@@ -4,15 +4,21 @@
  * Layout: blobs/sha256/<hex>, ingest/ (partial downloads), snapshots/<hex>/
  * (+ <hex>.json), tmp/ (snapshots being built), images.json.
  */
-import { readFile } from "node:fs/promises";
+import { readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { CriError } from "@servin/cri-types";
+import type { FilesystemInfo } from "@servin/cri-types";
+import { CriError, nowNanos } from "@servin/cri-types";
+import {
+  atomicWriteFile,
+  diskUsage,
+  ensurePrivateDir,
+  ignoreEnoent,
+  isAtomicTempFile,
+  type Logger,
+  silentLogger,
+} from "@servin/node-kit";
 import { exportArchive, exportTar, importArchive } from "../_archive.js";
-import { writeFileAtomic } from "../_atomic.js";
 import { ContentStore } from "../_content-store.js";
-import { createFsInfo } from "../_fsinfo.js";
-import { type Logger, silentLogger } from "../_logger.js";
-import { ensurePrivateDir } from "../_private-dir.js";
 import { Leases, pullFromRegistry } from "../_pull.js";
 import { RegistryClient } from "../_registry.js";
 import { SnapshotStore } from "../_snapshots.js";
@@ -82,11 +88,15 @@ export async function createDiskImageBackend(opts: DiskImageBackendOptions): Pro
     kind: "disk",
 
     async load() {
+      // A write a crash interrupted leaves its temp file beside images.json: nothing reads it.
+      for (const name of await readdir(dir))
+        if (isAtomicTempFile(name)) await rm(join(dir, name), { force: true });
       let doc: { version?: number; images?: ImageRecord[] };
       try {
-        doc = JSON.parse(await readFile(statePath, "utf8"));
+        const text = await ignoreEnoent(readFile(statePath, "utf8"));
+        if (text === undefined) return [];
+        doc = JSON.parse(text);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
         throw CriError.internal(`reading ${statePath}: ${(err as Error).message}`, err);
       }
       if (doc.version !== STATE_VERSION)
@@ -106,7 +116,7 @@ export async function createDiskImageBackend(opts: DiskImageBackendOptions): Pro
 
     async persist(records) {
       generation++;
-      await writeFileAtomic(statePath, JSON.stringify({ version: STATE_VERSION, images: records }, null, 1));
+      await atomicWriteFile(statePath, JSON.stringify({ version: STATE_VERSION, images: records }, null, 1));
     },
 
     async pull(ref, ctx) {
@@ -167,4 +177,32 @@ export async function createDiskImageBackend(opts: DiskImageBackendOptions): Pro
     async close() {},
   };
   return backend;
+}
+
+/**
+ * ImageFsInfo the way containerd reports its snapshotter root: the mountpoint
+ * field names the directory kubelet/cAdvisor resolve to a device. Bytes and
+ * inodes are really used under it (hard links once); results are cached until
+ * the store changes (`generation`), at most a minute.
+ */
+function createFsInfo(dir: string): { get(generation: number): Promise<FilesystemInfo> } {
+  let cached: { generation: number; at: number; usedBytes: number; inodesUsed: number } | undefined;
+  return {
+    async get(generation) {
+      if (!cached || cached.generation !== generation || Date.now() - cached.at > 60_000) {
+        cached = { generation, at: Date.now(), ...(await diskUsage(dir)) };
+      }
+      return {
+        imageFilesystems: [
+          {
+            timestamp: nowNanos(),
+            fsId: { mountpoint: dir },
+            usedBytes: { value: cached.usedBytes },
+            inodesUsed: { value: cached.inodesUsed },
+          },
+        ],
+        containerFilesystems: [],
+      };
+    },
+  };
 }
