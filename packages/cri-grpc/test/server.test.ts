@@ -1,39 +1,30 @@
 /**
- * The gRPC server and client over a real unix socket, in process. The main
+ * The gRPC server and client over a real unix socket, in process. Every
  * server runs the real services: @servin/runtime-core over its memory backend
- * and @servin/image-store's memory image service. Error, cancellation and
- * shutdown tests use fakeRuntimeService (see _fake-runtime.ts), whose
- * failures and delays the tests control.
+ * and @servin/image-store's memory image service (_memory-services.ts). Error,
+ * cancellation and shutdown tests override single methods (withOverrides) to
+ * force the failures and delays they need; everything else stays real.
  */
 import { spawn } from "node:child_process";
 import { lstat, stat } from "node:fs/promises";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import {
-  type CallOptions,
-  type ContainerEventResponse,
-  CriError,
-  type CriErrorCode,
-  isCriError,
-  type RuntimeService,
-} from "@servin/cri-types";
-import { createImageService, createMemoryImageBackend, type ServinImageService } from "@servin/image-store";
-import {
-  createMemoryBackend,
-  createMemoryStore,
-  createRuntimeService,
-  type ServinRuntimeService,
-} from "@servin/runtime-core";
+import { type ContainerEventResponse, CriError, type CriErrorCode, isCriError } from "@servin/cri-types";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { type CriGrpcClient, createCriGrpcClient, createCriGrpcServer } from "../src/index.js";
-import { fakeRuntimeService } from "./_fake-runtime.js";
 import { rawServerStream, rawUnary, tempDir, until } from "./_helpers.js";
+import {
+  countingSubscribers,
+  createMemoryServices,
+  type MemoryServices,
+  withOverrides,
+} from "./_memory-services.js";
 
 let dir: Awaited<ReturnType<typeof tempDir>>;
-let images: ServinImageService;
-let realRuntime: ServinRuntimeService;
+let services: MemoryServices;
+let images: MemoryServices["images"];
 /** The real runtime, counting open GetContainerEvents subscriptions (runtime-core subscribes at call time). */
-let runtime: RuntimeService & { subscriberCount(): number };
+let runtime: ReturnType<typeof countingSubscribers<MemoryServices["runtime"]>>;
 let server: ReturnType<typeof createCriGrpcServer>;
 let socketPath: string;
 let target: string;
@@ -42,13 +33,9 @@ let alpha: CriGrpcClient;
 
 beforeAll(async () => {
   dir = await tempDir();
-  images = await createImageService({ backend: createMemoryImageBackend() });
-  realRuntime = await createRuntimeService({
-    backend: createMemoryBackend(),
-    images,
-    store: createMemoryStore(),
-  });
-  runtime = countingSubscribers(realRuntime);
+  services = await createMemoryServices();
+  images = services.images;
+  runtime = countingSubscribers(services.runtime);
   server = createCriGrpcServer({
     runtime,
     images,
@@ -66,34 +53,9 @@ afterAll(async () => {
   cri?.close();
   alpha?.close();
   await server?.close(2000);
-  await realRuntime?.close();
-  await images?.close();
+  await services?.close();
   await dir?.remove();
 });
-
-function countingSubscribers(inner: RuntimeService): RuntimeService & { subscriberCount(): number } {
-  let open = 0;
-  return new Proxy(inner, {
-    get(target, prop) {
-      if (prop === "subscriberCount") return () => open;
-      if (prop === "getContainerEvents") {
-        return (req: {}, opts?: CallOptions) => {
-          const events = target.getContainerEvents(req, opts);
-          open++;
-          return (async function* () {
-            try {
-              yield* events;
-            } finally {
-              open--;
-            }
-          })();
-        };
-      }
-      const value = Reflect.get(target, prop, target);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  }) as RuntimeService & { subscriberCount(): number };
-}
 
 /** Verbose info maps carry JSON strings. */
 function expectJsonInfo(info: Record<string, string> | undefined): void {
@@ -424,35 +386,42 @@ describe("errors and cancellation", () => {
     ["Aborted", 10],
   ];
 
+  let errServices: MemoryServices;
   let errServer: ReturnType<typeof createCriGrpcServer>;
   let errTarget: string;
   let errClient: CriGrpcClient;
   const seenSignals: AbortSignal[] = [];
 
   beforeAll(async () => {
-    const base = fakeRuntimeService(images);
+    errServices = await createMemoryServices();
+    const real = errServices.runtime;
     errServer = createCriGrpcServer({
-      runtime: {
-        ...base,
+      runtime: withOverrides(real, {
         // The container ID names the error to throw: one RPC exercises the whole table.
         async reopenContainerLog(req) {
           if (req.containerId === "plain-error") throw new Error("disk on fire");
           throw new CriError(req.containerId as CriErrorCode, `forced ${req.containerId}`);
         },
+        // Records the signal the transport hands over; `hang` waits until the transport aborts the
+        // call (deadline or cancel) and reports why. Every other command runs for real.
         async execSync(req, opts) {
           if (opts?.signal) seenSignals.push(opts.signal);
-          return base.execSync(req, opts);
+          if (req.cmd[0] !== "hang") return real.execSync(req, opts);
+          await new Promise<void>((resolve) => opts?.signal?.addEventListener("abort", () => resolve()));
+          throw opts?.signal?.reason;
         },
-      },
-      images,
+      }),
+      images: errServices.images,
       socketPath: join(dir.path, "errors.sock"),
     });
     errTarget = `unix://${(await errServer.listen()).socketPath}`;
     errClient = createCriGrpcClient(errTarget);
+    await errClient.pullImage({ image: { image: "busybox:latest" } });
   });
   afterAll(async () => {
     errClient?.close();
     await errServer?.close(1000);
+    await errServices?.close();
   });
 
   it.each(CODES)("maps CriError %s to gRPC status %i and back", async (code, grpcCode) => {
@@ -549,18 +518,19 @@ describe("graceful close", () => {
     const reached = new Promise<void>((resolve) => (entered = resolve));
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
-    const base = fakeRuntimeService(images);
+    const own = await createMemoryServices();
+    onTestFinished(() => own.close());
+    const base = countingSubscribers(own.runtime);
     const path = join(dir.path, "graceful.sock");
     const s = createCriGrpcServer({
-      runtime: {
-        ...base,
+      runtime: withOverrides(base, {
         async status(req) {
           entered();
           await gate;
           return base.status(req);
         },
-      },
-      images,
+      }),
+      images: own.images,
       socketPath: path,
     });
     await s.listen();
@@ -593,18 +563,18 @@ describe("graceful close", () => {
 
   it("cancels calls still running after the grace period", async () => {
     let serviceSignal: AbortSignal | undefined;
-    const base = fakeRuntimeService(images);
+    const own = await createMemoryServices();
+    onTestFinished(() => own.close());
     const path = join(dir.path, "forced.sock");
     const s = createCriGrpcServer({
-      runtime: {
-        ...base,
+      runtime: withOverrides(own.runtime, {
         async status(_req, opts) {
           serviceSignal = opts?.signal;
           await new Promise(() => undefined); // never answers
           throw new Error("unreachable");
         },
-      },
-      images,
+      }),
+      images: own.images,
       socketPath: path,
     });
     await s.listen();
