@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { criServiceDefinitions } from "@servin/cri-grpc";
 import { createCriApp } from "@servin/cri-http";
 import { createImageService, createMemoryImageBackend } from "@servin/image-store";
+import { silentLogger } from "@servin/node-kit";
 import { createMemoryBackend, createMemoryStore, createRuntimeService } from "@servin/runtime-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defaultConfig, type ServinConfig } from "../src/config/config.js";
@@ -21,7 +22,6 @@ const OK = 0;
 const PERMISSION_DENIED = 7;
 const UNAUTHENTICATED = 16;
 const TOKEN = "matrix-token-0123456789";
-const silent = { debug() {}, info() {}, warn() {}, error() {} };
 // The client process loads grpc-js from where cri-grpc resolves it.
 const grpcJs = createRequire(join(import.meta.dirname, "../../cri-grpc/package.json")).resolve(
   "@grpc/grpc-js",
@@ -135,7 +135,7 @@ async function startDaemon(dir: string, extra: Partial<ServinConfig> = {}): Prom
       grpcTcp: "127.0.0.1:0",
       ...extra,
     },
-    silent,
+    silentLogger,
   );
 }
 
