@@ -14,18 +14,19 @@ import {
   type UntypedHandleCall,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { decodeRequest, encodeResponse } from "@servin/cri-messages";
+import { decodeRequest, dispatchRpc, encodeResponse, RPCS, type RpcName } from "@servin/cri-messages";
 import {
+  type CallObserver,
   type CallOptions,
-  CriError,
   type ImageService,
   type RuntimeService,
   toCriError,
   type VersionResponse,
+  wasReported,
 } from "@servin/cri-types";
 import type { Logger } from "@servin/node-kit";
 import { type CallScope, openCallScope } from "./_call-scope.js";
-import { type DomainRpc, LIST_STREAM_CHUNK, type MethodSpec } from "./_rpc-table.js";
+import { LIST_STREAM_CHUNK, type MethodSpec } from "./_rpc-table.js";
 import type { CriApiVersion } from "./proto.js";
 import { grpcStatusOf } from "./status.js";
 
@@ -40,9 +41,10 @@ export interface HandlerContext {
   logger: Logger;
   /** Every call in flight, so that close() can end them. */
   scopes: Set<CallScope>;
+  /** Observes calls refused before a service saw them (malformed message, …); services observe the rest. */
+  onRefused?: CallObserver | undefined;
 }
 
-type ServiceMethod = (req: unknown, opts: CallOptions) => Promise<unknown>;
 type WireObject = Record<string, unknown>;
 
 /** Builds the grpc-js implementation of one service from its definition and method table. */
@@ -67,19 +69,19 @@ function makeHandler(
 ): UntypedHandleCall {
   switch (spec.kind) {
     case "unary":
-      return unaryHandler(name, spec.rpc, spec.service, ctx);
+      return unaryHandler(name, spec.rpc, ctx);
     case "events":
-      return streamHandler(name, ctx, true, async (raw, scope, write) => {
-        const req = decodeRequest("getContainerEvents", raw, "proto");
-        const events = ctx.runtime.getContainerEvents(req, { signal: scope.signal });
+      return streamHandler(name, spec.rpc, ctx, true, async (raw, scope, write) => {
+        const req = decodeRequest(spec.rpc, raw, "proto");
+        const events = invoke(ctx, spec.rpc, req, scope.signal) as AsyncIterable<unknown>;
         await forEachUntilAborted(events, scope.signal, (event) =>
-          write(encodeResponse("getContainerEvents", event, "proto")),
+          write(encodeResponse(spec.rpc, event as never, "proto")),
         );
       });
     case "list-stream":
-      return streamHandler(name, ctx, false, async (raw, scope, write) => {
+      return streamHandler(name, spec.rpc, ctx, false, async (raw, scope, write) => {
         const req = decodeRequest(spec.rpc, raw, "proto");
-        const result = await invoke(ctx, spec.service, spec.rpc, req, scope.signal);
+        const result = await invoke(ctx, spec.rpc, req, scope.signal);
         const wire = encodeResponse(spec.rpc, result as never, "proto") as WireObject;
         const items = (wire[spec.from] as unknown[] | undefined) ?? [];
         // The CRI wants at least one item per message, so an empty list sends no message at all.
@@ -101,17 +103,13 @@ function makeHandler(
   }
 }
 
-function unaryHandler(
-  name: string,
-  rpc: DomainRpc,
-  service: "runtime" | "images",
-  ctx: HandlerContext,
-): UntypedHandleCall {
+function unaryHandler(name: string, rpc: RpcName, ctx: HandlerContext): UntypedHandleCall {
   return ((call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
     const scope = openCallScope(call, ctx.scopes);
+    const started = performance.now();
     const run = async () => {
       const req = decodeRequest(rpc, call.request, "proto");
-      let result = await invoke(ctx, service, rpc, req, scope.signal);
+      let result = await invoke(ctx, rpc, req, scope.signal);
       if (rpc === "version") {
         // The same service answers both packages; only the API version differs.
         result = { ...(result as VersionResponse), ...ctx.versionInfo, runtimeApiVersion: ctx.apiVersion };
@@ -121,7 +119,7 @@ function unaryHandler(
     run()
       .then(
         (wire) => callback(null, wire),
-        (err) => callback(failure(name, err, ctx)),
+        (err) => callback(failure(name, rpc, started, err, ctx)),
       )
       .finally(() => scope.dispose());
   }) as UntypedHandleCall;
@@ -131,12 +129,14 @@ type Writer = (message: unknown) => Promise<void>;
 
 function streamHandler(
   name: string,
+  rpc: RpcName,
   ctx: HandlerContext,
   longLived: boolean,
   body: (raw: unknown, scope: CallScope, write: Writer) => Promise<void>,
 ): UntypedHandleCall {
   return ((call: ServerWritableStream<unknown, unknown>) => {
     const scope = openCallScope(call, ctx.scopes, longLived);
+    const started = performance.now();
     const write: Writer = async (message) => {
       if (scope.signal.aborted) return;
       // Respect backpressure: a slow reader must not make us buffer events without bound.
@@ -155,7 +155,7 @@ function streamHandler(
       const reason = scope.signal.aborted ? (scope.signal.reason as unknown) : undefined;
       const cause = err ?? reason;
       if (cause === undefined) call.end();
-      else call.emit("error", failure(name, cause, ctx));
+      else call.emit("error", failure(name, rpc, started, cause, ctx));
     }
   }) as UntypedHandleCall;
 }
@@ -183,22 +183,30 @@ async function forEachUntilAborted<T>(
   }
 }
 
-function invoke(
-  ctx: HandlerContext,
-  service: "runtime" | "images",
-  rpc: DomainRpc,
-  req: unknown,
-  signal: AbortSignal,
-): Promise<unknown> {
-  const target = service === "runtime" ? ctx.runtime : ctx.images;
-  const method = (target as unknown as Record<string, ServiceMethod | undefined>)[rpc];
-  if (typeof method !== "function") throw CriError.unimplemented(rpc);
-  return method.call(target, req, { signal });
+/** Calls the service with the call's signal; `transport` lets the service's metrics tell gRPC calls apart. */
+function invoke(ctx: HandlerContext, rpc: RpcName, req: unknown, signal: AbortSignal): unknown {
+  const opts: CallOptions = { signal, transport: "grpc" };
+  return dispatchRpc({ runtime: ctx.runtime, image: ctx.images }, rpc, req as never, opts);
 }
 
 /** The grpc status for a failed call; faults that are not the caller's are logged. */
-function failure(name: string, err: unknown, ctx: HandlerContext): { code: GrpcStatus; details: string } {
+function failure(
+  name: string,
+  rpc: RpcName,
+  started: number,
+  err: unknown,
+  ctx: HandlerContext,
+): { code: GrpcStatus; details: string } {
   const cri = toCriError(err);
+  // A service's instrument() already logged (and counted) what it answered: say nothing twice.
+  if (wasReported(cri)) return grpcStatusOf(cri);
+  ctx.onRefused?.({
+    service: RPCS[rpc].service,
+    rpc,
+    transport: "grpc",
+    code: cri.code,
+    durationMs: performance.now() - started,
+  });
   if (cri.code === "Internal") ctx.logger.error(`grpc ${name}: ${cri.message}`, cri.cause ?? cri);
   else ctx.logger.debug(`grpc ${name}: ${cri.code}: ${cri.message}`);
   return grpcStatusOf(cri);

@@ -9,7 +9,7 @@ import {
   ServerCredentials,
   type ServerInterceptor,
 } from "@grpc/grpc-js";
-import { CriError, type ImageService, type RuntimeService } from "@servin/cri-types";
+import { type CallObserver, CriError, type ImageService, type RuntimeService } from "@servin/cri-types";
 import { defaultPaths, type Logger, silentLogger } from "@servin/node-kit";
 import { rewriteAuthority } from "./_authority-rewrite.js";
 import type { CallScope } from "./_call-scope.js";
@@ -67,6 +67,11 @@ export interface CriGrpcServerOptions {
   apiVersions?: readonly CriApiVersion[];
   /** Extra grpc-js server options, merged over CRI_SERVER_CHANNEL_OPTIONS. */
   channelOptions?: ChannelOptions;
+  /**
+   * Observes each call refused before a service saw it (malformed message, …): with the
+   * services' own `onCall` observers, every call is observed exactly once.
+   */
+  onRefused?: CallObserver;
 }
 
 export interface CriGrpcAddress {
@@ -116,6 +121,7 @@ export function createCriGrpcServer(opts: CriGrpcServerOptions): CriGrpcServer {
         versionInfo: opts.versionInfo ?? {},
         logger,
         scopes,
+        onRefused: opts.onRefused,
       };
       const defs = criServiceDefinitions(apiVersion);
       server.addService(defs.RuntimeService, implementService(defs.RuntimeService, RUNTIME_METHODS, ctx));

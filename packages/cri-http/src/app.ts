@@ -1,6 +1,7 @@
 /** createCriApp: the HTTP/JSON CRI as a Hono app that any Node (or Web-standard) server can mount. */
-import { decodeRequest, encodeResponse, IMAGE_RPC_NAMES, type RpcName } from "@servin/cri-messages";
+import { decodeRequest, dispatchRpc, encodeResponse, RPCS, type RpcName } from "@servin/cri-messages";
 import {
+  type CallObservation,
   CriError,
   type CriErrorCode,
   type Image,
@@ -9,6 +10,7 @@ import {
   type Logger,
   type RuntimeService,
   silentLogger,
+  wasReported,
 } from "@servin/cri-types";
 import { Hono } from "hono";
 import { bearerAuth } from "./auth.js";
@@ -17,7 +19,12 @@ import { errorBody, type HttpOnlyCode, httpStatusOf } from "./errors.js";
 import { peerAdmission, type TrustPeer } from "./peer.js";
 import { type CriRoute, criRoutes } from "./routes/index.js";
 
-/** Called once per RPC request, after the answer is known (for metrics and access logs). */
+/** An RPC request the HTTP edge answered itself; `code` may be an HTTP-only one (PayloadTooLarge, …). */
+export type RefusalObserver = (
+  observation: Omit<CallObservation, "code"> & { code: CriErrorCode | HttpOnlyCode },
+) => void;
+
+/** Called once per RPC request, after the answer is known (for access logs). */
 export type RequestObserver = (info: { rpc: RpcName; status: number; durationMs: number }) => void;
 
 export interface CriAppOptions {
@@ -48,6 +55,11 @@ export interface CriAppOptions {
   metrics?: () => Promise<{ contentType: string; body: string }>;
   onRequest?: RequestObserver;
   /**
+   * Called for each RPC request refused before a service saw it (unreadable body, malformed message):
+   * with the services' own `onCall` observers, every call is observed exactly once.
+   */
+  onRefused?: RefusalObserver;
+  /**
    * Serves servin's image import/export extension routes when given, as `docker load`/`docker save` do:
    * `POST /v1/servin/image/import` takes the tar as the request body (`content-type: application/x-tar`),
    * `POST /v1/servin/image/export {"image": ref}` answers with the tar. No route reads or writes a
@@ -68,7 +80,6 @@ const DEFAULT_BODY_TIMEOUT_MS = 30_000;
 const DEFAULT_IMPORT_LIMIT = 32 * 1024 ** 3;
 const TAR = "application/x-tar";
 const IMPORT_PATH = "/v1/servin/image/import";
-const imageRpcs = new Set<string>(IMAGE_RPC_NAMES);
 
 class HttpError extends Error {
   constructor(
@@ -95,6 +106,7 @@ export function createCriApp(options: CriAppOptions): Hono {
   const limit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
   const bodyTimeoutMs = options.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
   const importLimit = options.importLimit ?? DEFAULT_IMPORT_LIMIT;
+  const services = { runtime, image: images };
   const app = new Hono();
 
   app.onError((err, c) => {
@@ -108,7 +120,8 @@ export function createCriApp(options: CriAppOptions): Hono {
     if (err instanceof HttpError) return c.json(errorBody(err.code, err.message), err.status as 400);
     if (isCriError(err)) {
       const status = httpStatusOf[err.code] ?? 500;
-      if (status >= 500 && err.code === "Internal")
+      // A service's instrument() already logged its own Internal faults, with their stack: once is enough.
+      if (status >= 500 && err.code === "Internal" && !wasReported(err))
         logger.error(`internal error: ${err.message}`, err.cause ?? err);
       return c.json(errorBody(err.code, err.message, err.details), status as 400);
     }
@@ -190,28 +203,33 @@ export function createCriApp(options: CriAppOptions): Hono {
     try {
       const body = await readBody(request, limit, bodyTimeoutMs);
       const req = decodeRequest(route.rpc, body, "json");
-      const service = (imageRpcs.has(route.rpc) ? images : runtime) as unknown as Record<
-        string,
-        (req: unknown, opts: { signal: AbortSignal }) => unknown
-      >;
-      const call = service[route.rpc];
-      if (!call) throw new HttpError(501, "Unimplemented", `${route.rpc} is not implemented`);
-      if (route.stream)
-        return streamEvents(
-          route.rpc,
-          call.call(service, req, { signal: request.signal }) as AsyncIterable<unknown>,
-        );
       if (route.rpc === "pullImage" && wantsNdjson(request)) return streamPull(req, request.signal);
-      const result = await call.call(service, req, { signal: request.signal });
-      return Response.json(encodeResponse(route.rpc, result as never, "json"));
+      // The transport rides in the call options: the services' instrument() labels its metrics with it.
+      const result = dispatchRpc(services, route.rpc, req as never, {
+        signal: request.signal,
+        transport: "http",
+      });
+      if (route.stream) return streamEvents(route.rpc, result as AsyncIterable<unknown>);
+      return Response.json(encodeResponse(route.rpc, (await result) as never, "json"));
     } catch (err) {
       status =
         err instanceof HttpError ? err.status : isCriError(err) ? (httpStatusOf[err.code] ?? 500) : 500;
+      // Refused here (body, decoding) or by a service without instrument(): no one has counted it yet.
+      if (!wasReported(err)) {
+        const durationMs = performance.now() - started;
+        const code = err instanceof HttpError ? err.code : isCriError(err) ? err.code : "Internal";
+        logger.debug(`http ${route.rpc} ${status} ${durationMs.toFixed(1)}ms: ${code}`);
+        options.onRefused?.({
+          service: RPCS[route.rpc].service,
+          rpc: route.rpc,
+          transport: "http",
+          code,
+          durationMs,
+        });
+      }
       throw err;
     } finally {
-      const durationMs = performance.now() - started;
-      logger.debug(`${route.rpc} ${status} ${durationMs.toFixed(1)}ms`);
-      options.onRequest?.({ rpc: route.rpc, status, durationMs });
+      options.onRequest?.({ rpc: route.rpc, status, durationMs: performance.now() - started });
     }
   }
 
@@ -228,6 +246,7 @@ export function createCriApp(options: CriAppOptions): Hono {
         try {
           const result = await images.pullImage(req as never, {
             signal,
+            transport: "http",
             onProgress: (p) =>
               send({
                 progress: {
@@ -242,7 +261,7 @@ export function createCriApp(options: CriAppOptions): Hono {
           send(encodeResponse("pullImage", result, "json"));
         } catch (err) {
           const e = isCriError(err) ? err : undefined;
-          if (!e) logger.error("pull failed", err);
+          if (!e || (e.code === "Internal" && !wasReported(e))) logger.error("pull failed", err);
           send(errorBody(e?.code ?? "Internal", e?.message ?? "internal error", e?.details));
         }
         controller.close();

@@ -3,6 +3,7 @@ export {
   type CriAppOptions,
   createCriApp,
   type ImageTransfer,
+  type RefusalObserver,
   type RequestObserver,
 } from "./app.js";
 export { type CriClient, type CriClientOptions, createCriClient, type HealthAnswer } from "./client.js";

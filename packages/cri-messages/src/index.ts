@@ -8,12 +8,20 @@ export {
   type WireFormat,
 } from "./codec.js";
 export {
+  type CriServices,
+  dispatchRpc,
   IMAGE_RPC_NAMES,
   isRpcName,
+  type ListStreamSpec,
   type RequestOf,
   type ResponseOf,
+  type ResultOf,
   RPC_NAMES,
+  RPCS,
+  type RpcKind,
   type RpcName,
+  type RpcService,
+  type RpcSpec,
   RUNTIME_RPC_NAMES,
 } from "./rpcs.js";
 export { formatRfc3339Nanos, parseTimestamp } from "./timestamp.js";

@@ -4,6 +4,7 @@ export * from "./container.js";
 export * from "./errors.js";
 export * from "./ids.js";
 export * from "./image.js";
+export * from "./instrument.js";
 export * from "./logger.js";
 export * from "./sandbox.js";
 export * from "./services.js";

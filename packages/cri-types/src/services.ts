@@ -252,9 +252,14 @@ export interface ContainerEventResponse {
 
 export type Empty = Record<string, never>;
 
-/** Options every call may carry: cancellation from the transport (client gone, deadline). */
+/** The edge a call came in through; calls made in process carry none. */
+export type CallTransport = "http" | "grpc";
+
+/** Options every call may carry: cancellation from the transport (client gone, deadline), and which transport it is. */
 export interface CallOptions {
   signal?: AbortSignal;
+  /** Set by the transports so that a service's per-RPC metrics and log lines can say where a call came from. */
+  transport?: CallTransport;
 }
 
 /**

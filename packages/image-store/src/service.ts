@@ -1,6 +1,6 @@
 /** createImageService: wires the image RPC handlers over one context, with one wrapper for cross-cutting concerns. */
-import type { Image, ImageId, ImageResolver, ImageService } from "@servin/cri-types";
-import { CriError, isCriError } from "@servin/cri-types";
+import type { CallObserver, Image, ImageId, ImageResolver, ImageService } from "@servin/cri-types";
+import { CriError, instrument } from "@servin/cri-types";
 import { type Logger, silentLogger } from "@servin/node-kit";
 import { createMutationQueue, type ImageContext } from "./_context.js";
 import type { ExportOptions, ImageBackend, ImportOptions } from "./backend.js";
@@ -20,6 +20,8 @@ export interface ImageServiceOptions {
   isImageInUse?: (id: ImageId) => boolean;
   /** Default: silent. */
   logger?: Logger;
+  /** Called once per CRI RPC (metrics); the call's `transport` option says which edge it came by. */
+  onCall?: CallObserver;
 }
 
 /** The CRI ImageService plus what runtimes, the CLI and servers need around it. */
@@ -85,10 +87,9 @@ export async function createImageService(options: ImageServiceOptions): Promise<
   let closed = false;
   // Calls in progress: close() lets them settle before closing the backend under them.
   const active = new Set<Promise<unknown>>();
-  const call =
-    <Args extends unknown[], Res>(rpc: string, handler: Handler<Args, Res>) =>
-    async (...args: Args): Promise<Res> => {
-      if (closed) throw new CriError("Unavailable", `${rpc}: the image service is closed`);
+  const bind =
+    <Args extends unknown[], Res>(handler: Handler<Args, Res>) =>
+    (...args: Args): Promise<Res> => {
       const work = handler(ctx, ...args);
       const settled: Promise<void> = work.then(
         () => {
@@ -99,26 +100,37 @@ export async function createImageService(options: ImageServiceOptions): Promise<
         },
       );
       active.add(settled);
-      try {
-        return await work;
-      } catch (err) {
-        if (isCriError(err)) throw err;
-        logger.error(`${rpc} failed`, err);
-        throw CriError.internal(`${rpc}: ${err instanceof Error ? err.message : String(err)}`, err);
-      }
+      return work;
     };
+  // Closed check, error mapping, a debug line per call: instrument() (cri-types), as runtime-core does.
+  const lifecycle = { isClosed: () => closed, logger };
+  // The CRI RPCs are also observed (metrics, labelled by the transport in their call options).
+  const rpcs: ImageService = instrument(
+    "image",
+    {
+      listImages: bind(listImages),
+      imageStatus: bind(imageStatus),
+      pullImage: bind(pullImage),
+      removeImage: bind(removeImage),
+      imageFsInfo: bind(imageFsInfo),
+    },
+    { ...lifecycle, ...(options.onCall ? { observe: options.onCall } : {}) },
+  );
+  const extensions = instrument(
+    "image",
+    {
+      resolveImage: bind(resolveImage),
+      importImage: bind(importImage),
+      importImageStream: bind(importImageStream),
+      exportImage: bind(exportImage),
+      exportImageStream: bind(exportImageStream),
+    },
+    lifecycle,
+  );
 
   return {
-    listImages: call("ListImages", listImages),
-    imageStatus: call("ImageStatus", imageStatus),
-    pullImage: call("PullImage", pullImage),
-    removeImage: call("RemoveImage", removeImage),
-    imageFsInfo: call("ImageFsInfo", imageFsInfo),
-    resolveImage: call("ResolveImage", resolveImage),
-    importImage: call("ImportImage", importImage),
-    importImageStream: call("ImportImageStream", importImageStream),
-    exportImage: call("ExportImage", exportImage),
-    exportImageStream: call("ExportImageStream", exportImageStream),
+    ...rpcs,
+    ...extensions,
     async close() {
       if (closed) return;
       closed = true;

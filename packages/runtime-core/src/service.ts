@@ -1,5 +1,6 @@
 /** createRuntimeService: wires the RPC handlers over one context, with one wrapper for cross-cutting concerns. */
 import type {
+  CallObserver,
   CallOptions,
   ContainerEventResponse,
   ContainerId,
@@ -8,7 +9,7 @@ import type {
   ImageResolver,
   RuntimeService,
 } from "@servin/cri-types";
-import { CriError, isCriError } from "@servin/cri-types";
+import { CriError, instrument } from "@servin/cri-types";
 import { type Logger, silentLogger } from "@servin/node-kit";
 import { type RuntimeContext, saveContainer } from "./_context.js";
 import { NameRegistry } from "./_names.js";
@@ -65,6 +66,8 @@ export interface RuntimeServiceOptions {
    * Calls that name an object reconcile it at once regardless.
    */
   recoverAfter?: Promise<unknown>;
+  /** Called once per RPC (metrics); the call's `transport` option says which edge it came by. */
+  onCall?: CallObserver;
 }
 
 /** A RuntimeService with lifecycle and the queries other Servin parts need. */
@@ -89,6 +92,12 @@ export interface ServinRuntimeService extends RuntimeService {
 export const RUNTIME_CORE_VERSION = "0.1.0";
 
 type Handler<Req, Res> = (ctx: RuntimeContext, req: Req, opts?: CallOptions) => Promise<Res>;
+/** Handlers bound to their context: the service methods. */
+type Bound<H> = {
+  [K in keyof H]: H[K] extends Handler<infer Req, infer Res>
+    ? (req: Req, opts?: CallOptions) => Promise<Res>
+    : never;
+};
 
 /**
  * Creates the CRI runtime service. Resolves as soon as the store is reloaded
@@ -157,69 +166,85 @@ export async function createRuntimeService(options: RuntimeServiceOptions): Prom
   let closed = false;
   // Calls in progress: close() lets them finish before closing the store under them.
   const active = new Set<Promise<unknown>>();
-  const call =
-    <Req, Res>(rpc: string, handler: Handler<Req, Res>, options: { awaitOnClose?: boolean } = {}) =>
-    async (req: Req, opts?: CallOptions): Promise<Res> => {
-      if (closed) throw new CriError("Unavailable", `${rpc}: the runtime service is closed`);
-      const work = recovery.finished
-        ? handler(ctx, (req ?? {}) as Req, opts)
-        : recovery.gate(rpc, req).then(() => handler(ctx, (req ?? {}) as Req, opts));
-      if (options.awaitOnClose !== false) {
-        const settled: Promise<void> = work.then(
-          () => {
-            active.delete(settled);
-          },
-          () => {
-            active.delete(settled);
-          },
-        );
-        active.add(settled);
-      }
-      try {
-        return await work;
-      } catch (err) {
-        if (isCriError(err)) throw err;
-        logger.error(`${rpc} failed`, err);
-        throw CriError.internal(`${rpc}: ${err instanceof Error ? err.message : String(err)}`, err);
-      }
-    };
+  /** Binds each handler to the context, behind the recovery gate, tracked for close() (execSync excepted). */
+  const bindAll = <H extends Record<string, Handler<never, unknown>>>(handlers: H): Bound<H> => {
+    const bound: Record<string, (req: unknown, opts?: CallOptions) => Promise<unknown>> = {};
+    for (const [rpc, handler] of Object.entries(handlers) as [string, Handler<unknown, unknown>][]) {
+      // The recovery gate speaks the CRI's method names (ListContainers).
+      const method = rpc.charAt(0).toUpperCase() + rpc.slice(1);
+      bound[rpc] = (req, opts) => {
+        const work = recovery.finished
+          ? handler(ctx, req ?? {}, opts)
+          : recovery.gate(method, req).then(() => handler(ctx, req ?? {}, opts));
+        // An exec may run for minutes (probe timeout + 2 min); close() does not wait for it (its process lives in the backend).
+        if (rpc !== "execSync") {
+          const settled: Promise<void> = work.then(
+            () => {
+              active.delete(settled);
+            },
+            () => {
+              active.delete(settled);
+            },
+          );
+          active.add(settled);
+        }
+        return work;
+      };
+    }
+    return bound as Bound<H>;
+  };
+
+  // Closed check, error mapping, one debug line and one metrics observation per call: instrument() (cri-types).
+  const rpcs: RuntimeService = instrument(
+    "runtime",
+    {
+      ...bindAll({
+        version,
+        status,
+        runtimeConfig,
+        updateRuntimeConfig,
+        runPodSandbox,
+        stopPodSandbox,
+        removePodSandbox,
+        podSandboxStatus,
+        listPodSandbox,
+        podSandboxStats,
+        listPodSandboxStats,
+        listPodSandboxMetrics,
+        listMetricDescriptors,
+        portForward,
+        createContainer,
+        startContainer,
+        stopContainer,
+        removeContainer,
+        listContainers,
+        containerStatus,
+        updateContainerResources,
+        reopenContainerLog,
+        execSync,
+        exec,
+        attach,
+        containerStats,
+        listContainerStats,
+        checkpointContainer,
+      }),
+      getContainerEvents: (
+        _req: GetEventsRequest,
+        opts?: CallOptions,
+      ): AsyncIterable<ContainerEventResponse> => ctx.events.subscribe(opts?.signal),
+    },
+    {
+      isClosed: () => closed,
+      logger,
+      ...(options.onCall ? { observe: options.onCall } : {}),
+      streams: ["getContainerEvents"],
+    },
+  );
 
   return {
+    ...rpcs,
     recovery: report,
     recovered: recovery.done,
-    version: call("Version", version),
-    status: call("Status", status),
-    runtimeConfig: call("RuntimeConfig", runtimeConfig),
-    updateRuntimeConfig: call("UpdateRuntimeConfig", updateRuntimeConfig),
-    runPodSandbox: call("RunPodSandbox", runPodSandbox),
-    stopPodSandbox: call("StopPodSandbox", stopPodSandbox),
-    removePodSandbox: call("RemovePodSandbox", removePodSandbox),
-    podSandboxStatus: call("PodSandboxStatus", podSandboxStatus),
-    listPodSandbox: call("ListPodSandbox", listPodSandbox),
-    podSandboxStats: call("PodSandboxStats", podSandboxStats),
-    listPodSandboxStats: call("ListPodSandboxStats", listPodSandboxStats),
-    listPodSandboxMetrics: call("ListPodSandboxMetrics", listPodSandboxMetrics),
-    listMetricDescriptors: call("ListMetricDescriptors", listMetricDescriptors),
-    portForward: call("PortForward", portForward),
-    createContainer: call("CreateContainer", createContainer),
-    startContainer: call("StartContainer", startContainer),
-    stopContainer: call("StopContainer", stopContainer),
-    removeContainer: call("RemoveContainer", removeContainer),
-    listContainers: call("ListContainers", listContainers),
-    containerStatus: call("ContainerStatus", containerStatus),
-    updateContainerResources: call("UpdateContainerResources", updateContainerResources),
-    reopenContainerLog: call("ReopenContainerLog", reopenContainerLog),
-    // An exec may run for minutes (probe timeout + 2 min); close() does not wait for it (its process lives in the backend).
-    execSync: call("ExecSync", execSync, { awaitOnClose: false }),
-    exec: call("Exec", exec),
-    attach: call("Attach", attach),
-    containerStats: call("ContainerStats", containerStats),
-    listContainerStats: call("ListContainerStats", listContainerStats),
-    checkpointContainer: call("CheckpointContainer", checkpointContainer),
-    getContainerEvents(_req: GetEventsRequest, opts?: CallOptions): AsyncIterable<ContainerEventResponse> {
-      if (closed) throw new CriError("Unavailable", "GetContainerEvents: the runtime service is closed");
-      return ctx.events.subscribe(opts?.signal);
-    },
     isImageInUse(id: ImageId): boolean {
       for (const c of ctx.containers.values()) if (c.record.image.id === id) return true;
       for (const c of recovery.cleaning()) if (c.image.id === id) return true;

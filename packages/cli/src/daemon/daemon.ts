@@ -135,8 +135,20 @@ export async function startServinDaemon(config: ServinConfig, baseLogger: Logger
         });
     cleanups.push(await lockRoot(config.root));
 
+    // One metrics observation per CRI call whichever edge it came by: the services observe what they
+    // answer (instrument()), the transports what they refuse before a service sees it.
+    type Observed = {
+      transport: "http" | "grpc" | "in-process";
+      rpc: string;
+      code: string;
+      durationMs: number;
+    };
+    let observeCall = (_o: Observed) => {};
+    const onCall = (o: Observed) => observeCall(o);
+
     let runtime: ServinRuntimeService | undefined;
     const images = await createImageService({
+      onCall,
       backend:
         config.imageBackend === "memory"
           ? createMemoryImageBackend()
@@ -158,6 +170,7 @@ export async function startServinDaemon(config: ServinConfig, baseLogger: Logger
       listening = resolve;
     });
     runtime = await createRuntimeService({
+      onCall,
       backend,
       images,
       recoverAfter: serversListen,
@@ -172,6 +185,9 @@ export async function startServinDaemon(config: ServinConfig, baseLogger: Logger
 
     const started = Date.now();
     const metrics = createDaemonMetrics(() => service.counts());
+    observeCall = ({ transport, rpc, code, durationMs }) => {
+      if (transport !== "in-process") metrics.observe({ transport, rpc, status: code, durationMs });
+    };
     const app = createCriApp({
       runtime: service,
       images,
@@ -192,8 +208,7 @@ export async function startServinDaemon(config: ServinConfig, baseLogger: Logger
             },
           }
         : {}),
-      onRequest: ({ rpc, status, durationMs }) =>
-        metrics.observe({ transport: "http", rpc, status: String(status), durationMs }),
+      onRefused: onCall,
     });
     const http = await listenCriApp(app, { host: config.host, port: config.port });
     cleanups.push(() => http.close());
@@ -201,6 +216,7 @@ export async function startServinDaemon(config: ServinConfig, baseLogger: Logger
     let grpc: ServinDaemon["grpc"];
     if (config.grpcSocket || config.grpcTcp) {
       const server = createCriGrpcServer({
+        onRefused: onCall,
         runtime: service,
         images,
         ...(config.grpcSocket ? { socketPath: config.grpcSocket } : {}),
