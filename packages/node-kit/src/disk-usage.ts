@@ -1,5 +1,4 @@
 /** Disk usage of a directory tree as `du` reports it, in the CRI's FilesystemUsage terms. */
-import type { BigIntStats } from "node:fs";
 import { lstat, readdir } from "node:fs/promises";
 import { join } from "node:path";
 
@@ -11,10 +10,14 @@ export interface DiskUsage {
   inodesUsed: number;
 }
 
+/** File-system calls in flight at once. */
+const BATCH = 64;
+
 /** Entries gone between readdir and lstat (a container writing, a snapshot being removed) are skipped. */
-function vanished(err: unknown): boolean {
+function skipVanished(err: unknown): undefined {
   const code = (err as NodeJS.ErrnoException | null)?.code;
-  return code === "ENOENT" || code === "ENOTDIR";
+  if (code === "ENOENT" || code === "ENOTDIR") return undefined;
+  throw err;
 }
 
 /**
@@ -33,33 +36,36 @@ export async function diskUsage(path: string): Promise<DiskUsage> {
   const seen = new Set<string>();
   let usedBytes = 0;
   let inodesUsed = 0;
-  // An explicit stack, not recursion: a hostile image may nest directories thousands deep.
-  const pending = [path];
-  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
-    let st: BigIntStats;
-    try {
+  // Level by level, BATCH system calls in flight at a time: one at a time is ~10× slower than du on
+  // a large tree (libuv runs fs calls on its thread pool). No recursion: a hostile image may nest
+  // directories thousands deep.
+  let level = [path];
+  while (level.length > 0) {
+    const dirs: string[] = [];
+    for (let i = 0; i < level.length; i += BATCH) {
+      const batch = level.slice(i, i + BATCH);
       // bigint: inode numbers on xfs/btrfs can exceed 2^53, where number keys would collide.
-      st = await lstat(next, { bigint: true });
-    } catch (err) {
-      if (vanished(err)) continue;
-      throw err;
+      const stats = await Promise.all(batch.map((p) => lstat(p, { bigint: true }).catch(skipVanished)));
+      stats.forEach((st, k) => {
+        if (!st) return;
+        if (st.nlink > 1n) {
+          const key = `${st.dev}:${st.ino}`;
+          if (seen.has(key)) return;
+          seen.add(key);
+        }
+        inodesUsed++;
+        usedBytes += Number(st.blocks) * 512;
+        if (st.isDirectory()) dirs.push(batch[k]!);
+      });
     }
-    if (st.nlink > 1n) {
-      const key = `${st.dev}:${st.ino}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
+    level = [];
+    for (let i = 0; i < dirs.length; i += BATCH) {
+      const batch = dirs.slice(i, i + BATCH);
+      const listings = await Promise.all(batch.map((d) => readdir(d).catch(skipVanished)));
+      listings.forEach((names, k) => {
+        for (const name of names ?? []) level.push(join(batch[k]!, name));
+      });
     }
-    inodesUsed++;
-    usedBytes += Number(st.blocks) * 512;
-    if (!st.isDirectory()) continue;
-    let names: string[];
-    try {
-      names = await readdir(next);
-    } catch (err) {
-      if (vanished(err)) continue;
-      throw err;
-    }
-    for (const name of names) pending.push(join(next, name));
   }
   return { usedBytes, inodesUsed };
 }
