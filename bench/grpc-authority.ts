@@ -29,6 +29,7 @@ import { IMAGE_METHODS, RUNTIME_METHODS } from "../packages/cri-grpc/src/_rpc-ta
 import { createCriGrpcServer } from "../packages/cri-grpc/src/index.js";
 import { criServiceDefinitions } from "../packages/cri-grpc/src/proto.js";
 import { createImageService, createMemoryImageBackend } from "../packages/image-store/src/index.js";
+import { silentLogger } from "../packages/node-kit/src/index.js";
 import {
   createMemoryBackend,
   createMemoryStore,
@@ -70,7 +71,7 @@ const ctx = {
   images,
   apiVersion: "v1" as const,
   versionInfo: {},
-  logger: {},
+  logger: silentLogger,
   scopes: new Set<never>(),
 };
 const defs = criServiceDefinitions("v1");
