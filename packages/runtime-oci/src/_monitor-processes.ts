@@ -116,6 +116,25 @@ export async function killContainerProcesses(id: string): Promise<void> {
   }
 }
 
+/**
+ * Kills the conmon of `id` (SIGKILL, so it writes no exit file) and waits until
+ * it is gone. Undoing a create that conmon had finished: the container's init
+ * must not die while its conmon still watches it, or an exit would be reported
+ * for a container that was never created.
+ */
+export async function killMonitors(bundle: string, id: string): Promise<void> {
+  for (let waited = 0; waited < KILL_WAIT_MS; waited += 50) {
+    const pids = await monitorPids(bundle, id);
+    if (pids.length === 0) return;
+    for (const pid of pids) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {}
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 let session: number | undefined;
 async function ownSession(): Promise<number> {
   session ??= (await processInfo(process.pid, () => false))?.session ?? -1;

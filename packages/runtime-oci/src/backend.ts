@@ -182,12 +182,12 @@ export async function createOciBackend(opts: OciBackendOptions): Promise<Runtime
 
     handlers: () => [...runtimes.keys()],
 
-    runSandbox: (sandbox) => runSandbox(ctx, sandbox),
+    runSandbox: (sandbox, signal) => runSandbox(ctx, sandbox, signal),
     stopSandbox: (sandbox) => stopSandbox(ctx, sandbox),
     removeSandbox: (sandbox) => removeSandbox(ctx, sandbox),
     inspectSandbox: (sandbox) => inspectSandbox(ctx, sandbox),
 
-    createContainer: (container, sandbox) => createContainer(ctx, container, sandbox),
+    createContainer: (container, sandbox, signal) => createContainer(ctx, container, sandbox, signal),
     async startContainer(container) {
       starting.set(container.id, []);
       try {

@@ -4,6 +4,7 @@ import { constants } from "node:fs";
 import { appendFile, open, readdir, readFile, stat } from "node:fs/promises";
 import type { Readable, Writable } from "node:stream";
 import { CriError } from "@servin/cri-types";
+import { cancelledError } from "./_cancel.js";
 import type { OciRuntime } from "./oci-runtime.js";
 
 export interface MonitorCreateOptions {
@@ -25,6 +26,12 @@ export interface MonitorCreateOptions {
   logLevel?: string;
   /** cgroup.procs files to move conmon into before it starts the runtime (best effort). */
   cgroupProcs?: string[];
+  /**
+   * Aborting it while the runtime's create runs kills conmon and everything
+   * under it, waits until they are gone, and rejects with the cancellation
+   * error; once the pid was reported it has no effect.
+   */
+  signal?: AbortSignal;
 }
 
 /** A process monitor that creates containers (runtime `created` state) and keeps them company until they exit. */
@@ -100,6 +107,7 @@ export function createConmonMonitor(opts: {
       ];
       if (c.terminal) args.push("-t");
       if (c.stdin) args.push("-i");
+      if (c.signal?.aborted) return Promise.reject(cancelledError(c.signal, `container "${c.id}": create`));
       return new Promise((resolve, reject) => {
         const child = spawn(opts.path, args, {
           detached: true,
@@ -115,6 +123,7 @@ export function createConmonMonitor(opts: {
         let settled = false;
         const cleanup = () => {
           clearTimeout(timer);
+          c.signal?.removeEventListener("abort", onAbort);
           sync.destroy();
           start.destroy();
           child.stderr?.destroy();
@@ -123,14 +132,20 @@ export function createConmonMonitor(opts: {
         // a runtime that could create the container after the caller's cleanup
         // ran `runtime delete`. Kill its whole session and wait until it is gone
         // before rejecting, so the caller's cleanup comes strictly after.
-        const fail = (message: string) => {
+        const fail = (message: string | CriError) => {
           if (settled) return;
           settled = true;
           cleanup();
           void killMonitor(child.pid, exited, c.conmonPidFile).then(() =>
-            reject(CriError.internal(`container "${c.id}": ${message}`)),
+            reject(
+              typeof message === "string" ? CriError.internal(`container "${c.id}": ${message}`) : message,
+            ),
           );
         };
+        const onAbort = () => {
+          if (c.signal) fail(cancelledError(c.signal, `container "${c.id}": create`));
+        };
+        c.signal?.addEventListener("abort", onAbort, { once: true });
         const exited = new Promise<void>((res) => {
           if (child.exitCode !== null || child.signalCode !== null) res();
           else child.once("exit", () => res());

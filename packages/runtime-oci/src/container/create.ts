@@ -1,13 +1,15 @@
 /** CreateContainer: rootfs overlay, user resolution, config.json, and `runtime create` under conmon. */
-import { mkdir, rm, stat } from "node:fs/promises";
+import { mkdir, rm, stat, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { CriError, type Mount } from "@servin/cri-types";
 import type { BackendState, ContainerRecord, SandboxRecord } from "@servin/runtime-core";
-import { prepareMonitorCgroup } from "../_cgroups.js";
+import { checkpoint } from "../_cancel.js";
+import { prepareMonitorCgroup, removeCgroup } from "../_cgroups.js";
 import type { ContainerState } from "../_container-state.js";
 import { Cleanup, type OciContext, paths, runtimeFor } from "../_context.js";
 import { readFileInRoot, writeFileAtomic } from "../_fs.js";
 import { hostCapabilities } from "../_host-caps.js";
+import { killMonitors } from "../_monitor-processes.js";
 import { mountRootfs, removeTree, requirePropagation, unmountAll } from "../_mounts.js";
 import { resolveSeccomp } from "../_seccomp.js";
 import { infraPid, monitorCgroup, sandboxState } from "../sandbox/_state.js";
@@ -16,13 +18,22 @@ import type { JoinPaths } from "../spec/namespaces.js";
 import { seccompProfileName } from "../spec/seccomp.js";
 import { resolveUser } from "../spec/user.js";
 
+/**
+ * `signal` is checked between the steps (rootfs mount, spec write, conmon +
+ * runtime create) and cuts the wait for `runtime create` short; when it
+ * aborts, what was started is killed and every undo step runs before the
+ * cancellation error is thrown, so nothing of the container is left.
+ */
 export async function createContainer(
   ctx: OciContext,
   container: ContainerRecord,
   sandbox: SandboxRecord,
+  signal?: AbortSignal,
 ): Promise<{ backendState: BackendState }> {
   const { id, config, image } = container;
   const name = config.metadata.name;
+  const what = `create container "${name}"`;
+  checkpoint(signal, what);
   if (image.layers.length === 0) {
     throw CriError.failedPrecondition(
       `container "${name}": image "${image.ref}" has no filesystem (no unpacked layers; the memory image backend cannot run real containers — use the disk image backend)`,
@@ -54,6 +65,7 @@ export async function createContainer(
 
   const cleanup = new Cleanup(ctx.logger);
   try {
+    checkpoint(signal, what);
     cleanup.add("createContainer: removing writable layer", () => rm(data, { recursive: true, force: true }));
     cleanup.add("createContainer: removing bundle", () => removeTree(bundle));
     cleanup.add("createContainer: unmounting rootfs", () => unmountAll(state.rootfs));
@@ -66,6 +78,7 @@ export async function createContainer(
       id,
       logger: ctx.logger,
     });
+    checkpoint(signal, what);
 
     const user = resolveUser({
       ...(config.linux?.securityContext ? { security: config.linux.securityContext } : {}),
@@ -117,8 +130,20 @@ export async function createContainer(
     }
     await writeFileAtomic(join(bundle, "config.json"), JSON.stringify(spec, null, 2));
     if (container.logPath) await mkdir(dirname(container.logPath), { recursive: true });
+    checkpoint(signal, what);
 
+    // A runtime create killed half-way leaves a cgroup its delete does not know of.
+    cleanup.add("createContainer: removing container cgroup", () =>
+      removeCgroup(ctx.cgroupMode, state.cgroupsPath),
+    );
     cleanup.add("createContainer: deleting runtime container", () => runtime.delete(id));
+    // conmon goes before the runtime delete: killed first, it can report no exit of the deleted init.
+    cleanup.add("createContainer: killing conmon", async () => {
+      await killMonitors(bundle, id);
+      await unlink(join(paths.exitDir(ctx), id)).catch(() => {});
+      await unlink(join(paths.socketDir(ctx), id)).catch(() => {});
+      ctx.exits.forget(id);
+    });
     const created = await ctx.monitor.create({
       cgroupProcs: await prepareMonitorCgroup(ctx.cgroupMode, monitorCgroup(pod)),
       id,
@@ -132,8 +157,11 @@ export async function createContainer(
       socketDir: paths.socketDir(ctx),
       terminal: config.tty === true,
       stdin: config.stdin === true,
+      ...(signal ? { signal } : {}),
     });
     state.pid = created.pid;
+    // The last moment a cancellation can still undo everything: after the return the core owns the container.
+    checkpoint(signal, what);
     return { backendState: { ...state } };
   } catch (err) {
     await cleanup.run();

@@ -1,11 +1,13 @@
 /** RunPodSandbox: pod files, /dev/shm, and the infra container (catatonit -P under conmon + runc) holding the pod's namespaces. */
-import { copyFile, mkdir, rm } from "node:fs/promises";
+import { copyFile, mkdir, rm, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import type { PodSandboxNetworkStatus } from "@servin/cri-types";
 import type { BackendState, SandboxRecord } from "@servin/runtime-core";
+import { checkpoint } from "../_cancel.js";
 import { prepareMonitorCgroup, removeCgroup } from "../_cgroups.js";
 import { Cleanup, type OciContext, paths, runtimeFor } from "../_context.js";
 import { writeFileAtomic } from "../_fs.js";
+import { killMonitors } from "../_monitor-processes.js";
 import { mountShm, removeTree } from "../_mounts.js";
 import { resolveSeccomp } from "../_seccomp.js";
 import { renderHosts, renderResolvConf } from "../spec/pod-files.js";
@@ -13,10 +15,19 @@ import { buildSandboxSpec } from "../spec/sandbox-spec.js";
 import { seccompProfileName } from "../spec/seccomp.js";
 import { derivedState, monitorCgroup, type SandboxState } from "./_state.js";
 
+/**
+ * `signal` is checked between the steps (pod files, /dev/shm, spec write,
+ * conmon + runtime create, start) and cuts the wait for `runtime create`
+ * short; when it aborts, the infra is killed and every undo step runs before
+ * the cancellation error is thrown, so nothing of the pod is left.
+ */
 export async function runSandbox(
   ctx: OciContext,
   sandbox: SandboxRecord,
+  signal?: AbortSignal,
 ): Promise<{ backendState: BackendState; network?: PodSandboxNetworkStatus }> {
+  const what = `run pod sandbox "${sandbox.config.metadata.name}"`;
+  checkpoint(signal, what);
   const runtime = runtimeFor(ctx, sandbox.runtimeHandler);
   const seccomp = await resolveSeccomp(
     sandbox.config.linux?.securityContext,
@@ -30,6 +41,7 @@ export async function runSandbox(
   const id = sandbox.id;
   const cleanup = new Cleanup(ctx.logger);
   try {
+    checkpoint(signal, what);
     // Pod files (persistent: they are bind-mounted into containers that outlive us).
     const data = paths.podData(ctx, id);
     await mkdir(data, { recursive: true });
@@ -44,6 +56,7 @@ export async function runSandbox(
         writeFileAtomic(state.files.resolvConf, ""),
       );
     else await writeFileAtomic(state.files.resolvConf, resolv);
+    checkpoint(signal, what);
 
     if (state.modes.ipc === "pod") {
       cleanup.add("runSandbox: unmounting /dev/shm", () => removeTree(paths.podRun(ctx, id)));
@@ -64,15 +77,28 @@ export async function runSandbox(
       ...(seccomp.localhost ? { localhostSeccomp: seccomp.localhost } : {}),
     });
     await writeFileAtomic(join(bundle, "config.json"), JSON.stringify(spec, null, 2));
+    checkpoint(signal, what);
 
-    cleanup.add("runSandbox: deleting infra container", () => runtime.delete(id));
+    // Undone in reverse: conmon, then the infra, and only then its cgroups (a cgroup with a live process stays busy).
     if (state.ownCgroup)
       cleanup.add("runSandbox: removing pod cgroup", () => removeCgroup(ctx.cgroupMode, state.cgroupParent));
-    if (!state.ownCgroup) {
+    else {
       cleanup.add("runSandbox: removing conmon cgroup", () =>
         removeCgroup(ctx.cgroupMode, monitorCgroup(state)),
       );
+      // A runtime create killed half-way leaves a cgroup its delete does not know of.
+      cleanup.add("runSandbox: removing infra cgroup", () =>
+        removeCgroup(ctx.cgroupMode, `${state.cgroupParent}/${id}`),
+      );
     }
+    cleanup.add("runSandbox: deleting infra container", () => runtime.delete(id));
+    // conmon goes before the runtime delete: killed first, it can report no exit of the deleted infra.
+    cleanup.add("runSandbox: killing conmon", async () => {
+      await killMonitors(bundle, id);
+      await unlink(join(paths.sandboxExitDir(ctx), id)).catch(() => {});
+      await unlink(join(paths.socketDir(ctx), id)).catch(() => {});
+      ctx.sandboxExits.forget(id);
+    });
     const { pid } = await ctx.monitor.create({
       cgroupProcs: await prepareMonitorCgroup(ctx.cgroupMode, monitorCgroup(state)),
       id,
@@ -86,9 +112,13 @@ export async function runSandbox(
       socketDir: paths.socketDir(ctx),
       terminal: false,
       stdin: false,
+      ...(signal ? { signal } : {}),
     });
+    checkpoint(signal, what);
     await runtime.start(id);
     state.pid = pid;
+    // The last moment a cancellation can still undo everything: after the return the core owns the pod.
+    checkpoint(signal, what);
     return { backendState: { ...state } };
   } catch (err) {
     await cleanup.run();

@@ -1,0 +1,101 @@
+/** What the backend keeps per pod sandbox, derived again from the record when a create was cut short. */
+import { readFile } from "node:fs/promises";
+import { hostname as osHostname } from "node:os";
+import { join } from "node:path";
+import { CriError } from "@servin/cri-types";
+import type { SandboxRecord } from "@servin/runtime-core";
+import { type OciContext, paths, runtimeFor } from "../_context.js";
+import { type PodNamespaceModes, podNamespaceModes } from "../spec/namespaces.js";
+import { PAUSE_IN_CONTAINER } from "../spec/sandbox-spec.js";
+
+/** What the backend keeps per sandbox (inside SandboxRecord.backendState). */
+export interface SandboxState {
+  version: 1;
+  runtime: string;
+  /** The infra process, as seen from the host. */
+  pid: number;
+  modes: PodNamespaceModes;
+  hostname: string;
+  /** The pod's cgroup (its containers' parent). */
+  cgroupParent: string;
+  /** True when Servin made the pod cgroup (default parent) and must remove it. */
+  ownCgroup: boolean;
+  /** Source of the containers' /dev/shm. */
+  shmPath: string;
+  files: { hosts: string; resolvConf: string; hostname: string };
+  /** The infra's seccomp profile: "runtime/default", "unconfined", "localhost/<path>". */
+  seccomp?: string;
+}
+
+/** Where the pod's conmon processes live (tracking hierarchies only, see prepareMonitorCgroup). */
+export function monitorCgroup(state: SandboxState): string {
+  return `${state.cgroupParent}/conmon`;
+}
+
+export function sandboxState(ctx: OciContext, sandbox: SandboxRecord): SandboxState {
+  const s = sandbox.backendState as Partial<SandboxState>;
+  if (s.version === 1 && s.modes && s.files && s.shmPath && s.cgroupParent !== undefined)
+    return s as SandboxState;
+  // Half-created (the core persisted the record, we never returned): derive what we can.
+  return derivedState(ctx, sandbox);
+}
+
+export function derivedState(ctx: OciContext, sandbox: SandboxRecord): SandboxState {
+  const modes = podNamespaceModes(sandbox.config);
+  const given = sandbox.config.linux?.cgroupParent;
+  const data = paths.podData(ctx, sandbox.id);
+  return {
+    version: 1,
+    runtime: sandbox.runtimeHandler || ctx.defaultRuntime,
+    pid: 0,
+    modes,
+    hostname: podHostname(sandbox, modes),
+    cgroupParent: given || `/${ctx.cgroupParent}/pod-${sandbox.id}`,
+    ownCgroup: !given,
+    shmPath: modes.ipc === "pod" ? join(paths.podRun(ctx, sandbox.id), "shm") : "/dev/shm",
+    files: {
+      hosts: join(data, "hosts"),
+      resolvConf: join(data, "resolv.conf"),
+      hostname: join(data, "hostname"),
+    },
+  };
+}
+
+/**
+ * A host-network pod keeps the node's UTS namespace and name. Otherwise the
+ * config's hostname (checked by the core: at most 64 bytes, RFC 1123), or the
+ * node's when none is given, as containerd and CRI-O do — never the pod's
+ * name, which may be longer than the kernel's 64-byte limit.
+ */
+function podHostname(sandbox: SandboxRecord, modes: PodNamespaceModes): string {
+  if (modes.network === "node") return osHostname();
+  return sandbox.config.hostname || osHostname();
+}
+
+/**
+ * True when `pid` is still this pod's pause process: its comm is "pause" and it
+ * lives in the pod's cgroup (so a recycled pid cannot fool us). Lets
+ * PodSandboxStatus — which kubelet calls for every pod, every few seconds —
+ * answer without spawning `runc state`.
+ */
+export async function isLiveInfra(pid: number, sandboxId: string): Promise<boolean> {
+  if (!(pid > 0)) return false;
+  const [comm, cgroup] = await Promise.all([
+    readFile(`/proc/${pid}/comm`, "utf8").catch(() => ""),
+    readFile(`/proc/${pid}/cgroup`, "utf8").catch(() => ""),
+  ]);
+  return comm.trim() === PAUSE_IN_CONTAINER.slice(1) && cgroup.includes(sandboxId);
+}
+
+/** The live infra pid, or a FailedPrecondition naming the pod. */
+export async function infraPid(ctx: OciContext, sandbox: SandboxRecord): Promise<number> {
+  const state = sandboxState(ctx, sandbox);
+  if (await isLiveInfra(state.pid, sandbox.id)) return state.pid;
+  const st = await runtimeFor(ctx, state.runtime).state(sandbox.id);
+  if (st?.status !== "running" || st.pid <= 0) {
+    throw CriError.failedPrecondition(
+      `sandbox "${sandbox.id}" is not ready: its infra process is not running`,
+    );
+  }
+  return st.pid;
+}

@@ -1,0 +1,31 @@
+/** RemovePodSandbox: stop, `runtime delete`, and remove every file, mount and cgroup of the pod. */
+import { rm, unlink } from "node:fs/promises";
+import { join } from "node:path";
+import type { SandboxRecord } from "@servin/runtime-core";
+import { removeCgroup } from "../_cgroups.js";
+import { type OciContext, paths, runtimeIfKnown } from "../_context.js";
+import { removeTree } from "../_mounts.js";
+import { monitorCgroup, sandboxState } from "./_state.js";
+import { stopSandbox } from "./stop.js";
+
+export async function removeSandbox(ctx: OciContext, sandbox: SandboxRecord): Promise<void> {
+  const state = sandboxState(ctx, sandbox);
+  await stopSandbox(ctx, sandbox);
+  const id = sandbox.id;
+  await runtimeIfKnown(ctx, state.runtime)?.delete(id);
+  await removeTree(paths.bundle(ctx, id));
+  await removeTree(paths.podRun(ctx, id));
+  await rm(paths.podData(ctx, id), { recursive: true, force: true });
+  await unlink(join(paths.sandboxExitDir(ctx), id)).catch(() => {});
+  await unlink(join(paths.socketDir(ctx), id)).catch(() => {});
+  ctx.sandboxExits.forget(id);
+  ctx.cpuSamples.delete(id);
+  {
+    // Our pod cgroup goes entirely; in a kubelet-owned one only our conmon cgroup.
+    const left = await removeCgroup(
+      ctx.cgroupMode,
+      state.ownCgroup ? state.cgroupParent : monitorCgroup(state),
+    );
+    if (left.length > 0) ctx.logger.warn(`sandbox "${id}": cgroups still busy: ${left.join(", ")}`);
+  }
+}

@@ -1,0 +1,31 @@
+/** PodSandboxStatus: is the infra process alive, and what the pod is made of (verbose info). */
+import type { SandboxObservation, SandboxRecord } from "@servin/runtime-core";
+import { type OciContext, paths, runtimeIfKnown } from "../_context.js";
+import { isLiveInfra, sandboxState } from "./_state.js";
+
+export async function inspectSandbox(ctx: OciContext, sandbox: SandboxRecord): Promise<SandboxObservation> {
+  const state = sandboxState(ctx, sandbox);
+  const runtime = runtimeIfKnown(ctx, state.runtime);
+  const live = await isLiveInfra(state.pid, sandbox.id);
+  const st = live
+    ? { status: "running", pid: state.pid }
+    : runtime
+      ? await runtime.state(sandbox.id).catch(() => undefined)
+      : undefined;
+  const ready = st?.status === "running";
+  return {
+    ready,
+    network: {},
+    info: {
+      pid: st?.pid ?? 0,
+      runtime: state.runtime,
+      runtimeStatus: st?.status ?? "missing",
+      bundle: paths.bundle(ctx, sandbox.id),
+      cgroupParent: state.cgroupParent,
+      namespaces: state.modes,
+      hostname: state.hostname,
+      ...(state.seccomp ? { seccomp: state.seccomp } : {}),
+      network: "no CNI network configured: isolated network namespace with loopback only",
+    },
+  };
+}
