@@ -7,6 +7,7 @@ import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { constants } from "node:http2";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { Server, ServerCredentials } from "@grpc/grpc-js";
 import { createImageService, createMemoryImageBackend, type ServinImageService } from "@servin/image-store";
@@ -22,7 +23,10 @@ import { criServiceDefinitions } from "../src/proto.js";
 import { grpcMessage, h2Connect, h2Version, h2VersionRaw } from "./_h2.js";
 import { tempDir } from "./_helpers.js";
 
-const CRICTL = process.env.SERVIN_CRICTL ?? "/work/shared/conformance/bin/crictl";
+// The conformance kit's unmodified crictl 1.26.1, beside the repository (as CI lays it out).
+const CRICTL =
+  process.env.SERVIN_CRICTL ??
+  fileURLToPath(new URL("../../../../shared/conformance/bin/crictl", import.meta.url));
 const requireReal = process.env.SERVIN_REQUIRE_REAL === "1";
 
 let dir: Awaited<ReturnType<typeof tempDir>>;
