@@ -1,18 +1,11 @@
 /** What every operation of the OCI backend shares: paths, runtimes, the monitor, exit watchers, host facts. */
 import { join } from "node:path";
 import { CriError } from "@servin/cri-types";
+import type { Logger } from "@servin/node-kit";
 import type { ExitWatcher } from "./_exits.js";
 import type { Monitor } from "./monitor.js";
 import type { OciRuntime } from "./oci-runtime.js";
 import type { CgroupMode } from "./spec/resources.js";
-
-/** The logging surface the backend uses (consola and console both fit). */
-export interface OciLogger {
-  debug(message: string, ...args: unknown[]): void;
-  info(message: string, ...args: unknown[]): void;
-  warn(message: string, ...args: unknown[]): void;
-  error(message: string, ...args: unknown[]): void;
-}
 
 export interface OciContext {
   root: string;
@@ -31,7 +24,7 @@ export interface OciContext {
   cgroupParent: string;
   pausePath: string;
   nofile: number;
-  logger: OciLogger;
+  logger: Logger;
   /** Last CPU sample per container/sandbox, for usage_nano_cores. */
   cpuSamples: Map<string, { usage: bigint; at: bigint }>;
 }
@@ -74,7 +67,7 @@ export function runtimeIfKnown(ctx: OciContext, handler: string | undefined): Oc
 /** Runs undo steps in reverse order, logging (never throwing) their failures: CRI-O's resourceCleaner. */
 export class Cleanup {
   private readonly steps: { label: string; fn: () => Promise<unknown> }[] = [];
-  constructor(private readonly logger: OciLogger) {}
+  constructor(private readonly logger: Logger) {}
   add(label: string, fn: () => Promise<unknown>): void {
     this.steps.push({ label, fn });
   }

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { dirUsage, readFileInRoot } from "./_fs.js";
+import { readFileInRoot } from "./_fs.js";
 
 const dir = mkdtempSync(join(tmpdir(), "servin-oci-fs-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -24,17 +24,5 @@ describe("readFileInRoot", () => {
   });
   it("returns undefined for missing files", async () => {
     expect(await readFileInRoot(root, "/nope")).toBeUndefined();
-  });
-});
-
-describe("dirUsage", () => {
-  it("counts bytes and inodes, and zero for a missing dir", async () => {
-    const d = join(dir, "usage");
-    mkdirSync(join(d, "sub"), { recursive: true });
-    writeFileSync(join(d, "sub", "f"), Buffer.alloc(10_000, 1));
-    const u = await dirUsage(d);
-    expect(u.inodes).toBe(2);
-    expect(u.bytes).toBeGreaterThanOrEqual(8192);
-    expect(await dirUsage(join(dir, "missing"))).toEqual({ bytes: 0, inodes: 0 });
   });
 });

@@ -1,29 +1,6 @@
-/** Small file-system helpers: atomic writes, reads confined to a rootfs, disk usage of a directory. */
-import { lstat, mkdir, open, readdir, readlink, rename } from "node:fs/promises";
-import { dirname, join, posix } from "node:path";
-
-/**
- * Write temp, rename: readers never see a half-written file. `sync` adds an
- * fsync; the backend's files do without it (bundles live in the runtime dir and
- * pod files are regenerated on a new RunPodSandbox: after a host crash the
- * containers are gone with them anyway), which saves several ms per create.
- */
-export async function writeFileAtomic(
-  path: string,
-  data: string | Uint8Array,
-  opts: { mode?: number; sync?: boolean } = {},
-): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(16).slice(2)}`;
-  const fh = await open(tmp, "w", opts.mode ?? 0o644);
-  try {
-    await fh.writeFile(data);
-    if (opts.sync) await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, path);
-}
+/** Reads confined to a rootfs (atomic writes and disk usage come from @servin/node-kit). */
+import { lstat, open, readlink } from "node:fs/promises";
+import { join, posix } from "node:path";
 
 /**
  * Reads `path` as seen from inside `root`: symlinks (absolute or relative)
@@ -66,31 +43,4 @@ export async function readFileInRoot(root: string, path: string): Promise<string
   } catch {
     return undefined;
   }
-}
-
-/** Bytes (allocated blocks, like du) and inodes under `dir`; missing dirs count as 0. */
-export async function dirUsage(dir: string): Promise<{ bytes: number; inodes: number }> {
-  let bytes = 0;
-  let inodes = 0;
-  const walk = async (d: string): Promise<void> => {
-    const entries = await readdir(d, { withFileTypes: true }).catch(() => []);
-    for (const e of entries) {
-      const p = join(d, e.name);
-      try {
-        const st = await lstat(p);
-        bytes += st.blocks * 512;
-        inodes++;
-      } catch {
-        continue;
-      }
-      if (e.isDirectory()) await walk(p);
-    }
-  };
-  try {
-    await lstat(dir);
-  } catch {
-    return { bytes: 0, inodes: 0 };
-  }
-  await walk(dir);
-  return { bytes, inodes };
 }

@@ -2,11 +2,11 @@
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type ContainerId, CriError } from "@servin/cri-types";
+import { ensurePrivateDir, type Logger, silentLogger } from "@servin/node-kit";
 import type { BackendCondition, ContainerExit, RuntimeBackend } from "@servin/runtime-core";
 import { toContainerExit } from "./_container-state.js";
-import { type OciContext, type OciLogger, paths } from "./_context.js";
+import { type OciContext, paths } from "./_context.js";
 import { createExitWatcher, type ExitRecord } from "./_exits.js";
-import { ensurePrivateDir } from "./_private-dir.js";
 import { createContainer } from "./container/create.js";
 import { execSync } from "./container/exec-sync.js";
 import { removeContainer } from "./container/remove.js";
@@ -40,13 +40,11 @@ export interface OciBackendOptions {
   pausePath?: string;
   /** cgroupfs parent of pods without a kubelet cgroup parent (default "servin"). */
   cgroupParent?: string;
-  logger?: OciLogger;
+  logger?: Logger;
   /** Seams for tests: replace the runtime CLI driver or the monitor. */
   createRuntime?: (opts: { name: string; path: string; root: string }) => OciRuntime;
   monitor?: Monitor;
 }
-
-const silent: OciLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
 /** Our RLIMIT_NOFILE hard limit: without CAP_SYS_RESOURCE a container cannot be given more. */
 async function nofileLimit(): Promise<number> {
@@ -65,7 +63,7 @@ async function nofileLimit(): Promise<number> {
  * await backend.close();
  */
 export async function createOciBackend(opts: OciBackendOptions): Promise<RuntimeBackend> {
-  const logger = opts.logger ?? silent;
+  const logger = opts.logger ?? silentLogger;
   const configured = opts.runtimes ?? defaultRuntimes();
   const defaultRuntime = opts.defaultRuntime ?? "runc";
   const host = await detectOciHost({

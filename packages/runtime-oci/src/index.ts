@@ -1,6 +1,5 @@
 /** @servin/runtime-oci: the Linux RuntimeBackend — OCI specs, bundles, conmon + runc/crun, CRI logs, exec, cgroups. */
 
-export type { OciLogger } from "./_context.js";
 export { createOciBackend, type OciBackendOptions } from "./backend.js";
 export { type DetectOptions, detectOciHost, type OciHostReport, type RuntimeHandlerInfo } from "./host.js";
 export { createConmonMonitor, type Monitor, type MonitorCreateOptions } from "./monitor.js";

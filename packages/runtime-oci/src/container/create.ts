@@ -2,12 +2,13 @@
 import { mkdir, rm, stat, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { CriError, type Mount } from "@servin/cri-types";
+import { atomicWriteFile } from "@servin/node-kit";
 import type { BackendState, ContainerRecord, SandboxRecord } from "@servin/runtime-core";
 import { checkpoint } from "../_cancel.js";
 import { prepareMonitorCgroup, removeCgroup } from "../_cgroups.js";
 import type { ContainerState } from "../_container-state.js";
 import { Cleanup, type OciContext, paths, runtimeFor } from "../_context.js";
-import { readFileInRoot, writeFileAtomic } from "../_fs.js";
+import { readFileInRoot } from "../_fs.js";
 import { hostCapabilities } from "../_host-caps.js";
 import { killMonitors } from "../_monitor-processes.js";
 import { mountRootfs, removeTree, requirePropagation, unmountAll } from "../_mounts.js";
@@ -128,7 +129,11 @@ export async function createContainer(
     if (ctx.cgroupMode !== "v2" && Object.keys(config.linux?.resources?.unified ?? {}).length > 0) {
       ctx.logger.warn(`container "${name}": resources.unified ignored: this host has no pure cgroup v2`);
     }
-    await writeFileAtomic(join(bundle, "config.json"), JSON.stringify(spec, null, 2));
+    // The bundle lives in the runtime state dir, gone with the container after a host crash: no fsync.
+    await atomicWriteFile(join(bundle, "config.json"), JSON.stringify(spec, null, 2), {
+      mode: 0o644,
+      sync: false,
+    });
     if (container.logPath) await mkdir(dirname(container.logPath), { recursive: true });
     checkpoint(signal, what);
 

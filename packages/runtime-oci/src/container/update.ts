@@ -2,10 +2,10 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { LinuxContainerResources } from "@servin/cri-types";
+import { atomicWriteFile } from "@servin/node-kit";
 import type { ContainerRecord } from "@servin/runtime-core";
 import { containerState } from "../_container-state.js";
 import { type OciContext, paths, runtimeFor } from "../_context.js";
-import { writeFileAtomic } from "../_fs.js";
 import { toOciResources } from "../spec/resources.js";
 import type { OciSpec } from "../spec/types.js";
 
@@ -27,7 +27,7 @@ export async function updateContainerResources(
   try {
     const spec = JSON.parse(await readFile(specPath, "utf8")) as OciSpec;
     spec.linux.resources = { ...spec.linux.resources, ...oci };
-    await writeFileAtomic(specPath, JSON.stringify(spec, null, 2));
+    await atomicWriteFile(specPath, JSON.stringify(spec, null, 2), { mode: 0o644, sync: false });
   } catch {
     // No bundle: nothing to keep in step.
   }
