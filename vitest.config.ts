@@ -9,7 +9,12 @@ export default defineConfig({
   test: {
     globalSetup: ["tooling/vitest.require-real.ts"],
     reporters: ["default", "./tooling/vitest-summary.ts"],
-    include: ["packages/*/src/**/*.test.ts", "packages/*/test/**/*.test.ts", "apps/*/test/**/*.test.ts"],
+    include: [
+      "packages/*/src/**/*.test.ts",
+      "packages/*/test/**/*.test.ts",
+      "apps/*/test/**/*.test.ts",
+      "tooling/**/*.test.ts",
+    ],
     testTimeout: 30_000,
     hookTimeout: 120_000,
     pool: "forks",
