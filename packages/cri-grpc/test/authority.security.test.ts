@@ -4,17 +4,11 @@
  * GOAWAY naming the error), never the server.
  */
 import { join } from "node:path";
-import { createImageService, createMemoryImageBackend, type ServinImageService } from "@servin/image-store";
-import {
-  createMemoryBackend,
-  createMemoryStore,
-  createRuntimeService,
-  type ServinRuntimeService,
-} from "@servin/runtime-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type CriGrpcClient, createCriGrpcClient, createCriGrpcServer } from "../src/index.js";
 import { frame, h2Connect, h2Version, PREFACE, rawExchange, VERSION_PATH, VERSION_REQUEST } from "./_h2.js";
 import { tempDir } from "./_helpers.js";
+import { createMemoryServices, type MemoryServices } from "./_memory-services.js";
 
 const HEADERS = 0x1;
 const DATA = 0x0;
@@ -27,20 +21,17 @@ const PROTOCOL_ERROR = 0x1;
 const COMPRESSION_ERROR = 0x9;
 
 let dir: Awaited<ReturnType<typeof tempDir>>;
-let images: ServinImageService;
-let runtime: ServinRuntimeService;
+let services: MemoryServices;
+let images: MemoryServices["images"];
+let runtime: MemoryServices["runtime"];
 let server: ReturnType<typeof createCriGrpcServer>;
 let socketPath: string;
 let cri: CriGrpcClient;
 
 beforeAll(async () => {
   dir = await tempDir();
-  images = await createImageService({ backend: createMemoryImageBackend() });
-  runtime = await createRuntimeService({
-    backend: createMemoryBackend(),
-    images,
-    store: createMemoryStore(),
-  });
+  services = await createMemoryServices();
+  ({ images, runtime } = services);
   server = createCriGrpcServer({ runtime, images, socketPath: join(dir.path, "servin.sock") });
   socketPath = (await server.listen()).socketPath as string;
   cri = createCriGrpcClient(`unix://${socketPath}`);
@@ -49,8 +40,7 @@ beforeAll(async () => {
 afterAll(async () => {
   cri?.close();
   await server?.close(2000);
-  await runtime?.close();
-  await images?.close();
+  await services?.close();
   await dir?.remove();
 });
 

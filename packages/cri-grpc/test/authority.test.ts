@@ -10,18 +10,12 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { Server, ServerCredentials } from "@grpc/grpc-js";
-import { createImageService, createMemoryImageBackend, type ServinImageService } from "@servin/image-store";
-import {
-  createMemoryBackend,
-  createMemoryStore,
-  createRuntimeService,
-  type ServinRuntimeService,
-} from "@servin/runtime-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCriGrpcServer } from "../src/index.js";
 import { criServiceDefinitions } from "../src/proto.js";
 import { grpcMessage, h2Connect, h2Version, h2VersionRaw } from "./_h2.js";
 import { tempDir } from "./_helpers.js";
+import { createMemoryServices, type MemoryServices } from "./_memory-services.js";
 
 // The conformance kit's unmodified crictl 1.26.1, beside the repository (as CI lays it out).
 const CRICTL =
@@ -30,19 +24,16 @@ const CRICTL =
 const requireReal = process.env.SERVIN_REQUIRE_REAL === "1";
 
 let dir: Awaited<ReturnType<typeof tempDir>>;
-let images: ServinImageService;
-let runtime: ServinRuntimeService;
+let services: MemoryServices;
+let images: MemoryServices["images"];
+let runtime: MemoryServices["runtime"];
 let server: ReturnType<typeof createCriGrpcServer>;
 let socketPath: string;
 
 beforeAll(async () => {
   dir = await tempDir();
-  images = await createImageService({ backend: createMemoryImageBackend() });
-  runtime = await createRuntimeService({
-    backend: createMemoryBackend(),
-    images,
-    store: createMemoryStore(),
-  });
+  services = await createMemoryServices();
+  ({ images, runtime } = services);
   server = createCriGrpcServer({
     runtime,
     images,
@@ -54,8 +45,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.close(2000);
-  await runtime?.close();
-  await images?.close();
+  await services?.close();
   await dir?.remove();
 });
 

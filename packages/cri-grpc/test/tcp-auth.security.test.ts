@@ -6,38 +6,28 @@
  */
 import { join } from "node:path";
 import { Metadata } from "@grpc/grpc-js";
-import { createImageService, createMemoryImageBackend, type ServinImageService } from "@servin/image-store";
-import {
-  createMemoryBackend,
-  createMemoryStore,
-  createRuntimeService,
-  type ServinRuntimeService,
-} from "@servin/runtime-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type CriGrpcServerOptions, createCriGrpcServer, type TcpPeer } from "../src/index.js";
 import { rawServerStream, rawUnary, tempDir } from "./_helpers.js";
+import { createMemoryServices, type MemoryServices } from "./_memory-services.js";
 
 const UNAUTHENTICATED = 16;
 const PERMISSION_DENIED = 7;
 const TOKEN = "s3cret-token-for-tests";
 
 let dir: Awaited<ReturnType<typeof tempDir>>;
-let images: ServinImageService;
-let runtime: ServinRuntimeService;
+let services: MemoryServices;
+let images: MemoryServices["images"];
+let runtime: MemoryServices["runtime"];
 
 beforeAll(async () => {
   dir = await tempDir();
-  images = await createImageService({ backend: createMemoryImageBackend() });
-  runtime = await createRuntimeService({
-    backend: createMemoryBackend(),
-    images,
-    store: createMemoryStore(),
-  });
+  services = await createMemoryServices();
+  ({ images, runtime } = services);
 });
 
 afterAll(async () => {
-  await runtime?.close();
-  await images?.close();
+  await services?.close();
   await dir?.remove();
 });
 
