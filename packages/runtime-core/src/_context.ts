@@ -222,3 +222,11 @@ export function backendError(what: string, err: unknown): CriError {
   const message = err instanceof Error ? err.message : String(err);
   return CriError.internal(`${what}: ${message}`, err);
 }
+
+/**
+ * The signal a call hands the backend's long operations: the service's
+ * lifetime (aborted by close()) and the caller's own, whichever aborts first.
+ */
+export function callSignal(ctx: RuntimeContext, caller: AbortSignal | undefined): AbortSignal {
+  return caller === undefined ? ctx.lifetime : AbortSignal.any([ctx.lifetime, caller]);
+}

@@ -13,6 +13,15 @@
  *   and hands it back on every later call, including after a restart.
  * - Exits the backend notices by itself (conmon exit files, process death) are
  *   reported through `onContainerExit`; the core never polls a container into shape.
+ * - Every method that can wait (create, run, start, stop, remove, exec) takes
+ *   an optional `signal`: the core's lifetime signal (aborted by close()),
+ *   combined with the caller's own where the call has one. When it aborts the
+ *   method stops waiting at once and rejects with the signal's CriError reason
+ *   (the service closing: Unavailable), else DeadlineExceeded. It leaves the
+ *   OS truthful and retryable: a create undoes itself; a stop leaves what it
+ *   already sent sent (the process may still be exiting; its exit is reported
+ *   through `onContainerExit` later, and a later stop finishes the job); a
+ *   remove has either completed or left the object removable by a retry.
  */
 import type {
   ContainerConfig,
@@ -101,10 +110,17 @@ export interface RuntimeBackend {
     sandbox: SandboxRecord,
     signal?: AbortSignal,
   ): Promise<{ backendState: BackendState; network?: PodSandboxNetworkStatus }>;
-  /** Stops the infra. The core stops the pod's containers before calling this. Idempotent. */
-  stopSandbox(sandbox: SandboxRecord): Promise<void>;
-  /** Removes everything the backend made for the pod. Idempotent. */
-  removeSandbox(sandbox: SandboxRecord): Promise<void>;
+  /**
+   * Stops the infra. The core stops the pod's containers before calling this.
+   * Idempotent. Aborted by `signal`: rejects at once; the infra may still be
+   * exiting and a later stop finishes it.
+   */
+  stopSandbox(sandbox: SandboxRecord, signal?: AbortSignal): Promise<void>;
+  /**
+   * Removes everything the backend made for the pod. Idempotent. Aborted by
+   * `signal`: rejects at once, leaving a pod a later removal finishes.
+   */
+  removeSandbox(sandbox: SandboxRecord, signal?: AbortSignal): Promise<void>;
   inspectSandbox(sandbox: SandboxRecord): Promise<SandboxObservation>;
 
   /** Builds the container (bundle, rootfs) without starting its process. */
@@ -113,18 +129,38 @@ export interface RuntimeBackend {
     sandbox: SandboxRecord,
     signal?: AbortSignal,
   ): Promise<{ backendState: BackendState }>;
+  /**
+   * Starts the created container's process. Aborted by `signal` before the
+   * process was started, it rejects and the container stays created.
+   */
   startContainer(
     container: ContainerRecord,
     sandbox: SandboxRecord,
+    signal?: AbortSignal,
   ): Promise<{ startedAt: UnixNanos; backendState?: BackendState }>;
   /**
    * Sends the stop signal (config.stopSignal, else the image's, else SIGTERM),
    * waits `timeoutSeconds`, then SIGKILL. Resolves once the process is gone;
    * the exit is also reported through onContainerExit. Idempotent.
+   * Aborted by `signal` mid-wait, it rejects at once and sends nothing more:
+   * the process may still be exiting (its exit is reported through
+   * onContainerExit when it comes) and a later stop finishes the job.
    */
-  stopContainer(container: ContainerRecord, timeoutSeconds: number): Promise<ContainerExit | undefined>;
-  /** Removes everything on disk and in the OS for the container (stopping it first if needed). Idempotent. */
-  removeContainer(container: ContainerRecord, sandbox: SandboxRecord | undefined): Promise<void>;
+  stopContainer(
+    container: ContainerRecord,
+    timeoutSeconds: number,
+    signal?: AbortSignal,
+  ): Promise<ContainerExit | undefined>;
+  /**
+   * Removes everything on disk and in the OS for the container (stopping it
+   * first if needed). Idempotent. Aborted by `signal`, it rejects having
+   * either completed or left a container a later removal finishes.
+   */
+  removeContainer(
+    container: ContainerRecord,
+    sandbox: SandboxRecord | undefined,
+    signal?: AbortSignal,
+  ): Promise<void>;
   inspectContainer(container: ContainerRecord): Promise<ObservedContainer>;
 
   execSync(

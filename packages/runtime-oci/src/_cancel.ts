@@ -27,3 +27,20 @@ export function cancelledError(signal: AbortSignal, what: string): CriError {
 export function checkpoint(signal: AbortSignal | undefined, what: string): void {
   if (signal?.aborted) throw cancelledError(signal, what);
 }
+
+/**
+ * Waits `ms`, or less when `signal` aborts first: the pause between two
+ * retries of a loop that must stop at once when its caller gives up.
+ */
+export function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}

@@ -2,6 +2,7 @@
 import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, rmdir } from "node:fs/promises";
 import { join } from "node:path";
+import { pause } from "./_cancel.js";
 import type { CgroupMode } from "./spec/resources.js";
 
 const ROOT = "/sys/fs/cgroup";
@@ -122,9 +123,14 @@ async function hierarchies(mode: CgroupMode): Promise<string[]> {
 /**
  * Removes a cgroup (and its empty children, deepest first) from every
  * hierarchy. Used for the pod-level cgroup Servin creates; a cgroup that still
- * has processes stays and is reported.
+ * has processes stays and is reported, as does one still busy when `signal`
+ * aborts (the EBUSY retries stop; a later removal finishes it).
  */
-export async function removeCgroup(mode: CgroupMode, cgroupsPath: string): Promise<string[]> {
+export async function removeCgroup(
+  mode: CgroupMode,
+  cgroupsPath: string,
+  signal?: AbortSignal,
+): Promise<string[]> {
   const left: string[] = [];
   for (const h of await hierarchies(mode)) {
     const dir = join(h, cgroupsPath);
@@ -141,11 +147,11 @@ export async function removeCgroup(mode: CgroupMode, cgroupsPath: string): Promi
         } catch (err) {
           const code = (err as NodeJS.ErrnoException).code;
           if (code === "ENOENT") return;
-          if (code !== "EBUSY" || attempt >= 20) {
+          if (code !== "EBUSY" || attempt >= 20 || signal?.aborted) {
             left.push(d);
             return;
           }
-          await new Promise((r) => setTimeout(r, 100));
+          await pause(100, signal);
         }
       }
     };

@@ -62,4 +62,25 @@ describe("exit watcher", () => {
     expect(w.waitingIds()).toBe(0);
     w.close();
   });
+
+  it("drops a wait at once when its signal aborts, and later exits are still reported", async () => {
+    const w = await createExitWatcher(dir);
+    const seen: string[] = [];
+    w.on((e) => seen.push(e.id));
+    const controller = new AbortController();
+    const waiting = w.wait(id("9"), 600_000, controller.signal);
+    // wait() reads the file once before it registers.
+    for (let i = 0; i < 200 && w.waitingIds() === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(w.waitingIds()).toBe(1);
+    controller.abort();
+    expect(await waiting).toBeUndefined();
+    expect(w.waitingIds()).toBe(0);
+    // Already aborted: no wait is registered at all.
+    expect(await w.wait(id("9"), 600_000, controller.signal)).toBeUndefined();
+    expect(w.waitingIds()).toBe(0);
+    writeExit(id("9"), 137);
+    for (let i = 0; i < 200 && !seen.includes(id("9")); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(seen).toEqual([id("9")]);
+    w.close();
+  });
 });

@@ -26,8 +26,11 @@ const RESCAN_MS = 5_000;
 export interface ExitWatcher {
   /** The exit of `id` if its file exists. */
   read(id: string): Promise<ExitRecord | undefined>;
-  /** Resolves with the exit once it happens, or undefined after `timeoutMs`. */
-  wait(id: string, timeoutMs: number): Promise<ExitRecord | undefined>;
+  /**
+   * Resolves with the exit once it happens, or undefined after `timeoutMs` or
+   * as soon as `signal` aborts (the wait is dropped at once: no entry outlives it).
+   */
+  wait(id: string, timeoutMs: number, signal?: AbortSignal): Promise<ExitRecord | undefined>;
   /** Subscribes to new exits (files that appear after the watcher started). */
   on(listener: (exit: ExitRecord) => void): () => void;
   /** Forgets an id so a future file with that name is reported again. */
@@ -100,9 +103,9 @@ export async function createExitWatcher(dir: string, opts: ExitWatcherOptions = 
 
   return {
     read: (id) => readExit(dir, id),
-    async wait(id, timeoutMs) {
+    async wait(id, timeoutMs, signal) {
       const now = await readExit(dir, id);
-      if (now) return now;
+      if (now || signal?.aborted) return now;
       return new Promise((resolve) => {
         let set = waiters.get(id);
         if (!set) {
@@ -112,12 +115,15 @@ export async function createExitWatcher(dir: string, opts: ExitWatcherOptions = 
         const done = (exit: ExitRecord | undefined) => {
           clearTimeout(timer);
           clearInterval(poll);
+          signal?.removeEventListener("abort", onAbort);
           const ws = waiters.get(id);
           ws?.delete(done);
           if (ws?.size === 0) waiters.delete(id);
           resolve(exit);
         };
         set.add(done);
+        const onAbort = () => done(undefined);
+        signal?.addEventListener("abort", onAbort, { once: true });
         const timer = setTimeout(() => done(undefined), Math.max(0, timeoutMs));
         // A cheap local poll while someone is actually waiting, in case the
         // inotify event is lost; never used to discover exits in general.

@@ -6,6 +6,7 @@
  */
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { pause } from "./_cancel.js";
 import type { ExitRecord, ExitWatcher } from "./_exits.js";
 import { readPid } from "./oci-runtime.js";
 
@@ -68,7 +69,8 @@ async function scan(withArgv: (comm: string) => boolean): Promise<ProcessInfo[]>
 
 /**
  * The exit of `id` once its file appears, or undefined as soon as no conmon
- * is left to write it (or after `timeoutMs`). Never waits out a timeout for a
+ * is left to write it (or after `timeoutMs`, or at once when `signal`
+ * aborts: the caller checks the signal). Never waits out a timeout for a
  * file that cannot come.
  */
 export async function waitForExit(
@@ -76,12 +78,17 @@ export async function waitForExit(
   bundle: string,
   id: string,
   timeoutMs: number,
+  signal?: AbortSignal,
 ): Promise<ExitRecord | undefined> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const exit = await exits.wait(id, Math.min(LIVENESS_CHECK_MS, Math.max(0, deadline - Date.now())));
+    const exit = await exits.wait(
+      id,
+      Math.min(LIVENESS_CHECK_MS, Math.max(0, deadline - Date.now())),
+      signal,
+    );
     if (exit) return exit;
-    if (Date.now() >= deadline) return undefined;
+    if (Date.now() >= deadline || signal?.aborted) return undefined;
     if ((await monitorPids(bundle, id)).length === 0) return exits.read(id); // written just before it left?
   }
 }
@@ -94,7 +101,7 @@ export async function waitForExit(
  * the conmon it left may still be about to run `runtime create`, which must
  * not happen after the cleanup ran `runtime delete`.
  */
-export async function killContainerProcesses(id: string): Promise<void> {
+export async function killContainerProcesses(id: string, signal?: AbortSignal): Promise<void> {
   const find = async () => {
     const all = await scan((comm) => comm === "conmon" || comm.startsWith("runc") || comm === "crun");
     const own = all.filter((p) => p.argv.includes(id) && (p.comm === "conmon" || p.argv.includes("create")));
@@ -104,7 +111,8 @@ export async function killContainerProcesses(id: string): Promise<void> {
     const ownPids = new Set(own.map((p) => p.pid));
     return all.filter((p) => ownPids.has(p.pid) || sessions.has(p.session)).map((p) => p.pid);
   };
-  for (let waited = 0; waited < KILL_WAIT_MS; waited += 50) {
+  // An abort stops the waiting, not the killing: every round sends SIGKILL first.
+  for (let waited = 0; waited < KILL_WAIT_MS && !signal?.aborted; waited += 50) {
     const pids = await find();
     if (pids.length === 0) return;
     for (const pid of pids) {
@@ -112,7 +120,7 @@ export async function killContainerProcesses(id: string): Promise<void> {
         process.kill(pid, "SIGKILL");
       } catch {}
     }
-    await new Promise((r) => setTimeout(r, 50));
+    await pause(50, signal);
   }
 }
 

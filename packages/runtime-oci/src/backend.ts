@@ -181,23 +181,24 @@ export async function createOciBackend(opts: OciBackendOptions): Promise<Runtime
     handlers: () => [...runtimes.keys()],
 
     runSandbox: (sandbox, signal) => runSandbox(ctx, sandbox, signal),
-    stopSandbox: (sandbox) => stopSandbox(ctx, sandbox),
-    removeSandbox: (sandbox) => removeSandbox(ctx, sandbox),
+    stopSandbox: (sandbox, signal) => stopSandbox(ctx, sandbox, signal),
+    removeSandbox: (sandbox, signal) => removeSandbox(ctx, sandbox, signal),
     inspectSandbox: (sandbox) => inspectSandbox(ctx, sandbox),
 
     createContainer: (container, sandbox, signal) => createContainer(ctx, container, sandbox, signal),
-    async startContainer(container) {
+    async startContainer(container, _sandbox, signal) {
       starting.set(container.id, []);
       try {
-        return await startContainer(ctx, container);
+        return await startContainer(ctx, container, signal);
       } finally {
         const queued = starting.get(container.id) ?? [];
         starting.delete(container.id);
         for (const record of queued) void emit(record);
       }
     },
-    stopContainer: (container, timeoutSeconds) => stopContainer(ctx, container, timeoutSeconds),
-    removeContainer: (container) => removeContainer(ctx, container),
+    stopContainer: (container, timeoutSeconds, signal) =>
+      stopContainer(ctx, container, timeoutSeconds, signal),
+    removeContainer: (container, _sandbox, signal) => removeContainer(ctx, container, signal),
     inspectContainer: (container) => inspectContainer(ctx, container),
 
     execSync: (container, cmd, timeoutSeconds, signal) =>

@@ -3,6 +3,7 @@ import type { CallOptions, Empty, RemoveContainerRequest } from "@servin/cri-typ
 import {
   backendError,
   type ContainerEntry,
+  callSignal,
   findContainerOrUndefined,
   type RuntimeContext,
 } from "../_context.js";
@@ -13,6 +14,9 @@ import { stopContainerLocked } from "./stop.js";
  * RemoveContainer RPC. An unknown ID succeeds (CRI: "must not return an
  * error if the container has already been removed"). A RUNNING or UNKNOWN
  * container is force-stopped first (timeout 0), as the CRI requires.
+ * Cut short by the caller's signal (or close()), it answers with the signal's
+ * CriError reason, else DeadlineExceeded, and keeps the record: the backend
+ * left the container removable, and a later RemoveContainer finishes it.
  *
  * @example
  * await runtime.removeContainer({ containerId: id });
@@ -20,21 +24,25 @@ import { stopContainerLocked } from "./stop.js";
 export async function removeContainer(
   ctx: RuntimeContext,
   req: RemoveContainerRequest,
-  _opts?: CallOptions,
+  opts?: CallOptions,
 ): Promise<Empty> {
   const entry = findContainerOrUndefined(ctx, req.containerId);
-  if (entry !== undefined) await removeContainerEntry(ctx, entry);
+  if (entry !== undefined) await removeContainerEntry(ctx, entry, callSignal(ctx, opts?.signal));
   return {};
 }
 
 /** Removes one container (takes its lock); a no-op when already removed. */
-export function removeContainerEntry(ctx: RuntimeContext, entry: ContainerEntry): Promise<void> {
+export function removeContainerEntry(
+  ctx: RuntimeContext,
+  entry: ContainerEntry,
+  signal?: AbortSignal,
+): Promise<void> {
   return entry.lock.run(async () => {
     if (entry.removed) return;
     const { id, sandboxId } = entry.record;
-    await stopContainerLocked(ctx, entry, 0);
+    await stopContainerLocked(ctx, entry, 0, signal);
     try {
-      await ctx.backend.removeContainer(entry.record, ctx.sandboxes.get(sandboxId)?.record);
+      await ctx.backend.removeContainer(entry.record, ctx.sandboxes.get(sandboxId)?.record, signal);
     } catch (err) {
       throw backendError(`remove container "${id}"`, err);
     }

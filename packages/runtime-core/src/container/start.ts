@@ -3,6 +3,7 @@ import type { CallOptions, Empty, StartContainerRequest } from "@servin/cri-type
 import { CriError, nowNanos } from "@servin/cri-types";
 import {
   backendError,
+  callSignal,
   findContainer,
   type RuntimeContext,
   requireContainerState,
@@ -19,7 +20,10 @@ export const START_ERROR_REASON = "StartError";
  * StartContainer RPC. Only a CREATED container in a READY pod can start
  * (FailedPrecondition otherwise). If the backend fails, the container is
  * recorded as EXITED with exit code 128 and reason StartError (containerd),
- * so kubelet sees why and recreates it.
+ * so kubelet sees why and recreates it — except when the caller's signal (or
+ * close()) cut the start short before the backend started anything: the
+ * container then stays CREATED and the call answers with the signal's
+ * CriError reason, else DeadlineExceeded.
  *
  * @example
  * await runtime.startContainer({ containerId: id });
@@ -27,9 +31,10 @@ export const START_ERROR_REASON = "StartError";
 export async function startContainer(
   ctx: RuntimeContext,
   req: StartContainerRequest,
-  _opts?: CallOptions,
+  opts?: CallOptions,
 ): Promise<Empty> {
   const entry = findContainer(ctx, req.containerId);
+  const signal = callSignal(ctx, opts?.signal);
   await withContainerLock(entry, async () => {
     const id = entry.record.id;
     requireContainerState(entry, ["CONTAINER_CREATED"], "StartContainer");
@@ -41,9 +46,13 @@ export async function startContainer(
     }
     let result: Awaited<ReturnType<typeof ctx.backend.startContainer>>;
     try {
-      result = await ctx.backend.startContainer(entry.record, sandbox.record);
+      result = await ctx.backend.startContainer(entry.record, sandbox.record, signal);
     } catch (err) {
       const error = backendError(`start container "${id}"`, err);
+      if (signal.aborted) {
+        const observed = await ctx.backend.inspectContainer(entry.record).catch(() => undefined);
+        if (observed?.state === "created") throw error; // nothing was started: still CREATED, truthfully
+      }
       await saveContainer(ctx, entry, {
         ...entry.status,
         finishedAt: nowNanos(),

@@ -4,6 +4,7 @@ import { CriError, nowNanos } from "@servin/cri-types";
 import {
   backendError,
   type ContainerEntry,
+  callSignal,
   findContainer,
   type RuntimeContext,
   saveContainer,
@@ -24,37 +25,45 @@ export const UNKNOWN_EXIT_CODE = 255;
  * is a no-op (containerd). An unknown ID is NotFound, as containerd answers
  * (kubelet tolerates it).
  *
+ * The caller's signal (or close()) cuts the wait short: the call answers with
+ * the signal's CriError reason (Unavailable when closing), else
+ * DeadlineExceeded, and the container stays RUNNING — it may still be
+ * exiting from the signal it got; its exit is recorded when it comes, and a
+ * later StopContainer finishes the job.
+ *
  * @example
  * await runtime.stopContainer({ containerId: id, timeout: 10 });
  */
 export async function stopContainer(
   ctx: RuntimeContext,
   req: StopContainerRequest,
-  _opts?: CallOptions,
+  opts?: CallOptions,
 ): Promise<Empty> {
   const entry = findContainer(ctx, req.containerId);
   const timeout = req.timeout ?? 0;
   if (!Number.isFinite(timeout)) throw CriError.invalidArgument(`timeout: expected a number of seconds`);
   // Timers hold at most 2^31-1 ms (~24.8 days); a longer timeout would fire at once. No kubelet waits that long.
   const seconds = Math.min(Math.max(0, timeout), MAX_TIMER_SECONDS);
-  await withContainerLock(entry, () => stopContainerLocked(ctx, entry, seconds));
+  const signal = callSignal(ctx, opts?.signal);
+  await withContainerLock(entry, () => stopContainerLocked(ctx, entry, seconds, signal));
   return {};
 }
 
-/** Stops a container whose lock the caller holds. */
+/** Stops a container whose lock the caller holds; `signal` cuts the backend's wait short (nothing is recorded then). */
 export async function stopContainerLocked(
   ctx: RuntimeContext,
   entry: ContainerEntry,
   timeoutSeconds: number,
+  signal?: AbortSignal,
 ): Promise<void> {
   const state = containerState(entry.status);
   if (state !== "CONTAINER_RUNNING" && state !== "CONTAINER_UNKNOWN") return;
   const id = entry.record.id;
   let exit: ContainerExit | undefined;
   try {
-    exit = await ctx.backend.stopContainer(entry.record, timeoutSeconds);
+    exit = await ctx.backend.stopContainer(entry.record, timeoutSeconds, signal);
   } catch (err) {
-    if (state === "CONTAINER_RUNNING") throw backendError(`stop container "${id}"`, err);
+    if (state === "CONTAINER_RUNNING" || signal?.aborted) throw backendError(`stop container "${id}"`, err);
     // UNKNOWN: the backend has lost it already; stopping it is only bookkeeping.
     ctx.logger.debug(`stop of unknown container "${id}" failed in the backend`, err);
   }

@@ -2,6 +2,7 @@
 import type { CallOptions, Empty, RemovePodSandboxRequest } from "@servin/cri-types";
 import {
   backendError,
+  callSignal,
   containersOf,
   findSandboxOrUndefined,
   type RuntimeContext,
@@ -16,6 +17,9 @@ import { stopSandboxLocked } from "./stop.js";
  * RemovePodSandbox RPC. An unknown ID succeeds (CRI: "must not return an
  * error if the sandbox has already been removed"). A READY pod is stopped
  * first and running containers are force-stopped, as current containerd does.
+ * Cut short by the caller's signal (or close()), it answers with the signal's
+ * CriError reason, else DeadlineExceeded, and keeps the pod's record (and
+ * those of containers not yet removed): a later RemovePodSandbox finishes it.
  *
  * @example
  * await runtime.removePodSandbox({ podSandboxId: id });
@@ -23,21 +27,22 @@ import { stopSandboxLocked } from "./stop.js";
 export async function removePodSandbox(
   ctx: RuntimeContext,
   req: RemovePodSandboxRequest,
-  _opts?: CallOptions,
+  opts?: CallOptions,
 ): Promise<Empty> {
   const entry = findSandboxOrUndefined(ctx, req.podSandboxId);
   if (entry === undefined) return {};
   const id = entry.record.id;
+  const signal = callSignal(ctx, opts?.signal);
   try {
     await withSandboxLock(entry, async () => {
       // Stop first: NOTREADY refuses new CreateContainer calls, so the wait below is complete.
       entry.stopping = true;
-      await stopSandboxLocked(ctx, entry);
+      await stopSandboxLocked(ctx, entry, signal);
       entry.stopping = true;
       await Promise.allSettled([...entry.creating]);
-      for (const c of containersOf(ctx, id)) await removeContainerEntry(ctx, c);
+      for (const c of containersOf(ctx, id)) await removeContainerEntry(ctx, c, signal);
       try {
-        await ctx.backend.removeSandbox(entry.record);
+        await ctx.backend.removeSandbox(entry.record, signal);
       } catch (err) {
         throw backendError(`remove pod sandbox "${id}"`, err);
       }

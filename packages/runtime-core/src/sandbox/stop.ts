@@ -3,6 +3,7 @@ import type { CallOptions, Empty, StopPodSandboxRequest } from "@servin/cri-type
 import { nowNanos } from "@servin/cri-types";
 import {
   backendError,
+  callSignal,
   containersOf,
   findSandboxOrUndefined,
   type RuntimeContext,
@@ -20,18 +21,24 @@ import { emitEvent } from "../events/emit.js";
  * and CRI-O answers so. (containerd answers NotFound here; kubelet tolerates
  * both, so the CRI's text decides.)
  *
+ * The caller's signal (or close()) cuts the waits short with its CriError
+ * reason, else DeadlineExceeded; the pod stays READY (some containers may be
+ * stopped already, the infra may still be exiting) and a later
+ * StopPodSandbox finishes the job.
+ *
  * @example
  * await runtime.stopPodSandbox({ podSandboxId: id });
  */
 export async function stopPodSandbox(
   ctx: RuntimeContext,
   req: StopPodSandboxRequest,
-  _opts?: CallOptions,
+  opts?: CallOptions,
 ): Promise<Empty> {
   const entry = findSandboxOrUndefined(ctx, req.podSandboxId);
   if (entry === undefined) return {};
+  const signal = callSignal(ctx, opts?.signal);
   try {
-    await withSandboxLock(entry, () => stopSandboxLocked(ctx, entry));
+    await withSandboxLock(entry, () => stopSandboxLocked(ctx, entry, signal));
   } catch (err) {
     // Removed while we waited for the lock: that is stopped, too.
     if (entry.removed) return {};
@@ -41,7 +48,11 @@ export async function stopPodSandbox(
 }
 
 /** Stops a pod whose lock the caller holds. */
-export async function stopSandboxLocked(ctx: RuntimeContext, entry: SandboxEntry): Promise<void> {
+export async function stopSandboxLocked(
+  ctx: RuntimeContext,
+  entry: SandboxEntry,
+  signal?: AbortSignal,
+): Promise<void> {
   const id = entry.record.id;
   entry.stopping = true;
   try {
@@ -49,14 +60,14 @@ export async function stopSandboxLocked(ctx: RuntimeContext, entry: SandboxEntry
     const containers = containersOf(ctx, id);
     await Promise.all(
       containers.map((c) =>
-        withContainerLock(c, () => stopContainerLocked(ctx, c, 0)).catch((err: unknown) => {
+        withContainerLock(c, () => stopContainerLocked(ctx, c, 0, signal)).catch((err: unknown) => {
           if (!c.removed) throw err;
         }),
       ),
     );
     try {
       // Always asked, even when already NOTREADY: a previous stop may have failed halfway (idempotent).
-      await ctx.backend.stopSandbox(entry.record);
+      await ctx.backend.stopSandbox(entry.record, signal);
     } catch (err) {
       throw backendError(`stop pod sandbox "${id}"`, err);
     }

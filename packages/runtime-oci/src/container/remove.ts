@@ -2,6 +2,7 @@
 import { readFile, rm, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import type { ContainerRecord } from "@servin/runtime-core";
+import { checkpoint } from "../_cancel.js";
 import { removeCgroup } from "../_cgroups.js";
 import { type ContainerState, containerState } from "../_container-state.js";
 import { type OciContext, paths, runtimeIfKnown } from "../_context.js";
@@ -10,8 +11,23 @@ import { removeTree, unmountAll } from "../_mounts.js";
 import { readPid } from "../oci-runtime.js";
 import { stopContainer } from "./stop.js";
 
-export async function removeContainer(ctx: OciContext, container: ContainerRecord): Promise<void> {
+/**
+ * Removes everything of the container, force-stopping it first. `signal` is
+ * honoured until `runtime delete`: aborted before (while the SIGKILL's exit is
+ * awaited, or the processes of a half-created container are killed) the
+ * removal fails with the signal's CriError reason, else DeadlineExceeded, and
+ * nothing is removed yet; from `runtime delete` on, the remaining steps are
+ * quick and run to the end, so an aborted removal never leaves a
+ * half-removed container — and every step is idempotent for a retry anyway.
+ */
+export async function removeContainer(
+  ctx: OciContext,
+  container: ContainerRecord,
+  signal?: AbortSignal,
+): Promise<void> {
   const id = container.id;
+  const what = `remove container "${id}"`;
+  checkpoint(signal, what);
   const state = containerState(ctx, container);
   const runtime = runtimeIfKnown(ctx, state.runtime);
   const bundle = paths.bundle(ctx, id);
@@ -21,14 +37,16 @@ export async function removeContainer(ctx: OciContext, container: ContainerRecor
     // never ran, so there is no stop to honour and no exit file to wait for;
     // a conmon it left may still be about to run `runtime create`. Kill that
     // first, so nothing can be created after the delete below.
-    await killContainerProcesses(id);
+    await killContainerProcesses(id, signal);
+    checkpoint(signal, what);
     await runtime?.delete(id);
     const cgroupsPath = await cgroupsPathOf(bundle);
     if (cgroupsPath) await removeCgroup(ctx.cgroupMode, cgroupsPath);
   } else if (runtime) {
-    await stopContainer(ctx, container, 0).catch((err) =>
-      ctx.logger.warn(`container "${id}": force stop before removal failed: ${(err as Error).message}`),
-    );
+    await stopContainer(ctx, container, 0, signal).catch((err) => {
+      checkpoint(signal, what);
+      ctx.logger.warn(`container "${id}": force stop before removal failed: ${(err as Error).message}`);
+    });
     await runtime.delete(id);
   }
   // conmon leaves once the container is gone; make sure of it so nothing leaks.

@@ -1,15 +1,25 @@
 /** StartContainer: `runtime start` of the container conmon created. */
 import { CriError, nowNanos, type UnixNanos } from "@servin/cri-types";
 import type { BackendState, ContainerRecord } from "@servin/runtime-core";
+import { checkpoint } from "../_cancel.js";
 import { containerState } from "../_container-state.js";
 import { type OciContext, runtimeFor } from "../_context.js";
 
+/**
+ * Starts a created container. `signal` is honoured up to `runtime start`:
+ * aborted before it, the container stays created and untouched; once
+ * `runtime start` runs it is let finish (it returns as soon as init was told
+ * to exec, and a start killed half-way would leave a container neither
+ * created nor running).
+ */
 export async function startContainer(
   ctx: OciContext,
   container: ContainerRecord,
+  signal?: AbortSignal,
 ): Promise<{ startedAt: UnixNanos; backendState?: BackendState }> {
   const state = containerState(ctx, container);
   const runtime = runtimeFor(ctx, state.runtime);
+  checkpoint(signal, `start container "${container.id}"`);
   // No `runc state` first (each runc call costs a Go process start): start, and
   // only on failure ask why, for a precise error.
   try {

@@ -2,15 +2,26 @@
 import { rm, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import type { SandboxRecord } from "@servin/runtime-core";
+import { checkpoint } from "../_cancel.js";
 import { removeCgroup } from "../_cgroups.js";
 import { type OciContext, paths, runtimeIfKnown } from "../_context.js";
 import { removeTree } from "../_mounts.js";
 import { monitorCgroup, sandboxState } from "./_state.js";
 import { stopSandbox } from "./stop.js";
 
-export async function removeSandbox(ctx: OciContext, sandbox: SandboxRecord): Promise<void> {
+/**
+ * Removes everything of the pod. Every step is idempotent, so when `signal`
+ * aborts (the infra stop's wait, or the cgroup's EBUSY retries) the removal
+ * fails with the signal's CriError reason, else DeadlineExceeded, and leaves
+ * a pod that a later removal finishes.
+ */
+export async function removeSandbox(
+  ctx: OciContext,
+  sandbox: SandboxRecord,
+  signal?: AbortSignal,
+): Promise<void> {
   const state = sandboxState(ctx, sandbox);
-  await stopSandbox(ctx, sandbox);
+  await stopSandbox(ctx, sandbox, signal);
   const id = sandbox.id;
   await runtimeIfKnown(ctx, state.runtime)?.delete(id);
   await removeTree(paths.bundle(ctx, id));
@@ -25,7 +36,9 @@ export async function removeSandbox(ctx: OciContext, sandbox: SandboxRecord): Pr
     const left = await removeCgroup(
       ctx.cgroupMode,
       state.ownCgroup ? state.cgroupParent : monitorCgroup(state),
+      signal,
     );
+    checkpoint(signal, `remove pod sandbox "${id}"`);
     if (left.length > 0) ctx.logger.warn(`sandbox "${id}": cgroups still busy: ${left.join(", ")}`);
   }
 }
