@@ -31,7 +31,7 @@ let servin: SourceServin;
 let POD = "";
 let CTR = "";
 
-/** One well-formed request per RPC (HTTP/JSON spelling): the seed every mutation starts from. */
+/** One well-formed request per RPC (HTTP/JSON spelling): the starting point of every mutation. */
 function templates(): Record<RpcName, Record<string, unknown>> {
   const podConfig = {
     metadata: { name: "fuzz-pod", namespace: "default", uid: "fuzz-uid", attempt: 1 },

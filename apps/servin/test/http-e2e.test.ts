@@ -1,6 +1,6 @@
 /**
  * End to end over real HTTP: the built `servin` binary, started as `servin cri start`,
- * driven with the seed document's curl examples verbatim (only the port differs).
+ * driven with the curl examples of the documented HTTP/JSON contract verbatim (only the port differs).
  */
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
@@ -10,7 +10,7 @@ import { closedPort, type RunningServin, removeDir, runCli, startServin } from "
 const exec = promisify(execFile);
 let servin: RunningServin;
 
-/** Runs one of the seed's curl command lines (a shell string) against the test server's port. */
+/** Runs one of the documented curl command lines (a shell string) against the test server's port. */
 async function curl(commandLine: string): Promise<{ status: number; body: any }> {
   const line = commandLine.replaceAll("localhost:8080", `localhost:${servin.port}`);
   const { stdout } = await exec("sh", ["-c", `${line} -s -w '\\n%{http_code}'`]);
@@ -28,7 +28,7 @@ afterAll(async () => {
   await removeDir(servin.dir);
 });
 
-describe("the seed's curl examples against `servin cri start`", () => {
+describe("the documented HTTP/JSON contract's curl examples against `servin cri start`", () => {
   it("health check", async () => {
     const res = await curl("curl http://localhost:8080/health");
     expect(res.status).toBe(200);
@@ -60,7 +60,7 @@ describe("the seed's curl examples against `servin cri start`", () => {
     expect(Array.isArray(res.body.images)).toBe(true);
   });
 
-  it("pull, create pod, list pods, create container, list containers — the seed's bodies", async () => {
+  it("pull, create pod, list pods, create container, list containers — the documented bodies", async () => {
     const post = (path: string, body: unknown) =>
       curl(
         `curl -X POST http://localhost:8080${path} -H "Content-Type: application/json" -d '${JSON.stringify(body)}'`,

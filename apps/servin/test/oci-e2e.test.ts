@@ -1,7 +1,7 @@
 /**
  * End to end on real parts: `servin cri start` with the oci backend (conmon + runc)
  * and the disk image store, pulling from a real registry (Debian's docker-registry
- * on 127.0.0.1) configured as a docker.io mirror — driven by the seed's curl bodies.
+ * on 127.0.0.1) configured as a docker.io mirror — driven by the documented HTTP/JSON contract's curl bodies.
  */
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";

@@ -23,14 +23,14 @@ beforeAll(async () => {
 });
 afterAll(() => services.cleanup());
 
-describe("seed contract", () => {
+describe("the documented HTTP/JSON contract", () => {
   it("GET /health answers ok", async () => {
     const res = await app.request("/health");
     expect(res.status).toBe(200);
     expect(await j(res)).toMatchObject({ status: "ok" });
   });
 
-  it("version is wrapped as the seed shows", async () => {
+  it("version is wrapped as the documented HTTP/JSON contract shows", async () => {
     const res = await post("/v1/runtime/version", {});
     expect(res.status).toBe(200);
     const body = await j(res);
@@ -51,7 +51,7 @@ describe("seed contract", () => {
     for (const c of body.status.conditions) expect(typeof c.status).toBe("boolean");
   });
 
-  it("runs the seed's pod → container flow with its exact bodies", async () => {
+  it("runs the documented pod → container flow with its exact bodies", async () => {
     const pull = await post("/v1/image/pull", {
       image: { image: "alpine:latest" },
       auth: {},

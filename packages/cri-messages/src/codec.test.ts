@@ -14,7 +14,7 @@ function decodeError(run: () => unknown): CriError {
   throw new Error("expected a CriError");
 }
 
-describe("the seed's HTTP/JSON contract", () => {
+describe("the documented HTTP/JSON contract", () => {
   it("version: {} in, wrapped version out", () => {
     expect(decodeRequest("version", {}, "json")).toEqual({});
     const out = encodeResponse(
