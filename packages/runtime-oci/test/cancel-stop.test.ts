@@ -217,6 +217,20 @@ describe.skipIf(!real.ok)(
       expect(traces(h, c.id)).toEqual([]);
     });
 
+    it("a start whose signal aborted before `runc start` leaves the container created; a later start runs it", async () => {
+      const c = containerRecord(pod, h.image, { command: ["sleep", "60"] });
+      c.backendState = (await backend.createContainer(c, pod)).backendState;
+      await expect(backend.startContainer(c, pod, AbortSignal.abort())).rejects.toMatchObject({
+        code: "DeadlineExceeded",
+      });
+      expect((await backend.inspectContainer(c)).state).toBe("created");
+      const started = await backend.startContainer(c, pod);
+      if (started.backendState) c.backendState = started.backendState;
+      expect((await backend.inspectContainer(c)).state).not.toBe("created");
+      await backend.removeContainer(c, pod);
+      expect(traces(h, c.id)).toEqual([]);
+    });
+
     it("a pod stop aborted while the infra has not exited answers with the signal's reason; the pod stays ready; a second stop finishes it", async () => {
       const sandbox = await runPod(backend, sandboxRecord({}, h.logDir));
       signals("TERM");
@@ -282,6 +296,13 @@ describe.skipIf(!real.ok)(
         },
         sandboxConfig,
       });
+      // A start cut short before the backend started anything: still CREATED (no StartError recorded).
+      await expect(
+        runtime.startContainer({ containerId }, { signal: AbortSignal.abort() }),
+      ).rejects.toMatchObject({
+        code: "DeadlineExceeded",
+      });
+      expect((await runtime.containerStatus({ containerId })).status?.state).toBe("CONTAINER_CREATED");
       await runtime.startContainer({ containerId });
       expect((await runtime.containerStatus({ containerId })).status?.state).toBe("CONTAINER_RUNNING");
 
