@@ -138,3 +138,40 @@ export function instrument<S extends { [K in keyof S]: Method }>(
   }
   return wrapped;
 }
+
+/**
+ * The calls a service has in progress, so that `close()` can let them settle before it closes the
+ * backend under them (both services keep one).
+ *
+ * @example
+ * const calls = new InFlight();
+ * const answer = calls.track(handler(req));
+ * await calls.drain(); // in close(): every tracked call has settled
+ */
+export class InFlight {
+  readonly #calls = new Set<Promise<void>>();
+
+  /** Tracks `work` until it settles, and answers it unchanged. */
+  track<T>(work: Promise<T>): Promise<T> {
+    const settled: Promise<void> = work.then(
+      () => {
+        this.#calls.delete(settled);
+      },
+      () => {
+        this.#calls.delete(settled);
+      },
+    );
+    this.#calls.add(settled);
+    return work;
+  }
+
+  /** How many tracked calls have not settled yet. */
+  get size(): number {
+    return this.#calls.size;
+  }
+
+  /** Resolves once every tracked call, including those started meanwhile, has settled. */
+  async drain(): Promise<void> {
+    while (this.#calls.size > 0) await Promise.allSettled([...this.#calls]);
+  }
+}

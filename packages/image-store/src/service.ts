@@ -1,6 +1,6 @@
 /** createImageService: wires the image RPC handlers over one context, with one wrapper for cross-cutting concerns. */
 import type { CallObserver, Image, ImageId, ImageResolver, ImageService } from "@servin/cri-types";
-import { CriError, instrument } from "@servin/cri-types";
+import { CriError, InFlight, instrument } from "@servin/cri-types";
 import { type Logger, silentLogger } from "@servin/node-kit";
 import { createMutationQueue, type ImageContext } from "./_context.js";
 import type { ExportOptions, ImageBackend, ImportOptions } from "./backend.js";
@@ -86,22 +86,11 @@ export async function createImageService(options: ImageServiceOptions): Promise<
 
   let closed = false;
   // Calls in progress: close() lets them settle before closing the backend under them.
-  const active = new Set<Promise<unknown>>();
+  const active = new InFlight();
   const bind =
     <Args extends unknown[], Res>(handler: Handler<Args, Res>) =>
-    (...args: Args): Promise<Res> => {
-      const work = handler(ctx, ...args);
-      const settled: Promise<void> = work.then(
-        () => {
-          active.delete(settled);
-        },
-        () => {
-          active.delete(settled);
-        },
-      );
-      active.add(settled);
-      return work;
-    };
+    (...args: Args): Promise<Res> =>
+      active.track(handler(ctx, ...args));
   // Closed check, error mapping, a debug line per call: instrument() (cri-types), as runtime-core does.
   const lifecycle = { isClosed: () => closed, logger };
   // The CRI RPCs are also observed (metrics, labelled by the transport in their call options).
@@ -135,7 +124,7 @@ export async function createImageService(options: ImageServiceOptions): Promise<
       if (closed) return;
       closed = true;
       lifetime.abort(new CriError("Unavailable", "the image service is closing"));
-      while (active.size > 0) await Promise.allSettled([...active]);
+      await active.drain();
       await mutations.idle();
       await backend.close();
     },

@@ -9,7 +9,7 @@ import type {
   ImageResolver,
   RuntimeService,
 } from "@servin/cri-types";
-import { CriError, instrument } from "@servin/cri-types";
+import { CriError, InFlight, instrument } from "@servin/cri-types";
 import { type Logger, silentLogger } from "@servin/node-kit";
 import { type RuntimeContext, saveContainer } from "./_context.js";
 import { NameRegistry } from "./_names.js";
@@ -165,7 +165,7 @@ export async function createRuntimeService(options: RuntimeServiceOptions): Prom
 
   let closed = false;
   // Calls in progress: close() lets them finish before closing the store under them.
-  const active = new Set<Promise<unknown>>();
+  const active = new InFlight();
   /** Binds each handler to the context, behind the recovery gate, tracked for close() (execSync excepted). */
   const bindAll = <H extends Record<string, Handler<never, unknown>>>(handlers: H): Bound<H> => {
     const bound: Record<string, (req: unknown, opts?: CallOptions) => Promise<unknown>> = {};
@@ -177,18 +177,7 @@ export async function createRuntimeService(options: RuntimeServiceOptions): Prom
           ? handler(ctx, req ?? {}, opts)
           : recovery.gate(method, req).then(() => handler(ctx, req ?? {}, opts));
         // An exec may run for minutes (probe timeout + 2 min); close() does not wait for it (its process lives in the backend).
-        if (rpc !== "execSync") {
-          const settled: Promise<void> = work.then(
-            () => {
-              active.delete(settled);
-            },
-            () => {
-              active.delete(settled);
-            },
-          );
-          active.add(settled);
-        }
-        return work;
+        return rpc === "execSync" ? work : active.track(work);
       };
     }
     return bound as Bound<H>;
@@ -268,7 +257,7 @@ export async function createRuntimeService(options: RuntimeServiceOptions): Prom
       unsubscribe();
       // Creates in flight see the lifetime signal and undo themselves; wait for that and for exit handling.
       lifetime.abort(new CriError("Unavailable", "the runtime service is closing"));
-      while (inFlight.size > 0 || active.size > 0) await Promise.allSettled([...inFlight, ...active]);
+      while (inFlight.size > 0 || active.size > 0) await Promise.allSettled([...inFlight, active.drain()]);
       ctx.events.close();
       await ctx.store.close();
       await ctx.backend.close();
