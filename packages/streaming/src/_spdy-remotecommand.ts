@@ -1,0 +1,119 @@
+/** Exec/Attach over SPDY/3.1: kubelet's remotecommand protocols v1-v4, streams told apart by the `streamtype` header. */
+import type { IncomingMessage } from "node:http";
+import type { Duplex } from "node:stream";
+import type { SessionContext } from "./_context.js";
+import { rejectUpgrade } from "./_reject.js";
+import { runRemoteCommand } from "./_session.js";
+import {
+  createSpdyServerConnection,
+  headerValues,
+  negotiateProtocol,
+  type SpdyConnection,
+  type SpdyStream,
+} from "./_spdy.js";
+import { type SessionOutcome, statusV1, statusV4, terminalSizes } from "./_status.js";
+import type { PendingRequest } from "./requests.js";
+import type { StreamingRuntime } from "./runtime.js";
+
+/** Newest first, as kubelet lists them. */
+export const REMOTE_COMMAND_PROTOCOLS = [
+  "v4.channel.k8s.io",
+  "v3.channel.k8s.io",
+  "v2.channel.k8s.io",
+  "channel.k8s.io",
+] as const;
+
+export function serveSpdyRemoteCommand(
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+  request: Extract<PendingRequest, { kind: "exec" | "attach" }>,
+  runtime: StreamingRuntime,
+  context: SessionContext,
+): void {
+  const protocol = negotiateProtocol(
+    headerValues(req, "x-stream-protocol-version"),
+    REMOTE_COMMAND_PROTOCOLS,
+  );
+  if (protocol === undefined) {
+    rejectUpgrade(
+      socket,
+      403,
+      `unable to upgrade: unable to negotiate protocol: client supports ${JSON.stringify(headerValues(req, "x-stream-protocol-version"))}, server accepts ${JSON.stringify(REMOTE_COMMAND_PROTOCOLS)}`,
+      { "X-Accepted-Stream-Protocol-Versions": [...REMOTE_COMMAND_PROTOCOLS] },
+    );
+    context.finish();
+    return;
+  }
+  const version = protocol === "" ? 1 : protocol === "channel.k8s.io" ? 1 : Number(protocol[1]);
+  socket.write(
+    "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n" +
+      (protocol === "" ? "" : `X-Stream-Protocol-Version: ${protocol}\r\n`) +
+      "\r\n",
+  );
+  if (head.length > 0) socket.unshift(head);
+  const connection = createSpdyServerConnection(socket);
+  context.track(socket, () => connection.destroyStreams());
+  connection.on("error", () => {});
+
+  const { streams: wanted } = request;
+  const resizable = wanted.tty && version >= 3;
+  const expected =
+    1 + Number(wanted.stdin) + Number(wanted.stdout) + Number(wanted.stderr) + Number(resizable);
+  const received = new Map<string, SpdyStream>();
+  const all: SpdyStream[] = [];
+  const creation = setTimeout(() => context.abort(), context.streamCreationTimeoutMs);
+  context.signal.addEventListener("abort", () => clearTimeout(creation), { once: true });
+
+  connection.on("stream", (stream) => {
+    stream.on("error", () => {});
+    all.push(stream);
+    const type = stream.headers.streamtype ?? "";
+    const known = ["error", "stdin", "stdout", "stderr"].includes(type) || (type === "resize" && resizable);
+    if (!known || received.has(type) || received.size >= expected) {
+      stream.abort();
+      return;
+    }
+    stream.respond(200, {});
+    received.set(type, stream);
+    // streams we only write to still need their readable side drained to close cleanly
+    if (type !== "stdin" && type !== "resize") stream.resume();
+    if (received.size === expected) {
+      clearTimeout(creation);
+      context.run(start());
+    }
+  });
+
+  const start = async () => {
+    const errorStream = received.get("error")!;
+    const resizeStream = received.get("resize");
+    await runRemoteCommand(
+      runtime,
+      request,
+      {
+        stdin: received.get("stdin") ?? null,
+        stdout: received.get("stdout") ?? null,
+        stderr: received.get("stderr") ?? null,
+        resize: resizeStream ? terminalSizes(resizeStream as AsyncIterable<Buffer>) : null,
+        writeStatus: (outcome: SessionOutcome) => {
+          const payload = version >= 4 ? statusV4(outcome) : statusV1(outcome);
+          return new Promise<void>((resolve) => {
+            if (payload === null) errorStream.end(resolve);
+            else errorStream.end(payload, resolve);
+          });
+        },
+      },
+      context.signal,
+    );
+    closeConnection(connection, all, context);
+  };
+}
+
+/** Ends every stream, sends GOAWAY and gives the client a moment to close before the socket is destroyed. */
+function closeConnection(connection: SpdyConnection, streams: SpdyStream[], context: SessionContext): void {
+  for (const stream of streams) {
+    if (!stream.writableEnded) stream.end();
+  }
+  connection.end(() => context.abort());
+  setTimeout(() => context.abort(), context.closeGraceMs).unref();
+}

@@ -1,0 +1,3 @@
+import { packageConfig } from "../../tooling/tsup.package.js";
+
+export default packageConfig();
