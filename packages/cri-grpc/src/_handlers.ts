@@ -27,11 +27,9 @@ import {
 import type { Logger } from "@servin/node-kit";
 import { type CallScope, openCallScope } from "./_call-scope.js";
 import { LIST_STREAM_CHUNK, type MethodSpec } from "./_rpc-table.js";
+import type { VersionInfo } from "./options.js";
 import type { CriApiVersion } from "./proto.js";
 import { grpcStatusOf } from "./status.js";
-
-/** Fields of VersionResponse the server sets itself (runtimeApiVersion follows the package served). */
-export type VersionInfo = Partial<Pick<VersionResponse, "version" | "runtimeName" | "runtimeVersion">>;
 
 export interface HandlerContext {
   runtime: RuntimeService;

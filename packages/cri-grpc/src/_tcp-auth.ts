@@ -10,22 +10,7 @@ import {
   ServerInterceptingCall,
   type ServerInterceptor,
 } from "@grpc/grpc-js";
-
-/** Who is on the other end of a TCP connection. */
-export interface TcpPeer {
-  remoteAddress: string;
-  remotePort: number;
-  localAddress: string;
-  localPort: number;
-}
-
-/** How TCP callers are admitted; see CriGrpcServerOptions.tcpAuth. */
-export interface CriGrpcTcpAuth {
-  /** Bearer token; when set, every TCP call must send metadata `authorization: Bearer <token>`. */
-  token?: string;
-  /** When no token is set: admits a TCP peer (e.g. its socket is owned by root). Others get PERMISSION_DENIED. */
-  trustPeer?: (peer: TcpPeer) => boolean | Promise<boolean>;
-}
+import type { CriGrpcTcpAuth, TcpPeer } from "./options.js";
 
 const digest = (value: string) => createHash("sha256").update(value).digest();
 

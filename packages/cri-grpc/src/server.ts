@@ -13,16 +13,12 @@ import { type CallObserver, CriError, type ImageService, type RuntimeService } f
 import { defaultPaths, type Logger, silentLogger } from "@servin/node-kit";
 import { rewriteAuthority } from "./_authority-rewrite.js";
 import type { CallScope } from "./_call-scope.js";
-import { type HandlerContext, implementService, type VersionInfo } from "./_handlers.js";
+import { type HandlerContext, implementService } from "./_handlers.js";
 import { listen, parseHostPort, stopListening } from "./_listeners.js";
 import { IMAGE_METHODS, RUNTIME_METHODS } from "./_rpc-table.js";
-import {
-  bearerTokenInterceptor,
-  type CriGrpcTcpAuth,
-  denyAllInterceptor,
-  type TcpPeer,
-} from "./_tcp-auth.js";
+import { bearerTokenInterceptor, denyAllInterceptor } from "./_tcp-auth.js";
 import { prepareUnixSocket, removeSocketFile, SOCKET_MODE } from "./_unix-socket.js";
+import type { CriGrpcTcpAuth, TcpPeer, VersionInfo } from "./options.js";
 import { CRI_API_VERSIONS, type CriApiVersion, criServiceDefinitions } from "./proto.js";
 
 export type { CriGrpcTcpAuth, TcpPeer, VersionInfo };

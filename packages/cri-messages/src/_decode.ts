@@ -2,12 +2,12 @@
  * Wire → domain: builds valibot schemas from the message descriptions and
  * turns their issues into one CriError naming every bad field path.
  */
+
 import { CriError, type FieldIssue } from "@servin/cri-types";
 import * as v from "valibot";
 import type { EnumDef, FieldDef, Kind, MessageDef } from "./_schema.js";
+import type { WireFormat } from "./codec.js";
 import { readInteger, readTimestamp } from "./timestamp.js";
-
-export type WireFormat = "json" | "proto";
 
 /**
  * Requests are held to more than responses: their strings reach argv, the

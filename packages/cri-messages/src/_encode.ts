@@ -2,8 +2,9 @@
  * Domain → wire: snake_case JSON for the HTTP API, or the objects
  * @grpc/proto-loader serialises (lowerCamelCase, int64 as strings, defaults filled).
  */
-import { isDefault, isObjectLike, type WireFormat } from "./_decode.js";
+import { isDefault, isObjectLike } from "./_decode.js";
 import type { Kind, MessageDef } from "./_schema.js";
+import type { WireFormat } from "./codec.js";
 import { formatRfc3339Nanos } from "./timestamp.js";
 
 /** An int64 as a decimal string; numbers beyond 2^53 print the integer they hold exactly. */

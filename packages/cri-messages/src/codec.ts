@@ -1,18 +1,12 @@
 /** The four conversions transports use: decode/encode requests and responses of any RPC, in JSON or proto form. */
 import { CriError, isCriError } from "@servin/cri-types";
-import {
-  buildMessageSchema,
-  decodeWith,
-  isObjectLike,
-  messageSchema,
-  type Requirement,
-  type WireFormat,
-} from "./_decode.js";
+import { buildMessageSchema, decodeWith, isObjectLike, messageSchema, type Requirement } from "./_decode.js";
 import { encodeMessage } from "./_encode.js";
 import type { MessageDef } from "./_schema.js";
 import { isRpcName, type RequestOf, type ResponseOf, RPCS, type RpcName } from "./rpcs.js";
 
-export type { WireFormat };
+/** Which wire spelling a message arrives in: JSON (snake_case) or protobuf objects (camelCase). */
+export type WireFormat = "json" | "proto";
 
 type AnySchema = ReturnType<typeof messageSchema>;
 const requestSchemas = new Map<string, AnySchema>();

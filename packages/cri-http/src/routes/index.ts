@@ -1,8 +1,8 @@
 /** The HTTP/JSON routes, derived from the one RPC registry (cri-messages' RPCS): one POST path per RPC, plus aliases. */
 import { RPC_NAMES, RPCS } from "@servin/cri-messages";
-import type { CriRoute } from "./_route.js";
+import type { CriRoute } from "./route.js";
 
-export type { CriRoute } from "./_route.js";
+export type { CriRoute } from "./route.js";
 
 /**
  * Every CRI route of the HTTP/JSON API, RuntimeService then ImageService; the
