@@ -3,9 +3,9 @@ import type { CallOptions, Empty, RemoveContainerRequest } from "@servin/cri-typ
 import {
   backendError,
   type ContainerEntry,
-  callSignal,
   findContainerOrUndefined,
   type RuntimeContext,
+  withCallSignal,
 } from "../_context.js";
 import { emitEvent } from "../events/emit.js";
 import { stopContainerLocked } from "./stop.js";
@@ -27,7 +27,9 @@ export async function removeContainer(
   opts?: CallOptions,
 ): Promise<Empty> {
   const entry = findContainerOrUndefined(ctx, req.containerId);
-  if (entry !== undefined) await removeContainerEntry(ctx, entry, callSignal(ctx, opts?.signal));
+  if (entry !== undefined) {
+    await withCallSignal(ctx, opts?.signal, (signal) => removeContainerEntry(ctx, entry, signal));
+  }
   return {};
 }
 

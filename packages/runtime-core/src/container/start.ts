@@ -3,11 +3,12 @@ import type { CallOptions, Empty, StartContainerRequest } from "@servin/cri-type
 import { CriError, nowNanos } from "@servin/cri-types";
 import {
   backendError,
-  callSignal,
+  type ContainerEntry,
   findContainer,
   type RuntimeContext,
   requireContainerState,
   saveContainer,
+  withCallSignal,
   withContainerLock,
 } from "../_context.js";
 import { emitEvent } from "../events/emit.js";
@@ -34,8 +35,13 @@ export async function startContainer(
   opts?: CallOptions,
 ): Promise<Empty> {
   const entry = findContainer(ctx, req.containerId);
-  const signal = callSignal(ctx, opts?.signal);
-  await withContainerLock(entry, async () => {
+  await withCallSignal(ctx, opts?.signal, (signal) => startLocked(ctx, entry, signal));
+  return {};
+}
+
+/** Starts a container (takes its lock); `signal` reaches the backend's start. */
+function startLocked(ctx: RuntimeContext, entry: ContainerEntry, signal: AbortSignal): Promise<void> {
+  return withContainerLock(entry, async () => {
     const id = entry.record.id;
     requireContainerState(entry, ["CONTAINER_CREATED"], "StartContainer");
     const sandbox = ctx.sandboxes.get(entry.record.sandboxId);
@@ -71,5 +77,4 @@ export async function startContainer(
     ctx.logger.info(`container "${id}" started`);
     emitEvent(ctx, id, "CONTAINER_STARTED_EVENT", entry.record.sandboxId);
   });
-  return {};
 }

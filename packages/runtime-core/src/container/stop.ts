@@ -4,10 +4,10 @@ import { CriError, nowNanos } from "@servin/cri-types";
 import {
   backendError,
   type ContainerEntry,
-  callSignal,
   findContainer,
   type RuntimeContext,
   saveContainer,
+  withCallSignal,
   withContainerLock,
 } from "../_context.js";
 import { MAX_TIMER_SECONDS } from "../_limits.js";
@@ -44,8 +44,9 @@ export async function stopContainer(
   if (!Number.isFinite(timeout)) throw CriError.invalidArgument(`timeout: expected a number of seconds`);
   // Timers hold at most 2^31-1 ms (~24.8 days); a longer timeout would fire at once. No kubelet waits that long.
   const seconds = Math.min(Math.max(0, timeout), MAX_TIMER_SECONDS);
-  const signal = callSignal(ctx, opts?.signal);
-  await withContainerLock(entry, () => stopContainerLocked(ctx, entry, seconds, signal));
+  await withCallSignal(ctx, opts?.signal, (signal) =>
+    withContainerLock(entry, () => stopContainerLocked(ctx, entry, seconds, signal)),
+  );
   return {};
 }
 

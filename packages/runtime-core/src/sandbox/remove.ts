@@ -2,10 +2,11 @@
 import type { CallOptions, Empty, RemovePodSandboxRequest } from "@servin/cri-types";
 import {
   backendError,
-  callSignal,
   containersOf,
   findSandboxOrUndefined,
   type RuntimeContext,
+  type SandboxEntry,
+  withCallSignal,
   withSandboxLock,
 } from "../_context.js";
 import { removeContainerEntry } from "../container/remove.js";
@@ -31,29 +32,8 @@ export async function removePodSandbox(
 ): Promise<Empty> {
   const entry = findSandboxOrUndefined(ctx, req.podSandboxId);
   if (entry === undefined) return {};
-  const id = entry.record.id;
-  const signal = callSignal(ctx, opts?.signal);
   try {
-    await withSandboxLock(entry, async () => {
-      // Stop first: NOTREADY refuses new CreateContainer calls, so the wait below is complete.
-      entry.stopping = true;
-      await stopSandboxLocked(ctx, entry, signal);
-      entry.stopping = true;
-      await Promise.allSettled([...entry.creating]);
-      for (const c of containersOf(ctx, id)) await removeContainerEntry(ctx, c, signal);
-      try {
-        await ctx.backend.removeSandbox(entry.record, signal);
-      } catch (err) {
-        throw backendError(`remove pod sandbox "${id}"`, err);
-      }
-      const finalStatus = toSandboxStatus(entry);
-      await ctx.store.deleteSandbox(id);
-      entry.removed = true;
-      ctx.sandboxes.delete(id);
-      ctx.sandboxNames.release(entry.nameKey, id);
-      ctx.logger.info(`pod sandbox "${id}" removed`);
-      emitEvent(ctx, id, "CONTAINER_DELETED_EVENT", id, finalStatus);
-    });
+    await withCallSignal(ctx, opts?.signal, (signal) => removeLocked(ctx, entry, signal));
   } catch (err) {
     if (entry.removed) return {};
     throw err;
@@ -61,4 +41,29 @@ export async function removePodSandbox(
     entry.stopping = false;
   }
   return {};
+}
+
+/** Stops and removes a pod and its containers (takes the pod's lock); `signal` reaches every backend wait. */
+function removeLocked(ctx: RuntimeContext, entry: SandboxEntry, signal: AbortSignal): Promise<void> {
+  const id = entry.record.id;
+  return withSandboxLock(entry, async () => {
+    // Stop first: NOTREADY refuses new CreateContainer calls, so the wait below is complete.
+    entry.stopping = true;
+    await stopSandboxLocked(ctx, entry, signal);
+    entry.stopping = true;
+    await Promise.allSettled([...entry.creating]);
+    for (const c of containersOf(ctx, id)) await removeContainerEntry(ctx, c, signal);
+    try {
+      await ctx.backend.removeSandbox(entry.record, signal);
+    } catch (err) {
+      throw backendError(`remove pod sandbox "${id}"`, err);
+    }
+    const finalStatus = toSandboxStatus(entry);
+    await ctx.store.deleteSandbox(id);
+    entry.removed = true;
+    ctx.sandboxes.delete(id);
+    ctx.sandboxNames.release(entry.nameKey, id);
+    ctx.logger.info(`pod sandbox "${id}" removed`);
+    emitEvent(ctx, id, "CONTAINER_DELETED_EVENT", id, finalStatus);
+  });
 }

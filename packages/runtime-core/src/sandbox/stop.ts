@@ -3,12 +3,12 @@ import type { CallOptions, Empty, StopPodSandboxRequest } from "@servin/cri-type
 import { nowNanos } from "@servin/cri-types";
 import {
   backendError,
-  callSignal,
   containersOf,
   findSandboxOrUndefined,
   type RuntimeContext,
   type SandboxEntry,
   saveSandbox,
+  withCallSignal,
   withContainerLock,
   withSandboxLock,
 } from "../_context.js";
@@ -36,9 +36,10 @@ export async function stopPodSandbox(
 ): Promise<Empty> {
   const entry = findSandboxOrUndefined(ctx, req.podSandboxId);
   if (entry === undefined) return {};
-  const signal = callSignal(ctx, opts?.signal);
   try {
-    await withSandboxLock(entry, () => stopSandboxLocked(ctx, entry, signal));
+    await withCallSignal(ctx, opts?.signal, (signal) =>
+      withSandboxLock(entry, () => stopSandboxLocked(ctx, entry, signal)),
+    );
   } catch (err) {
     // Removed while we waited for the lock: that is stopped, too.
     if (entry.removed) return {};
