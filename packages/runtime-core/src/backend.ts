@@ -87,6 +87,8 @@ export interface BackendCondition {
   /** CamelCase reason, e.g. "RuntimeIsReady", "NetworkPluginNotReady". */
   reason: string;
   message: string;
+  /** Extra facts for Status verbose info (the network: its name and plugins, the CNI dirs). */
+  info?: Record<string, unknown>;
 }
 
 export interface SandboxObservation {

@@ -1,5 +1,6 @@
 /** What every operation of the OCI backend shares: paths, runtimes, the monitor, exit watchers, host facts. */
 import { join } from "node:path";
+import type { CniNetwork } from "@servin/cni";
 import { CriError } from "@servin/cri-types";
 import type { Logger } from "@servin/node-kit";
 import type { ExitWatcher } from "./_exits.js";
@@ -27,6 +28,13 @@ export interface OciContext {
   logger: Logger;
   /** Last CPU sample per container/sandbox, for usage_nano_cores. */
   cpuSamples: Map<string, { usage: bigint; at: bigint }>;
+  /** Pod networking; undefined when the backend runs without CNI (pods then get loopback only). */
+  cni?: CniNetwork;
+  /**
+   * Settles once start-up reconcile has run (never rejects): a pod's ADD and
+   * DEL wait for it, so reconcile never undoes a pod being created meanwhile.
+   */
+  cniReconciled: Promise<void>;
 }
 
 /** Every path is derived from the ID, so a half-created object can always be found and removed. */

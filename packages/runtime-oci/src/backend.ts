@@ -1,6 +1,7 @@
 /** createOciBackend: the Linux RuntimeBackend (conmon + runc/crun), wiring the per-RPC modules together. */
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { CniNetwork, DEFAULT_BIN_DIRS, DEFAULT_CONF_DIR } from "@servin/cni";
 import { type ContainerId, CriError } from "@servin/cri-types";
 import { ensurePrivateDir, type Logger, silentLogger } from "@servin/node-kit";
 import type { BackendCondition, ContainerExit, RuntimeBackend } from "@servin/runtime-core";
@@ -19,6 +20,7 @@ import { updateContainerResources } from "./container/update.js";
 import { defaultRuntimes, detectOciHost } from "./host.js";
 import { createConmonMonitor, type Monitor } from "./monitor.js";
 import { createRuncRuntime, type OciRuntime } from "./oci-runtime.js";
+import { reconcilePodNetworks } from "./sandbox/_network.js";
 import { removeSandbox } from "./sandbox/remove.js";
 import { runSandbox } from "./sandbox/run.js";
 import { sandboxStats } from "./sandbox/stats.js";
@@ -40,6 +42,20 @@ export interface OciBackendOptions {
   pausePath?: string;
   /** cgroupfs parent of pods without a kubelet cgroup parent (default "servin"). */
   cgroupParent?: string;
+  /**
+   * Pod networking through CNI. Absent: pods get an isolated network
+   * namespace with loopback only and NetworkReady is false.
+   */
+  cni?: {
+    /** Default /etc/cni/net.d. */
+    confDir?: string;
+    /** Default /opt/cni/bin then /usr/lib/cni. */
+    binDirs?: readonly string[];
+    /** Attachment records and cached results, persistent like host-local's allocations. Default `<root>/cni`. */
+    cacheDir?: string;
+    /** Pinned network namespaces. Default `<stateDir>/netns`. */
+    netnsDir?: string;
+  };
   logger?: Logger;
   /** Seams for tests: replace the runtime CLI driver or the monitor. */
   createRuntime?: (opts: { name: string; path: string; root: string }) => OciRuntime;
@@ -122,7 +138,21 @@ export async function createOciBackend(opts: OciBackendOptions): Promise<Runtime
     nofile: await nofileLimit(),
     logger,
     cpuSamples: new Map(),
+    cniReconciled: Promise.resolve(),
   };
+  if (opts.cni) {
+    const cni = new CniNetwork({
+      confDir: opts.cni.confDir ?? DEFAULT_CONF_DIR,
+      binDirs: opts.cni.binDirs ?? DEFAULT_BIN_DIRS,
+      cacheDir: opts.cni.cacheDir ?? join(opts.root, "cni"),
+      netnsDir: opts.cni.netnsDir ?? join(opts.stateDir, "netns"),
+      logger,
+    });
+    await cni.start();
+    ctx.cni = cni;
+    // DELs of a crash's leftovers take ~0.1 s each: in the background, so the API answers at once.
+    ctx.cniReconciled = reconcilePodNetworks(ctx);
+  }
 
   // Exits are reported once StartContainer has returned, so the core never
   // sees an exit for a container it still believes is being started.
@@ -169,13 +199,7 @@ export async function createOciBackend(opts: OciBackendOptions): Promise<Runtime
                 ...[...runtimeProblems].map(([n, p]) => `handler "${n}" unusable: ${p}`),
               ].join("; "),
             };
-      const network: BackendCondition = {
-        ready: false,
-        reason: "NetworkPluginNotReady",
-        message:
-          "Network plugin returns error: no CNI network configured (pods get an isolated network namespace with loopback only)",
-      };
-      return { runtime, network };
+      return { runtime, network: networkCondition(ctx) };
     },
 
     handlers: () => [...runtimes.keys()],
@@ -217,7 +241,37 @@ export async function createOciBackend(opts: OciBackendOptions): Promise<Runtime
       // Containers and their conmons keep running: they outlive the server by design.
       ctx.exits.close();
       ctx.sandboxExits.close();
+      ctx.cni?.close();
       listeners.clear();
     },
+  };
+}
+
+/** NetworkReady as the CNI config watcher sees it now, with the network's name and plugins. */
+function networkCondition(ctx: OciContext): BackendCondition {
+  if (!ctx.cni)
+    return {
+      ready: false,
+      reason: "NetworkPluginNotReady",
+      message:
+        "Network plugin returns error: no CNI network configured (pods get an isolated network namespace with loopback only)",
+    };
+  const s = ctx.cni.status();
+  const net = s.network;
+  const info = net
+    ? { network: { name: net.name, cniVersion: net.cniVersion, file: net.file, plugins: net.plugins } }
+    : {};
+  if (s.ready && net)
+    return {
+      ready: true,
+      reason: "",
+      message: `cni network "${net.name}" (${net.plugins.join(", ")}) from ${net.file}`,
+      info: { ...info, confDir: ctx.cni.confDir, binDirs: ctx.cni.binDirs },
+    };
+  return {
+    ready: false,
+    reason: s.reason || "NetworkPluginNotReady",
+    message: `Network plugin returns error: ${s.message}`,
+    info: { ...info, confDir: ctx.cni.confDir, binDirs: ctx.cni.binDirs },
   };
 }

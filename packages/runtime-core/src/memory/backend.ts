@@ -67,10 +67,12 @@ const RUNTIME_READY: BackendCondition = {
   reason: "RuntimeIsReady",
   message: "memory backend: simulated containers (no processes are run)",
 };
-const NETWORK_NOT_READY: BackendCondition = {
-  ready: false,
-  reason: "NetworkPluginNotReady",
-  message: "memory backend: pods get no network (simulated containers have no network namespace)",
+/** A fixed fake network, so a kubelet over the memory backend sees a Ready node (pods get no IP). */
+const NETWORK_READY: BackendCondition = {
+  ready: true,
+  reason: "",
+  message: 'memory backend: simulated network "memory" (pods get no IP)',
+  info: { network: { name: "memory", cniVersion: "1.0.0", file: "", plugins: [] } },
 };
 
 /**
@@ -86,7 +88,8 @@ const NETWORK_NOT_READY: BackendCondition = {
  *   anything else Unimplemented).
  * - Stats are zero (simulated containers use nothing); logs are not written,
  *   so ReopenContainerLog has nothing to do and succeeds.
- * - RuntimeReady true; NetworkReady false (no networking is simulated).
+ * - RuntimeReady true; NetworkReady true over a fixed fake network "memory"
+ *   (simulated pods get no IP).
  * - close() only drops listeners: the simulated containers outlive the
  *   server, so a new service over the same backend sees them (restart tests).
  *
@@ -144,7 +147,7 @@ export function createMemoryBackend(options: MemoryBackendOptions = {}): MemoryB
     async conditions() {
       return {
         runtime: options.conditions?.runtime ?? RUNTIME_READY,
-        network: options.conditions?.network ?? NETWORK_NOT_READY,
+        network: options.conditions?.network ?? NETWORK_READY,
       };
     },
     handlers() {

@@ -29,13 +29,21 @@ describe("runtime RPCs", () => {
       },
       {
         type: "NetworkReady",
-        status: false,
-        reason: "NetworkPluginNotReady",
-        message: expect.stringContaining("no network"),
+        status: true,
+        reason: "",
+        message: expect.stringContaining('simulated network "memory"'),
       },
     ]);
     expect(res.runtimeHandlers?.map((r) => r.name)).toEqual(["", "runc"]);
     expect(res.info).toBeUndefined();
+  });
+
+  it("Status verbose shows the network's name and plugins in info.network", async () => {
+    h = await createHarness({});
+    const res = await h.runtime.status({ verbose: true });
+    expect(JSON.parse(res.info?.network ?? "{}")).toEqual({
+      network: { name: "memory", cniVersion: "1.0.0", file: "", plugins: [] },
+    });
   });
 
   it("Status follows a backend that is not ready", async () => {

@@ -47,6 +47,8 @@ export async function status(
         handlers: handlerNames,
         runtimeConfig: ctx.runtimeConfig,
       }),
+      // containerd puts its CNI config here too ("cniconfig"): the network's name and plugins.
+      ...(conditions.network.info ? { network: stringifyInfo(conditions.network.info) } : {}),
     };
   }
   return response;

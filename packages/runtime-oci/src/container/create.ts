@@ -93,7 +93,8 @@ export async function createContainer(
     state.additionalGids = user.additionalGids ?? [];
 
     const join_: JoinPaths = {};
-    if (pod.modes.network === "pod") join_.network = `/proc/${pid}/ns/net`;
+    // The pinned netns when CNI networks the pod: the same namespace the infra is in.
+    if (pod.modes.network === "pod") join_.network = pod.netns ?? `/proc/${pid}/ns/net`;
     if (pod.modes.ipc === "pod") join_.ipc = `/proc/${pid}/ns/ipc`;
     if (pod.modes.uts === "pod") join_.uts = `/proc/${pid}/ns/uts`;
     if (pod.modes.pid === "pod") join_.pid = `/proc/${pid}/ns/pid`;

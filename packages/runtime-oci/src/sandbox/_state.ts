@@ -25,6 +25,8 @@ export interface SandboxState {
   files: { hosts: string; resolvConf: string; hostname: string };
   /** The infra's seccomp profile: "runtime/default", "unconfined", "localhost/<path>". */
   seccomp?: string;
+  /** The pod's pinned network namespace when CNI networks it. */
+  netns?: string;
 }
 
 /** Where the pod's conmon processes live (tracking hierarchies only, see prepareMonitorCgroup). */

@@ -6,6 +6,7 @@ import { checkpoint } from "../_cancel.js";
 import { removeCgroup } from "../_cgroups.js";
 import { type OciContext, paths, runtimeIfKnown } from "../_context.js";
 import { removeTree } from "../_mounts.js";
+import { removePodNetwork } from "./_network.js";
 import { monitorCgroup, sandboxState } from "./_state.js";
 import { stopSandbox } from "./stop.js";
 
@@ -24,6 +25,8 @@ export async function removeSandbox(
   await stopSandbox(ctx, sandbox, signal);
   const id = sandbox.id;
   await runtimeIfKnown(ctx, state.runtime)?.delete(id);
+  // Before the pod files go: they mark the pod live for start-up reconcile until its network is released.
+  await removePodNetwork(ctx, sandbox);
   await removeTree(paths.bundle(ctx, id));
   await removeTree(paths.podRun(ctx, id));
   await rm(paths.podData(ctx, id), { recursive: true, force: true });

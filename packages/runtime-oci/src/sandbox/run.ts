@@ -13,6 +13,7 @@ import { resolveSeccomp } from "../_seccomp.js";
 import { renderHosts, renderResolvConf } from "../spec/pod-files.js";
 import { buildSandboxSpec } from "../spec/sandbox-spec.js";
 import { seccompProfileName } from "../spec/seccomp.js";
+import { networkStatus, podRuntimeConfig, usesCni } from "./_network.js";
 import { derivedState, monitorCgroup, type SandboxState } from "./_state.js";
 
 /** Pod files are bind-mounted read-only into containers of any user, and outlive us with them: fsynced. */
@@ -63,6 +64,32 @@ export async function runSandbox(
     else await atomicWriteFile(state.files.resolvConf, resolv, POD_FILE);
     checkpoint(signal, what);
 
+    // CNI before the infra: its network namespace must exist, networked, when runc creates the pod.
+    let network: PodSandboxNetworkStatus | undefined;
+    if (ctx.cni && usesCni(ctx, state.modes)) {
+      const cni = ctx.cni;
+      // After a restart, start-up reconcile must not mistake this new pod for a leftover.
+      await ctx.cniReconciled;
+      checkpoint(signal, what);
+      cleanup.add("runSandbox: removing the network namespace", () => cni.removeNetns(id));
+      state.netns = await cni.createNetns(id);
+      checkpoint(signal, what);
+      // setup() undoes a failed ADD itself; this undoes a completed one.
+      cleanup.add("runSandbox: tearing down the pod network", () => cni.teardown(id));
+      const meta = sandbox.config.metadata;
+      const { ips } = await cni.setup({
+        id,
+        netnsPath: state.netns,
+        pod: { podName: meta.name, podNamespace: meta.namespace ?? "", podUid: meta.uid ?? "" },
+        runtimeConfig: podRuntimeConfig(sandbox.config),
+        ...(signal ? { signal } : {}),
+      });
+      network = networkStatus(ips);
+      // The pod's own name resolves to its IPs, as kubelet's hosts file does.
+      await atomicWriteFile(state.files.hosts, renderHosts(state.hostname, ips), POD_FILE);
+      checkpoint(signal, what);
+    }
+
     if (state.modes.ipc === "pod") {
       cleanup.add("runSandbox: unmounting /dev/shm", () => removeTree(paths.podRun(ctx, id)));
       await mountShm(state.shmPath);
@@ -79,6 +106,7 @@ export async function runSandbox(
       hostname: state.hostname,
       cgroupsPath: `${state.cgroupParent}/${id}`,
       nofile: ctx.nofile,
+      ...(state.netns ? { netnsPath: state.netns } : {}),
       ...(seccomp.localhost ? { localhostSeccomp: seccomp.localhost } : {}),
     });
     await atomicWriteFile(join(bundle, "config.json"), JSON.stringify(spec, null, 2), BUNDLE_FILE);
@@ -124,7 +152,7 @@ export async function runSandbox(
     state.pid = pid;
     // The last moment a cancellation can still undo everything: after the return the core owns the pod.
     checkpoint(signal, what);
-    return { backendState: { ...state } };
+    return { backendState: { ...state }, ...(network ? { network } : {}) };
   } catch (err) {
     await cleanup.run();
     throw err;

@@ -1,6 +1,7 @@
 /** PodSandboxStatus: is the infra process alive, and what the pod is made of (verbose info). */
 import type { SandboxObservation, SandboxRecord } from "@servin/runtime-core";
 import { type OciContext, paths, runtimeIfKnown } from "../_context.js";
+import { podNetwork } from "./_network.js";
 import { isLiveInfra, sandboxState } from "./_state.js";
 
 export async function inspectSandbox(ctx: OciContext, sandbox: SandboxRecord): Promise<SandboxObservation> {
@@ -12,10 +13,12 @@ export async function inspectSandbox(ctx: OciContext, sandbox: SandboxRecord): P
     : runtime
       ? await runtime.state(sandbox.id).catch(() => undefined)
       : undefined;
-  const ready = st?.status === "running";
+  const network = state.netns ? await podNetwork(ctx, sandbox) : undefined;
+  // A CNI pod whose attachment is gone (reconcile undid an interrupted ADD) has lost its network: not ready.
+  const ready = st?.status === "running" && (state.netns === undefined || network !== undefined);
   return {
     ready,
-    network: {},
+    network: network ?? {},
     info: {
       pid: st?.pid ?? 0,
       runtime: state.runtime,
@@ -25,7 +28,11 @@ export async function inspectSandbox(ctx: OciContext, sandbox: SandboxRecord): P
       namespaces: state.modes,
       hostname: state.hostname,
       ...(state.seccomp ? { seccomp: state.seccomp } : {}),
-      network: "no CNI network configured: isolated network namespace with loopback only",
+      network: state.netns
+        ? { netns: state.netns, ...(network ?? { attached: false }) }
+        : state.modes.network === "node"
+          ? "host network"
+          : "no CNI network configured: isolated network namespace with loopback only",
     },
   };
 }

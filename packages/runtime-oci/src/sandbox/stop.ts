@@ -3,6 +3,7 @@ import type { SandboxRecord } from "@servin/runtime-core";
 import { checkpoint } from "../_cancel.js";
 import { type OciContext, runtimeIfKnown } from "../_context.js";
 import { unmountAll } from "../_mounts.js";
+import { releasePodNetwork } from "./_network.js";
 import { sandboxState } from "./_state.js";
 
 /** How long a pause process gets to exit on SIGTERM before SIGKILL. */
@@ -41,4 +42,6 @@ export async function stopSandbox(
   }
   // containerd unmounts the pod's shm on stop: nothing can use it any more.
   if (state.modes.ipc === "pod") await unmountAll(state.shmPath);
+  // CNI DEL releases the IP once, however often Stop is retried; the netns stays until Remove.
+  await releasePodNetwork(ctx, sandbox, signal);
 }

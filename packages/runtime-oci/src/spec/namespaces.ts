@@ -33,10 +33,13 @@ export function podNamespaceModes(config: PodSandboxConfig): PodNamespaceModes {
   return { network, ipc, uts: network, pid };
 }
 
-/** The infra container's namespaces: new ones for everything the pod owns. */
-export function sandboxNamespaces(modes: PodNamespaceModes): OciNamespace[] {
+/**
+ * The infra container's namespaces: new ones for everything the pod owns,
+ * except the network one when CNI set it up beforehand at `netnsPath`.
+ */
+export function sandboxNamespaces(modes: PodNamespaceModes, netnsPath?: string): OciNamespace[] {
   const out: OciNamespace[] = [{ type: "mount" }];
-  if (modes.network === "pod") out.push({ type: "network" });
+  if (modes.network === "pod") out.push(joinOrNew("network", netnsPath));
   if (modes.ipc === "pod") out.push({ type: "ipc" });
   if (modes.uts === "pod") out.push({ type: "uts" });
   // The infra gets its own PID namespace unless the pod is in the host's; with

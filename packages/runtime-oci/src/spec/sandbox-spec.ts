@@ -17,6 +17,8 @@ export interface SandboxSpecInput {
   /** The pod's Localhost profile file, loaded and validated, when its security context names one. */
   localhostSeccomp?: SeccompProfileFile;
   seccompHost?: SeccompHost;
+  /** The pod's pinned network namespace (CNI): joined instead of a new, unnetworked one. */
+  netnsPath?: string;
 }
 
 /** Where the pause binary appears inside the infra container. */
@@ -59,7 +61,7 @@ export function buildSandboxSpec(input: SandboxSpecInput): OciSpec {
       "io.kubernetes.cri.sandbox-namespace": config.metadata.namespace ?? "",
     },
     linux: {
-      namespaces: sandboxNamespaces(modes),
+      namespaces: sandboxNamespaces(modes, input.netnsPath),
       cgroupsPath: input.cgroupsPath,
       resources: { devices: [{ allow: false, access: "rwm" }] },
       maskedPaths: [],
