@@ -112,6 +112,9 @@ describe("defaults", () => {
       authFile: "",
       upstreamFallback: true,
       imageLimits: {},
+      cniConfDir: "/etc/cni/net.d",
+      cniBinDirs: ["/opt/cni/bin", "/usr/lib/cni"],
+      cniCacheDir: "",
     });
   });
 
@@ -165,6 +168,11 @@ mirrors = ["http://127.0.0.1:5000", "https://mirror.example"]
 upstream_fallback = true
 [registries."registry.internal:5000"]
 insecure = true
+
+[network]
+conf_dir = "/srv/cni/net.d"
+bin_dirs = ["/srv/cni/bin", "/usr/lib/cni"]
+cache_dir = "/srv/servin/cni"
 `),
     ).toEqual({
       host: "::1",
@@ -194,6 +202,9 @@ insecure = true
         },
         "registry.internal:5000": { mirrors: undefined, insecure: true },
       },
+      cniConfDir: "/srv/cni/net.d",
+      cniBinDirs: ["/srv/cni/bin", "/usr/lib/cni"],
+      cniCacheDir: "/srv/servin/cni",
     });
   });
 
@@ -271,6 +282,11 @@ insecure = true
       /registries\."docker\.io"\.insecure: expected true or false/,
     ],
     [`[registries]\n"docker.io" = "http://m"\n`, /registries\."docker\.io": expected a table/],
+    [`[network]\nconf_dir = 1\n`, /network\.conf_dir: expected a string/],
+    [`[network]\ncache_dir = false\n`, /network\.cache_dir: expected a string/],
+    [`[network]\nbin_dirs = "/opt/cni/bin"\n`, /network\.bin_dirs: expected a non-empty list of directories/],
+    [`[network]\nbin_dirs = []\n`, /network\.bin_dirs: expected a non-empty list of directories/],
+    [`[network]\nbin_dirs = [1]\n`, /network\.bin_dirs: expected a non-empty list of directories/],
   ])("rejects %j, naming the key", async (toml, message) => {
     const err = await loadToml(toml).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);
@@ -283,7 +299,7 @@ insecure = true
     [`[server]\ntoken = "secret"\n`, /server\.token: unknown key/],
     [
       `port = 8080\n`,
-      /port: unknown section \(expected one of server, storage, runtime, images, registries\)/,
+      /port: unknown section \(expected one of server, storage, runtime, images, network, registries\)/,
     ],
     [`[srever]\nport = 8080\n`, /srever: unknown section/],
     [`server = 8080\n`, /server: expected a table/],
@@ -291,6 +307,10 @@ insecure = true
     [`[runtime]\nruntime = "crun"\n`, /runtime\.runtime: unknown key/],
     [`[runtime.runtimes.crun]\npath = "/x"\nroot = "/y"\n`, /runtime\.runtimes\.crun\.root: unknown key/],
     [`[images]\nmax_layer_bytes = 1\n`, /images\.max_layer_bytes: unknown key/],
+    [
+      `[network]\nbin_dir = ["/x"]\n`,
+      /network\.bin_dir: unknown key \(expected one of conf_dir, bin_dirs, cache_dir\)/,
+    ],
     [`[registries."docker.io"]\nmirror = ["http://m"]\n`, /registries\."docker\.io"\.mirror: unknown key/],
   ])("rejects the misspelt or unknown %j instead of ignoring it", async (toml, message) => {
     await expect(loadToml(toml)).rejects.toThrow(message);

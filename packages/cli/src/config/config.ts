@@ -51,6 +51,12 @@ export interface ServinConfig {
   /** Whether registries with mirrors are tried themselves when the mirrors fail (default true, as containerd). */
   upstreamFallback: boolean;
   imageLimits: ImageLimitsConfig;
+  /** CNI network config directory (`[network] conf_dir`, `--cni-conf-dir`). */
+  cniConfDir: string;
+  /** CNI plugin directories, searched in order (`[network] bin_dirs`, `--cni-bin-dir`). */
+  cniBinDirs: string[];
+  /** CNI attachment records and cached results; "" = `<root>/cni` (`[network] cache_dir`). */
+  cniCacheDir: string;
 }
 
 export function defaultConfig(): ServinConfig {
@@ -77,6 +83,9 @@ export function defaultConfig(): ServinConfig {
     authFile: "",
     upstreamFallback: true,
     imageLimits: {},
+    cniConfDir: "/etc/cni/net.d",
+    cniBinDirs: ["/opt/cni/bin", "/usr/lib/cni"],
+    cniCacheDir: "",
   };
 }
 
@@ -109,6 +118,7 @@ interface ConfigFile {
     max_image_expanded_bytes?: number;
   };
   registries?: Record<string, { mirrors?: string[]; insecure?: boolean; upstream_fallback?: boolean }>;
+  network?: { conf_dir?: string; bin_dirs?: unknown; cache_dir?: string };
 }
 
 export class ConfigError extends Error {}
@@ -145,6 +155,7 @@ const FILE_KEYS = {
     "max_layer_expansion_ratio",
     "max_image_expanded_bytes",
   ],
+  network: ["conf_dir", "bin_dirs", "cache_dir"],
   registries: undefined, // any host name, each with REGISTRY_KEYS
 } as const;
 const REGISTRY_KEYS = ["mirrors", "insecure", "upstream_fallback"];
@@ -252,6 +263,20 @@ function fromFile(raw: ConfigFile, path: string): Partial<ServinConfig> {
   if (im.max_image_expanded_bytes !== undefined)
     limits.maxImageBytes = positive(im.max_image_expanded_bytes, "max_image_expanded_bytes");
   if (Object.keys(limits).length > 0) out.imageLimits = limits;
+  const n = raw.network ?? {};
+  if (n.conf_dir !== undefined) out.cniConfDir = str(n.conf_dir, "network.conf_dir");
+  if (n.cache_dir !== undefined) out.cniCacheDir = str(n.cache_dir, "network.cache_dir");
+  if (n.bin_dirs !== undefined) {
+    if (
+      !Array.isArray(n.bin_dirs) ||
+      n.bin_dirs.length === 0 ||
+      n.bin_dirs.some((d) => typeof d !== "string" || d === "")
+    )
+      throw new ConfigError(
+        `config file ${path}: network.bin_dirs: expected a non-empty list of directories`,
+      );
+    out.cniBinDirs = n.bin_dirs as string[];
+  }
   if (raw.registries) {
     out.registries = {};
     for (const [host, def] of Object.entries(raw.registries)) {

@@ -55,6 +55,11 @@ async function chooseBackend(config: ServinConfig, logger: Logger): Promise<Runt
     ...(config.conmonPath ? { conmonPath: config.conmonPath } : {}),
     ...(config.pausePath ? { pausePath: config.pausePath } : {}),
     cgroupParent: config.cgroupParent,
+    cni: {
+      confDir: config.cniConfDir,
+      binDirs: config.cniBinDirs,
+      ...(config.cniCacheDir ? { cacheDir: config.cniCacheDir } : {}),
+    },
     logger,
   });
 }

@@ -26,6 +26,9 @@ state_dir = "/file/state"
 backend = "memory"
 [images]
 backend = "memory"
+[network]
+conf_dir = "/file/net.d"
+bin_dirs = ["/file/bin"]
 `,
     );
   });
@@ -43,6 +46,8 @@ backend = "memory"
       stateDir: "/file/state",
       backend: "memory",
       imageBackend: "memory",
+      cniConfDir: "/file/net.d",
+      cniBinDirs: ["/file/bin"],
     });
   });
 
@@ -59,6 +64,8 @@ backend = "memory"
       "token-file": "/flag/token",
       "grpc-socket": "/flag/servin.sock",
       "grpc-tcp": "[::1]:9092",
+      "cni-conf-dir": "/flag/net.d",
+      "cni-bin-dir": "/flag/bin, /usr/lib/cni",
     });
     expect(c).toMatchObject({
       host: "::1",
@@ -71,6 +78,8 @@ backend = "memory"
       tokenFile: "/flag/token",
       grpcSocket: "/flag/servin.sock",
       grpcTcp: "[::1]:9092",
+      cniConfDir: "/flag/net.d",
+      cniBinDirs: ["/flag/bin", "/usr/lib/cni"],
     });
   });
 
@@ -102,6 +111,9 @@ backend = "memory"
     );
     await expect(resolveStartConfig({ config: file, host: "" })).rejects.toThrow(
       /--host: expected an address/,
+    );
+    await expect(resolveStartConfig({ config: file, "cni-bin-dir": " , " })).rejects.toThrow(
+      /--cni-bin-dir: expected one or more directories/,
     );
   });
 

@@ -48,6 +48,15 @@ export const startArgs = {
     type: "string",
     description: "Also serve gRPC on this TCP address (host:port); off by default",
   },
+  "cni-conf-dir": {
+    type: "string",
+    description: "CNI network config directory (default /etc/cni/net.d)",
+  },
+  "cni-bin-dir": {
+    type: "string",
+    description:
+      "CNI plugin directories, comma-separated, searched in order (default /opt/cni/bin,/usr/lib/cni)",
+  },
 } as const;
 
 type StartArgs = { [K in keyof typeof startArgs]?: string | boolean };
@@ -73,6 +82,15 @@ export async function resolveStartConfig(args: StartArgs): Promise<ServinConfig>
   if (str("grpc-socket") !== undefined) config.grpcSocket = str("grpc-socket")!;
   if (args.grpc === false) config.grpcSocket = "";
   if (str("grpc-tcp") !== undefined) config.grpcTcp = str("grpc-tcp")!;
+  if (str("cni-conf-dir") !== undefined) config.cniConfDir = str("cni-conf-dir")!;
+  if (str("cni-bin-dir") !== undefined) {
+    const dirs = str("cni-bin-dir")!
+      .split(",")
+      .map((d) => d.trim())
+      .filter((d) => d !== "");
+    if (dirs.length === 0) throw new ConfigError("--cni-bin-dir: expected one or more directories");
+    config.cniBinDirs = dirs;
+  }
   if (!config.host) throw new ConfigError("--host: expected an address");
   return config;
 }
