@@ -195,6 +195,26 @@ describe.skipIf(missing !== undefined)("oci backend with CNI (real runc + plugin
     expect(await commandsFor(s.id)).toEqual([]);
   }, 60_000);
 
+  it("with no cni config at all, NetworkReady is false and a pod gets loopback only (as before CNI)", async () => {
+    const empty = join(net.root, "empty.d");
+    await mkdir(empty, { recursive: true });
+    const plain = await createHarness({ cni: { confDir: empty, binDirs: [PLUGIN_DIR] } });
+    try {
+      const { network } = await plain.backend.conditions();
+      expect(network).toMatchObject({ ready: false, reason: "NetworkPluginNotReady" });
+      expect(network.message).toContain(`no cni config found in ${empty}`);
+      const s = await runPod(plain.backend, sandboxRecord());
+      expect((s.backendState as { netns?: string }).netns).toBeUndefined();
+      expect(await plain.backend.inspectSandbox(s)).toMatchObject({ ready: true, network: {} });
+      await plain.backend.removeSandbox(s);
+      expect(await commandsFor(s.id)).toEqual([]);
+      expect(leaks(plain)).toEqual([]);
+    } finally {
+      await plain.backend.close();
+      destroyHarnessDirs(plain);
+    }
+  }, 60_000);
+
   it("a restart reconciles a pod whose record is gone: no allocation, veth, netns mount or portmap rule is left", async () => {
     const vethsBefore = bridgeVeths().length;
     const keep = await webPod(await freePort());

@@ -1,15 +1,25 @@
 /** A pod's CNI network: what RunPodSandbox, PodSandboxStatus, Stop and Remove ask of @servin/cni. */
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
-import type { RuntimeConfig } from "@servin/cni";
+import { listConfigFiles, type RuntimeConfig } from "@servin/cni";
 import type { PodSandboxConfig, PodSandboxNetworkStatus } from "@servin/cri-types";
 import type { SandboxRecord } from "@servin/runtime-core";
 import type { OciContext } from "../_context.js";
 import type { PodNamespaceModes } from "../spec/namespaces.js";
 
-/** True when the pod is networked through CNI: the backend has a network and the pod is not host-network. */
-export function usesCni(ctx: OciContext, modes: PodNamespaceModes): boolean {
-  return ctx.cni !== undefined && modes.network === "pod";
+/**
+ * True when the pod is to be networked through CNI: the backend has a network, the pod is not
+ * host-network, and the conf dir holds a config file. With none at all the pod gets loopback
+ * only, as before CNI (NetworkReady is false, so a kubelet starts no such pod anyway); a config
+ * that is there but broken or missing a plugin fails the pod with the reason instead.
+ */
+export async function usesCni(ctx: OciContext, modes: PodNamespaceModes, id: string): Promise<boolean> {
+  if (!ctx.cni || modes.network !== "pod") return false;
+  if ((await listConfigFiles(ctx.cni.confDir)).length > 0) return true;
+  ctx.logger.warn(
+    `pod sandbox "${id}": no cni config in ${ctx.cni.confDir}: the pod gets loopback only (NetworkReady is false)`,
+  );
+  return false;
 }
 
 /**

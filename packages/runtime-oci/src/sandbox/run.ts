@@ -66,7 +66,7 @@ export async function runSandbox(
 
     // CNI before the infra: its network namespace must exist, networked, when runc creates the pod.
     let network: PodSandboxNetworkStatus | undefined;
-    if (ctx.cni && usesCni(ctx, state.modes)) {
+    if (ctx.cni && (await usesCni(ctx, state.modes, id))) {
       const cni = ctx.cni;
       // After a restart, start-up reconcile must not mistake this new pod for a leftover.
       await ctx.cniReconciled;
