@@ -4,7 +4,7 @@
  *
  * 1. sets up the kit (`up.sh`: local registry with critest's images, fenced CNI bridge);
  * 2. starts `apps/servin/dist/servin.js cri start` (oci backend, disk images, the kit's registry as
- *    mirror of every upstream host) on a private root, state dir and socket;
+ *    mirror of every upstream host, the kit's CNI network) on a private root, state dir and socket;
  * 3. drives the crictl smoke flow (version … rmi), checking every answer;
  * 4. runs critest sequentially and with PARALLEL=4, and compares each results.tsv with
  *    `expected-pass.txt`: a listed spec that does not pass fails the run (the list only grows);
@@ -29,6 +29,10 @@ const repo = resolve(here, "../..");
 const kit = resolve(process.env.CONFORMANCE_KIT ?? join(repo, "../shared/conformance"));
 const requireReal = process.env.SERVIN_REQUIRE_REAL === "1";
 const SMOKE_IMAGE = "registry.k8s.io/e2e-test-images/busybox:1.29-2";
+const kitDir = process.env.KIT_DIR ?? join(process.env.TMPDIR ?? "/tmp", "servin-conformance");
+/** The kit's fenced CNI network (network-up.sh, run by up.sh) and the Debian plugins, as env.sh sets them. */
+const cniConfDir = process.env.CNI_CONF_DIR ?? join(kitDir, "cni/net.d");
+const cniBinDir = process.env.CNI_BIN_DIR ?? "/usr/lib/cni";
 
 interface Outcome {
   name: string;
@@ -137,6 +141,10 @@ class Servin {
       String(this.port),
       "--config",
       join(here, "servin.toml"),
+      "--cni-conf-dir",
+      cniConfDir,
+      "--cni-bin-dir",
+      cniBinDir,
     ];
     const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
     this.child = child;
@@ -277,7 +285,6 @@ async function smoke(servin: Servin, dir: string): Promise<void> {
 async function critest(servin: Servin, run: string): Promise<void> {
   const parallel = run === "seq" ? 1 : Number(run.replace(/^par/, ""));
   const runName = `servin-${run}-${process.pid}`;
-  const kitDir = process.env.KIT_DIR ?? join(process.env.TMPDIR ?? "/tmp", "servin-conformance");
   const resultsDir = join(kitDir, "results", runName);
   log(`critest ${run === "seq" ? "sequential" : `PARALLEL=${parallel}`} (${runName}) …`);
   const started = Date.now();

@@ -1,4 +1,4 @@
-/** Pods networked through CNI with real runc + conmon + the real plugins (bridge, host-local, portmap) on the fenced bridge svntest0. */
+/** Pods networked through CNI with real runc + conmon + the real plugins (bridge, host-local, portmap) on the fenced bridge svntest1. */
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { mkdir, readFile } from "node:fs/promises";
@@ -47,9 +47,13 @@ function freePort(): Promise<number> {
   });
 }
 
+/** This suite's own fenced bridge and /24 (other suites with their own run beside it). */
+const BRIDGE = "svntest1";
+const SUBNET = "10.99.1.0/24";
+
 /** Veths enslaved to the test bridge (one per attached pod). */
 function bridgeVeths(): string[] {
-  return execFileSync("ip", ["-o", "link", "show", "master", "svntest0"], { encoding: "utf8" })
+  return execFileSync("ip", ["-o", "link", "show", "master", BRIDGE], { encoding: "utf8" })
     .split("\n")
     .filter((l) => l.trim() !== "");
 }
@@ -76,14 +80,14 @@ describe.skipIf(missing !== undefined)("oci backend with CNI (real runc + plugin
         // No host port: not published (containerd's rule), and not an error.
         { protocol: "TCP", containerPort: 9090 },
       ],
-      dnsConfig: { servers: ["10.99.0.53"], searches: ["svc.test"], options: ["ndots:2"] },
+      dnsConfig: { servers: ["10.99.1.53"], searches: ["svc.test"], options: ["ndots:2"] },
     });
     pods.push(s);
     return runPod(h.backend, s);
   };
 
   beforeAll(async () => {
-    net = await testNetUp(); // the guard rules are in before any pod is attached
+    net = await testNetUp({ bridge: BRIDGE, subnet: SUBNET }); // the guard rules are in before any pod is attached
     const bin = join(net.root, "bin");
     await mkdir(bin, { recursive: true });
     countLog = join(net.root, "commands.log");
@@ -130,7 +134,7 @@ describe.skipIf(missing !== undefined)("oci backend with CNI (real runc + plugin
     const hostPort = await freePort();
     const s = await webPod(hostPort);
     const ip = (await h.backend.inspectSandbox(s)).network?.ip;
-    expect(ip).toMatch(/^10\.99\.0\.\d+$/);
+    expect(ip).toMatch(/^10\.99\.1\.\d+$/);
     expect(await net.allocations()).toContain(ip);
     const netns = (s.backendState as { netns?: string }).netns as string;
     expect(netnsMounted(netns)).toBe(true);
@@ -145,7 +149,7 @@ describe.skipIf(missing !== undefined)("oci backend with CNI (real runc + plugin
     expect(Buffer.from(addr.stdout).toString()).toContain(`${ip}/24`);
     const resolv = await h.backend.execSync(c, ["cat", "/etc/resolv.conf"], 10);
     expect(Buffer.from(resolv.stdout).toString()).toBe(
-      "search svc.test\nnameserver 10.99.0.53\noptions ndots:2\n",
+      "search svc.test\nnameserver 10.99.1.53\noptions ndots:2\n",
     );
     await vi.waitFor(async () => expect(await tcpRead(ip as string, 8080)).toBe("hello from pod\n"), {
       timeout: 10_000,
