@@ -9,13 +9,24 @@ export interface RemoteCommandStreams extends Omit<SessionIo, "signal"> {
   writeStatus(outcome: SessionOutcome): Promise<void>;
 }
 
-export function endWritable(stream: Writable | null): Promise<void> {
-  if (stream === null || stream.writableFinished || stream.destroyed) return Promise.resolve();
+/**
+ * Ends `stream` and waits until its data is flushed (or it closes, fails, or `signal` aborts).
+ * spdy-transport streams come from readable-stream 3, which lacks `writableFinished`: read the state.
+ */
+export function endWritable(stream: Writable | null, signal?: AbortSignal): Promise<void> {
+  if (stream === null || stream.destroyed) return Promise.resolve();
+  const state = (stream as Writable & { _writableState?: { finished?: boolean; destroyed?: boolean } })
+    ._writableState;
+  if (state?.finished || state?.destroyed || stream.writableFinished) return Promise.resolve();
   return new Promise((resolve) => {
-    const done = () => resolve();
+    const done = () => {
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
     stream.once("finish", done);
     stream.once("close", done);
     stream.once("error", done);
+    signal?.addEventListener("abort", done, { once: true });
     stream.end();
   });
 }
@@ -50,7 +61,7 @@ export async function runRemoteCommand(
     outcome = { error: error instanceof Error ? error : new Error(String(error)) };
   }
   if (signal.aborted) return;
-  await Promise.all([endWritable(streams.stdout), endWritable(streams.stderr)]);
+  await Promise.all([endWritable(streams.stdout, signal), endWritable(streams.stderr, signal)]);
   if (signal.aborted) return;
   await streams.writeStatus(outcome).catch(() => {});
 }

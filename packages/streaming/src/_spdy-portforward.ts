@@ -134,7 +134,7 @@ async function forward(
       const message = cause instanceof Error ? cause.message : String(cause);
       throw new Error(`error forwarding port ${port} to pod ${request.podSandboxId}: ${message}`);
     }
-    await Promise.all([endWritable(data), endWritable(error)]);
+    await Promise.all([endWritable(data, controller.signal), endWritable(error, controller.signal)]);
   } catch (failure) {
     if (!controller.signal.aborted) {
       error.end((failure as Error).message);

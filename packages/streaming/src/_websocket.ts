@@ -282,7 +282,7 @@ export function serveWebSocketPortForward(
       duplex.on("error", () => {});
       try {
         await runtime.portForward({ podSandboxId: request.podSandboxId, port }, duplex, context.signal);
-        await endWritable(output);
+        await endWritable(output, context.signal);
       } catch (cause) {
         const message = cause instanceof Error ? cause.message : String(cause);
         send(

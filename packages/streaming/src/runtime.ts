@@ -50,8 +50,9 @@ export interface StreamingRuntime {
   /** Connects to the running container's stdio; resolves when the container or the session ends. */
   attach(spec: AttachSpec, io: SessionIo): Promise<void>;
   /**
-   * Carries one connection to `port` in the pod's network namespace over `stream`: bytes both ways,
-   * a half-close in either direction passed on (stream end -> shutdown(SHUT_WR), peer FIN -> stream.end()).
+   * Carries one connection to `port` in the pod's network namespace over `stream`: bytes both ways;
+   * the client's half-close (stream end) becomes shutdown(SHUT_WR) so the reply still comes back; the
+   * pod side's FIN ends `stream` and the connection (containerd returns on the first finished copy).
    * Resolves when both directions are done; on `signal` it destroys the connection and resolves.
    */
   portForward(spec: PortForwardSpec, stream: Duplex, signal: AbortSignal): Promise<void>;

@@ -167,22 +167,24 @@ export interface ChannelClient {
 export async function channelConnect(url: string, protocols: readonly string[]): Promise<ChannelClient> {
   const ws = new WebSocket(url.replace(/^http/, "ws"), [...protocols]);
   ws.on("error", () => {});
+  const channels = new Map<number, Buffer[]>();
+  const waiters = new Set<() => void>();
+  // frames may arrive with the 101 answer, in the same tick as "open": listen before it
+  ws.on("message", (message: Buffer, isBinary: boolean) => {
+    if (message.length === 0) return;
+    const base64 = ws.protocol.includes("base64");
+    if (!isBinary && !base64) throw new Error("text frame on a binary protocol");
+    const channel = base64 ? message[0]! - 48 : message[0]!;
+    const data = base64 ? Buffer.from(message.subarray(1).toString(), "base64") : message.subarray(1);
+    channels.set(channel, [...(channels.get(channel) ?? []), Buffer.from(data)]);
+    for (const waiter of waiters) waiter();
+  });
   await new Promise<void>((resolve, reject) => {
     ws.once("open", () => resolve());
     ws.once("unexpected-response", (_req, res) => reject(new Error(`websocket refused: ${res.statusCode}`)));
     ws.once("error", reject);
   });
   const base64 = ws.protocol.includes("base64");
-  const channels = new Map<number, Buffer[]>();
-  const waiters = new Set<() => void>();
-  ws.on("message", (message: Buffer, isBinary: boolean) => {
-    if (message.length === 0) return;
-    const channel = base64 ? message[0]! - 48 : message[0]!;
-    const data = base64 ? Buffer.from(message.subarray(1).toString(), "base64") : message.subarray(1);
-    if (!isBinary && !base64) throw new Error("text frame on a binary protocol");
-    channels.set(channel, [...(channels.get(channel) ?? []), Buffer.from(data)]);
-    for (const waiter of waiters) waiter();
-  });
   const closed = new Promise<{ code: number }>((resolve) => ws.once("close", (code) => resolve({ code })));
   const text = (channel: number) => Buffer.concat(channels.get(channel) ?? []).toString();
   return {

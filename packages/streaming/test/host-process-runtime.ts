@@ -82,7 +82,7 @@ function execPipes(cmd: readonly string[], io: SessionIo): Promise<{ exitCode: n
   });
 }
 
-/** Carries one TCP connection to 127.0.0.1:port, half-closes passed on both ways. */
+/** Carries one TCP connection to 127.0.0.1:port: the client's half-close is passed on; the pod side's FIN ends it. */
 function forwardTcp(port: number, stream: Duplex, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     const socket = connect({ host: "127.0.0.1", port, allowHalfOpen: true });
@@ -94,6 +94,8 @@ function forwardTcp(port: number, stream: Duplex, signal: AbortSignal): Promise<
       stream.pipe(socket);
       socket.pipe(stream);
     });
+    // the pod side closing ends the forwarded connection (containerd returns on the first finished copy)
+    socket.once("end", () => socket.end());
     stream.on("error", () => socket.destroy());
     socket.on("error", (error) => {
       if (!connected) reject(error);
