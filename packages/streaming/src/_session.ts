@@ -2,7 +2,7 @@
 import type { Writable } from "node:stream";
 import type { SessionOutcome } from "./_status.js";
 import type { PendingRequest } from "./requests.js";
-import type { SessionIo, StreamingRuntime } from "./runtime.js";
+import type { SessionIo, StreamingRuntime, TerminalSize } from "./runtime.js";
 
 export interface RemoteCommandStreams extends Omit<SessionIo, "signal"> {
   /** Writes the error-stream payload (format chosen by the negotiated protocol). */
@@ -37,24 +37,28 @@ export async function runRemoteCommand(
   request: Extract<PendingRequest, { kind: "exec" | "attach" }>,
   streams: RemoteCommandStreams,
   signal: AbortSignal,
+  initialSizeWaitMs = 250,
 ): Promise<void> {
+  const { initialSize, rest } = request.streams.tty
+    ? await firstSize(streams.resize, initialSizeWaitMs, signal)
+    : { initialSize: undefined, rest: streams.resize };
   const io: SessionIo = {
     stdin: streams.stdin,
     stdout: streams.stdout,
     stderr: streams.stderr,
-    resize: streams.resize,
+    resize: rest,
     signal,
   };
   let outcome: SessionOutcome;
   try {
     if (request.kind === "exec") {
       const { exitCode } = await runtime.exec(
-        { containerId: request.containerId, cmd: request.cmd, tty: request.streams.tty },
+        { containerId: request.containerId, cmd: request.cmd, tty: request.streams.tty, initialSize },
         io,
       );
       outcome = { exitCode };
     } else {
-      await runtime.attach({ containerId: request.containerId, tty: request.streams.tty }, io);
+      await runtime.attach({ containerId: request.containerId, tty: request.streams.tty, initialSize }, io);
       outcome = { exitCode: 0 };
     }
   } catch (error) {
@@ -64,4 +68,50 @@ export async function runRemoteCommand(
   await Promise.all([endWritable(streams.stdout, signal), endWritable(streams.stderr, signal)]);
   if (signal.aborted) return;
   await streams.writeStatus(outcome).catch(() => {});
+}
+
+/**
+ * Waits (briefly) for the client's first terminal size, so the terminal can be created at the right
+ * size: client-go sends it right after opening the streams, but a command like `stty size` started
+ * before it arrives would see 80x24. Returns the rest of the sizes as their own iterable.
+ */
+async function firstSize(
+  sizes: AsyncIterable<TerminalSize> | null,
+  waitMs: number,
+  signal: AbortSignal,
+): Promise<{ initialSize: TerminalSize | undefined; rest: AsyncIterable<TerminalSize> | null }> {
+  if (sizes === null) return { initialSize: undefined, rest: null };
+  const iterator = sizes[Symbol.asyncIterator]();
+  const pending = iterator.next();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<"timeout">((resolve) => {
+    timer = setTimeout(() => resolve("timeout"), waitMs);
+    signal.addEventListener("abort", () => resolve("timeout"), { once: true });
+  });
+  const first = await Promise.race([pending, timeout]);
+  clearTimeout(timer);
+  const rest: AsyncIterable<TerminalSize> = {
+    [Symbol.asyncIterator]: () => ({
+      next: () => iterator.next(),
+      return: async () => (iterator.return ? iterator.return() : { done: true, value: undefined }),
+    }),
+  };
+  if (first === "timeout") {
+    // the size has not come yet: it is the first the runtime sees on `resize`
+    let taken = false;
+    return {
+      initialSize: undefined,
+      rest: {
+        [Symbol.asyncIterator]: () => ({
+          next: () => {
+            if (taken) return iterator.next();
+            taken = true;
+            return pending;
+          },
+        }),
+      },
+    };
+  }
+  if (first.done) return { initialSize: undefined, rest: null };
+  return { initialSize: first.value, rest };
 }

@@ -27,11 +27,15 @@ export interface ExecSpec {
   containerId: string;
   cmd: readonly string[];
   tty: boolean;
+  /** With a tty: the client's terminal size when it sent one within a moment of connecting; create the terminal at this size. */
+  initialSize?: TerminalSize;
 }
 
 export interface AttachSpec {
   containerId: string;
   tty: boolean;
+  /** With a tty: the client's first terminal size, if it came (resize the container's terminal to it). */
+  initialSize?: TerminalSize;
 }
 
 export interface PortForwardSpec {

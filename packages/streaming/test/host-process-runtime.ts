@@ -4,7 +4,7 @@ import { EventEmitter } from "node:events";
 import { connect } from "node:net";
 import type { Duplex } from "node:stream";
 import * as pty from "node-pty";
-import type { SessionIo, StreamingRuntime } from "../src/index.js";
+import type { SessionIo, StreamingRuntime, TerminalSize } from "../src/index.js";
 
 /** A long-running "container" for attach: one host process whose output is shared by every attached client. */
 export interface HostContainer {
@@ -19,14 +19,18 @@ async function resizeLoop(io: SessionIo, apply: (width: number, height: number) 
   }
 }
 
-function execTty(cmd: readonly string[], io: SessionIo): Promise<{ exitCode: number }> {
+function execTty(
+  cmd: readonly string[],
+  size: TerminalSize | undefined,
+  io: SessionIo,
+): Promise<{ exitCode: number }> {
   return new Promise((resolve, reject) => {
     let term: pty.IPty;
     try {
       term = pty.spawn(cmd[0]!, cmd.slice(1) as string[], {
         name: "xterm",
-        cols: 80,
-        rows: 24,
+        cols: size?.width || 80,
+        rows: size?.height || 24,
         env: process.env,
       });
     } catch (error) {
@@ -118,7 +122,7 @@ export function hostProcessRuntime(): HostProcessRuntime {
   const containers = new Map<string, HostContainer>();
   return {
     exec(spec, io) {
-      return spec.tty ? execTty(spec.cmd, io) : execPipes(spec.cmd, io);
+      return spec.tty ? execTty(spec.cmd, spec.initialSize, io) : execPipes(spec.cmd, io);
     },
     async attach(spec, io) {
       const container = containers.get(spec.containerId);

@@ -94,7 +94,7 @@ describe("exec over SPDY/3.1 (remotecommand)", () => {
   it("runs a tty with a real terminal and applies resizes from the resize stream", async () => {
     const { url } = server.getExec({
       containerId: "c1",
-      cmd: ["sh", "-c", "read a; stty size; test -t 0 && echo is-a-tty; read b; exit 7"],
+      cmd: ["sh", "-c", "read a; stty size; test -t 0 && echo is-a-tty; read b; stty size; exit 7"],
       stdin: true,
       stdout: true,
       tty: true,
@@ -106,10 +106,11 @@ describe("exec over SPDY/3.1 (remotecommand)", () => {
     const resize = await client.open({ streamtype: "resize" });
     resize.write(JSON.stringify({ Width: 100, Height: 40 }));
     stdin.write("go\n");
-    await readUntil(stdout, "is-a-tty");
+    expect(await readUntil(stdout, "is-a-tty")).toContain("40 100");
     resize.write('{"Width":120,"Height":50}');
     stdin.write("done\n");
-    const status = JSON.parse(await readAll(error));
+    const [status, rest] = await Promise.all([readAll(error).then(JSON.parse), readAll(stdout)]);
+    expect(rest).toContain("50 120");
     expect(status.details.causes[0].message).toBe("7");
     client.close();
   });

@@ -124,7 +124,11 @@ describe("port-forward over WebSocket", () => {
     client.send(0, "close\n");
     const { code } = await client.closed;
     expect(code).toBe(1000);
-    expect(client.text(0).slice(2)).toBe("bye\n");
+    expect(
+      Buffer.concat(client.channels.get(0) ?? [])
+        .subarray(2)
+        .toString(),
+    ).toBe("bye\n");
   });
 
   it("needs ?port= for channel framing (400 naming the parameter)", async () => {
