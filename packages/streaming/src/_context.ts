@@ -5,6 +5,10 @@ export interface SessionContextOptions {
   streamIdleTimeoutMs: number;
   streamCreationTimeoutMs: number;
   closeGraceMs: number;
+  /** With a tty, how long to wait for the client's first terminal size before starting. */
+  initialSizeWaitMs: number;
+  /** Most forwarded connections one port-forward session may carry at once. */
+  maxForwards: number;
   onDone: () => void;
 }
 
@@ -34,6 +38,12 @@ export class SessionContext {
   }
   get closeGraceMs(): number {
     return this.#options.closeGraceMs;
+  }
+  get initialSizeWaitMs(): number {
+    return this.#options.initialSizeWaitMs;
+  }
+  get maxForwards(): number {
+    return this.#options.maxForwards;
   }
 
   /** Follows the connection's socket: its close aborts the session; no traffic for the idle timeout closes it. */

@@ -37,7 +37,7 @@ export async function runRemoteCommand(
   request: Extract<PendingRequest, { kind: "exec" | "attach" }>,
   streams: RemoteCommandStreams,
   signal: AbortSignal,
-  initialSizeWaitMs = 250,
+  initialSizeWaitMs: number,
 ): Promise<void> {
   const { initialSize, rest } = request.streams.tty
     ? await firstSize(streams.resize, initialSizeWaitMs, signal)

@@ -65,6 +65,7 @@ export function servePortForwardConnection(
 ): void {
   connection.on("error", () => {});
   const pairs = new Map<string, Pair>();
+  let forwarding = 0;
   context.signal.addEventListener(
     "abort",
     () => {
@@ -85,6 +86,17 @@ export function servePortForwardConnection(
     // kubectl < 1.4 sent no request id: the error stream's id names the pair, the data stream is 2 above it
     const requestId = stream.headers.requestid ?? String(type === "error" ? stream.id : stream.id - 2);
     let pair = pairs.get(requestId);
+    if (pair === undefined && pairs.size + forwarding >= context.maxForwards) {
+      // spdy-transport does not enforce a stream limit: a client opening pairs without end must not open sockets without end
+      if (type === "error") {
+        stream.end(
+          `port-forward: too many concurrent connections in this session (limit ${context.maxForwards})`,
+        );
+      } else {
+        stream.abort();
+      }
+      return;
+    }
     if (pair === undefined) {
       const timer = setTimeout(() => {
         pairs.delete(requestId);
@@ -103,7 +115,12 @@ export function servePortForwardConnection(
     if (pair.data && pair.error) {
       clearTimeout(pair.timer);
       pairs.delete(requestId);
-      context.run(forward(pair.data, pair.error, request, runtime, context.signal));
+      forwarding++;
+      context.run(
+        forward(pair.data, pair.error, request, runtime, context.signal).finally(() => {
+          forwarding--;
+        }),
+      );
     }
   });
 }

@@ -104,16 +104,21 @@ export function serveSpdyRemoteCommand(
         },
       },
       context.signal,
+      context.initialSizeWaitMs,
     );
     closeConnection(connection, all, context);
   };
 }
 
-/** Ends every stream, sends GOAWAY and gives the client a moment to close before the socket is destroyed. */
+/**
+ * Ends every stream and sends GOAWAY (spdy-transport then ends the socket once its frames are
+ * flushed). A client that has not closed its side `closeGraceMs` after everything was written is cut off.
+ */
 function closeConnection(connection: SpdyConnection, streams: SpdyStream[], context: SessionContext): void {
-  for (const stream of streams) {
-    if (!stream.writableEnded) stream.end();
-  }
-  connection.end(() => context.abort());
-  setTimeout(() => context.abort(), context.closeGraceMs).unref();
+  for (const stream of streams) stream.end();
+  connection.end();
+  const socket = connection.socket;
+  const cutOff = () => setTimeout(() => context.abort(), context.closeGraceMs).unref();
+  if (socket.writableFinished) cutOff();
+  else socket.once("finish", cutOff);
 }

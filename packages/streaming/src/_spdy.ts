@@ -86,13 +86,6 @@ export function createSpdyServerConnection(socket: Duplex): SpdyConnection {
   return connection as SpdyConnection;
 }
 
-/** Creates the client side of a SPDY connection (used by the tests' client, as kubelet's peer would be). */
-export function createSpdyClientConnection(socket: Duplex): unknown {
-  const connection = transport.connection.create(socket, { protocol: "spdy", isServer: false });
-  connection.start(3.1);
-  return connection;
-}
-
 /** Values of a request header that may repeat or be comma-joined (`X-Stream-Protocol-Version`). */
 export function headerValues(req: IncomingMessage, name: string): string[] {
   const raw = req.headersDistinct[name.toLowerCase()] ?? [];

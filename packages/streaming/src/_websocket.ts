@@ -189,14 +189,17 @@ export function serveWebSocketRemoteCommand(
         request,
         { stdin, stdout, stderr, resize: resize ? terminalSizes(resize) : null, writeStatus },
         context.signal,
+        context.initialSizeWaitMs,
       ).finally(() => closeWebSocket(ws, context)),
     );
   });
 }
 
 function closeWebSocket(ws: WebSocket, context: SessionContext): void {
+  // ws sends the close frame after the queued data and destroys the socket if the client has not
+  // answered 30 s later; a client that stops reading meanwhile is ended by the idle timeout
   if (ws.readyState === ws.OPEN) ws.close(1000);
-  setTimeout(() => context.abort(), context.closeGraceMs).unref();
+  else context.abort();
 }
 
 /** Parses `?port=80&port=443` (and comma lists), as kubelet's NewV4Options does. */

@@ -38,8 +38,13 @@ export interface StreamingServerOptions {
   streamIdleTimeoutMs?: number;
   /** How long a client may take to open its streams after the upgrade; default 30 s (kubelet's). */
   streamCreationTimeoutMs?: number;
-  /** Most connections served at once; further upgrades get 429. Default 256. */
+  /** Most connections served at once (further upgrades get 429), and most forwarded connections in one port-forward session. Default 256. */
   maxConcurrentStreams?: number;
+  /**
+   * With a tty, how long to wait for the client's first terminal size before starting the process, so the
+   * terminal is created at that size (clients send it at once; the wait ends when it comes). Default 1 s.
+   */
+  initialTerminalSizeWaitMs?: number;
   /** After a session ends, how long the client gets to close before the socket is destroyed; default 5 s. */
   closeGraceMs?: number;
 }
@@ -122,6 +127,8 @@ export async function startStreamingServer(options: StreamingServerOptions): Pro
       streamIdleTimeoutMs: options.streamIdleTimeoutMs ?? 4 * 3600_000,
       streamCreationTimeoutMs: options.streamCreationTimeoutMs ?? 30_000,
       closeGraceMs: options.closeGraceMs ?? 5_000,
+      maxForwards: maxSessions,
+      initialSizeWaitMs: options.initialTerminalSizeWaitMs ?? 1_000,
       onDone: () => {
         sessions.delete(context);
         if (sessions.size === 0) for (const resolve of drained.splice(0)) resolve();

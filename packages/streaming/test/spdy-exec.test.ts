@@ -94,7 +94,11 @@ describe("exec over SPDY/3.1 (remotecommand)", () => {
   it("runs a tty with a real terminal and applies resizes from the resize stream", async () => {
     const { url } = server.getExec({
       containerId: "c1",
-      cmd: ["sh", "-c", "read a; stty size; test -t 0 && echo is-a-tty; read b; stty size; exit 7"],
+      cmd: [
+        "sh",
+        "-c",
+        'test -t 0 && echo is-a-tty; while read l; do [ "$l" = q ] && exit 7; stty size; done',
+      ],
       stdin: true,
       stdout: true,
       tty: true,
@@ -104,13 +108,18 @@ describe("exec over SPDY/3.1 (remotecommand)", () => {
     const stdin = await client.open({ streamtype: "stdin" });
     const stdout = await client.open({ streamtype: "stdout" });
     const resize = await client.open({ streamtype: "resize" });
+    // client-go sends the size right after opening the streams: the terminal is created at it
     resize.write(JSON.stringify({ Width: 100, Height: 40 }));
-    stdin.write("go\n");
-    expect(await readUntil(stdout, "is-a-tty")).toContain("40 100");
-    resize.write('{"Width":120,"Height":50}');
-    stdin.write("done\n");
-    const [status, rest] = await Promise.all([readAll(error).then(JSON.parse), readAll(stdout)]);
-    expect(rest).toContain("50 120");
+    await readUntil(stdout, "is-a-tty");
+    stdin.write("\n");
+    expect(await readUntil(stdout, /\d+ \d+/)).toContain("40 100");
+    // resize and stdin are separate streams with no order between them (as in kubelet): ask until it shows
+    resize.write('{"Width":120,"Height":50}\n');
+    const resized = readUntil(stdout, "50 120");
+    const asking = setInterval(() => stdin.write("\n"), 20);
+    await resized.finally(() => clearInterval(asking));
+    stdin.write("q\n");
+    const status = JSON.parse(await readAll(error));
     expect(status.details.causes[0].message).toBe("7");
     client.close();
   });

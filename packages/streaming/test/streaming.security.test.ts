@@ -1,7 +1,8 @@
 import { request } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
 import { type StreamingServer, startStreamingServer } from "../src/index.js";
-import { channelConnect, readAll, spdyConnect } from "./clients.js";
+import { channelConnect, readAll, readUntil, spdyConnect } from "./clients.js";
+import { startEchoServer } from "./echo-server.js";
 import { hostProcessRuntime } from "./host-process-runtime.js";
 import { childPids, until } from "./proc.js";
 
@@ -104,6 +105,30 @@ describe("resource limits", () => {
     expect(await readAll(stdout)).toBe("later\n");
     expect(JSON.parse(await readAll(error)).status).toBe("Success");
     later.close();
+  });
+
+  it("caps the forwarded connections one port-forward session holds open", async () => {
+    const echo = await startEchoServer();
+    server = await startStreamingServer({ runtime: hostProcessRuntime(), maxConcurrentStreams: 2 });
+    const client = await spdyConnect(server.getPortForward({ podSandboxId: "p" }).url, [
+      "portforward.k8s.io",
+    ]);
+    const open = async (id: string) => {
+      const headers = { port: String(echo.port), requestid: id };
+      const error = await client.open({ ...headers, streamtype: "error" });
+      return { error, data: id === "c" ? undefined : await client.open({ ...headers, streamtype: "data" }) };
+    };
+    const a = await open("a");
+    const b = await open("b");
+    a.data!.write("a");
+    b.data!.write("b");
+    await Promise.all([readUntil(a.data!, "a"), readUntil(b.data!, "b")]);
+    const c = await open("c");
+    expect(await readAll(c.error)).toBe(
+      "port-forward: too many concurrent connections in this session (limit 2)",
+    );
+    client.close();
+    await echo.close();
   });
 
   it("closes a session whose client opens no streams within the creation timeout", async () => {
