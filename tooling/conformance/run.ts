@@ -14,25 +14,15 @@
  * CONFORMANCE_RUNS ("seq,par4"), CONFORMANCE_KEEP=1 keeps the temporary root for inspection.
  * Without the kit, or without root, it skips, unless SERVIN_REQUIRE_REAL=1 (CI), where it fails.
  */
-import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { connect, createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { mkdir, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
+import { crictl, kit, kitDir, kitUnavailable, kitUp, ServinProcess, sh } from "./servin-process.js";
 
-const execFileP = promisify(execFile);
 const here = dirname(fileURLToPath(import.meta.url));
-const repo = resolve(here, "../..");
-const kit = resolve(process.env.CONFORMANCE_KIT ?? join(repo, "../shared/conformance"));
 const requireReal = process.env.SERVIN_REQUIRE_REAL === "1";
 const SMOKE_IMAGE = "registry.k8s.io/e2e-test-images/busybox:1.29-2";
-const kitDir = process.env.KIT_DIR ?? join(process.env.TMPDIR ?? "/tmp", "servin-conformance");
-/** The kit's fenced CNI network (network-up.sh, run by up.sh) and the Debian plugins, as env.sh sets them. */
-const cniConfDir = process.env.CNI_CONF_DIR ?? join(kitDir, "cni/net.d");
-const cniBinDir = process.env.CNI_BIN_DIR ?? "/usr/lib/cni";
 
 interface Outcome {
   name: string;
@@ -48,52 +38,6 @@ function log(line: string): void {
 function record(name: string, ok: boolean, detail?: string): void {
   outcomes.push({ name, ok, ...(detail ? { detail } : {}) });
   log(`${ok ? "ok  " : "FAIL"} ${name}${detail ? ` — ${detail}` : ""}`);
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.once("error", rej);
-    srv.listen(0, "127.0.0.1", () => {
-      const address = srv.address();
-      srv.close(() =>
-        typeof address === "object" && address ? res(address.port) : rej(new Error("no port")),
-      );
-    });
-  });
-}
-
-function socketAccepts(path: string): Promise<boolean> {
-  return new Promise((res) => {
-    const s = connect({ path });
-    s.once("connect", () => {
-      s.destroy();
-      res(true);
-    });
-    s.once("error", () => res(false));
-  });
-}
-
-async function sh(
-  cmd: string,
-  args: string[],
-  opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await execFileP(cmd, args, {
-      env: opts.env ?? process.env,
-      timeout: opts.timeoutMs ?? 120_000,
-      maxBuffer: 64 * 1024 * 1024,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code?: number | string; stdout?: string; stderr?: string; message: string };
-    return {
-      code: typeof e.code === "number" ? e.code : 1,
-      stdout: e.stdout ?? "",
-      stderr: e.stderr || e.message,
-    };
-  }
 }
 
 /** The spec names from a results.tsv (`state<TAB>spec`), by state. */
@@ -113,78 +57,7 @@ function readExpected(): string[] {
     .filter((l) => l && !l.startsWith("#"));
 }
 
-class Servin {
-  child?: ChildProcess;
-  output = "";
-  constructor(
-    readonly dir: string,
-    readonly socket: string,
-    readonly port: number,
-  ) {}
-
-  async start(): Promise<void> {
-    const args = [
-      join(repo, "apps/servin/dist/servin.js"),
-      "cri",
-      "start",
-      "--backend",
-      "oci",
-      "--image-backend",
-      "disk",
-      "--root",
-      join(this.dir, "root"),
-      "--state-dir",
-      join(this.dir, "state"),
-      "--grpc-socket",
-      this.socket,
-      "--port",
-      String(this.port),
-      "--config",
-      join(here, "servin.toml"),
-      "--cni-conf-dir",
-      cniConfDir,
-      "--cni-bin-dir",
-      cniBinDir,
-    ];
-    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
-    this.child = child;
-    const keep = (chunk: Buffer) => {
-      this.output += chunk.toString();
-      if (this.output.length > 4_000_000) this.output = this.output.slice(-2_000_000);
-    };
-    child.stdout?.on("data", keep);
-    child.stderr?.on("data", keep);
-    const deadline = Date.now() + 60_000;
-    while (Date.now() < deadline) {
-      if (child.exitCode !== null) throw new Error(`servin exited with ${child.exitCode}:\n${this.output}`);
-      if (await socketAccepts(this.socket)) return;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`servin did not listen on ${this.socket} within 60 s:\n${this.output}`);
-  }
-
-  async stop(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null) return;
-    const exited = new Promise<void>((r) => child.once("exit", () => r()));
-    child.kill("SIGTERM");
-    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-    await exited;
-    clearTimeout(timer);
-  }
-}
-
-/** crictl, unmodified, against servin's socket. */
-function crictl(socket: string) {
-  const bin = join(kit, "bin/crictl");
-  const endpoint = `unix://${socket}`;
-  return (args: string[], timeoutMs = 120_000) =>
-    sh(bin, ["--runtime-endpoint", endpoint, "--image-endpoint", endpoint, "--timeout", "60s", ...args], {
-      timeoutMs,
-    });
-}
-
-async function smoke(servin: Servin, dir: string): Promise<void> {
+async function smoke(servin: ServinProcess, dir: string): Promise<void> {
   const c = crictl(servin.socket);
   const step = async (name: string, args: string[], check: (out: string) => string | undefined) => {
     const r = await c(args);
@@ -282,7 +155,7 @@ async function smoke(servin: Servin, dir: string): Promise<void> {
   );
 }
 
-async function critest(servin: Servin, run: string): Promise<void> {
+async function critest(servin: ServinProcess, run: string): Promise<void> {
   const parallel = run === "seq" ? 1 : Number(run.replace(/^par/, ""));
   const runName = `servin-${run}-${process.pid}`;
   const resultsDir = join(kitDir, "results", runName);
@@ -327,17 +200,6 @@ async function critest(servin: Servin, run: string): Promise<void> {
     log(`failure details: ${join(resultsDir, "table.md")}, ${join(resultsDir, "critest.log")}`);
 }
 
-/** Removes every pod servin still has (critest leaves none when it passes; a failed spec may). */
-async function removeAllPods(servin: Servin): Promise<number> {
-  const c = crictl(servin.socket);
-  const pods = (await c(["pods", "-q"])).stdout.split("\n").filter(Boolean);
-  for (const pod of pods) {
-    await c(["stopp", pod]);
-    await c(["rmp", pod]);
-  }
-  return pods.length;
-}
-
 async function main(): Promise<number> {
   const skip = (why: string) => {
     if (requireReal) {
@@ -347,54 +209,39 @@ async function main(): Promise<number> {
     log(`skipped: ${why}`);
     return 0;
   };
-  if (process.getuid?.() !== 0) return skip("needs root");
-  if (!existsSync(join(kit, "critest.sh"))) return skip(`no conformance kit at ${kit}`);
-  if (!existsSync(join(repo, "apps/servin/dist/servin.js"))) return skip("servin is not built (pnpm build)");
+  const unavailable = kitUnavailable();
+  if (unavailable) return skip(unavailable);
 
   log(`setting up the kit (${kit}/up.sh) …`);
-  const up = await sh("bash", [join(kit, "up.sh")], { timeoutMs: 10 * 60_000 });
+  const up = await kitUp();
   if (up.code !== 0) {
     log(`up.sh failed:\n${up.stdout}\n${up.stderr}`);
     return 1;
   }
 
-  const dir = await mkdtemp(join(tmpdir(), "servin-conformance-"));
-  const servin = new Servin(dir, join(dir, "servin.sock"), await freePort());
+  const servin = await ServinProcess.create("servin-conformance-");
+  const dir = servin.dir;
   let code = 0;
   try {
     await servin.start();
-    log(`servin listening on unix://${servin.socket} (root ${dir}/root)`);
+    log(`servin listening on ${servin.endpoint} (root ${dir}/root)`);
     await smoke(servin, dir);
     const runs = (process.env.CONFORMANCE_RUNS ?? "seq,par4").split(",").filter(Boolean);
     for (const run of runs) {
       await critest(servin, run);
-      const left = await removeAllPods(servin);
+      // critest leaves no pod when it passes; a failed spec may.
+      const left = await servin.removeAllPods();
       if (left > 0) log(`removed ${left} pod(s) left behind by critest ${run}`);
     }
   } catch (err) {
     record("servin", false, (err as Error).message);
   } finally {
     await servin.stop();
-    if (servin.child?.exitCode !== 0 && servin.child?.signalCode !== null) {
-      log(`servin's last output:\n${servin.output.slice(-3000)}`);
-    }
+    if (servin.exitedBadly) log(`servin's last output:\n${servin.output.slice(-3000)}`);
     // Nothing of ours may be left in runc: servin removed every pod before it stopped.
-    const runcRoot = join(dir, "state", "runtime", "runc");
-    if (existsSync(runcRoot)) {
-      const listed = await sh("runc", ["--root", runcRoot, "list", "-q"]);
-      const left = listed.stdout.split("\n").filter(Boolean);
-      record("no containers left in runc after the run", left.length === 0, left.join(" "));
-    }
-    if (process.env.CONFORMANCE_KEEP !== "1") {
-      const mounts = (await readFile("/proc/self/mountinfo", "utf8"))
-        .split("\n")
-        .map((l) => l.split(" ")[4])
-        .filter((m): m is string => !!m && m.startsWith(`${dir}/`))
-        .sort()
-        .reverse();
-      for (const m of mounts) await sh("umount", ["-l", m]);
-      await rm(dir, { recursive: true, force: true });
-    }
+    const left = await servin.runcLeftovers();
+    record("no containers left in runc after the run", left.length === 0, left.join(" "));
+    if (process.env.CONFORMANCE_KEEP !== "1") await servin.removeDir();
   }
   const failed = outcomes.filter((o) => !o.ok);
   if (failed.length > 0) {
