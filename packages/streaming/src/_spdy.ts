@@ -55,6 +55,8 @@ export function createSpdyServerConnection(socket: Duplex): SpdyConnection {
     autoSpdy31: true,
     // the SPDY/3 default: a peer that sends before our SETTINGS arrive sees this window, so updates must come at half of it
     windowSize: 64 * 1024,
+    // DATA frames up to 64 KiB instead of 8 KiB: a quarter of the framing work per byte (SPDY allows 16 MiB)
+    maxChunk: 64 * 1024,
   });
   const state = connection._spdyState;
   openSide(state.window.send);

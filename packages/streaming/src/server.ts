@@ -99,6 +99,8 @@ export async function startStreamingServer(options: StreamingServerOptions): Pro
 
   server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on("error", () => {});
+    // many small frames (SYN_REPLY, status, channel messages): no Nagle delay on them
+    (socket as Duplex & { setNoDelay?: (noDelay: boolean) => void }).setNoDelay?.(true);
     const match = ROUTE.exec(req.url ?? "");
     if (match === null) {
       rejectUpgrade(socket, 404, `streaming: no such path ${JSON.stringify((req.url ?? "").slice(0, 64))}`);
