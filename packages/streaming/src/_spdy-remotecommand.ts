@@ -67,13 +67,19 @@ export function serveSpdyRemoteCommand(
 
   connection.on("stream", (stream) => {
     stream.on("error", () => {});
-    all.push(stream);
     const type = stream.headers.streamtype ?? "";
-    const known = ["error", "stdin", "stdout", "stderr"].includes(type) || (type === "resize" && resizable);
-    if (!known || received.has(type) || received.size >= expected) {
+    const wantedType =
+      type === "error" ||
+      (type === "stdin" && wanted.stdin) ||
+      (type === "stdout" && wanted.stdout) ||
+      (type === "stderr" && wanted.stderr) ||
+      (type === "resize" && resizable);
+    // a stream the request did not ask for, or a second one of a kind, is refused (RST)
+    if (!wantedType || received.has(type) || received.size >= expected) {
       stream.abort();
       return;
     }
+    all.push(stream);
     stream.respond(200, {});
     received.set(type, stream);
     // streams we only write to still need their readable side drained to close cleanly

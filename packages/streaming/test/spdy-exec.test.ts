@@ -124,6 +124,20 @@ describe("exec over SPDY/3.1 (remotecommand)", () => {
     client.close();
   });
 
+  it("refuses streams the request did not ask for, and a second stream of a kind", async () => {
+    const { url } = server.getExec({ containerId: "c1", cmd: ["echo", "only-stdout"], stdout: true });
+    const client = await spdyConnect(url, V4);
+    await expect(client.open({ streamtype: "stdin" })).rejects.toThrow();
+    await expect(client.open({ streamtype: "bogus" })).rejects.toThrow();
+    const error = await client.open({ streamtype: "error" });
+    await expect(client.open({ streamtype: "error" })).rejects.toThrow();
+    const stdout = await client.open({ streamtype: "stdout" });
+    const [out, status] = await Promise.all([readAll(stdout), readAll(error)]);
+    expect(out).toBe("only-stdout\n");
+    expect(JSON.parse(status).status).toBe("Success");
+    client.close();
+  });
+
   it("refuses a client with no common protocol (403, naming what it accepts)", async () => {
     const { url } = server.getExec({ containerId: "c1", cmd: ["true"], stdout: true });
     const client = await spdyConnect(url, ["v9.channel.k8s.io"]);
