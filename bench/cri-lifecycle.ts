@@ -1,0 +1,443 @@
+/**
+ * Benchmark (not a test): critest's own benchmarks (`../shared/conformance/bench.sh`: pod, container
+ * and image lifecycles, BENCH_N sequential samples each) against the real servin binary and against
+ * containerd 1.6 (`containerd-up.sh`) in the same run, both with the kit's CNI bridge, and one table of
+ * per-operation medians / p90 and servin ÷ containerd ratios, with RunPodSandbox + StopPodSandbox +
+ * RemovePodSandbox and the whole pod + container lifecycle summed.
+ *
+ * 1. sets up the kit (`up.sh`) and containerd (installs the Debian package when missing);
+ * 2. starts `servin cri start` with the kit's mirrors and CNI dirs (tooling/conformance/servin-process.ts,
+ *    shared with `pnpm test:conformance`);
+ * 3. runs bench.sh `--rounds` times per side in ABBA order (servin, containerd, containerd, servin, …)
+ *    so that whoever goes first or second pays alike, and pools each side's samples;
+ * 4. prints the markdown table and writes bench/results/cri-lifecycle.json;
+ * 5. removes servin's pods, stops it, stops containerd if it started it, and `down.sh` if the kit was
+ *    not up before (a registry that was running stays up).
+ *
+ * Run: pnpm bench:cri  [--n 20] [--rounds 2]   (BENCH_N / BENCH_ROUNDS in the environment too; root)
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+  crictl,
+  kit,
+  kitDir,
+  kitRegistryRunning,
+  kitUnavailable,
+  kitUp,
+  repo,
+  ServinProcess,
+  sh,
+} from "../tooling/conformance/servin-process.js";
+
+const arg = (name: string, env: string, fallback: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  const raw = i > 0 ? process.argv[i + 1] : process.env[env];
+  const n = raw === undefined || raw === "" ? fallback : Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name}: expected a positive integer, got "${raw}"`);
+  return n;
+};
+const N = arg("n", "BENCH_N", 20);
+const ROUNDS = arg("rounds", "BENCH_ROUNDS", 2);
+
+const ctrdDir = join(kitDir, "containerd");
+const ctrdSocket = process.env.CTRD_SOCK ?? join(ctrdDir, "containerd.sock");
+const ctrdPidFile = join(ctrdDir, "containerd.pid");
+const resultsRoot = process.env.RESULTS ?? join(kitDir, "results");
+
+type Side = "servin" | "containerd";
+const SIDES: Side[] = ["servin", "containerd"];
+
+function log(line: string): void {
+  process.stderr.write(`bench:cri: ${line}\n`);
+}
+
+function pidAlive(pidFile: string): number | undefined {
+  if (!existsSync(pidFile)) return undefined;
+  const pid = Number.parseInt(readFileSync(pidFile, "utf8").trim(), 10);
+  if (!(pid > 0)) return undefined;
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch {
+    return undefined;
+  }
+}
+
+/** critest's operation names, in the CRI's words; the order of the table. */
+const OPERATIONS: Array<[bench: string, op: string, cri: string]> = [
+  ["pod", "CreatePod", "RunPodSandbox"],
+  ["pod", "StatusPod", "PodSandboxStatus"],
+  ["pod", "StopPod", "StopPodSandbox"],
+  ["pod", "RemovePod", "RemovePodSandbox"],
+  ["container", "CreateContainer", "CreateContainer"],
+  ["container", "StartContainer", "StartContainer"],
+  ["container", "StatusContainer", "ContainerStatus"],
+  ["container", "StopContainer", "StopContainer"],
+  ["container", "RemoveContainer", "RemoveContainer"],
+  ["image_lifecycle", "PullImage", "PullImage (small image, local registry)"],
+  ["image_lifecycle", "StatusImage", "ImageStatus"],
+  ["image_lifecycle", "RemoveImage", "RemoveImage"],
+  ["image_listing", "ListImages", "ListImages"],
+];
+const POD_SUM = ["RunPodSandbox", "StopPodSandbox", "RemovePodSandbox"];
+const LIFECYCLE_SUM = [
+  "RunPodSandbox",
+  "CreateContainer",
+  "StartContainer",
+  "StopContainer",
+  "RemoveContainer",
+  "StopPodSandbox",
+  "RemovePodSandbox",
+];
+const FROM_SCRATCH = "RunPodSandbox + CreateContainer + StartContainer (critest's start from scratch)";
+
+/** Samples in ms per CRI operation, pooled over rounds; pod sums per sample (same datapoint). */
+interface SideSamples {
+  ops: Map<string, number[]>;
+  podSums: number[];
+  runs: Array<{ runName: string; code: number; specs: string[] }>;
+}
+
+function push(map: Map<string, number[]>, key: string, xs: number[]): void {
+  const list = map.get(key) ?? [];
+  list.push(...xs);
+  map.set(key, list);
+}
+
+/** Reads one bench.sh output directory: the *_benchmark_data.json files and report.json's gmeasure entries. */
+function readRun(dir: string, into: SideSamples): string[] {
+  const specs: string[] = [];
+  for (const file of readdirSync(dir).filter((f) => f.endsWith("_benchmark_data.json"))) {
+    const bench = file.replace(/_benchmark_data\.json$/, "");
+    const data = JSON.parse(readFileSync(join(dir, file), "utf8")) as {
+      operationsNames: string[];
+      datapoints: Array<{ operationsDurationsNs: number[] }> | null;
+    };
+    const points = data.datapoints ?? [];
+    data.operationsNames.forEach((op, i) => {
+      const cri = OPERATIONS.find(([b, o]) => b === bench && o === op)?.[2] ?? `${bench}: ${op}`;
+      push(
+        into.ops,
+        cri,
+        points.map((p) => (p.operationsDurationsNs[i] ?? Number.NaN) / 1e6).filter(Number.isFinite),
+      );
+    });
+    if (bench === "pod") {
+      const idx = ["CreatePod", "StopPod", "RemovePod"].map((op) => data.operationsNames.indexOf(op));
+      if (idx.every((i) => i >= 0))
+        for (const p of points)
+          into.podSums.push(idx.reduce((s, i) => s + (p.operationsDurationsNs[i] ?? 0), 0) / 1e6);
+    }
+  }
+  const report = join(dir, "report.json");
+  if (existsSync(report)) {
+    const suites = JSON.parse(readFileSync(report, "utf8")) as Array<{
+      SpecReports?: Array<{
+        LeafNodeType?: string;
+        LeafNodeText?: string;
+        State?: string;
+        ReportEntries?: Array<{ Value?: { AsJSON?: string } }> | null;
+      }>;
+    }>;
+    for (const spec of suites.flatMap((s) => s.SpecReports ?? [])) {
+      if (spec.LeafNodeType !== "It" || spec.State === "skipped") continue;
+      specs.push(`${spec.LeafNodeText}: ${spec.State}`);
+      for (const entry of spec.ReportEntries ?? []) {
+        try {
+          const exp = JSON.parse(entry.Value?.AsJSON ?? "null") as {
+            Measurements?: Array<{ Name?: string; Durations?: number[] | null }>;
+          } | null;
+          for (const m of exp?.Measurements ?? [])
+            if (m.Name === "create PodSandbox and container" && m.Durations?.length)
+              push(
+                into.ops,
+                FROM_SCRATCH,
+                m.Durations.map((d) => d / 1e6),
+              );
+        } catch {
+          // an entry that is not a gmeasure experiment
+        }
+      }
+    }
+  }
+  return specs;
+}
+
+function quantile(xs: number[], q: number): number | undefined {
+  if (xs.length === 0) return undefined;
+  const s = [...xs].sort((a, b) => a - b);
+  if (q === 0.5) {
+    const mid = s.length >> 1;
+    return s.length % 2 ? s[mid] : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+  }
+  // nearest rank
+  return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)];
+}
+
+interface Row {
+  operation: string;
+  n: Record<Side, number>;
+  median: Record<Side, number | undefined>;
+  p90: Record<Side, number | undefined>;
+  ratio?: number;
+}
+
+function row(operation: string, samples: Record<Side, number[]>): Row {
+  const med = (s: Side) => quantile(samples[s], 0.5);
+  const servin = med("servin");
+  const containerd = med("containerd");
+  return {
+    operation,
+    n: { servin: samples.servin.length, containerd: samples.containerd.length },
+    median: { servin, containerd },
+    p90: { servin: quantile(samples.servin, 0.9), containerd: quantile(samples.containerd, 0.9) },
+    ...(servin !== undefined && containerd ? { ratio: servin / containerd } : {}),
+  };
+}
+
+function sumRow(operation: string, parts: Row[]): Row {
+  const total = (s: Side) =>
+    parts.every((r) => r.median[s] !== undefined)
+      ? parts.reduce((a, r) => a + (r.median[s] ?? 0), 0)
+      : undefined;
+  const servin = total("servin");
+  const containerd = total("containerd");
+  return {
+    operation,
+    n: {
+      servin: Math.min(...parts.map((r) => r.n.servin)),
+      containerd: Math.min(...parts.map((r) => r.n.containerd)),
+    },
+    median: { servin, containerd },
+    p90: { servin: undefined, containerd: undefined },
+    ...(servin !== undefined && containerd ? { ratio: servin / containerd } : {}),
+  };
+}
+
+function markdown(rows: Row[]): string {
+  const f = (x: number | undefined) => (x === undefined ? "–" : x < 10 ? x.toFixed(2) : x.toFixed(1));
+  const lines = [
+    "| operation (ms) | n | servin p50 | servin p90 | containerd p50 | containerd p90 | ratio p50 |",
+    "|---|---:|---:|---:|---:|---:|---:|",
+  ];
+  for (const r of rows)
+    lines.push(
+      `| ${r.operation} | ${r.n.servin === r.n.containerd ? r.n.servin : `${r.n.servin} / ${r.n.containerd}`} | ${f(r.median.servin)} | ${f(r.p90.servin)} | ${f(r.median.containerd)} | ${f(r.p90.containerd)} | ${r.ratio === undefined ? "–" : `${r.ratio.toFixed(2)}×`} |`,
+    );
+  return lines.join("\n");
+}
+
+/** Installs containerd (Debian package) when missing and starts it with containerd-up.sh. */
+async function containerdUp(): Promise<void> {
+  if ((await sh("sh", ["-c", "command -v containerd"])).code !== 0) {
+    log("containerd is not installed: apt-get install -y containerd …");
+    const r = await sh("apt-get", ["install", "-y", "-qq", "--no-install-recommends", "containerd"], {
+      env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
+      timeoutMs: 10 * 60_000,
+    });
+    if (r.code !== 0) throw new Error(`apt-get install containerd failed: ${r.stderr.slice(-1000)}`);
+  }
+  const r = await sh("bash", [join(kit, "containerd-up.sh")], { timeoutMs: 5 * 60_000 });
+  if (r.code !== 0) throw new Error(`containerd-up.sh failed: ${r.stdout}${r.stderr}`);
+  log(r.stdout.trim());
+}
+
+/** What down.sh does for containerd, without touching the registry or the network: pods, daemon, shims. */
+async function containerdDown(): Promise<void> {
+  const c = crictl(ctrdSocket);
+  for (const pod of (await c(["pods", "-q"])).stdout.split("\n").filter(Boolean)) {
+    await c(["stopp", pod]);
+    await c(["rmp", pod]);
+  }
+  const pid = pidAlive(ctrdPidFile);
+  if (pid !== undefined) {
+    process.kill(pid, "SIGTERM");
+    for (let i = 0; i < 50 && pidAlive(ctrdPidFile) !== undefined; i++)
+      await new Promise((r) => setTimeout(r, 200));
+    if (pidAlive(ctrdPidFile) !== undefined) process.kill(pid, "SIGKILL");
+  }
+  // Shims of this containerd (started by it, for its socket only) outlive it by design.
+  const shims = await sh("pgrep", ["-f", "--", `-address ${ctrdSocket}`]);
+  for (const shim of shims.stdout.split("\n").filter(Boolean)) {
+    try {
+      process.kill(Number(shim), "SIGTERM");
+    } catch {
+      // already gone
+    }
+  }
+  log("containerd stopped");
+}
+
+/**
+ * Proves a side networks its pods through CNI before its figures count: one pod must get an IP from
+ * the kit's bridge subnet (a loopback-only pod would make RunPodSandbox look cheap).
+ */
+async function checkCni(side: Side, socket: string, dir: string): Promise<string> {
+  const c = crictl(socket);
+  const podJson = join(dir, `cni-check-${side}.json`);
+  writeFileSync(
+    podJson,
+    JSON.stringify({
+      metadata: {
+        name: `cni-check-${side}`,
+        namespace: "bench-cri",
+        uid: `cni-check-${side}-${process.pid}`,
+        attempt: 1,
+      },
+      log_directory: join(dir, `cni-check-${side}-logs`),
+      linux: {},
+    }),
+  );
+  const run = await c(["runp", podJson]);
+  const pod = run.stdout.trim();
+  if (run.code !== 0 || !pod) throw new Error(`${side}: runp for the cni check failed: ${run.stderr.trim()}`);
+  try {
+    const status = JSON.parse((await c(["inspectp", pod])).stdout) as {
+      status?: { network?: { ip?: string } };
+    };
+    const ip = status.status?.network?.ip ?? "";
+    if (!ip) throw new Error(`${side}: the cni check pod got no ip: is the kit's cni config in place?`);
+    return ip;
+  } finally {
+    await c(["stopp", pod]);
+    await c(["rmp", pod]);
+  }
+}
+
+async function benchSide(side: Side, endpoint: string, runName: string, into: SideSamples): Promise<void> {
+  log(`bench.sh against ${side} (${runName}, BENCH_N=${N}) …`);
+  const started = Date.now();
+  const r = await sh("bash", [join(kit, "bench.sh")], {
+    env: { ...process.env, CRI_ENDPOINT: endpoint, RUN_NAME: runName, BENCH_N: String(N) },
+    timeoutMs: 30 * 60_000,
+  });
+  const dir = join(resultsRoot, runName);
+  const specs = existsSync(dir) ? readRun(dir, into) : [];
+  into.runs.push({ runName, code: r.code, specs });
+  log(`${side}: exit ${r.code} in ${Math.round((Date.now() - started) / 1000)} s; ${specs.join("; ")}`);
+  if (r.code !== 0) log(`${side}: see ${join(dir, "bench.log")}`);
+}
+
+async function main(): Promise<number> {
+  const unavailable = kitUnavailable();
+  if (unavailable) {
+    log(`skipped: ${unavailable}`);
+    return process.env.SERVIN_REQUIRE_REAL === "1" ? 1 : 0;
+  }
+  const kitWasUp = kitRegistryRunning();
+  const containerdWasUp = pidAlive(ctrdPidFile) !== undefined;
+  log(`setting up the kit (${kit}/up.sh) …`);
+  const up = await kitUp();
+  if (up.code !== 0) {
+    log(`up.sh failed:\n${up.stdout}\n${up.stderr}`);
+    return 1;
+  }
+  const servin = await ServinProcess.create("servin-bench-cri-");
+  const samples: Record<Side, SideSamples> = {
+    servin: { ops: new Map(), podSums: [], runs: [] },
+    containerd: { ops: new Map(), podSums: [], runs: [] },
+  };
+  const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "");
+  const load = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+  const loadBefore = load();
+  let code = 0;
+  try {
+    await containerdUp();
+    await servin.start();
+    log(`servin listening on ${servin.endpoint}`);
+    const endpoints: Record<Side, string> = { servin: servin.endpoint, containerd: `unix://${ctrdSocket}` };
+    const ips = [
+      await checkCni("servin", servin.socket, servin.dir),
+      await checkCni("containerd", ctrdSocket, servin.dir),
+    ];
+    log(`cni on both sides: a servin pod got ${ips[0]}, a containerd pod ${ips[1]}`);
+    for (let round = 0; round < ROUNDS; round++) {
+      // ABBA: servin, containerd | containerd, servin | …
+      const order = round % 2 === 0 ? SIDES : [...SIDES].reverse();
+      for (const side of order) {
+        await benchSide(side, endpoints[side], `cri-lifecycle-${stamp}-${side}-r${round + 1}`, samples[side]);
+        if (side === "servin") {
+          const left = await servin.removeAllPods();
+          if (left > 0) log(`removed ${left} pod(s) critest left in servin`);
+        }
+      }
+    }
+    const loadAfter = load();
+    const pick = (name: string) => ({
+      servin: samples.servin.ops.get(name) ?? [],
+      containerd: samples.containerd.ops.get(name) ?? [],
+    });
+    const known = OPERATIONS.map(([, , cri]) => cri);
+    const others = [...new Set(SIDES.flatMap((s) => [...samples[s].ops.keys()]))].filter(
+      (k) => !known.includes(k) && k !== FROM_SCRATCH,
+    );
+    const rows = [...known, ...others, FROM_SCRATCH]
+      .map((name) => row(name, pick(name)))
+      .filter((r) => r.n.servin + r.n.containerd > 0);
+    const byName = (name: string) => rows.find((r) => r.operation === name);
+    const sums: Row[] = [];
+    const podParts = POD_SUM.map(byName).filter((r): r is Row => r !== undefined);
+    if (podParts.length === POD_SUM.length) {
+      sums.push(
+        row("**RunPodSandbox + StopPodSandbox + RemovePodSandbox** (per-sample sum)", {
+          servin: samples.servin.podSums,
+          containerd: samples.containerd.podSums,
+        }),
+      );
+    }
+    const lifeParts = LIFECYCLE_SUM.map(byName).filter((r): r is Row => r !== undefined);
+    if (lifeParts.length === LIFECYCLE_SUM.length)
+      sums.push(sumRow("**pod + container lifecycle** (sum of the 7 medians)", lifeParts));
+    const table = markdown([...rows, ...sums]);
+    const failed = SIDES.flatMap((s) => samples[s].runs.filter((r) => r.code !== 0).map((r) => r.runName));
+    const note = `${new Date().toISOString().slice(0, 10)}, BENCH_N=${N} × ${ROUNDS} round(s) per side (ABBA), both sides with the kit's CNI bridge; load average ${loadBefore} before, ${loadAfter} after`;
+    process.stdout.write(`${table}\n\n${note}\n`);
+    if (failed.length > 0) {
+      process.stdout.write(`bench.sh failed in: ${failed.join(", ")} (their samples are still counted)\n`);
+      code = 1;
+    }
+    const out = join(repo, "bench/results");
+    mkdirSync(out, { recursive: true });
+    writeFileSync(
+      join(out, "cri-lifecycle.json"),
+      `${JSON.stringify(
+        {
+          date: new Date().toISOString(),
+          benchN: N,
+          rounds: ROUNDS,
+          loadavg: { before: loadBefore, after: loadAfter },
+          rows: [...rows, ...sums],
+          runs: { servin: samples.servin.runs, containerd: samples.containerd.runs },
+          samples: Object.fromEntries(
+            SIDES.map((s) => [s, { ...Object.fromEntries(samples[s].ops), podSums: samples[s].podSums }]),
+          ),
+        },
+        null,
+        2,
+      )}\n`,
+    );
+    log(`wrote ${join(out, "cri-lifecycle.json")}`);
+  } catch (err) {
+    log(`failed: ${(err as Error).message}`);
+    code = 1;
+  } finally {
+    const left = await servin.removeAllPods().catch(() => 0);
+    if (left > 0) log(`removed ${left} pod(s) left in servin`);
+    await servin.stop();
+    if (servin.exitedBadly) log(`servin's last output:\n${servin.output.slice(-3000)}`);
+    const runc = await servin.runcLeftovers();
+    if (runc.length > 0) log(`containers left in servin's runc root: ${runc.join(" ")}`);
+    await servin.removeDir();
+    if (!kitWasUp) {
+      // down.sh stops containerd (after removing its pods) and the registry, and removes the network.
+      const down = await sh("bash", [join(kit, "down.sh")], { timeoutMs: 5 * 60_000 });
+      log(down.stdout.trim().replace(/\n/g, "; "));
+    } else if (!containerdWasUp) {
+      await containerdDown();
+    }
+  }
+  return code;
+}
+
+process.exitCode = await main();
