@@ -10,7 +10,6 @@ import {
   ServerInterceptingCall,
   type ServerInterceptor,
 } from "@grpc/grpc-js";
-import type { CriGrpcTcpAuth, TcpPeer } from "./options.js";
 
 const digest = (value: string) => createHash("sha256").update(value).digest();
 

@@ -43,7 +43,9 @@ describe("removeImage and tag moves", () => {
       message: `image "${imageRef}" (${imageRef}) is in use by a container; remove the container first`,
     });
     await expect(s.removeImage({ image: { image: "never-pulled:v1" } })).resolves.toEqual({});
-    await expect(s.removeImage({ image: {} as ImageSpec })).rejects.toMatchObject({ code: "InvalidArgument" });
+    await expect(s.removeImage({ image: {} as ImageSpec })).rejects.toMatchObject({
+      code: "InvalidArgument",
+    });
     await s.close();
   });
 });
