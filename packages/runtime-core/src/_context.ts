@@ -19,6 +19,7 @@ import type { EventHub } from "./events/hub.js";
 import { type ContainerStatusData, containerState, isContainerPending } from "./store/container-status.js";
 import { isSandboxPending, type SandboxStatusData } from "./store/sandbox-status.js";
 import type { MetadataStore } from "./store/types.js";
+import type { StreamingProvider } from "./streaming/provider.js";
 
 /**
  * A pod sandbox in the index. `record` and `status` are replaced, never
@@ -60,6 +61,8 @@ export interface RuntimeContext {
   readonly runtimeName: string;
   readonly runtimeVersion: string;
   runtimeConfig: RuntimeConfig;
+  /** Issues Exec/Attach/PortForward URLs; absent: those RPCs answer Unimplemented. */
+  readonly streaming?: StreamingProvider;
   /** Registers background work (abandoned creates, exit handling) that close() waits for. */
   track(work: Promise<unknown>): void;
 }

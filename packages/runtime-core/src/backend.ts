@@ -23,6 +23,7 @@
  *   through `onContainerExit` later, and a later stop finishes the job); a
  *   remove has either completed or left the object removable by a retry.
  */
+import type { Duplex, Readable, Writable } from "node:stream";
 import type {
   ContainerConfig,
   ContainerId,
@@ -185,6 +186,9 @@ export interface RuntimeBackend {
    */
   updateRuntimeConfig?(config: RuntimeConfig): Promise<void>;
 
+  /** Optional: interactive sessions (Exec, Attach, PortForward) for the streaming server. Absent: those RPCs stay Unimplemented. */
+  streaming?: BackendStreaming;
+
   /** Subscribes to exits the backend notices by itself. Returns an unsubscribe function. */
   onContainerExit(listener: (id: ContainerId, exit: ContainerExit) => void): () => void;
 
@@ -197,3 +201,39 @@ export type ProcessConfig = Pick<
   ContainerConfig,
   "command" | "args" | "envs" | "workingDir" | "tty" | "stdin"
 >;
+
+/** A terminal size as the client's resize stream carries it. */
+export interface StreamTerminalSize {
+  width: number;
+  height: number;
+}
+
+/**
+ * One Exec or Attach session's streams (the shape of @servin/streaming's SessionIo): null when not
+ * asked for. The backend writes to stdout/stderr but never ends them; on `signal` it ends what it started.
+ */
+export interface StreamSessionIo {
+  stdin: Readable | null;
+  stdout: Writable | null;
+  stderr: Writable | null;
+  resize: AsyncIterable<StreamTerminalSize> | null;
+  signal: AbortSignal;
+}
+
+/** What a backend does for the streaming server, on records the core has resolved and checked. */
+export interface BackendStreaming {
+  /** Runs `cmd` in the running container; resolves with its exit code once its output was written. */
+  exec(
+    container: ContainerRecord,
+    spec: { cmd: readonly string[]; tty: boolean; initialSize?: StreamTerminalSize },
+    io: StreamSessionIo,
+  ): Promise<{ exitCode: number }>;
+  /** Connects to the running container's stdio until the container or the session ends. */
+  attach(
+    container: ContainerRecord,
+    spec: { tty: boolean; initialSize?: StreamTerminalSize },
+    io: StreamSessionIo,
+  ): Promise<void>;
+  /** Carries one connection to `port` in the pod's network namespace (half-close passed on). */
+  portForward(sandbox: SandboxRecord, port: number, stream: Duplex, signal: AbortSignal): Promise<void>;
+}

@@ -6,3 +6,4 @@ export * from "./memory/index.js";
 export type { RecoveryReport } from "./recover.js";
 export * from "./service.js";
 export * from "./store/index.js";
+export type { ServiceStreamingRuntime, StreamingProvider } from "./streaming/provider.js";

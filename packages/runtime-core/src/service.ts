@@ -14,7 +14,9 @@ import { type Logger, silentLogger } from "@servin/node-kit";
 import { type RuntimeContext, saveContainer } from "./_context.js";
 import { NameRegistry } from "./_names.js";
 import type { ContainerExit, RuntimeBackend } from "./backend.js";
+import { attach } from "./container/attach.js";
 import { createContainer } from "./container/create.js";
+import { exec } from "./container/exec.js";
 import { execSync } from "./container/exec-sync.js";
 import { listContainers } from "./container/list.js";
 import { removeContainer } from "./container/remove.js";
@@ -30,15 +32,13 @@ import { type RecoveryReport, startRecovery } from "./recover.js";
 import { runtimeConfig, updateRuntimeConfig } from "./runtime/config.js";
 import { status } from "./runtime/status.js";
 import {
-  attach,
   checkpointContainer,
-  exec,
   listMetricDescriptors,
   listPodSandboxMetrics,
-  portForward,
 } from "./runtime/unimplemented.js";
 import { version } from "./runtime/version.js";
 import { listPodSandbox } from "./sandbox/list.js";
+import { portForward } from "./sandbox/port-forward.js";
 import { removePodSandbox } from "./sandbox/remove.js";
 import { runPodSandbox } from "./sandbox/run.js";
 import { listPodSandboxStats, podSandboxStats } from "./sandbox/stats.js";
@@ -47,6 +47,11 @@ import { stopPodSandbox } from "./sandbox/stop.js";
 import { containerState, isContainerPending } from "./store/container-status.js";
 import { isSandboxPending } from "./store/sandbox-status.js";
 import type { MetadataStore } from "./store/types.js";
+import {
+  type ServiceStreamingRuntime,
+  type StreamingProvider,
+  streamingRuntime,
+} from "./streaming/provider.js";
 
 export interface RuntimeServiceOptions {
   backend: RuntimeBackend;
@@ -68,6 +73,11 @@ export interface RuntimeServiceOptions {
   recoverAfter?: Promise<unknown>;
   /** Called once per RPC (metrics); the call's `transport` option says which edge it came by. */
   onCall?: CallObserver;
+  /**
+   * The streaming server that issues Exec/Attach/PortForward URLs. Used only when the backend
+   * has `streaming`; otherwise those RPCs answer Unimplemented.
+   */
+  streaming?: StreamingProvider;
 }
 
 /** A RuntimeService with lifecycle and the queries other Servin parts need. */
@@ -86,6 +96,8 @@ export interface ServinRuntimeService extends RuntimeService {
   readonly recovery: RecoveryReport;
   /** Resolves once startup recovery has reconciled every object and cleaned up every half-created one. */
   readonly recovered: Promise<RecoveryReport>;
+  /** What the streaming server runs sessions with (IDs resolved, states checked); undefined when the backend has none. */
+  readonly streamingRuntime: ServiceStreamingRuntime | undefined;
 }
 
 /** This package's version: the default runtimeVersion. */
@@ -134,6 +146,7 @@ export async function createRuntimeService(options: RuntimeServiceOptions): Prom
     runtimeName: options.runtimeName ?? "servin",
     runtimeVersion: options.runtimeVersion ?? RUNTIME_CORE_VERSION,
     runtimeConfig: {},
+    ...(options.streaming && options.backend.streaming ? { streaming: options.streaming } : {}),
     track(work) {
       const tracked: Promise<void> = work.then(
         () => {
@@ -234,6 +247,7 @@ export async function createRuntimeService(options: RuntimeServiceOptions): Prom
     ...rpcs,
     recovery: report,
     recovered: recovery.done,
+    streamingRuntime: streamingRuntime(ctx),
     isImageInUse(id: ImageId): boolean {
       for (const c of ctx.containers.values()) if (c.record.image.id === id) return true;
       for (const c of recovery.cleaning()) if (c.image.id === id) return true;

@@ -8,7 +8,9 @@ import type { BackendCondition, ContainerExit, RuntimeBackend } from "@servin/ru
 import { toContainerExit } from "./_container-state.js";
 import { type OciContext, paths } from "./_context.js";
 import { createExitWatcher, type ExitRecord } from "./_exits.js";
+import { attachStream } from "./container/attach.js";
 import { createContainer } from "./container/create.js";
+import { execStream } from "./container/exec.js";
 import { execSync } from "./container/exec-sync.js";
 import { removeContainer } from "./container/remove.js";
 import { reopenContainerLog } from "./container/reopen-log.js";
@@ -21,6 +23,7 @@ import { defaultRuntimes, detectOciHost } from "./host.js";
 import { createConmonMonitor, type Monitor } from "./monitor.js";
 import { createRuncRuntime, type OciRuntime } from "./oci-runtime.js";
 import { reconcilePodNetworks } from "./sandbox/_network.js";
+import { portForwardStream } from "./sandbox/port-forward.js";
 import { removeSandbox } from "./sandbox/remove.js";
 import { runSandbox } from "./sandbox/run.js";
 import { sandboxStats } from "./sandbox/stats.js";
@@ -231,6 +234,12 @@ export async function createOciBackend(opts: OciBackendOptions): Promise<Runtime
     reopenContainerLog: (container) => reopenContainerLog(ctx, container),
     containerStats: (container) => containerStats(ctx, container),
     sandboxStats: (sandbox) => sandboxStats(ctx, sandbox),
+
+    streaming: {
+      exec: (container, spec, io) => execStream(ctx, container, spec, io),
+      attach: (container, spec, io) => attachStream(ctx, container, spec, io),
+      portForward: (sandbox, port, stream, signal) => portForwardStream(ctx, sandbox, port, stream, signal),
+    },
 
     onContainerExit(listener) {
       listeners.add(listener);

@@ -22,6 +22,8 @@ export interface MonitorCreateOptions {
   socketDir: string;
   terminal: boolean;
   stdin: boolean;
+  /** Keep the container's stdin open when an attached client's ends (CRI stdin_once false). */
+  leaveStdinOpen?: boolean;
   /** conmon log level ("error", "warn", "info", "debug"). */
   logLevel?: string;
   /** cgroup.procs files to move conmon into before it starts the runtime (best effort). */
@@ -107,6 +109,7 @@ export function createConmonMonitor(opts: {
       ];
       if (c.terminal) args.push("-t");
       if (c.stdin) args.push("-i");
+      if (c.stdin && c.leaveStdinOpen) args.push("--leave-stdin-open");
       if (c.signal?.aborted) return Promise.reject(cancelledError(c.signal, `container "${c.id}": create`));
       return new Promise((resolve, reject) => {
         const child = spawn(opts.path, args, {

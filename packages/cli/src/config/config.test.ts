@@ -9,8 +9,10 @@ import {
   defaultConfig,
   loadConfigFile,
   parseBackend,
+  parseDurationSeconds,
   parseImageBackend,
   parsePort,
+  parseStreamingAddress,
 } from "./config.js";
 
 describe("[images] limits and upstream fallback keys", () => {
@@ -115,6 +117,9 @@ describe("defaults", () => {
       cniConfDir: "/etc/cni/net.d",
       cniBinDirs: ["/opt/cni/bin", "/usr/lib/cni"],
       cniCacheDir: "",
+      streamingAddress: "127.0.0.1",
+      streamingPort: 0,
+      streamingIdleTimeout: 14400,
     });
   });
 
@@ -173,6 +178,11 @@ insecure = true
 conf_dir = "/srv/cni/net.d"
 bin_dirs = ["/srv/cni/bin", "/usr/lib/cni"]
 cache_dir = "/srv/servin/cni"
+
+[streaming]
+address = "0.0.0.0"
+port = 10010
+idle_timeout = "30m"
 `),
     ).toEqual({
       host: "::1",
@@ -205,6 +215,9 @@ cache_dir = "/srv/servin/cni"
       cniConfDir: "/srv/cni/net.d",
       cniBinDirs: ["/srv/cni/bin", "/usr/lib/cni"],
       cniCacheDir: "/srv/servin/cni",
+      streamingAddress: "0.0.0.0",
+      streamingPort: 10010,
+      streamingIdleTimeout: 1800,
     });
   });
 
@@ -299,7 +312,7 @@ cache_dir = "/srv/servin/cni"
     [`[server]\ntoken = "secret"\n`, /server\.token: unknown key/],
     [
       `port = 8080\n`,
-      /port: unknown section \(expected one of server, storage, runtime, images, network, registries\)/,
+      /port: unknown section \(expected one of server, storage, runtime, images, network, streaming, registries\)/,
     ],
     [`[srever]\nport = 8080\n`, /srever: unknown section/],
     [`server = 8080\n`, /server: expected a table/],
@@ -312,6 +325,15 @@ cache_dir = "/srv/servin/cni"
       /network\.bin_dir: unknown key \(expected one of conf_dir, bin_dirs, cache_dir\)/,
     ],
     [`[registries."docker.io"]\nmirror = ["http://m"]\n`, /registries\."docker\.io"\.mirror: unknown key/],
+    [
+      `[streaming]\nidle = "1h"\n`,
+      /streaming\.idle: unknown key \(expected one of address, port, idle_timeout\)/,
+    ],
+    [`[streaming]\nport = 70000\n`, /streaming\.port: expected an integer 0-65535/],
+    [`[streaming]\nport = "1"\n`, /streaming\.port: expected an integer 0-65535/],
+    [`[streaming]\naddress = ""\n`, /streaming\.address: expected an address/],
+    [`[streaming]\nidle_timeout = "forever"\n`, /streaming\.idle_timeout: expected a positive duration/],
+    [`[streaming]\nidle_timeout = 0\n`, /streaming\.idle_timeout: expected a positive duration/],
   ])("rejects the misspelt or unknown %j instead of ignoring it", async (toml, message) => {
     await expect(loadToml(toml)).rejects.toThrow(message);
   });
@@ -324,6 +346,19 @@ describe("flag parsers", () => {
     expect(parsePort(8080)).toBe(8080);
     expect(parseBackend("oci")).toBe("oci");
     expect(parseImageBackend("memory")).toBe("memory");
+  });
+
+  it("parses streaming addresses and durations", () => {
+    expect(parseStreamingAddress("0.0.0.0")).toEqual({ address: "0.0.0.0" });
+    expect(parseStreamingAddress("127.0.0.1:10010")).toEqual({ address: "127.0.0.1", port: 10010 });
+    expect(parseStreamingAddress("[::1]:0")).toEqual({ address: "::1", port: 0 });
+    expect(parseStreamingAddress("::1")).toEqual({ address: "::1" });
+    expect(parseDurationSeconds("4h", "k")).toBe(14400);
+    expect(parseDurationSeconds("1h30m", "k")).toBe(5400);
+    expect(parseDurationSeconds("500ms", "k")).toBe(0.5);
+    expect(parseDurationSeconds(90, "k")).toBe(90);
+    expect(() => parseStreamingAddress("")).toThrow(/--streaming-address: expected an address/);
+    expect(() => parseStreamingAddress("h:70000")).toThrow(/--streaming-address: port expected 0-65535/);
   });
 
   it.each([

@@ -57,6 +57,12 @@ export interface ServinConfig {
   cniBinDirs: string[];
   /** CNI attachment records and cached results; "" = `<root>/cni` (`[network] cache_dir`). */
   cniCacheDir: string;
+  /** Where the streaming server (Exec/Attach/PortForward URLs) listens (`[streaming] address`, `--streaming-address`). */
+  streamingAddress: string;
+  /** Its port; 0 = a free one (`[streaming] port`). */
+  streamingPort: number;
+  /** Seconds without bytes either way before a stream is closed (`[streaming] idle_timeout`; default 4 h, kubelet's). */
+  streamingIdleTimeout: number;
 }
 
 export function defaultConfig(): ServinConfig {
@@ -86,6 +92,9 @@ export function defaultConfig(): ServinConfig {
     cniConfDir: "/etc/cni/net.d",
     cniBinDirs: ["/opt/cni/bin", "/usr/lib/cni"],
     cniCacheDir: "",
+    streamingAddress: "127.0.0.1",
+    streamingPort: 0,
+    streamingIdleTimeout: 4 * 3600,
   };
 }
 
@@ -119,6 +128,7 @@ interface ConfigFile {
   };
   registries?: Record<string, { mirrors?: string[]; insecure?: boolean; upstream_fallback?: boolean }>;
   network?: { conf_dir?: string; bin_dirs?: unknown; cache_dir?: string };
+  streaming?: { address?: unknown; port?: unknown; idle_timeout?: unknown };
 }
 
 export class ConfigError extends Error {}
@@ -156,6 +166,7 @@ const FILE_KEYS = {
     "max_image_expanded_bytes",
   ],
   network: ["conf_dir", "bin_dirs", "cache_dir"],
+  streaming: ["address", "port", "idle_timeout"],
   registries: undefined, // any host name, each with REGISTRY_KEYS
 } as const;
 const REGISTRY_KEYS = ["mirrors", "insecure", "upstream_fallback"];
@@ -277,6 +288,24 @@ function fromFile(raw: ConfigFile, path: string): Partial<ServinConfig> {
       );
     out.cniBinDirs = n.bin_dirs as string[];
   }
+  const st = raw.streaming ?? {};
+  if (st.address !== undefined) {
+    out.streamingAddress = str(st.address, "streaming.address");
+    if (!out.streamingAddress)
+      throw new ConfigError(`config file ${path}: streaming.address: expected an address`);
+  }
+  if (st.port !== undefined) {
+    if (typeof st.port !== "number" || !Number.isInteger(st.port) || st.port < 0 || st.port > 65535)
+      throw new ConfigError(`config file ${path}: streaming.port: expected an integer 0-65535`);
+    out.streamingPort = st.port;
+  }
+  if (st.idle_timeout !== undefined) {
+    try {
+      out.streamingIdleTimeout = parseDurationSeconds(st.idle_timeout, "streaming.idle_timeout");
+    } catch (err) {
+      throw new ConfigError(`config file ${path}: ${(err as Error).message}`);
+    }
+  }
   if (raw.registries) {
     out.registries = {};
     for (const [host, def] of Object.entries(raw.registries)) {
@@ -315,4 +344,31 @@ export function parsePort(value: string | number): number {
   if (!Number.isInteger(n) || n < 0 || n > 65535)
     throw new ConfigError(`--port: expected an integer 0-65535, got "${value}"`);
   return n;
+}
+
+/** A duration as seconds: a positive number of seconds, or "90s", "5m", "4h", "1h30m" (Go's spelling, as containerd's stream_idle_timeout). */
+export function parseDurationSeconds(value: unknown, key: string): number {
+  if (typeof value === "number" && Number.isFinite(value) && value > 0) return value;
+  if (typeof value === "string" && /^(\d+(\.\d+)?(h|m|s|ms))+$/.test(value)) {
+    const unit = { h: 3600, m: 60, s: 1, ms: 0.001 } as const;
+    let total = 0;
+    for (const m of value.matchAll(/(\d+(?:\.\d+)?)(ms|h|m|s)/g))
+      total += Number(m[1]) * unit[m[2] as keyof typeof unit];
+    if (total > 0) return total;
+  }
+  throw new ConfigError(
+    `${key}: expected a positive duration ("30s", "5m", "4h") or seconds, got ${JSON.stringify(value)}`,
+  );
+}
+
+/** `--streaming-address host` or `host:port` (IPv6 in brackets). */
+export function parseStreamingAddress(value: string): { address: string; port?: number } {
+  const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(value);
+  if (m) {
+    const port = Number(m[2]);
+    if (port > 65535) throw new ConfigError(`--streaming-address: port expected 0-65535, got "${m[2]}"`);
+    return { address: m[1]!.replace(/^\[|\]$/g, ""), port };
+  }
+  if (value === "") throw new ConfigError("--streaming-address: expected an address");
+  return { address: value.replace(/^\[|\]$/g, "") };
 }

@@ -23,6 +23,7 @@ import {
   type ServinRuntimeService,
 } from "@servin/runtime-core";
 import { createOciBackend, detectOciHost } from "@servin/runtime-oci";
+import { type StreamingServer, startStreamingServer } from "@servin/streaming";
 import type { ServinConfig } from "../config/config.js";
 import { VERSION } from "../version.js";
 import { lockRoot } from "./lock.js";
@@ -35,6 +36,8 @@ export interface ServinDaemon {
   backendName: string;
   http: ListeningServer;
   grpc?: { socketPath?: string; tcpPort?: number };
+  /** The streaming server's base URL (Exec/Attach/PortForward answer URLs under it); absent with the memory backend. */
+  streaming?: { url: string };
   close(): Promise<void>;
 }
 
@@ -174,8 +177,21 @@ export async function startServinDaemon(config: ServinConfig, baseLogger: Logger
     const serversListen = new Promise<void>((resolve) => {
       listening = resolve;
     });
+    // The streaming server needs the service's session runtime, the service its URLs: bound late.
+    let streamingServer: StreamingServer | undefined;
+    const streamingUnavailable = () => new Error("the streaming server is not listening yet");
     runtime = await createRuntimeService({
       onCall,
+      ...(backend.streaming
+        ? {
+            streaming: {
+              getExec: (req) => (streamingServer ?? throwError(streamingUnavailable())).getExec(req),
+              getAttach: (req) => (streamingServer ?? throwError(streamingUnavailable())).getAttach(req),
+              getPortForward: (req) =>
+                (streamingServer ?? throwError(streamingUnavailable())).getPortForward(req),
+            },
+          }
+        : {}),
       backend,
       images,
       recoverAfter: serversListen,
@@ -187,6 +203,18 @@ export async function startServinDaemon(config: ServinConfig, baseLogger: Logger
     });
     const service = runtime;
     cleanups.push(() => service.close());
+    if (service.streamingRuntime) {
+      const server = await startStreamingServer({
+        runtime: service.streamingRuntime,
+        address: config.streamingAddress,
+        port: config.streamingPort,
+        streamIdleTimeoutMs: Math.round(config.streamingIdleTimeout * 1000),
+      });
+      streamingServer = server;
+      // Closed before the runtime service: sessions end their helpers while the backend still runs.
+      cleanups.push(() => server.close());
+      logger.info(`streaming server on ${server.url}`);
+    }
 
     const started = Date.now();
     const metrics = createDaemonMetrics(() => service.counts());
@@ -241,10 +269,15 @@ export async function startServinDaemon(config: ServinConfig, baseLogger: Logger
       backendName: backend.name,
       http,
       ...(grpc ? { grpc } : {}),
+      ...(streamingServer ? { streaming: { url: streamingServer.url } } : {}),
       close: cleanup,
     };
   } catch (err) {
     await cleanup();
     throw err;
   }
+}
+
+function throwError(err: Error): never {
+  throw err;
 }

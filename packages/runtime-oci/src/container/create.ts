@@ -163,6 +163,7 @@ export async function createContainer(
       socketDir: paths.socketDir(ctx),
       terminal: config.tty === true,
       stdin: config.stdin === true,
+      leaveStdinOpen: config.stdinOnce !== true,
       ...(signal ? { signal } : {}),
     });
     state.pid = created.pid;

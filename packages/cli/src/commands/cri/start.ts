@@ -9,6 +9,7 @@ import {
   parseBackend,
   parseImageBackend,
   parsePort,
+  parseStreamingAddress,
   type ServinConfig,
 } from "../../config/config.js";
 import { startServinDaemon } from "../../daemon/daemon.js";
@@ -57,6 +58,11 @@ export const startArgs = {
     description:
       "CNI plugin directories, comma-separated, searched in order (default /opt/cni/bin,/usr/lib/cni)",
   },
+  "streaming-address": {
+    type: "string",
+    description:
+      "Where the streaming server for exec/attach/port-forward listens: host or host:port (default 127.0.0.1, a free port)",
+  },
 } as const;
 
 type StartArgs = { [K in keyof typeof startArgs]?: string | boolean };
@@ -90,6 +96,11 @@ export async function resolveStartConfig(args: StartArgs): Promise<ServinConfig>
       .filter((d) => d !== "");
     if (dirs.length === 0) throw new ConfigError("--cni-bin-dir: expected one or more directories");
     config.cniBinDirs = dirs;
+  }
+  if (str("streaming-address") !== undefined) {
+    const s = parseStreamingAddress(str("streaming-address")!);
+    config.streamingAddress = s.address;
+    if (s.port !== undefined) config.streamingPort = s.port;
   }
   if (!config.host) throw new ConfigError("--host: expected an address");
   return config;

@@ -1,0 +1,175 @@
+/** Exec (streaming): `runc exec` in the running container, with pipes or under a pseudo-terminal whose size follows the client. */
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { unlink } from "node:fs/promises";
+import { join } from "node:path";
+import { CriError } from "@servin/cri-types";
+import type { ContainerRecord, StreamSessionIo, StreamTerminalSize } from "@servin/runtime-core";
+import * as pty from "node-pty";
+import { containerState } from "../_container-state.js";
+import { type OciContext, paths, runtimeFor } from "../_context.js";
+import { readPid } from "../oci-runtime.js";
+
+/** After runc exited, how long its output may still take to drain (a background child may hold the pipes). */
+const DRAIN_GRACE_MS = 1000;
+
+/**
+ * runc builds the process from the container's own spec (env, cwd, user,
+ * capabilities, seccomp, AppArmor) with only the args replaced, as ExecSync
+ * does. With a tty, runc in the foreground allocates the container's terminal
+ * itself, copies it to its own stdio (our pty) and resizes it on SIGWINCH of
+ * its stdin's terminal: resizing our pty resizes the container's. The exit
+ * code is runc's (the process's, 128+n for a signal). On `io.signal` the
+ * exec'd process is SIGKILLed by the pid runc wrote (killing runc alone would
+ * leave it running in the container), then runc.
+ */
+export async function execStream(
+  ctx: OciContext,
+  container: ContainerRecord,
+  spec: { cmd: readonly string[]; tty: boolean; initialSize?: StreamTerminalSize },
+  io: StreamSessionIo,
+): Promise<{ exitCode: number }> {
+  if (spec.cmd.length === 0) throw CriError.invalidArgument("cmd: expected a non-empty command");
+  const runtime = runtimeFor(ctx, containerState(ctx, container).runtime);
+  const pidFile = join(paths.bundle(ctx, container.id), `exec-${randomBytes(6).toString("hex")}.pid`);
+  const args = [
+    "--root",
+    runtime.root,
+    "exec",
+    ...(spec.tty ? ["--tty"] : []),
+    "--pid-file",
+    pidFile,
+    container.id,
+    ...spec.cmd,
+  ];
+  let finished = false;
+  const killExecd = async () => {
+    // runc writes the pid file once the process exists: retry briefly.
+    for (let i = 0; i < 50 && !finished; i++) {
+      const pid = await readPid(pidFile);
+      if (pid) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {}
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  try {
+    return spec.tty
+      ? await execTty(runtime.path, args, spec.initialSize, io, killExecd)
+      : await execPipes(runtime.path, args, io, killExecd);
+  } finally {
+    finished = true;
+    await unlink(pidFile).catch(() => {});
+  }
+}
+
+async function resizeLoop(
+  io: StreamSessionIo,
+  apply: (width: number, height: number) => void,
+): Promise<void> {
+  if (io.resize === null) return;
+  for await (const size of io.resize) {
+    if (size.width > 0 && size.height > 0) apply(size.width, size.height);
+  }
+}
+
+function execTty(
+  runc: string,
+  args: string[],
+  size: StreamTerminalSize | undefined,
+  io: StreamSessionIo,
+  killExecd: () => Promise<void>,
+): Promise<{ exitCode: number }> {
+  return new Promise((resolve, reject) => {
+    let term: pty.IPty;
+    try {
+      term = pty.spawn(runc, args, {
+        name: "xterm",
+        cols: size?.width || 80,
+        rows: size?.height || 24,
+        env: process.env as Record<string, string>,
+      });
+    } catch (err) {
+      reject(err);
+      return;
+    }
+    let exited = false;
+    const abort = () => {
+      void killExecd().then(() => {
+        if (!exited) term.kill("SIGKILL");
+      });
+    };
+    if (io.signal.aborted) abort();
+    else io.signal.addEventListener("abort", abort, { once: true });
+    const data = term.onData((d) => io.stdout?.write(d));
+    const onStdin = (chunk: Buffer) => {
+      if (!exited) term.write(chunk.toString("utf8"));
+    };
+    // A terminal has no half-close: the end of stdin is ^D, as a user would type it.
+    const onEnd = () => {
+      if (!exited) term.write("\x04");
+    };
+    io.stdin?.on("data", onStdin);
+    io.stdin?.on("end", onEnd);
+    void resizeLoop(io, (w, h) => {
+      if (!exited) term.resize(w, h);
+    }).catch(() => {});
+    term.onExit(({ exitCode, signal }) => {
+      exited = true;
+      io.signal.removeEventListener("abort", abort);
+      io.stdin?.off("data", onStdin);
+      io.stdin?.off("end", onEnd);
+      // node-pty may report the exit before the last output was read: give it a moment.
+      setTimeout(() => {
+        data.dispose();
+        resolve({ exitCode: signal ? 128 + signal : exitCode });
+      }, 50);
+    });
+  });
+}
+
+function execPipes(
+  runc: string,
+  args: string[],
+  io: StreamSessionIo,
+  killExecd: () => Promise<void>,
+): Promise<{ exitCode: number }> {
+  return new Promise((resolve, reject) => {
+    // Without a terminal runc hands its own stdio to the process: stdin's end is the process's EOF.
+    const child = spawn(runc, args, {
+      stdio: [io.stdin ? "pipe" : "ignore", io.stdout ? "pipe" : "ignore", "pipe"],
+    });
+    const abort = () => {
+      void killExecd().then(() => child.kill("SIGKILL"));
+    };
+    if (io.signal.aborted) abort();
+    else io.signal.addEventListener("abort", abort, { once: true });
+    child.stdin?.on("error", () => {});
+    if (io.stdin && child.stdin) io.stdin.pipe(child.stdin);
+    if (io.stdout && child.stdout) child.stdout.pipe(io.stdout, { end: false });
+    // runc's own errors ("exec failed: ... not found") come on stderr too.
+    if (io.stderr) child.stderr?.pipe(io.stderr, { end: false });
+    else child.stderr?.resume();
+    let settled = false;
+    const finish = (code: number | null, signal: NodeJS.Signals | null) => {
+      if (settled) return;
+      settled = true;
+      io.signal.removeEventListener("abort", abort);
+      if (io.stdin && child.stdin) io.stdin.unpipe(child.stdin);
+      child.stdout?.destroy();
+      child.stderr?.destroy();
+      resolve({ exitCode: code ?? 128 + (signal === "SIGKILL" ? 9 : 15) });
+    };
+    child.once("error", (err) => {
+      if (settled) return;
+      settled = true;
+      io.signal.removeEventListener("abort", abort);
+      reject(err);
+    });
+    child.once("close", finish);
+    child.once("exit", (code, signal) => setTimeout(() => finish(code, signal), DRAIN_GRACE_MS).unref());
+  });
+}
