@@ -19,13 +19,16 @@ const PIPE_STDERR = 3;
  * socket in packets of at most 8 KiB (conmon reads 8 KiB at a time), and
  * stdin's end becomes shutdown(SHUT_WR), which conmon turns into closing the
  * container's stdin unless it runs with --leave-stdin-open (stdin_once false).
- * It exits when conmon closes the socket (the container exited).
+ * It exits when conmon closes the socket (the container exited). It connects
+ * by a relative name from the socket's directory: the full path can pass
+ * sun_path's 108 bytes (a 64-character ID under a deep state dir).
  */
 export const ATTACH_RELAY = `
 import os, socket, struct, sys, threading
 s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
 try:
-    s.connect(sys.argv[1])
+    os.chdir(sys.argv[1])
+    s.connect("attach")
 except OSError as e:
     sys.stderr.write(str(e))
     sys.exit(2)
@@ -53,12 +56,15 @@ while True:
     out.flush()
 `;
 
-/** Where conmon listens: `<socket dir>/<id>` links to the bundle, which holds `attach` (a short path for sun_path). */
-export function attachSocketPath(ctx: OciContext, id: string): string {
-  return join(paths.socketDir(ctx), id, "attach");
+/** The directory of conmon's `attach` socket: the bundle (conmon also links `<socket dir>/<id>` to it). */
+export function attachSocketDir(ctx: OciContext, id: string): string {
+  return paths.bundle(ctx, id);
 }
 
-/** Tells conmon the terminal size ("1 <height> <width>\n" on its control FIFO `ctl`); best effort. */
+/**
+ * Tells conmon the terminal size: "1 <height> <width>\n" on its control FIFO `ctl`, as CRI-O does
+ * (conmon 2.1's `winsz` FIFO takes "<height> <width>\n" instead); best effort.
+ */
 export async function resizeConmonTerminal(bundle: string, size: StreamTerminalSize): Promise<void> {
   const fh = await open(join(bundle, "ctl"), constants.O_WRONLY | constants.O_NONBLOCK).catch(
     () => undefined,
@@ -102,7 +108,7 @@ export async function attachStream(
   await new Promise<void>((resolve, reject) => {
     const child = spawn(
       python3,
-      ["-c", ATTACH_RELAY, attachSocketPath(ctx, container.id), withStdin ? "1" : "0"],
+      ["-c", ATTACH_RELAY, attachSocketDir(ctx, container.id), withStdin ? "1" : "0"],
       {
         stdio: [withStdin ? "pipe" : "ignore", "pipe", "pipe"],
       },

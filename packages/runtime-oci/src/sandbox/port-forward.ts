@@ -32,8 +32,11 @@ export async function portForwardStream(
     throw CriError.failedPrecondition("port-forward needs nsenter and busybox on the host (busybox-static)");
   await new Promise<void>((resolve, reject) => {
     const child = spawn(nsenter, [`--net=${netns}`, busybox, "nc", "127.0.0.1", String(port)], {
-      stdio: ["pipe", "pipe", "ignore"],
+      stdio: ["pipe", "pipe", "pipe"],
     });
+    // nc's complaint when it cannot connect ("can't connect to remote host (127.0.0.1): Connection refused").
+    const errText: Buffer[] = [];
+    child.stderr.on("data", (d: Buffer) => errText.length < 16 && errText.push(d));
     const abort = () => child.kill("SIGKILL");
     if (signal.aborted) abort();
     else signal.addEventListener("abort", abort, { once: true });
@@ -45,10 +48,15 @@ export async function portForwardStream(
       signal.removeEventListener("abort", abort);
       reject(err);
     });
-    child.once("close", () => {
+    child.once("close", (code) => {
       signal.removeEventListener("abort", abort);
       stream.unpipe(child.stdin);
-      resolve();
+      const why = Buffer.concat(errText).toString().trim();
+      if (code !== 0 && why && !signal.aborted)
+        reject(
+          new CriError("Unavailable", `connect to port ${port} in the pod: ${why.replace(/^nc: /, "")}`),
+        );
+      else resolve();
     });
   });
 }
