@@ -34,7 +34,12 @@ export function lazyCommand<T extends ArgsDef>(
     meta,
     args: resolveArgs,
     setup: async (ctx) => (await command()).setup?.(ctx as unknown as CommandContext<T>),
-    run: async (ctx) => (await command()).run?.(ctx as unknown as CommandContext<T>),
+    run: async (ctx) => {
+      // citty itself ignores unknown flags; loaded here so `--version` and `--help` stay as small as they are
+      const { rejectUnknownFlags } = await import("./_strict-flags.js");
+      rejectUnknownFlags(await resolveArgs(), ctx.rawArgs);
+      return (await command()).run?.(ctx as unknown as CommandContext<T>);
+    },
     cleanup: async (ctx) => (await command()).cleanup?.(ctx as unknown as CommandContext<T>),
   };
 }

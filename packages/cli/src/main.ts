@@ -106,9 +106,23 @@ export const servinCommand = defineCommand({
     exec: lazyCommand(
       {
         name: "exec",
-        description: "Run a command in a running container (ExecSync): servin exec ID -- CMD ARGS…",
+        description: "Run a command in a running container: servin exec [-i] [-t] ID -- CMD ARGS…",
       },
       () => containers().then((m) => m.execCommand),
+    ),
+    attach: lazyCommand(
+      {
+        name: "attach",
+        description: "Attach this terminal to a running container: servin attach [--no-stdin] ID",
+      },
+      () => import("./commands/attach.js").then((m) => m.attachCommand),
+    ),
+    "port-forward": lazyCommand(
+      {
+        name: "port-forward",
+        description: "Forward local ports to a pod until Ctrl-C: servin port-forward POD LOCAL:REMOTE…",
+      },
+      () => import("./commands/port-forward.js").then((m) => m.portForwardCommand),
     ),
     logs: lazyCommand(
       { name: "logs", description: "Print a container's logs (read from its CRI log file on this machine)" },

@@ -4,10 +4,11 @@ import { stat } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { defineCommand } from "citty";
 import { consola } from "consola";
-import { connect, connectArgs } from "../connect.js";
+import { baseUrlOf, type ConnectArgs, connect, connectArgs } from "../connect.js";
 import { parseCriLogLine } from "../logs/cri-log-line.js";
 import { printJson } from "../output/json.js";
 import { age, renderTable, shortId } from "../output/table.js";
+import { exitCodeOf, runStdioSession } from "./_session.js";
 
 const json = { type: "boolean", description: "Print JSON" } as const;
 
@@ -149,23 +150,83 @@ export const execCommand = defineCommand({
   args: {
     ...connectArgs,
     id: { type: "positional", description: "Container ID or prefix", required: true },
-    timeout: { type: "string", description: "Seconds before the command is killed (0: none)", default: "0" },
+    stdin: {
+      type: "boolean",
+      alias: "i",
+      description: "Pass stdin to the command (its end closes the command's stdin)",
+    },
+    tty: {
+      type: "boolean",
+      alias: "t",
+      description: "Run the command in a terminal (raw local terminal, resized with it)",
+    },
+    timeout: {
+      type: "string",
+      description: "Seconds before the command is killed; > 0 runs it with ExecSync (output at the end)",
+      default: "0",
+    },
   },
   async run({ args, rawArgs }) {
     const dash = rawArgs.indexOf("--");
     const cmd = dash >= 0 ? rawArgs.slice(dash + 1) : args._.slice(1);
-    if (cmd.length === 0) throw new Error("exec: no command given (servin exec ID -- CMD ARGS…)");
-    const timeout = Number(args.timeout);
-    const res = await connect(args, (timeout > 0 ? timeout + 30 : 3600) * 1000).execSync({
-      containerId: args.id,
-      cmd,
-      timeout,
-    });
-    process.stdout.write(res.stdout);
-    process.stderr.write(res.stderr);
-    process.exitCode = res.exitCode;
+    // docker's codes: 125 when servin fails, 126/127 when the command cannot run or is not there
+    try {
+      if (cmd.length === 0) throw new Error("exec: no command given (servin exec ID -- CMD ARGS…)");
+      const timeout = Number(args.timeout);
+      if (!Number.isInteger(timeout) || timeout < 0)
+        throw new Error(`--timeout: expected whole seconds, got "${args.timeout}"`);
+      process.exitCode = await exec(args, args.id, cmd, {
+        stdin: args.stdin === true,
+        tty: args.tty === true,
+        timeout,
+      });
+    } catch (err) {
+      consola.error(err instanceof Error ? err.message : String(err));
+      process.exitCode = 125;
+    }
   },
 });
+
+/**
+ * Exec over the streaming protocol (kubectl's and crictl's way): output as it comes, stdin, a
+ * terminal, and the exit code on the error channel. A timeout, or a server without streaming
+ * (Exec answers Unimplemented), takes ExecSync instead, which can neither stream nor take input.
+ */
+async function exec(
+  args: ConnectArgs,
+  containerId: string,
+  cmd: string[],
+  opts: { stdin: boolean; tty: boolean; timeout: number },
+): Promise<number> {
+  let tty = opts.tty;
+  if (tty && opts.stdin && !process.stdin.isTTY) {
+    // kubectl's answer: go on without a terminal rather than put a pipe in raw mode
+    consola.warn("unable to use a tty: stdin is not a terminal");
+    tty = false;
+  }
+  const cri = connect(args, (opts.timeout > 0 ? opts.timeout + 30 : 3600) * 1000);
+  if (opts.timeout === 0 || opts.stdin || tty) {
+    try {
+      const { url } = await cri.exec({
+        containerId,
+        cmd,
+        tty,
+        stdin: opts.stdin,
+        stdout: true,
+        stderr: !tty,
+      });
+      const outcome = await runStdioSession(new URL(url, baseUrlOf(args)).href, { stdin: opts.stdin, tty });
+      if ("error" in outcome) consola.error(outcome.error);
+      return exitCodeOf(outcome);
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== "Unimplemented" || opts.stdin || tty) throw err;
+    }
+  }
+  const res = await cri.execSync({ containerId, cmd, timeout: opts.timeout });
+  process.stdout.write(res.stdout);
+  process.stderr.write(res.stderr);
+  return res.exitCode;
+}
 
 export const logsCommand = defineCommand({
   args: {

@@ -1,0 +1,48 @@
+/** Runs an exec or attach streaming session against this process's stdio, and maps how it ended to an exit code. */
+import { type RemoteCommandOutcome, runRemoteCommand } from "../streaming-client.js";
+import { openLocalTerminal } from "./_terminal.js";
+
+export interface StdioSession {
+  /** Send this process's stdin (its end closes the remote stdin). */
+  stdin: boolean;
+  /** The remote side has a terminal: raw local terminal, window size followed. */
+  tty: boolean;
+}
+
+/**
+ * Connects `url` to process.stdin/stdout/stderr; with `tty` the local terminal is raw for the
+ * session and restored on every way out.
+ *
+ * @example
+ * const outcome = await runStdioSession(url, { stdin: true, tty: process.stdin.isTTY });
+ */
+export async function runStdioSession(url: string, session: StdioSession): Promise<RemoteCommandOutcome> {
+  const terminal = session.tty ? openLocalTerminal(session.stdin && process.stdin.isTTY === true) : null;
+  try {
+    return await runRemoteCommand(url, {
+      stdin: session.stdin ? process.stdin : null,
+      stdout: process.stdout,
+      stderr: session.tty ? null : process.stderr,
+      resize: terminal?.sizes ?? null,
+    });
+  } finally {
+    terminal?.restore();
+    // a stdin still open (a terminal, or a pipe the remote command did not read to its end) would keep us running
+    if (session.stdin) process.stdin.destroy();
+  }
+}
+
+/**
+ * The exit code for an outcome, as docker exec reports it: the command's own code; 126 when it
+ * could not be run, 127 when it was not found; 125 for any other failure of servin's.
+ *
+ * @example
+ * exitCodeOf({ error: 'exec: "nope": executable file not found in $PATH' }); // 127
+ */
+export function exitCodeOf(outcome: RemoteCommandOutcome): number {
+  if ("exitCode" in outcome) return outcome.exitCode;
+  if (/executable file not found|command not found|no such file or directory|\bENOENT\b/i.test(outcome.error))
+    return 127;
+  if (/permission denied|not executable|exec format error|\bEACCES\b/i.test(outcome.error)) return 126;
+  return 125;
+}
