@@ -11,9 +11,11 @@ if ! command -v pnpm >/dev/null 2>&1; then
   npm install -g pnpm@9.15.9 >/dev/null
 fi
 
-# runtime: runc crun conmon catatonit containernetworking-plugins iproute2
-# tests and benchmarks: busybox-static docker-registry skopeo umoci apache2-utils (htpasswd)
-DEB_PACKAGES=(runc crun conmon catatonit containernetworking-plugins iproute2 busybox-static docker-registry skopeo umoci apache2-utils)
+# runtime: runc crun conmon catatonit containernetworking-plugins iproute2, and for streaming sessions
+#   python3 (attach: relays conmon's SOCK_SEQPACKET attach socket) and busybox-static (port-forward: nc
+#   run by nsenter in the pod's netns; also the test images); nsenter and script come with util-linux/bsdutils
+# tests and benchmarks: docker-registry skopeo umoci apache2-utils (htpasswd)
+DEB_PACKAGES=(runc crun conmon catatonit containernetworking-plugins iproute2 python3 busybox-static docker-registry skopeo umoci apache2-utils)
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   missing=()
   for p in "${DEB_PACKAGES[@]}"; do
