@@ -40,17 +40,17 @@ export function streamingRuntime(ctx: RuntimeContext): ServiceStreamingRuntime |
   const backend = ctx.backend.streaming;
   if (!backend) return undefined;
   return {
-    exec(spec, io) {
+    async exec(spec, io) {
       const entry = findContainer(ctx, spec.containerId);
       requireContainerState(entry, ["CONTAINER_RUNNING"], "Exec");
       return backend.exec(entry.record, spec, io);
     },
-    attach(spec, io) {
+    async attach(spec, io) {
       const entry = findContainer(ctx, spec.containerId);
       requireContainerState(entry, ["CONTAINER_RUNNING"], "Attach");
       return backend.attach(entry.record, spec, io);
     },
-    portForward(spec, stream, signal) {
+    async portForward(spec, stream, signal) {
       const entry = findSandbox(ctx, spec.podSandboxId);
       if (entry.status.state !== "SANDBOX_READY")
         throw CriError.failedPrecondition(
