@@ -76,6 +76,19 @@ describe("servin exec over the streaming protocol", () => {
     const missing = await servin(["exec", "c1", ...port, "--", "/no/such/binary"]);
     expect(missing.code).toBe(127);
     expect(missing.stderr).toContain("/no/such/binary");
+    // runc's own failure to start the process (exit 255 and its message on stderr) is not the command's code
+    const runc = await servin([
+      "exec",
+      "c1",
+      ...port,
+      "--",
+      "sh",
+      "-c",
+      "echo 'exec failed: unable to start container process: exec: \"x\": executable file not found in $PATH' >&2; exit 255",
+    ]);
+    expect(runc.code).toBe(127);
+    const real255 = await servin(["exec", "c1", ...port, "--", "sh", "-c", "exit 255"]);
+    expect(real255.code).toBe(255);
     const down = await servin(["exec", "c1", "--port", "1", "--", "true"]);
     expect(down.code).toBe(125);
     expect(down.stderr).toContain("cannot reach servin");

@@ -1,4 +1,5 @@
 /** Runs an exec or attach streaming session against this process's stdio, and maps how it ended to an exit code. */
+import { Writable } from "node:stream";
 import { type RemoteCommandOutcome, runRemoteCommand } from "../streaming-client.js";
 import { openLocalTerminal } from "./_terminal.js";
 
@@ -18,18 +19,37 @@ export interface StdioSession {
  */
 export async function runStdioSession(url: string, session: StdioSession): Promise<RemoteCommandOutcome> {
   const terminal = session.tty ? openLocalTerminal(session.stdin && process.stdin.isTTY === true) : null;
+  // the end of stderr is kept to recognise runc's own failure (see runcStartFailure)
+  let tail = "";
+  const stderr = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      tail = (tail + chunk.toString("utf8")).slice(-4096);
+      process.stderr.write(chunk, () => done());
+    },
+  });
   try {
-    return await runRemoteCommand(url, {
+    const outcome = await runRemoteCommand(url, {
       stdin: session.stdin ? process.stdin : null,
       stdout: process.stdout,
-      stderr: session.tty ? null : process.stderr,
+      stderr: session.tty ? null : stderr,
       resize: terminal?.sizes ?? null,
     });
+    return "exitCode" in outcome && outcome.exitCode === 255 ? (runcStartFailure(tail) ?? outcome) : outcome;
   } finally {
     terminal?.restore();
     // a stdin still open (a terminal, or a pipe the remote command did not read to its end) would keep us running
     if (session.stdin) process.stdin.destroy();
   }
+}
+
+/**
+ * runc exits 255 when the process cannot be started and says why on stderr
+ * (`exec failed: unable to start container process: exec: "x": … no such file or directory`);
+ * that is not the command's exit code, so it becomes the error docker reports as 126/127.
+ */
+function runcStartFailure(stderr: string): RemoteCommandOutcome | undefined {
+  const line = /exec failed: unable to start container process: [^\n]*/.exec(stderr)?.[0];
+  return line ? { error: line.replace(/"\s*$/, "") } : undefined;
 }
 
 /**
