@@ -1,3 +1,4 @@
 import { packageConfig } from "../../tooling/tsup.package.js";
 
-export default packageConfig();
+// `channels` on its own: clients (the CLI) take the framing constants without loading the server.
+export default packageConfig({ entry: ["src/index.ts", "src/channels.ts"] });

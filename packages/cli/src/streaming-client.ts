@@ -4,6 +4,7 @@
  * forwarded connection, `?port=`).
  */
 import type { Socket } from "node:net";
+import { CHANNEL } from "@servin/streaming/channels";
 import WebSocket from "ws";
 
 /** v5 first (stdin half-close with `[255, 0]`), v4 as the fallback kubectl also offers. */
@@ -11,12 +12,7 @@ export const REMOTE_COMMAND_PROTOCOLS = ["v5.channel.k8s.io", "v4.channel.k8s.io
 /** Channel framing for port-forward: kubelet's name for it, then servin's own. */
 export const PORT_FORWARD_PROTOCOLS = ["v4.channel.k8s.io", "portforward.k8s.io"] as const;
 
-const STDIN = 0;
-const STDOUT = 1;
-const STDERR = 2;
-const ERROR = 3;
-const RESIZE = 4;
-const CLOSE = 255;
+const { stdin: STDIN, stdout: STDOUT, stderr: STDERR, error: ERROR, resize: RESIZE, close: CLOSE } = CHANNEL;
 /** Stop reading local input while this much is queued on the WebSocket. */
 const HIGH_WATER = 1 << 20;
 

@@ -5,7 +5,7 @@ import type { SessionContext } from "./_context.js";
 import { rejectUpgrade } from "./_reject.js";
 import { endWritable } from "./_session.js";
 import {
-  createSpdyServerConnection,
+  acceptSpdyUpgrade,
   headerValues,
   negotiateProtocol,
   type SpdyConnection,
@@ -39,14 +39,7 @@ export function serveSpdyPortForward(
     context.finish();
     return;
   }
-  socket.write(
-    "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n" +
-      (protocol === "" ? "" : `X-Stream-Protocol-Version: ${protocol}\r\n`) +
-      "\r\n",
-  );
-  if (head.length > 0) socket.unshift(head);
-  const connection = createSpdyServerConnection(socket);
-  context.track(socket, () => connection.destroyStreams());
+  const connection = acceptSpdyUpgrade(socket, head, protocol, context);
   servePortForwardConnection(connection, request, runtime, context);
 }
 

@@ -5,7 +5,7 @@ import type { SessionContext } from "./_context.js";
 import { rejectUpgrade } from "./_reject.js";
 import { runRemoteCommand } from "./_session.js";
 import {
-  createSpdyServerConnection,
+  acceptSpdyUpgrade,
   headerValues,
   negotiateProtocol,
   type SpdyConnection,
@@ -46,14 +46,7 @@ export function serveSpdyRemoteCommand(
     return;
   }
   const version = protocol === "" ? 1 : protocol === "channel.k8s.io" ? 1 : Number(protocol[1]);
-  socket.write(
-    "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n" +
-      (protocol === "" ? "" : `X-Stream-Protocol-Version: ${protocol}\r\n`) +
-      "\r\n",
-  );
-  if (head.length > 0) socket.unshift(head);
-  const connection = createSpdyServerConnection(socket);
-  context.track(socket, () => connection.destroyStreams());
+  const connection = acceptSpdyUpgrade(socket, head, protocol, context);
   connection.on("error", () => {});
 
   const { streams: wanted } = request;

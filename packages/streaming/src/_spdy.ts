@@ -3,6 +3,7 @@ import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 // @ts-expect-error spdy-transport ships no types; the few members used are typed in SpdyConnection/SpdyStream
 import transport from "spdy-transport";
+import type { SessionContext } from "./_context.js";
 
 /** The parts of a spdy-transport stream this package uses (it is a node Duplex). */
 export interface SpdyStream extends Duplex {
@@ -89,6 +90,27 @@ export function createSpdyServerConnection(socket: Duplex): SpdyConnection {
 }
 
 /** Values of a request header that may repeat or be comma-joined (`X-Stream-Protocol-Version`). */
+/**
+ * Answers the upgrade with 101 (naming the negotiated `protocol`, none for ""), replays the bytes read past
+ * the request head, and makes the SPDY connection, tracked by the session so that its end tears it down.
+ */
+export function acceptSpdyUpgrade(
+  socket: Duplex,
+  head: Buffer,
+  protocol: string,
+  context: SessionContext,
+): SpdyConnection {
+  socket.write(
+    "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n" +
+      (protocol === "" ? "" : `X-Stream-Protocol-Version: ${protocol}\r\n`) +
+      "\r\n",
+  );
+  if (head.length > 0) socket.unshift(head);
+  const connection = createSpdyServerConnection(socket);
+  context.track(socket, () => connection.destroyStreams());
+  return connection;
+}
+
 export function headerValues(req: IncomingMessage, name: string): string[] {
   const raw = req.headersDistinct[name.toLowerCase()] ?? [];
   return raw

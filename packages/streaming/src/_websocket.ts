@@ -8,16 +8,11 @@ import { endWritable, runRemoteCommand } from "./_session.js";
 import { createSpdyServerConnection } from "./_spdy.js";
 import { servePortForwardConnection } from "./_spdy-portforward.js";
 import { type SessionOutcome, statusV1, statusV4, terminalSizes } from "./_status.js";
+import { CHANNEL } from "./channels.js";
 import { type PendingRequest, parsePort } from "./requests.js";
 import type { StreamingRuntime } from "./runtime.js";
 
-const STDIN = 0;
-const STDOUT = 1;
-const STDERR = 2;
-const ERROR = 3;
-const RESIZE = 4;
-/** v5: `[255, n]` from the client closes channel n (the only way to half-close stdin over WebSocket). */
-const CLOSE = 255;
+const { stdin: STDIN, stdout: STDOUT, stderr: STDERR, error: ERROR, resize: RESIZE, close: CLOSE } = CHANNEL;
 
 /** Subprotocols for Exec/Attach: name -> [binary framing, v4+ status]. "" is a client that offered none. */
 const REMOTE_COMMAND: Record<string, { binary: boolean; v4: boolean; v5: boolean }> = {

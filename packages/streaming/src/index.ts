@@ -1,4 +1,5 @@
 /** @servin/streaming: the CRI streaming server (Exec, Attach, PortForward over SPDY/3.1 and WebSocket). */
+export { CHANNEL } from "./channels.js";
 export type { AttachRequest, ExecRequest, PortForwardRequest } from "./requests.js";
 export type {
   AttachSpec,
