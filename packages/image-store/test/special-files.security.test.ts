@@ -8,47 +8,27 @@
  */
 import { spawnSync } from "node:child_process";
 import { statSync } from "node:fs";
-import { chmod, lstat, readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { chmod, lstat, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { OciLayout, pushLayout, registryToolsAvailable } from "@servin/testkit";
+import {
+  canProbeAsNobody,
+  OciLayout,
+  probeAsNobody,
+  pushLayout,
+  registryToolsAvailable,
+  walkPaths,
+} from "@servin/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDiskImageBackend, createImageService } from "../src/index.js";
 import { type Fixture, setupRegistry } from "./_fixture.js";
 
-const NOBODY = 65534;
 const disk = hostDisk(statSync("/").dev);
-const canDrop =
-  process.getuid?.() === 0 && ["setpriv", "timeout"].every((b) => spawnSync("which", [b]).status === 0);
+const canDrop = canProbeAsNobody();
 
 /** The block device holding `/`: the host disk, the worst node an image could smuggle in. */
 function hostDisk(dev: number): { major: number; minor: number } {
   return { major: (dev >> 8) & 0xfff, minor: (dev & 0xff) | ((dev >> 12) & 0xfff00) };
 }
-
-/** Every path under `dir` (lstat-walked as root), directories included. */
-async function walk(dir: string): Promise<string[]> {
-  const out: string[] = [dir];
-  for (const name of await readdir(dir)) {
-    const p = join(dir, name);
-    if ((await lstat(p)).isDirectory()) out.push(...(await walk(p)));
-    else out.push(p);
-  }
-  return out;
-}
-
-/**
- * Runs as nobody over a list of paths and prints what it managed: LIST (a
- * directory), EXEC (with the program's output), READ, RDWR. FIFOs are opened
- * read-write, which never blocks on Linux.
- */
-const PROBE = `
-while IFS= read -r p; do
-  if [ -d "$p" ]; then ls "$p" >/dev/null 2>&1 && echo "LIST $p"; continue; fi
-  out=$(timeout 5 "$p" 2>/dev/null) && echo "EXEC $p $out"
-  if [ ! -p "$p" ]; then timeout 5 sh -c 'exec 3<"$1"' _ "$p" 2>/dev/null && echo "READ $p"; fi
-  timeout 5 sh -c 'exec 3<>"$1"' _ "$p" 2>/dev/null && echo "RDWR $p"
-done < "$1"
-`;
 
 describe.skipIf(!registryToolsAvailable() || !canDrop)("no local root through image snapshots", () => {
   let fx: Fixture;
@@ -58,7 +38,6 @@ describe.skipIf(!registryToolsAvailable() || !canDrop)("no local root through im
     // The store's parent is world-traversable here, like /var/lib: only servin's own modes protect it.
     await chmod(fx.tmp, 0o755);
     probeDir = fx.tmp;
-    await writeFile(join(probeDir, "probe.sh"), PROBE, { mode: 0o755 });
     const dir = join(fx.tmp, "special");
     const layout = await new OciLayout(dir).init();
     const id = await readFile("/usr/bin/id");
@@ -92,17 +71,8 @@ describe.skipIf(!registryToolsAvailable() || !canDrop)("no local root through im
     await fx?.cleanup();
   });
 
-  const probe = async (paths: string[]): Promise<string[]> => {
-    const list = join(probeDir, `paths-${Math.random().toString(36).slice(2)}`);
-    await writeFile(list, `${paths.join("\n")}\n`, { mode: 0o644 });
-    const r = spawnSync(
-      "setpriv",
-      [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups", "sh", join(probeDir, "probe.sh"), list],
-      { encoding: "utf8", timeout: 120_000 },
-    );
-    if (r.error) throw r.error;
-    return r.stdout.split("\n").filter(Boolean);
-  };
+  const probe = async (paths: string[]): Promise<string[]> => probeAsNobody(probeDir, paths);
+  const walk = async (dir: string): Promise<string[]> => walkPaths(dir);
 
   const pullBoth = async (root: string, logger?: { warn(m: string): void }) => {
     const s = await createImageService({

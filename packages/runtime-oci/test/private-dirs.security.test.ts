@@ -5,10 +5,11 @@
  * reach any path under the data and state roots. A container running as uid
  * 1000 still works; loosened directories are repaired at start-up.
  */
-import { execFileSync, spawnSync } from "node:child_process";
-import { chmodSync, copyFileSync, lstatSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { chmodSync, copyFileSync, lstatSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { ContainerRecord, SandboxRecord } from "@servin/runtime-core";
+import { canProbeAsNobody, probeAsNobody, walkPaths } from "@servin/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createOciBackend } from "../src/index.js";
 import {
@@ -23,31 +24,8 @@ import {
 } from "./fixtures/harness.js";
 
 const real = canRunReal();
-const canDrop = real.ok && spawnSync("which", ["setpriv"]).status === 0;
+const canDrop = real.ok && canProbeAsNobody();
 const text = (b: Uint8Array) => Buffer.from(b).toString();
-
-/** Every path under `dir` as root sees it (not following symlinks), directories included. */
-function walk(dir: string): string[] {
-  const out: string[] = [dir];
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    const st = lstatSync(p);
-    // Symlinks resolve through the same directories: their targets are walked (or are outside the roots).
-    if (st.isDirectory()) out.push(...walk(p));
-    else if (!st.isSymbolicLink()) out.push(p);
-  }
-  return out;
-}
-
-/** As nobody: LIST / EXEC (with output) / READ / RDWR for each path it manages to use. */
-const PROBE = `
-while IFS= read -r p; do
-  if [ -d "$p" ]; then ls "$p" >/dev/null 2>&1 && echo "LIST $p"; continue; fi
-  out=$(timeout 5 "$p" 2>/dev/null) && echo "EXEC $p $out"
-  if [ ! -p "$p" ]; then timeout 5 sh -c 'exec 3<"$1"' _ "$p" 2>/dev/null && echo "READ $p"; fi
-  timeout 5 sh -c 'exec 3<>"$1"' _ "$p" 2>/dev/null && echo "RDWR $p"
-done < "$1"
-`;
 
 describe.skipIf(!canDrop)("container dirs are root's alone (real runc + conmon)", () => {
   let h: Harness;
@@ -64,7 +42,6 @@ describe.skipIf(!canDrop)("container dirs are root's alone (real runc + conmon)"
     mkdirSync(suidLayer);
     copyFileSync("/usr/bin/id", join(suidLayer, "suid-id"));
     chmodSync(join(suidLayer, "suid-id"), 0o4755);
-    writeFileSync(join(h.dir, "probe.sh"), PROBE, { mode: 0o755 });
     const image = { ...h.image, layers: [...h.image.layers, suidLayer] };
     const s = await runPod(h.backend, sandboxRecord({}));
     pods.push(s);
@@ -94,18 +71,12 @@ describe.skipIf(!canDrop)("container dirs are root's alone (real runc + conmon)"
     destroyHarnessDirs(h);
   });
 
-  const probe = (paths: string[]): string[] => {
-    const list = join(h.dir, `paths-${Math.random().toString(36).slice(2)}`);
-    writeFileSync(list, `${paths.join("\n")}\n`, { mode: 0o644 });
-    const r = spawnSync(
-      "setpriv",
-      ["--reuid=65534", "--regid=65534", "--clear-groups", "sh", join(h.dir, "probe.sh"), list],
-      { encoding: "utf8", timeout: 120_000 },
-    );
-    if (r.error) throw r.error;
-    return r.stdout.split("\n").filter(Boolean);
-  };
-  const everything = () => [...walk(h.root), ...walk(h.stateDir)];
+  const probe = (paths: string[]): string[] => probeAsNobody(h.dir, paths);
+  // Symlinks resolve through the same directories: their targets are walked (or are outside the roots).
+  const everything = () => [
+    ...walkPaths(h.root, { symlinks: false }),
+    ...walkPaths(h.stateDir, { symlinks: false }),
+  ];
   const madeSuid = () => everything().filter((p) => p.endsWith("/made-suid") || p.endsWith("/suid-id"));
 
   it("runs a container as uid 1000 from layers and bundles only root can reach", async () => {

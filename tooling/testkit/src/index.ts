@@ -12,6 +12,7 @@ export {
   type TestImages,
 } from "./images.js";
 export { type BuiltImage, type BuiltLayer, hasZstd, type LayerInput, MEDIA, OciLayout } from "./layout.js";
+export { canProbeAsNobody, NOBODY, probeAsNobody, walkPaths } from "./nobody-probe.js";
 export {
   type Fault,
   freePort,
