@@ -7,15 +7,10 @@
  * same way. Real runc + conmon; a wrapper around runc reports each signal it
  * sends (and can swallow one), so every abort lands mid-wait without timing.
  */
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { CriError, type ImageResolver } from "@servin/cri-types";
-import {
-  createFileStore,
-  createRuntimeService,
-  type RuntimeBackend,
-  type SandboxRecord,
-} from "@servin/runtime-core";
+import { CriError } from "@servin/cri-types";
+import type { RuntimeBackend, SandboxRecord } from "@servin/runtime-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createOciBackend } from "../src/index.js";
 import {
@@ -29,6 +24,7 @@ import {
   runPod,
   sandboxRecord,
 } from "./fixtures/harness.js";
+import { openRuntimeService, traces, until, writeRuncWrapper } from "./fixtures/runc-wrapper.js";
 
 const real = canRunReal();
 
@@ -48,55 +44,17 @@ const IGNORES_TERM = ["sh", "-c", "trap '' TERM; while :; do sleep 1; done"];
  * (a process that does not react to that signal, as seen from the backend).
  */
 function writeSignallingRunc(dir: string): string {
-  const path = join(dir, "runc-signals");
-  writeFileSync(
-    path,
-    `#!/bin/sh
-d='${dir}'
-case " $* " in
-*" kill "*)
+  return writeRuncWrapper(
+    dir,
+    "runc-signals",
+    `*" kill "*)
   for a in "$@"; do sig=$a; done
   if [ -e "$d/swallow-$sig" ]; then touch "$d/sent-$sig"; exit 0; fi
   /usr/sbin/runc "$@"; rc=$?
   touch "$d/sent-$sig"
   exit $rc
-  ;;
-esac
-exec /usr/sbin/runc "$@"
-`,
+  ;;`,
   );
-  chmodSync(path, 0o755);
-  return path;
-}
-
-/** Resolves once `path` exists (the wrapper sent, or swallowed, the signal). */
-async function until(path: string): Promise<void> {
-  while (!existsSync(path)) await new Promise((r) => setTimeout(r, 10));
-}
-
-/** Everything of object `id` the host still holds: mounts, runc state, processes, files. */
-function traces(h: Harness, id: string): string[] {
-  const out: string[] = [];
-  for (const line of readFileSync("/proc/self/mountinfo", "utf8").split("\n")) {
-    if (line.includes(id)) out.push(`mount: ${line}`);
-  }
-  if (existsSync(join(h.stateDir, "runtime", "runc", id))) out.push(`runc state of ${id}`);
-  for (const pid of readdirSync("/proc").filter((n) => /^\d+$/.test(n))) {
-    let argv = "";
-    try {
-      argv = readFileSync(`/proc/${pid}/cmdline`, "utf8");
-    } catch {}
-    if (argv.includes(id)) out.push(`process ${pid}: ${argv.replace(/\0/g, " ")}`);
-  }
-  for (const d of [
-    join(h.stateDir, "bundles", id),
-    join(h.stateDir, "exits", id),
-    join(h.root, "containers", id),
-    join(h.root, "sandboxes", id),
-  ]) {
-    if (existsSync(d)) out.push(`file: ${d}`);
-  }
-  return out;
 }
 
 /** The rejection of `p` (fails the test if it resolves), with how long it took from `since`. */
@@ -265,24 +223,8 @@ describe.skipIf(!real.ok)(
     });
 
     it("closing the runtime service during a long StopContainer answers Unavailable at once; a reopened service sees it running and stops it", async () => {
-      const images: ImageResolver = {
-        async resolveImage(ref) {
-          if (ref === h.image.ref || ref === h.image.id) return h.image;
-          throw CriError.notFound(`image "${ref}" not found`);
-        },
-      };
       const storeDir = join(h.dir, "store");
-      const open = async () =>
-        createRuntimeService({
-          backend: await createOciBackend({
-            root: h.root,
-            stateDir: h.stateDir,
-            cgroupParent: h.cgroupParent,
-            runtimes: { runc: { path: runc } },
-          }),
-          images,
-          store: await createFileStore(storeDir),
-        });
+      const open = () => openRuntimeService(h, runc, storeDir);
       const leaksBefore = leaks(h);
       let runtime = await open();
       const sandboxConfig = { metadata: { name: "stop", namespace: "default", uid: "stop-uid", attempt: 0 } };

@@ -6,16 +6,10 @@
  * a wrapper around runc holds `runc create` at a known point so the abort
  * lands there without any timing.
  */
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { CriError, type ImageResolver } from "@servin/cri-types";
-import {
-  type ContainerRecord,
-  createFileStore,
-  createRuntimeService,
-  type RuntimeBackend,
-  type SandboxRecord,
-} from "@servin/runtime-core";
+import { CriError } from "@servin/cri-types";
+import type { ContainerRecord, RuntimeBackend, SandboxRecord } from "@servin/runtime-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createConmonMonitor, createOciBackend } from "../src/index.js";
 import {
@@ -28,6 +22,7 @@ import {
   runPod,
   sandboxRecord,
 } from "./fixtures/harness.js";
+import { openRuntimeService, traces, until, writeRuncWrapper } from "./fixtures/runc-wrapper.js";
 
 const real = canRunReal();
 
@@ -36,13 +31,10 @@ type Hold = "before" | "after" | "off";
 
 /** A runc that, for `create`, touches `started` and waits for `go` before (or after) running the real one. */
 function writeHoldingRunc(dir: string): string {
-  const path = join(dir, "runc-holding");
-  writeFileSync(
-    path,
-    `#!/bin/sh
-d='${dir}'
-case " $* " in
-*" create "*)
+  return writeRuncWrapper(
+    dir,
+    "runc-holding",
+    `*" create "*)
   mode=$(cat "$d/mode" 2>/dev/null)
   if [ "$mode" = before ]; then
     touch "$d/started"; while [ ! -e "$d/go" ]; do sleep 0.02; done
@@ -52,62 +44,8 @@ case " $* " in
     touch "$d/started"; while [ ! -e "$d/go" ]; do sleep 0.02; done
     exit $rc
   fi
-  ;;
-esac
-exec /usr/sbin/runc "$@"
-`,
+  ;;`,
   );
-  chmodSync(path, 0o755);
-  return path;
-}
-
-/** Resolves once `path` exists (the wrapper reached its hold). */
-async function until(path: string): Promise<void> {
-  while (!existsSync(path)) await new Promise((r) => setTimeout(r, 10));
-}
-
-/** Everything of object `id` the host still holds (a narrower, id-based view than leaks()). */
-function traces(h: Harness, id: string): string[] {
-  const out: string[] = [];
-  for (const line of readFileSync("/proc/self/mountinfo", "utf8").split("\n")) {
-    if (line.includes(id)) out.push(`mount: ${line}`);
-  }
-  const runcRoot = join(h.stateDir, "runtime", "runc");
-  if (existsSync(join(runcRoot, id))) out.push(`runc state: ${join(runcRoot, id)}`);
-  for (const pid of readdirSync("/proc").filter((n) => /^\d+$/.test(n))) {
-    const argv = (() => {
-      try {
-        return readFileSync(`/proc/${pid}/cmdline`, "utf8");
-      } catch {
-        return "";
-      }
-    })();
-    if (argv.includes(id)) out.push(`process ${pid}: ${argv.replace(/\0/g, " ")}`);
-  }
-  for (const d of [
-    join(h.stateDir, "bundles", id),
-    join(h.stateDir, "exits", id),
-    join(h.stateDir, "sandbox-exits", id),
-    join(h.stateDir, "sockets", id),
-    join(h.root, "containers", id),
-    join(h.root, "sandboxes", id),
-    join(h.stateDir, "sandboxes", id),
-  ]) {
-    if (existsSync(d)) out.push(`file: ${d}`);
-  }
-  const walk = (d: string): void => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      if (!e.isDirectory()) continue;
-      const p = join(d, e.name);
-      if (e.name.includes(id)) out.push(`cgroup: ${p}`);
-      else walk(p);
-    }
-  };
-  for (const ctrl of readdirSync("/sys/fs/cgroup")) {
-    const d = join("/sys/fs/cgroup", ctrl, h.cgroupParent);
-    if (existsSync(d)) walk(d);
-  }
-  return out;
 }
 
 describe.skipIf(!real.ok)(
@@ -268,25 +206,9 @@ describe.skipIf(!real.ok)(
     });
 
     it("closing the runtime service mid-create leaves no store record, and a reopened service creates the same name", async () => {
-      const images: ImageResolver = {
-        async resolveImage(ref) {
-          if (ref === h.image.ref || ref === h.image.id) return h.image;
-          throw CriError.notFound(`image "${ref}" not found`);
-        },
-      };
       const storeDir = join(h.dir, "store");
       // The service's own backend (closed with it); the pod of this suite is not its business.
-      const open = async () =>
-        createRuntimeService({
-          backend: await createOciBackend({
-            root: h.root,
-            stateDir: h.stateDir,
-            cgroupParent: h.cgroupParent,
-            runtimes: { runc: { path: join(holdDir, "runc-holding") } },
-          }),
-          images,
-          store: await createFileStore(storeDir),
-        });
+      const open = () => openRuntimeService(h, join(holdDir, "runc-holding"), storeDir);
       const before = leaks(h);
       let runtime = await open();
       const { podSandboxId } = await runtime.runPodSandbox({

@@ -8,15 +8,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ContainerRecord } from "@servin/runtime-core";
 import { describe, expect, it } from "vitest";
-import {
-  canRunReal,
-  containerRecord,
-  createHarness,
-  destroyHarnessDirs,
-  leaks,
-  runPod,
-  sandboxRecord,
-} from "./fixtures/harness.js";
+import { inFreshPod } from "./fixtures/fresh-pod.js";
+import { canRunReal } from "./fixtures/harness.js";
 
 const real = canRunReal();
 
@@ -38,10 +31,7 @@ describe.skipIf(!real.ok)(
   "oci backend: recovery cleanup without waiting for exits (real runc + conmon)",
   () => {
     it("removes a half-created container whose conmon is gone at once, leaving nothing behind", async () => {
-      const h = await createHarness();
-      try {
-        const pod = await runPod(h.backend, sandboxRecord({}, h.logDir));
-        const record = containerRecord(pod, h.image, { command: ["sleep", "3600"] });
+      await inFreshPod(async (h, pod, record) => {
         await h.backend.createContainer(record, pod);
         await killConmon(h.stateDir, record.id);
         // The core persisted the record before the create and crashed before saving its result:
@@ -49,19 +39,12 @@ describe.skipIf(!real.ok)(
         const pending: ContainerRecord = { ...record, backendState: {} };
         const backend = await h.reopen();
         await backend.removeContainer(pending, pod);
-        await backend.removeSandbox(pod);
-        expect(leaks(h)).toEqual([]);
-      } finally {
-        await h.backend.close();
-        destroyHarnessDirs(h);
-      }
+        return backend;
+      });
     }, 20_000);
 
     it("stops a created container whose conmon is gone without waiting for its exit file, and says the exit is unknown", async () => {
-      const h = await createHarness();
-      try {
-        const pod = await runPod(h.backend, sandboxRecord({}, h.logDir));
-        const record = containerRecord(pod, h.image, { command: ["sleep", "3600"] });
+      await inFreshPod(async (h, pod, record) => {
         record.backendState = (await h.backend.createContainer(record, pod)).backendState;
         await killConmon(h.stateDir, record.id);
         const backend = await h.reopen();
@@ -69,19 +52,12 @@ describe.skipIf(!real.ok)(
         const exit = await backend.stopContainer(record, 10);
         expect(exit).toMatchObject({ exitCode: 255, message: expect.stringContaining("conmon") });
         await backend.removeContainer(record, pod);
-        await backend.removeSandbox(pod);
-        expect(leaks(h)).toEqual([]);
-      } finally {
-        await h.backend.close();
-        destroyHarnessDirs(h);
-      }
+        return backend;
+      });
     }, 20_000);
 
     it("answers a running container's state from its init process, and an exit from conmon's file", async () => {
-      const h = await createHarness();
-      try {
-        const pod = await runPod(h.backend, sandboxRecord({}, h.logDir));
-        const record = containerRecord(pod, h.image, { command: ["sleep", "3600"] });
+      await inFreshPod(async (h, pod, record) => {
         record.backendState = (await h.backend.createContainer(record, pod)).backendState;
         const started = await h.backend.startContainer(record, pod);
         if (started.backendState) record.backendState = started.backendState;
@@ -95,12 +71,8 @@ describe.skipIf(!real.ok)(
           exit: { exitCode: 137 },
         });
         await backend.removeContainer(record, pod);
-        await backend.removeSandbox(pod);
-        expect(leaks(h)).toEqual([]);
-      } finally {
-        await h.backend.close();
-        destroyHarnessDirs(h);
-      }
+        return backend;
+      });
     }, 30_000);
   },
 );
