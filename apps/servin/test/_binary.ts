@@ -4,6 +4,7 @@ import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { type CriClient, createCriClient } from "@servin/cri-http";
 
 export const BINARY = resolve(import.meta.dirname, "../dist/servin.js");
 
@@ -39,6 +40,27 @@ export function runCli(
   });
 }
 
+/**
+ * `cri start` on `port` (0: any) with everything under `dir`: data in `dir`/data, state and the gRPC
+ * socket in `dir`/run, the config file `config`.
+ */
+export function criStartArgs(dir: string, port: number, config: string): string[] {
+  return [
+    "cri",
+    "start",
+    "--port",
+    String(port),
+    "--root",
+    join(dir, "data"),
+    "--state-dir",
+    join(dir, "run"),
+    "--grpc-socket",
+    join(dir, "run", "servin.sock"),
+    "--config",
+    config,
+  ];
+}
+
 /** Starts `servin cri start` with a fresh root and state dir; resolves once it prints where it listens. */
 export async function startServin(
   extra: string[] = [],
@@ -47,22 +69,7 @@ export async function startServin(
   assertBuilt();
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), "servin-e2e-")));
   const socket = join(dir, "run", "servin.sock");
-  const args = [
-    BINARY,
-    "cri",
-    "start",
-    "--port",
-    "0",
-    "--root",
-    join(dir, "data"),
-    "--state-dir",
-    join(dir, "run"),
-    "--grpc-socket",
-    socket,
-    "--config",
-    opts.config ?? join(dir, "none.toml"),
-    ...extra,
-  ];
+  const args = [BINARY, ...criStartArgs(dir, 0, opts.config ?? join(dir, "none.toml")), ...extra];
   // An explicit --config that does not exist is an error; give it an empty file.
   const { writeFile } = await import("node:fs/promises");
   await writeFile(join(dir, "none.toml"), "");
@@ -70,13 +77,36 @@ export async function startServin(
     env: { ...process.env, NO_COLOR: "1" },
     stdio: ["ignore", "pipe", "pipe"],
   });
+  const output = collectOutput(child);
+  const url = await untilListening(child, output);
+  return {
+    url,
+    port: Number(new URL(url).port),
+    dir,
+    socket,
+    child,
+    output,
+    stop: (signal = "SIGTERM") => stopChild(child, signal),
+  };
+}
+
+/** Gathers a child's stdout and stderr into one text, kept to its first `limit` characters (or so). */
+export function collectOutput(child: ChildProcess, limit = Number.POSITIVE_INFINITY): () => string {
   let out = "";
-  child.stdout!.on("data", (d) => (out += d));
-  child.stderr!.on("data", (d) => (out += d));
-  const url = await new Promise<string>((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error(`servin did not start within 60s:\n${out}`)), 60_000);
+  const add = (d: Buffer) => {
+    if (out.length < limit) out += d;
+  };
+  child.stdout!.on("data", add);
+  child.stderr!.on("data", add);
+  return () => out;
+}
+
+/** Resolves with the URL once servin's `output()` says where it listens; rejects if it exits first or takes over 60 s. */
+export function untilListening(child: ChildProcess, output: () => string): Promise<string> {
+  return new Promise<string>((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error(`servin did not start within 60s:\n${output()}`)), 60_000);
     const check = () => {
-      const m = /listening on (http:\/\/\S+)/.exec(out);
+      const m = /listening on (http:\/\/\S+)/.exec(output());
       if (m) {
         clearTimeout(timer);
         ok(m[1]!);
@@ -86,22 +116,60 @@ export async function startServin(
     child.stderr!.on("data", check);
     child.on("exit", (code) => {
       clearTimeout(timer);
-      fail(new Error(`servin exited with ${code} before listening:\n${out}`));
+      fail(new Error(`servin exited with ${code} before listening:\n${output()}`));
     });
   });
+}
+
+/** Sends `signal` unless the child has already ended; resolves with its exit code (null after a signal). */
+export function stopChild(child: ChildProcess, signal: NodeJS.Signals): Promise<number | null> {
+  return new Promise((done) => {
+    if (child.exitCode !== null || child.signalCode !== null) return done(child.exitCode);
+    child.once("exit", (code) => done(code));
+    child.kill(signal);
+  });
+}
+
+/** A servin started with spawnServinOn: not waited for, so a test can time its way back up. */
+export interface SpawnedServin {
+  child: ChildProcess;
+  /** performance.now() at the spawn. */
+  spawnedAt: number;
+  output(): string;
+  cri: CriClient;
+  stop(signal: NodeJS.Signals): Promise<number | null>;
+}
+
+/**
+ * Spawns the built `servin cri start` with the oci backend on a fixed `port` and under `dir` (data in
+ * `dir`/data, state in `dir`/run), so that restarts find the same state at the same address; does not wait.
+ */
+export function spawnServinOn(opts: {
+  port: number;
+  dir: string;
+  config: string;
+  imageBackend: "memory" | "disk";
+}): SpawnedServin {
+  assertBuilt();
+  const child = spawn(
+    process.execPath,
+    [
+      BINARY,
+      ...criStartArgs(opts.dir, opts.port, opts.config),
+      "--backend",
+      "oci",
+      "--image-backend",
+      opts.imageBackend,
+    ],
+    { env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  const spawnedAt = performance.now();
   return {
-    url,
-    port: Number(new URL(url).port),
-    dir,
-    socket,
     child,
-    output: () => out,
-    stop: (signal = "SIGTERM") =>
-      new Promise((done) => {
-        if (child.exitCode !== null || child.signalCode !== null) return done(child.exitCode);
-        child.once("exit", (code) => done(code));
-        child.kill(signal);
-      }),
+    spawnedAt,
+    output: collectOutput(child),
+    cri: createCriClient({ baseUrl: `http://127.0.0.1:${opts.port}` }),
+    stop: (signal) => stopChild(child, signal),
   };
 }
 

@@ -11,6 +11,7 @@ import { connect } from "node:http2";
 import { connect as connectSocket } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { collectOutput, criStartArgs, stopChild, untilListening } from "./_binary.js";
 
 const ROOT = resolve(import.meta.dirname, "../../..");
 const ENTRY = join(ROOT, "apps/servin/src/servin.ts");
@@ -46,18 +47,7 @@ export async function startSourceServin(opts: SourceServinOptions = {}): Promise
       "--import",
       "tsx",
       ENTRY,
-      "cri",
-      "start",
-      "--port",
-      "0",
-      "--root",
-      join(dir, "data"),
-      "--state-dir",
-      join(dir, "run"),
-      "--grpc-socket",
-      socket,
-      "--config",
-      join(dir, "none.toml"),
+      ...criStartArgs(dir, 0, join(dir, "none.toml")),
       "--backend",
       opts.backend ?? "memory",
       "--image-backend",
@@ -66,38 +56,17 @@ export async function startSourceServin(opts: SourceServinOptions = {}): Promise
     ],
     { cwd: ROOT, env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] },
   );
-  let out = "";
-  const url = await new Promise<string>((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error(`servin did not start within 60s:\n${out}`)), 60_000);
-    const onData = (d: Buffer) => {
-      // Keep the output bounded: the tests only need its head (where it listens) and its size.
-      if (out.length < 1_000_000) out += d;
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        ok(m[1]!);
-      }
-    };
-    child.stdout!.on("data", onData);
-    child.stderr!.on("data", onData);
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      fail(new Error(`servin exited with ${code} before listening:\n${out}`));
-    });
-  });
+  // Keep the output bounded: the tests only need its head (where it listens) and its size.
+  const output = collectOutput(child, 1_000_000);
+  const url = await untilListening(child, output);
   return {
     url,
     dir,
     socket,
     child,
-    output: () => out,
+    output,
     stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        await new Promise<void>((done) => {
-          child.once("exit", () => done());
-          child.kill("SIGTERM");
-        });
-      }
+      await stopChild(child, "SIGTERM");
       await rm(dir, { recursive: true, force: true });
     },
   };

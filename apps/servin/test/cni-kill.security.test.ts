@@ -6,14 +6,13 @@
  * every pod is removed, and then no IPAM allocation, veth, netns mount or file, or portmap rule
  * of the network is left. The kill moments are random (logged, with the seed to replay them).
  */
-import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { type CriClient, createCriClient } from "@servin/cri-http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   PLUGIN_DIR,
@@ -21,15 +20,15 @@ import {
   type TestNet,
   testNetUp,
 } from "../../../packages/cni/test/fixtures/bridge-net.js";
-import { assertBuilt, BINARY, closedPort } from "./_binary.js";
+import { closedPort, type SpawnedServin, spawnServinOn } from "./_binary.js";
+import { haveRuntimeTools, removeServinLeftovers } from "./_real-parts.js";
 
-const exec = promisify(execFile);
+const _exec = promisify(execFile);
 const PODS = Number(process.env.CNI_KILL_PODS ?? 50);
 const BRIDGE = "svntest2";
 const SUBNET = "10.99.2.0/24";
 const NETWORK = "svnkill";
-const haveRuntime = ["/usr/sbin/runc", "/usr/bin/conmon", "/usr/bin/catatonit"].every(existsSync);
-const missing = haveRuntime ? realPartsMissing() : "runc, conmon or catatonit missing";
+const missing = haveRuntimeTools() ? realPartsMissing() : "runc, conmon or catatonit missing";
 if (missing && process.env.SERVIN_REQUIRE_REAL === "1")
   throw new Error(`SERVIN_REQUIRE_REAL=1 but ${missing}`);
 
@@ -51,52 +50,10 @@ const cgroupParent = `servin-cnikill-${randomBytes(3).toString("hex")}`;
 const stateDir = () => join(dir, "run");
 const dataDir = () => join(dir, "data");
 
-interface Servin {
-  child: ChildProcess;
-  output(): string;
-  cri: CriClient;
-  stop(signal: NodeJS.Signals): Promise<number | null>;
-}
+type Servin = SpawnedServin;
 
 function spawnServin(): Servin {
-  assertBuilt();
-  const child = spawn(
-    process.execPath,
-    [
-      BINARY,
-      "cri",
-      "start",
-      "--port",
-      String(port),
-      "--root",
-      dataDir(),
-      "--state-dir",
-      stateDir(),
-      "--grpc-socket",
-      join(stateDir(), "servin.sock"),
-      "--config",
-      config,
-      "--backend",
-      "oci",
-      "--image-backend",
-      "memory",
-    ],
-    { env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] },
-  );
-  let out = "";
-  child.stdout!.on("data", (d) => (out += d));
-  child.stderr!.on("data", (d) => (out += d));
-  return {
-    child,
-    output: () => out,
-    cri: createCriClient({ baseUrl: `http://127.0.0.1:${port}` }),
-    stop: (signal) =>
-      new Promise((done) => {
-        if (child.exitCode !== null || child.signalCode !== null) return done(child.exitCode);
-        child.once("exit", (code) => done(code));
-        child.kill(signal);
-      }),
-  };
+  return spawnServinOn({ port, dir, config, imageBackend: "memory" });
 }
 
 /** Waits until the API answers and background recovery has finished. */
@@ -221,29 +178,7 @@ describe.skipIf(missing !== undefined)(
     afterAll(async () => {
       if (dir) {
         // Whatever a failed run left: remove it so the machine stays clean.
-        const root = join(stateDir(), "runtime", "runc");
-        if (existsSync(root)) {
-          const { stdout } = await exec("/usr/sbin/runc", ["--root", root, "list", "-q"]).catch(() => ({
-            stdout: "",
-          }));
-          for (const id of stdout.split("\n").filter(Boolean))
-            await exec("/usr/sbin/runc", ["--root", root, "delete", "--force", id]).catch(() => {});
-        }
-        const { stdout: ps } = await exec("ps", ["-eo", "pid,args"]);
-        for (const l of ps.split("\n").filter((x) => x.includes("conmon") && x.includes(stateDir()))) {
-          try {
-            process.kill(Number(l.trim().split(/\s+/)[0]), "SIGKILL");
-          } catch {}
-        }
-        for (const l of readFileSync("/proc/self/mountinfo", "utf8")
-          .split("\n")
-          .filter((x) => x.includes(dir))
-          .reverse())
-          await exec("umount", ["-l", l.split(" ")[4]!]).catch(() => {});
-        for (const ctrl of readdirSync("/sys/fs/cgroup")) {
-          const d = join("/sys/fs/cgroup", ctrl, cgroupParent);
-          if (existsSync(d)) await exec("find", [d, "-depth", "-type", "d", "-delete"]).catch(() => {});
-        }
+        await removeServinLeftovers(dir, stateDir(), cgroupParent);
       }
       await net?.down();
       if (dir) await rm(dir, { recursive: true, force: true });

@@ -5,24 +5,16 @@
  */
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import {
-  buildTestImages,
-  pushLayout,
-  registryToolsAvailable,
-  startRegistry,
-  type TestRegistry,
-} from "@servin/testkit";
+import { pushLayout, type TestRegistry } from "@servin/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningServin, removeDir, runCli, startServin } from "./_binary.js";
+import { haveRealParts, startMirrorRegistry } from "./_real-parts.js";
 
 const exec = promisify(execFile);
-const isRoot = process.getuid?.() === 0;
-const haveTools =
-  ["/usr/sbin/runc", "/usr/bin/conmon", "/usr/bin/catatonit"].every(existsSync) && registryToolsAvailable();
 
 let registry: TestRegistry;
 let servin: RunningServin;
@@ -55,19 +47,15 @@ async function countFiles(path: string): Promise<number> {
   return n;
 }
 
-describe.skipIf(!isRoot || !haveTools)(
+describe.skipIf(!haveRealParts())(
   "oci backend + disk images, end to end (root, runc, conmon, docker-registry)",
   () => {
     beforeAll(async () => {
       dir = await mkdtemp(join(tmpdir(), "servin-oci-e2e-"));
-      registry = await startRegistry();
-      const images = await buildTestImages(join(dir, "layout"));
-      // The mirror serves docker.io's namespace: docker.io/library/alpine → <mirror>/library/alpine.
-      await pushLayout(images.dir, images.layers.tag, `${registry.directHost}/library/alpine:latest`);
+      const mirror = await startMirrorRegistry(dir);
+      registry = mirror.registry;
+      const { images, config } = mirror;
       await pushLayout(images.dir, images.base.tag, `${registry.directHost}/test/base:v1`);
-      const config = join(dir, "config.toml");
-      await writeFile(config, `[registries."docker.io"]\nmirrors = ["http://${registry.host}"]\n`);
-      await mkdir(join(dir, "logs"), { recursive: true });
       servin = await startServin(["--backend", "oci", "--image-backend", "disk"], { dir, config });
     }, 180_000);
 

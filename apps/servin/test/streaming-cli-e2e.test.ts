@@ -5,28 +5,19 @@
  * `port-forward` to an nc listener in the pod's network namespace.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
+import { mkdtemp } from "node:fs/promises";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import {
-  buildTestImages,
-  pushLayout,
-  registryToolsAvailable,
-  startRegistry,
-  type TestRegistry,
-} from "@servin/testkit";
+import type { TestRegistry } from "@servin/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BINARY, type RunningServin, removeDir, runCli, startServin } from "./_binary.js";
+import { haveRealParts, startMirrorRegistry } from "./_real-parts.js";
 
 const execFileP = promisify(execFile);
-const isRoot = process.getuid?.() === 0;
-const haveTools =
-  ["/usr/sbin/runc", "/usr/bin/conmon", "/usr/bin/catatonit", "/usr/bin/script"].every(existsSync) &&
-  registryToolsAvailable();
-if (process.env.SERVIN_REQUIRE_REAL === "1" && (!isRoot || !haveTools))
+const real = haveRealParts(["/usr/bin/script"]);
+if (process.env.SERVIN_REQUIRE_REAL === "1" && !real)
   throw new Error(
     "SERVIN_REQUIRE_REAL=1 but this is not root with runc, conmon, script and the registry tools",
   );
@@ -73,18 +64,15 @@ async function run(name: string, cmd: string[]): Promise<{ pod: string; containe
   };
 }
 
-describe.skipIf(!isRoot || !haveTools)("servin exec / attach / port-forward on the oci backend", () => {
+describe.skipIf(!real)("servin exec / attach / port-forward on the oci backend", () => {
   let sleeper: { pod: string; container: string };
   const pods: string[] = [];
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "servin-streaming-e2e-"));
-    registry = await startRegistry();
-    const images = await buildTestImages(join(dir, "layout"));
-    await pushLayout(images.dir, images.layers.tag, `${registry.directHost}/library/alpine:latest`);
-    const config = join(dir, "config.toml");
-    await writeFile(config, `[registries."docker.io"]\nmirrors = ["http://${registry.host}"]\n`);
-    await mkdir(join(dir, "logs"), { recursive: true });
+    const mirror = await startMirrorRegistry(dir);
+    registry = mirror.registry;
+    const { config } = mirror;
     servin = await startServin(["--backend", "oci", "--image-backend", "disk"], { dir, config });
     port = ["--port", String(servin.port)];
     sleeper = await run("sleeper", ["sleep", "3600"]);
