@@ -1,7 +1,7 @@
 /** Exec (streaming): `runc exec` in the running container, with pipes or under a pseudo-terminal whose size follows the client. */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { unlink } from "node:fs/promises";
+import { readFile, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { CriError } from "@servin/cri-types";
 import type { ContainerRecord, StreamSessionIo, StreamTerminalSize } from "@servin/runtime-core";
@@ -14,11 +14,15 @@ import { readPid } from "../oci-runtime.js";
 const DRAIN_GRACE_MS = 1000;
 
 /**
- * runc builds the process from the container's own spec (env, cwd, user,
- * capabilities, seccomp, AppArmor) with only the args replaced, as ExecSync
- * does. With a tty, runc in the foreground allocates the container's terminal
- * itself, copies it to its own stdio (our pty) and resizes it on SIGWINCH of
- * its stdin's terminal: resizing our pty resizes the container's. The exit
+ * The process is the container's own (env, cwd, user, capabilities, seccomp,
+ * AppArmor from its config.json) with only the args replaced, as ExecSync
+ * does, handed to runc as `--process` so that a terminal can carry
+ * `consoleSize`: runc sizes the container's terminal before the command runs
+ * (runc's own first resize comes after the process started, so a quick
+ * `stty size` would see 0x0). With a tty, runc in the foreground allocates the
+ * container's terminal itself, copies it to its own stdio (our pty) and
+ * resizes it on SIGWINCH of its stdin's terminal: resizing our pty resizes the
+ * container's. The exit
  * code is runc's (the process's, 128+n for a signal). On `io.signal` the
  * exec'd process is SIGKILLed by the pid runc wrote (killing runc alone would
  * leave it running in the container), then runc.
@@ -31,16 +35,20 @@ export async function execStream(
 ): Promise<{ exitCode: number }> {
   if (spec.cmd.length === 0) throw CriError.invalidArgument("cmd: expected a non-empty command");
   const runtime = runtimeFor(ctx, containerState(ctx, container).runtime);
-  const pidFile = join(paths.bundle(ctx, container.id), `exec-${randomBytes(6).toString("hex")}.pid`);
+  const bundle = paths.bundle(ctx, container.id);
+  const session = randomBytes(6).toString("hex");
+  const pidFile = join(bundle, `exec-${session}.pid`);
+  const processFile = join(bundle, `exec-${session}.json`);
+  await writeFile(processFile, JSON.stringify(await execProcess(bundle, spec)), { mode: 0o600 });
   const args = [
     "--root",
     runtime.root,
     "exec",
-    ...(spec.tty ? ["--tty"] : []),
+    "--process",
+    processFile,
     "--pid-file",
     pidFile,
     container.id,
-    ...spec.cmd,
   ];
   let finished = false;
   const killExecd = async () => {
@@ -63,7 +71,35 @@ export async function execStream(
   } finally {
     finished = true;
     await unlink(pidFile).catch(() => {});
+    await unlink(processFile).catch(() => {});
   }
+}
+
+/** The exec'd process: the container's process spec with the command, terminal and its initial size. */
+async function execProcess(
+  bundle: string,
+  spec: { cmd: readonly string[]; tty: boolean; initialSize?: StreamTerminalSize },
+): Promise<Record<string, unknown>> {
+  let base: Record<string, unknown>;
+  try {
+    base =
+      (
+        JSON.parse(await readFile(join(bundle, "config.json"), "utf8")) as {
+          process?: Record<string, unknown>;
+        }
+      ).process ?? {};
+  } catch (err) {
+    throw new CriError("Internal", `exec: cannot read the container's spec: ${(err as Error).message}`);
+  }
+  const { consoleSize: _unused, ...inherited } = base;
+  return {
+    ...inherited,
+    args: [...spec.cmd],
+    terminal: spec.tty,
+    ...(spec.tty
+      ? { consoleSize: { width: spec.initialSize?.width || 80, height: spec.initialSize?.height || 24 } }
+      : {}),
+  };
 }
 
 async function resizeLoop(
