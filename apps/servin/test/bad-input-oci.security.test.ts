@@ -1,3 +1,11 @@
+/**
+ * Issue 14 #6 on the real parts: the inputs that answered 500 with runc's or
+ * spawn()'s words (a NUL byte in a pod or container name or in an exec-sync
+ * argument, `container/update` with cpu_shares -1 or an out-of-range memory
+ * limit, an oversized name giving `spawn E2BIG`) now answer 400 naming the
+ * field, over HTTP and gRPC, against `servin cri start` with the oci backend
+ * (conmon + runc) and a running container; and the container still serves.
+ */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

@@ -3,22 +3,24 @@
  * a local registry) driven by the conformance kit's unmodified crictl 1.26.1 (client-go over SPDY):
  * `exec -i` with piped stdin, `exec -it` under `script`, `attach`, `port-forward`; then no helper left.
  */
-import { execFile, spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, writeFile } from "node:fs/promises";
-import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import type { TestRegistry } from "@servin/testkit";
+import {
+  CRICTL,
+  type CrictlResult,
+  crictlAttachUntil,
+  crictlInTerminal,
+  crictlPortForward,
+  roundTrip,
+  runCrictl,
+  type TestRegistry,
+} from "@servin/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningServin, removeDir, startServin } from "./_binary.js";
 import { haveRealParts, startMirrorRegistry } from "./_real-parts.js";
 
-// The conformance kit's unmodified crictl 1.26.1, beside the repository (as CI lays it out).
-const CRICTL =
-  process.env.SERVIN_CRICTL ??
-  fileURLToPath(new URL("../../../../shared/conformance/bin/crictl", import.meta.url));
 const requireReal = process.env.SERVIN_REQUIRE_REAL === "1";
 const real = haveRealParts(["/usr/bin/script", CRICTL]);
 if (!real && !requireReal)
@@ -28,17 +30,9 @@ let registry: TestRegistry;
 let servin: RunningServin;
 let dir: string;
 
-function crictl(args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile(
-      CRICTL,
-      ["-r", `unix://${servin.socket}`, "-i", `unix://${servin.socket}`, "-t", "30s", ...args],
-      { timeout: 60_000, maxBuffer: 16 << 20 },
-      (error, stdout, stderr) =>
-        resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-    child.stdin?.end(input ?? "");
-  });
+function crictl(args: string[], input?: string): Promise<CrictlResult> {
+  const endpoint = `unix://${servin.socket}`;
+  return runCrictl(["-r", endpoint, "-i", endpoint, "-t", "30s", ...args], { input, timeoutMs: 60_000 });
 }
 
 async function ok(args: string[]): Promise<string> {
@@ -136,20 +130,11 @@ describe.skipIf(!real && !requireReal)("crictl exec, attach, port-forward agains
   });
 
   it("exec -it under a real terminal (script): the container's tty, sized as crictl's terminal", async () => {
-    const r = await new Promise<{ code: number; stdout: string }>((resolve) => {
-      const child = spawn(
-        "script",
-        [
-          "-qfec",
-          `stty cols 91 rows 33; ${CRICTL} -r unix://${servin.socket} exec -it ${sleeper} sh -c 'stty size; tty >/dev/null && echo tty-ok'`,
-          "/dev/null",
-        ],
-        { stdio: ["pipe", "pipe", "pipe"] },
-      );
-      let stdout = "";
-      child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-      child.once("close", (code) => resolve({ code: code ?? -1, stdout }));
-    });
+    const r = await crictlInTerminal(
+      `unix://${servin.socket}`,
+      `exec -it ${sleeper} sh -c 'stty size; tty >/dev/null && echo tty-ok'`,
+      { cols: 91, rows: 33 },
+    );
     expect(r.stdout).toContain("33 91");
     expect(r.stdout).toContain("tty-ok");
     expect(r.code).toBe(0);
@@ -157,47 +142,17 @@ describe.skipIf(!real && !requireReal)("crictl exec, attach, port-forward agains
 
   it("attach: the running container's output (its CRI log untouched)", async () => {
     const ticker = await ok(["ps", "-q", "--name", "ticker"]);
-    const child = spawn(CRICTL, ["-r", `unix://${servin.socket}`, "attach", ticker], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    const text = await new Promise<string>((resolve) => {
-      let out = "";
-      child.stdout.on("data", (chunk: Buffer) => {
-        out += chunk.toString();
-        if (out.includes("tick\ntick\n")) resolve(out);
-      });
-      child.stderr.on("data", (chunk: Buffer) => (out += chunk.toString()));
-      child.once("close", () => resolve(out));
-    });
-    child.kill();
+    const text = await crictlAttachUntil(`unix://${servin.socket}`, ticker, "tick\ntick\n");
     expect(text).toContain("tick\ntick\n");
     expect(readFileSync(join(dir, "logs", "ticker.log"), "utf8")).toMatch(/ stdout F tick\n/);
   });
 
   it("port-forward: several connections through crictl's listener into the pod's network namespace", async () => {
     const local = 20000 + (process.pid % 20000);
-    const child = spawn(CRICTL, ["-r", `unix://${servin.socket}`, "port-forward", pod, `${local}:8080`], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let log = "";
-    child.stdout.on("data", (chunk: Buffer) => (log += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (log += chunk.toString()));
-    const echo = (payload: string) =>
-      new Promise<string>((resolve, reject) => {
-        const socket = connect({ host: "127.0.0.1", port: local });
-        let text = "";
-        socket.on("data", (chunk: Buffer) => {
-          text += chunk.toString();
-          if (text.length >= payload.length) socket.end();
-        });
-        socket.once("error", reject);
-        socket.once("close", () => resolve(text));
-        socket.write(payload);
-      });
+    const { child, forwarding } = crictlPortForward(`unix://${servin.socket}`, pod, `${local}:8080`);
+    const echo = (payload: string) => roundTrip(local, payload);
     try {
-      for (let i = 0; i < 100 && !log.includes("Forwarding from"); i++)
-        await new Promise((r) => setTimeout(r, 100));
-      expect(log).toContain("Forwarding from");
+      expect(await forwarding(10_000)).toContain("Forwarding from");
       const replies = await Promise.all([1, 2, 3, 4].map((i) => echo(String(i).repeat(100_000))));
       expect(replies).toEqual([1, 2, 3, 4].map((i) => String(i).repeat(100_000)));
     } finally {

@@ -2,13 +2,10 @@
  * The real Go client: cri-tools' crictl 1.26.1 (client-go's SPDY executor over moby/spdystream) against
  * this server, through a CRI stub that answers Exec/Attach/PortForward with our URLs.
  */
-import { execFile, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
-import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { type CriGrpcServer, createCriGrpcServer } from "@servin/cri-grpc";
 import {
   type AttachRequest,
@@ -18,14 +15,20 @@ import {
   type PortForwardRequest,
   type RuntimeService,
 } from "@servin/cri-types";
+import {
+  CRICTL,
+  type CrictlResult,
+  crictlAttachUntil,
+  crictlInTerminal,
+  crictlPortForward,
+  roundTrip,
+  runCrictl,
+} from "@servin/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type StreamingServer, startStreamingServer } from "../src/index.js";
 import { type EchoServer, startEchoServer } from "./echo-server.js";
 import { type HostProcessRuntime, hostProcessRuntime } from "./host-process-runtime.js";
 
-const CRICTL =
-  process.env.SERVIN_CRICTL ??
-  fileURLToPath(new URL("../../../../shared/conformance/bin/crictl", import.meta.url));
 const missing = existsSync(CRICTL) ? undefined : `crictl not found at ${CRICTL}`;
 if (missing && process.env.SERVIN_REQUIRE_REAL === "1")
   throw new Error(`SERVIN_REQUIRE_REAL=1 but ${missing}`);
@@ -82,18 +85,8 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function crictl(args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile(
-      CRICTL,
-      ["-r", endpoint, "-t", "10s", ...args],
-      { timeout: 20_000 },
-      (error, stdout, stderr) =>
-        resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-    if (input !== undefined) child.stdin?.end(input);
-    else child.stdin?.end();
-  });
+function crictl(args: string[], input?: string): Promise<CrictlResult> {
+  return runCrictl(["-r", endpoint, "-t", "10s", ...args], { input, timeoutMs: 20_000 });
 }
 
 describe.skipIf(missing !== undefined)("crictl 1.26 (Go, SPDY) against the streaming server", () => {
@@ -115,20 +108,11 @@ describe.skipIf(missing !== undefined)("crictl 1.26 (Go, SPDY) against the strea
   });
 
   it("exec -it under a real terminal (script): a tty, sized by crictl's resize stream", async () => {
-    const result = await new Promise<{ code: number; stdout: string }>((resolve) => {
-      const child = spawn(
-        "script",
-        [
-          "-qfec",
-          `stty cols 91 rows 33; ${CRICTL} -r ${endpoint} exec -it ctr sh -c 'stty size; tty >/dev/null && echo tty-ok'`,
-          "/dev/null",
-        ],
-        { stdio: ["pipe", "pipe", "pipe"] },
-      );
-      let stdout = "";
-      child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-      child.once("close", (code) => resolve({ code: code ?? -1, stdout }));
-    });
+    const result = await crictlInTerminal(
+      endpoint,
+      "exec -it ctr sh -c 'stty size; tty >/dev/null && echo tty-ok'",
+      { cols: 91, rows: 33 },
+    );
     expect(result.stdout).toContain("33 91");
     expect(result.stdout).toContain("tty-ok");
     expect(result.code).toBe(0);
@@ -136,49 +120,17 @@ describe.skipIf(missing !== undefined)("crictl 1.26 (Go, SPDY) against the strea
 
   it("attach: output of the running process", async () => {
     const container = runtime.startContainer("att", ["sh", "-c", "while sleep 0.05; do echo tick; done"]);
-    const child = spawn(CRICTL, ["-r", endpoint, "attach", "att"], { stdio: ["ignore", "pipe", "pipe"] });
-    const text = await new Promise<string>((resolve) => {
-      let out = "";
-      child.stdout.on("data", (chunk: Buffer) => {
-        out += chunk.toString();
-        if (out.includes("tick\ntick\n")) resolve(out);
-      });
-      child.stderr.on("data", (chunk: Buffer) => (out += chunk.toString()));
-      child.once("close", () => resolve(out));
-    });
-    child.kill();
+    const text = await crictlAttachUntil(endpoint, "att", "tick\ntick\n");
     container.process.kill();
     expect(text).toContain("tick\ntick\n");
   });
 
   it("port-forward: several connections through crictl's local listener", async () => {
     const local = 20000 + (process.pid % 20000);
-    const child = spawn(CRICTL, ["-r", endpoint, "port-forward", "pod", `${local}:${echo.port}`], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let log = "";
-    child.stdout.on("data", (chunk: Buffer) => (log += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (log += chunk.toString()));
+    const { child, forwarding } = crictlPortForward(endpoint, "pod", `${local}:${echo.port}`);
     try {
-      for (let i = 0; i < 50 && !log.includes("Forwarding from"); i++)
-        await new Promise((r) => setTimeout(r, 100));
-      expect(log).toContain("Forwarding from");
-      const replies = await Promise.all(
-        [1, 2, 3, 4].map(
-          (i) =>
-            new Promise<string>((resolve, reject) => {
-              const socket = connect({ host: "127.0.0.1", port: local });
-              let text = "";
-              socket.on("data", (chunk: Buffer) => {
-                text += chunk.toString();
-                if (text.length >= 100_000) socket.end();
-              });
-              socket.once("error", reject);
-              socket.once("close", () => resolve(text));
-              socket.write(String(i).repeat(100_000));
-            }),
-        ),
-      );
+      expect(await forwarding(5_000)).toContain("Forwarding from");
+      const replies = await Promise.all([1, 2, 3, 4].map((i) => roundTrip(local, String(i).repeat(100_000))));
       expect(replies).toEqual([1, 2, 3, 4].map((i) => String(i).repeat(100_000)));
     } finally {
       child.kill();

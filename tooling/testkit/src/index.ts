@@ -1,4 +1,15 @@
 /** @servin/testkit: offline OCI test images from busybox-static and a local docker-registry for tests. */
+
+export {
+  CRICTL,
+  type CrictlPortForward,
+  type CrictlResult,
+  crictlAttachUntil,
+  crictlInTerminal,
+  crictlPortForward,
+  roundTrip,
+  runCrictl,
+} from "./crictl.js";
 export {
   BOMB_BYTES,
   BUSYBOX_PATH,
