@@ -19,30 +19,18 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
-  crictl,
-  kit,
-  kitDir,
-  kitRegistryRunning,
-  kitUnavailable,
-  kitUp,
-  repo,
-  ServinProcess,
-  sh,
-} from "../tooling/conformance/servin-process.js";
+  benchArg,
+  containerdUp,
+  ctrdSocket,
+  quantile,
+  sideBySideSetUp,
+  sideBySideTearDown,
+} from "../tooling/conformance/containerd-process.js";
+import { crictl, kit, kitDir, repo, ServinProcess, sh } from "../tooling/conformance/servin-process.js";
 
-const arg = (name: string, env: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  const raw = i > 0 ? process.argv[i + 1] : process.env[env];
-  const n = raw === undefined || raw === "" ? fallback : Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name}: expected a positive integer, got "${raw}"`);
-  return n;
-};
-const N = arg("n", "BENCH_N", 20);
-const ROUNDS = arg("rounds", "BENCH_ROUNDS", 2);
+const N = benchArg("n", "BENCH_N", 20);
+const ROUNDS = benchArg("rounds", "BENCH_ROUNDS", 2);
 
-const ctrdDir = join(kitDir, "containerd");
-const ctrdSocket = process.env.CTRD_SOCK ?? join(ctrdDir, "containerd.sock");
-const ctrdPidFile = join(ctrdDir, "containerd.pid");
 const resultsRoot = process.env.RESULTS ?? join(kitDir, "results");
 
 type Side = "servin" | "containerd";
@@ -50,18 +38,6 @@ const SIDES: Side[] = ["servin", "containerd"];
 
 function log(line: string): void {
   process.stderr.write(`bench:cri: ${line}\n`);
-}
-
-function pidAlive(pidFile: string): number | undefined {
-  if (!existsSync(pidFile)) return undefined;
-  const pid = Number.parseInt(readFileSync(pidFile, "utf8").trim(), 10);
-  if (!(pid > 0)) return undefined;
-  try {
-    process.kill(pid, 0);
-    return pid;
-  } catch {
-    return undefined;
-  }
 }
 
 /** critest's operation names, in the CRI's words; the order of the table. */
@@ -164,17 +140,6 @@ function readRun(dir: string, into: SideSamples): string[] {
   return specs;
 }
 
-function quantile(xs: number[], q: number): number | undefined {
-  if (xs.length === 0) return undefined;
-  const s = [...xs].sort((a, b) => a - b);
-  if (q === 0.5) {
-    const mid = s.length >> 1;
-    return s.length % 2 ? s[mid] : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-  }
-  // nearest rank
-  return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)];
-}
-
 interface Row {
   operation: string;
   n: Record<Side, number>;
@@ -228,47 +193,6 @@ function markdown(rows: Row[]): string {
   return lines.join("\n");
 }
 
-/** Installs containerd (Debian package) when missing and starts it with containerd-up.sh. */
-async function containerdUp(): Promise<void> {
-  if ((await sh("sh", ["-c", "command -v containerd"])).code !== 0) {
-    log("containerd is not installed: apt-get install -y containerd …");
-    const r = await sh("apt-get", ["install", "-y", "-qq", "--no-install-recommends", "containerd"], {
-      env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
-      timeoutMs: 10 * 60_000,
-    });
-    if (r.code !== 0) throw new Error(`apt-get install containerd failed: ${r.stderr.slice(-1000)}`);
-  }
-  const r = await sh("bash", [join(kit, "containerd-up.sh")], { timeoutMs: 5 * 60_000 });
-  if (r.code !== 0) throw new Error(`containerd-up.sh failed: ${r.stdout}${r.stderr}`);
-  log(r.stdout.trim());
-}
-
-/** What down.sh does for containerd, without touching the registry or the network: pods, daemon, shims. */
-async function containerdDown(): Promise<void> {
-  const c = crictl(ctrdSocket);
-  for (const pod of (await c(["pods", "-q"])).stdout.split("\n").filter(Boolean)) {
-    await c(["stopp", pod]);
-    await c(["rmp", pod]);
-  }
-  const pid = pidAlive(ctrdPidFile);
-  if (pid !== undefined) {
-    process.kill(pid, "SIGTERM");
-    for (let i = 0; i < 50 && pidAlive(ctrdPidFile) !== undefined; i++)
-      await new Promise((r) => setTimeout(r, 200));
-    if (pidAlive(ctrdPidFile) !== undefined) process.kill(pid, "SIGKILL");
-  }
-  // Shims of this containerd (started by it, for its socket only) outlive it by design.
-  const shims = await sh("pgrep", ["-f", "--", `-address ${ctrdSocket}`]);
-  for (const shim of shims.stdout.split("\n").filter(Boolean)) {
-    try {
-      process.kill(Number(shim), "SIGTERM");
-    } catch {
-      // already gone
-    }
-  }
-  log("containerd stopped");
-}
-
 /**
  * Proves a side networks its pods through CNI before its figures count: one pod must get an IP from
  * the kit's bridge subnet (a loopback-only pod would make RunPodSandbox look cheap).
@@ -320,19 +244,9 @@ async function benchSide(side: Side, endpoint: string, runName: string, into: Si
 }
 
 async function main(): Promise<number> {
-  const unavailable = kitUnavailable();
-  if (unavailable) {
-    log(`skipped: ${unavailable}`);
-    return process.env.SERVIN_REQUIRE_REAL === "1" ? 1 : 0;
-  }
-  const kitWasUp = kitRegistryRunning();
-  const containerdWasUp = pidAlive(ctrdPidFile) !== undefined;
-  log(`setting up the kit (${kit}/up.sh) …`);
-  const up = await kitUp();
-  if (up.code !== 0) {
-    log(`up.sh failed:\n${up.stdout}\n${up.stderr}`);
-    return 1;
-  }
+  const setUp = await sideBySideSetUp(log);
+  if ("code" in setUp) return setUp.code;
+  const { kitWasUp, containerdWasUp } = setUp;
   const servin = await ServinProcess.create("servin-bench-cri-");
   const samples: Record<Side, SideSamples> = {
     servin: { ops: new Map(), podSums: [], runs: [] },
@@ -343,7 +257,7 @@ async function main(): Promise<number> {
   const loadBefore = load();
   let code = 0;
   try {
-    await containerdUp();
+    await containerdUp(log);
     await servin.start();
     log(`servin listening on ${servin.endpoint}`);
     const endpoints: Record<Side, string> = { servin: servin.endpoint, containerd: `unix://${ctrdSocket}` };
@@ -422,20 +336,7 @@ async function main(): Promise<number> {
     log(`failed: ${(err as Error).message}`);
     code = 1;
   } finally {
-    const left = await servin.removeAllPods().catch(() => 0);
-    if (left > 0) log(`removed ${left} pod(s) left in servin`);
-    await servin.stop();
-    if (servin.exitedBadly) log(`servin's last output:\n${servin.output.slice(-3000)}`);
-    const runc = await servin.runcLeftovers();
-    if (runc.length > 0) log(`containers left in servin's runc root: ${runc.join(" ")}`);
-    await servin.removeDir();
-    if (!kitWasUp) {
-      // down.sh stops containerd (after removing its pods) and the registry, and removes the network.
-      const down = await sh("bash", [join(kit, "down.sh")], { timeoutMs: 5 * 60_000 });
-      log(down.stdout.trim().replace(/\n/g, "; "));
-    } else if (!containerdWasUp) {
-      await containerdDown();
-    }
+    await sideBySideTearDown(servin, { kitWasUp, containerdWasUp }, log);
   }
   return code;
 }

@@ -17,40 +17,27 @@
  * Run: pnpm bench:streaming  [--n 50] [--rounds 3]   (BENCH_N / BENCH_ROUNDS in the environment too; root)
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import {
-  crictl,
-  freePort,
-  kit,
-  kitDir,
-  kitRegistryRunning,
-  kitUnavailable,
-  kitUp,
-  repo,
-  ServinProcess,
-  sh,
-} from "../tooling/conformance/servin-process.js";
+  benchArg,
+  containerdUp,
+  ctrdSocket,
+  quantile,
+  removePods,
+  sideBySideSetUp,
+  sideBySideTearDown,
+} from "../tooling/conformance/containerd-process.js";
+import { crictl, freePort, kit, repo, ServinProcess } from "../tooling/conformance/servin-process.js";
 
-const arg = (name: string, env: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  const raw = i > 0 ? process.argv[i + 1] : process.env[env];
-  const n = raw === undefined || raw === "" ? fallback : Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name}: expected a positive integer, got "${raw}"`);
-  return n;
-};
-const N = arg("n", "BENCH_N", 50);
-const ROUNDS = arg("rounds", "BENCH_ROUNDS", 3);
+const N = benchArg("n", "BENCH_N", 50);
+const ROUNDS = benchArg("rounds", "BENCH_ROUNDS", 3);
 
 const IMAGE = "registry.k8s.io/e2e-test-images/busybox:1.29-2";
 const PORT = 8080;
 const MIB = 1024 * 1024;
 const TRANSFER = 100 * MIB;
-
-const ctrdDir = join(kitDir, "containerd");
-const ctrdSocket = process.env.CTRD_SOCK ?? join(ctrdDir, "containerd.sock");
-const ctrdPidFile = join(ctrdDir, "containerd.pid");
 
 type Side = "servin" | "containerd";
 const SIDES: Side[] = ["servin", "containerd"];
@@ -59,64 +46,6 @@ const order = (i: number): Side[] => (i % 2 === 0 ? SIDES : [...SIDES].reverse()
 
 function log(line: string): void {
   process.stderr.write(`bench:streaming: ${line}\n`);
-}
-
-// pidAlive, containerdUp and containerdDown as in bench/cri-lifecycle.ts (a script, nothing to import).
-function pidAlive(pidFile: string): number | undefined {
-  if (!existsSync(pidFile)) return undefined;
-  const pid = Number.parseInt(readFileSync(pidFile, "utf8").trim(), 10);
-  if (!(pid > 0)) return undefined;
-  try {
-    process.kill(pid, 0);
-    return pid;
-  } catch {
-    return undefined;
-  }
-}
-
-async function containerdUp(): Promise<void> {
-  if ((await sh("sh", ["-c", "command -v containerd"])).code !== 0) {
-    log("containerd is not installed: apt-get install -y containerd …");
-    const r = await sh("apt-get", ["install", "-y", "-qq", "--no-install-recommends", "containerd"], {
-      env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
-      timeoutMs: 10 * 60_000,
-    });
-    if (r.code !== 0) throw new Error(`apt-get install containerd failed: ${r.stderr.slice(-1000)}`);
-  }
-  const r = await sh("bash", [join(kit, "containerd-up.sh")], { timeoutMs: 5 * 60_000 });
-  if (r.code !== 0) throw new Error(`containerd-up.sh failed: ${r.stdout}${r.stderr}`);
-  log(r.stdout.trim());
-}
-
-async function removePods(socket: string): Promise<number> {
-  const c = crictl(socket);
-  const pods = (await c(["pods", "-q", "--namespace", "bench-streaming"])).stdout.split("\n").filter(Boolean);
-  for (const pod of pods) {
-    await c(["stopp", pod]);
-    await c(["rmp", pod]);
-  }
-  return pods.length;
-}
-
-async function containerdDown(): Promise<void> {
-  await removePods(ctrdSocket);
-  const pid = pidAlive(ctrdPidFile);
-  if (pid !== undefined) {
-    process.kill(pid, "SIGTERM");
-    for (let i = 0; i < 50 && pidAlive(ctrdPidFile) !== undefined; i++)
-      await new Promise((r) => setTimeout(r, 200));
-    if (pidAlive(ctrdPidFile) !== undefined) process.kill(pid, "SIGKILL");
-  }
-  // Shims of this containerd (started by it, for its socket only) outlive it by design.
-  const shims = await sh("pgrep", ["-f", "--", `-address ${ctrdSocket}`]);
-  for (const shim of shims.stdout.split("\n").filter(Boolean)) {
-    try {
-      process.kill(Number(shim), "SIGTERM");
-    } catch {
-      // already gone
-    }
-  }
-  log("containerd stopped");
 }
 
 interface Row {
@@ -145,7 +74,7 @@ async function setUpSide(side: Side, socket: string, dir: string): Promise<SideP
     return r.stdout.trim();
   };
   await ok(["pull", IMAGE]);
-  const stale = await removePods(socket);
+  const stale = await removePods(socket, "bench-streaming");
   if (stale > 0) log(`${side}: removed ${stale} pod(s) an earlier run left`);
   const podJson = join(dir, `pod-${side}.json`);
   writeFileSync(
@@ -258,37 +187,20 @@ async function throughput(side: SidePod): Promise<number> {
   }
 }
 
-function quantile(xs: number[], q: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  if (s.length === 0) return Number.NaN;
-  if (q === 0.5) {
-    const mid = s.length >> 1;
-    return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-  }
-  return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)]!;
-}
+/** A quantile of samples that are never empty here. */
+const q = (xs: number[], p: number): number => quantile(xs, p) ?? Number.NaN;
 
 async function main(): Promise<number> {
-  const unavailable = kitUnavailable();
-  if (unavailable) {
-    log(`skipped: ${unavailable}`);
-    return process.env.SERVIN_REQUIRE_REAL === "1" ? 1 : 0;
-  }
-  const kitWasUp = kitRegistryRunning();
-  const containerdWasUp = pidAlive(ctrdPidFile) !== undefined;
-  log(`setting up the kit (${kit}/up.sh) …`);
-  const up = await kitUp();
-  if (up.code !== 0) {
-    log(`up.sh failed:\n${up.stdout}\n${up.stderr}`);
-    return 1;
-  }
+  const setUp = await sideBySideSetUp(log);
+  if ("code" in setUp) return setUp.code;
+  const { kitWasUp, containerdWasUp } = setUp;
   const servin = await ServinProcess.create("servin-bench-streaming-");
   const load = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
   const loadBefore = load();
   const pods: Partial<Record<Side, SidePod>> = {};
   let code = 0;
   try {
-    await containerdUp();
+    await containerdUp(log);
     await servin.start();
     log(`servin listening on ${servin.endpoint}`);
     pods.servin = await setUpSide("servin", servin.socket, servin.dir);
@@ -315,18 +227,18 @@ async function main(): Promise<number> {
     const latency = (what: string, samples: Record<Side, number[]>): Row => ({
       what,
       n: samples.servin.length,
-      servin: { p50: quantile(samples.servin, 0.5), spread: quantile(samples.servin, 0.9) },
-      containerd: { p50: quantile(samples.containerd, 0.5), spread: quantile(samples.containerd, 0.9) },
-      ratio: quantile(samples.servin, 0.5) / quantile(samples.containerd, 0.5),
+      servin: { p50: q(samples.servin, 0.5), spread: q(samples.servin, 0.9) },
+      containerd: { p50: q(samples.containerd, 0.5), spread: q(samples.containerd, 0.9) },
+      ratio: q(samples.servin, 0.5) / q(samples.containerd, 0.5),
     });
     const rows: Row[] = [
       latency("`crictl exec CTR true` round trip, ms (p50, p90)", exec),
       {
         what: "`crictl port-forward`, 100 MiB read on the host, MB/s (p50, min)",
         n: ROUNDS,
-        servin: { p50: quantile(mbps.servin, 0.5), spread: Math.min(...mbps.servin) },
-        containerd: { p50: quantile(mbps.containerd, 0.5), spread: Math.min(...mbps.containerd) },
-        ratio: quantile(mbps.servin, 0.5) / quantile(mbps.containerd, 0.5),
+        servin: { p50: q(mbps.servin, 0.5), spread: Math.min(...mbps.servin) },
+        containerd: { p50: q(mbps.containerd, 0.5), spread: Math.min(...mbps.containerd) },
+        ratio: q(mbps.servin, 0.5) / q(mbps.containerd, 0.5),
       },
     ];
     const table = [
@@ -363,22 +275,7 @@ async function main(): Promise<number> {
     code = 1;
   } finally {
     for (const side of SIDES) pods[side]?.forward?.kill("SIGTERM");
-    const left = await servin.removeAllPods().catch(() => 0);
-    if (left > 0) log(`removed ${left} servin pod(s)`);
-    await servin.stop();
-    if (servin.exitedBadly) log(`servin's last output:\n${servin.output.slice(-3000)}`);
-    const runc = await servin.runcLeftovers();
-    if (runc.length > 0) log(`containers left in servin's runc root: ${runc.join(" ")}`);
-    await servin.removeDir();
-    if (!kitWasUp) {
-      // down.sh stops containerd (after removing its pods) and the registry, and removes the network.
-      const down = await sh("bash", [join(kit, "down.sh")], { timeoutMs: 5 * 60_000 });
-      log(down.stdout.trim().replace(/\n/g, "; "));
-    } else if (!containerdWasUp) {
-      await containerdDown();
-    } else {
-      await removePods(ctrdSocket).catch(() => 0);
-    }
+    await sideBySideTearDown(servin, { kitWasUp, containerdWasUp }, log, "bench-streaming");
   }
   return code;
 }
