@@ -96,11 +96,45 @@ export async function* streamBody(
       const { done, value } = await readWithin(reader, idleTimeoutMs, "archive");
       if (done) return;
       size += value.byteLength;
-      if (size > limit) throw tooLarge("archive", limit);
+      if (size > limit) {
+        await drainBriefly(reader, idleTimeoutMs);
+        throw tooLarge("archive", limit);
+      }
       yield value;
     }
   } finally {
     await reader.cancel().catch(() => {});
+  }
+}
+
+/** How much of an over-limit upload is still read (and discarded) so that its client gets the 413. */
+const DRAIN_BYTES = 64 * 1024 * 1024;
+const DRAIN_MS = 10_000;
+
+/**
+ * Reads and discards what a client is still sending after its upload went over the limit, up to
+ * DRAIN_BYTES or DRAIN_MS: a client that is still writing when the server closes the connection sees
+ * EPIPE instead of the 413 (Go's net/http and nginx linger the same way). Whatever is left after that
+ * is cut off with the connection.
+ */
+async function drainBriefly(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  idleTimeoutMs: number,
+): Promise<void> {
+  const until = Date.now() + DRAIN_MS;
+  let drained = 0;
+  try {
+    while (drained < DRAIN_BYTES && Date.now() < until) {
+      const { done, value } = await readWithin(
+        reader,
+        Math.min(idleTimeoutMs, until - Date.now()),
+        "archive",
+      );
+      if (done) return;
+      drained += value.byteLength;
+    }
+  } catch {
+    // stalled or broken: the connection is closed with the answer anyway
   }
 }
 
