@@ -4,6 +4,7 @@
  * transport, backend or runtime module.
  */
 import { type CommandDef, defineCommand, runCommand, showUsage } from "citty";
+import { handleBrokenPipes } from "./_broken-pipe.js";
 import { lazyCommand } from "./_lazy-command.js";
 import { VERSION } from "./version.js";
 
@@ -142,6 +143,8 @@ export const servinCommand = defineCommand({
  * await runServin(["cri", "status", "--port", "8080"]);
  */
 export async function runServin(argv: string[]): Promise<void> {
+  // `servin logs ID | head -1`: the reader leaving ends servin quietly (exit 0), not with an EPIPE trace.
+  handleBrokenPipes("exit");
   if (argv.length === 0 || argv.includes("--help") || argv.includes("-h")) {
     await showUsageFor(argv);
     return;

@@ -68,7 +68,7 @@ describe("lazy command tree", () => {
     const r = await servin(["--version"]);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(`${VERSION}\n`);
-    expect(ownModules(r.loaded)).toEqual(["_lazy-command.ts", "main.ts", "version.ts"]);
+    expect(ownModules(r.loaded)).toEqual(["_broken-pipe.ts", "_lazy-command.ts", "main.ts", "version.ts"]);
     expect(heavy(r.loaded)).toEqual([]);
     expect(r.loaded.some((u) => u.includes("/consola/"))).toBe(false);
   });
@@ -91,7 +91,7 @@ describe("lazy command tree", () => {
     ])
       expect(r.stdout).toMatch(new RegExp(`^ +${name}  `, "m"));
     expect(r.stdout).toContain("List containers (running only, unless --all)");
-    expect(ownModules(r.loaded)).toEqual(["_lazy-command.ts", "main.ts", "version.ts"]);
+    expect(ownModules(r.loaded)).toEqual(["_broken-pipe.ts", "_lazy-command.ts", "main.ts", "version.ts"]);
     expect(heavy(r.loaded)).toEqual([]);
   });
 
@@ -104,7 +104,7 @@ describe("lazy command tree", () => {
     expect(image.stdout).toMatch(/^ +ls +List images/m);
     for (const r of [cri, image]) {
       expect(r.code).toBe(0);
-      expect(ownModules(r.loaded)).toEqual(["_lazy-command.ts", "main.ts", "version.ts"]);
+      expect(ownModules(r.loaded)).toEqual(["_broken-pipe.ts", "_lazy-command.ts", "main.ts", "version.ts"]);
     }
   });
 

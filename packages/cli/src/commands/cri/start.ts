@@ -2,6 +2,7 @@
 import { defaultPaths } from "@servin/node-kit";
 import { defineCommand } from "citty";
 import { consola } from "consola";
+import { handleBrokenPipes } from "../../_broken-pipe.js";
 import {
   ConfigError,
   defaultConfig,
@@ -109,6 +110,8 @@ export async function resolveStartConfig(args: StartArgs): Promise<ServinConfig>
 export const startCommand = defineCommand({
   args: startArgs,
   async run({ args }) {
+    // The daemon outlives whoever reads its logs: a closed stdout/stderr must never stop the server.
+    handleBrokenPipes("ignore");
     const config = await resolveStartConfig(args as StartArgs);
     if (config.verbose) consola.level = 4;
     // (Without --token-file the daemon refuses these addresses: beyond loopback only a token says who calls.)
