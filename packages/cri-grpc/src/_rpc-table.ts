@@ -1,17 +1,5 @@
 /** The gRPC method tables of the CRI services, derived from the one RPC registry (cri-messages' RPCS). */
-import {
-  IMAGE_RPC_NAMES,
-  RPC_NAMES,
-  RPCS,
-  type RpcName,
-  type RpcService,
-  RUNTIME_RPC_NAMES,
-} from "@servin/cri-messages";
-import type { ImageService, RuntimeService } from "@servin/cri-types";
-
-export type RuntimeRpc = keyof RuntimeService;
-export type ImageRpc = keyof ImageService;
-export type DomainRpc = RpcName;
+import { RPC_NAMES, RPCS, type RpcName, type RpcService } from "@servin/cri-messages";
 
 /** How a gRPC method is served. */
 export type MethodSpec =
@@ -62,11 +50,3 @@ export const RUNTIME_METHODS: Readonly<Record<string, MethodSpec>> = Object.free
 });
 
 export const IMAGE_METHODS: Readonly<Record<string, MethodSpec>> = Object.freeze(methodsOf("image"));
-
-/** Domain RPC → gRPC method name, for clients. */
-export function grpcMethodName(rpc: DomainRpc): string {
-  return RPCS[rpc].grpc;
-}
-
-export const RUNTIME_RPCS: readonly RuntimeRpc[] = RUNTIME_RPC_NAMES;
-export const IMAGE_RPCS: readonly ImageRpc[] = IMAGE_RPC_NAMES;

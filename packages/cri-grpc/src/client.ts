@@ -8,9 +8,8 @@ import {
   Metadata,
   type MethodDefinition,
 } from "@grpc/grpc-js";
-import { decodeResponse, encodeRequest } from "@servin/cri-messages";
+import { decodeResponse, encodeRequest, RPC_NAMES, RPCS, type RpcName } from "@servin/cri-messages";
 import type { CallOptions, ImageService, RuntimeService } from "@servin/cri-types";
-import { type DomainRpc, grpcMethodName, IMAGE_RPCS, RUNTIME_RPCS } from "./_rpc-table.js";
 import { type CriApiVersion, criServiceDefinitions } from "./proto.js";
 import { CRI_MAX_MESSAGE_BYTES } from "./server.js";
 import { criErrorFromGrpc } from "./status.js";
@@ -59,7 +58,7 @@ export function createCriGrpcClient(target: string, opts: CriGrpcClientOptions =
   );
 
   const unary =
-    (rpc: DomainRpc, def: AnyMethod) =>
+    (rpc: RpcName, def: AnyMethod) =>
     (req: unknown, callOpts?: CallOptions): Promise<unknown> =>
       new Promise((resolve, reject) => {
         const signal = callOpts?.signal;
@@ -92,7 +91,7 @@ export function createCriGrpcClient(target: string, opts: CriGrpcClientOptions =
         signal?.addEventListener("abort", onAbort, { once: true });
       });
 
-  const serverStream = (rpc: DomainRpc, def: AnyMethod) =>
+  const serverStream = (rpc: RpcName, def: AnyMethod) =>
     async function* (req: unknown, callOpts?: CallOptions): AsyncGenerator<unknown> {
       const signal = callOpts?.signal;
       if (signal?.aborted) return;
@@ -123,11 +122,12 @@ export function createCriGrpcClient(target: string, opts: CriGrpcClientOptions =
     apiVersion,
     close: () => channel.close(),
   };
-  for (const rpc of RUNTIME_RPCS) {
-    const def = defs.RuntimeService[grpcMethodName(rpc)] as AnyMethod;
-    methods[rpc] = rpc === "getContainerEvents" ? serverStream(rpc, def) : unary(rpc, def);
+  for (const rpc of RPC_NAMES) {
+    const spec = RPCS[rpc];
+    const def = (spec.service === "runtime" ? defs.RuntimeService : defs.ImageService)[
+      spec.grpc
+    ] as AnyMethod;
+    methods[rpc] = spec.kind === "server-stream" ? serverStream(rpc, def) : unary(rpc, def);
   }
-  for (const rpc of IMAGE_RPCS)
-    methods[rpc] = unary(rpc, defs.ImageService[grpcMethodName(rpc)] as AnyMethod);
   return methods as unknown as CriGrpcClient;
 }
