@@ -23,7 +23,7 @@ const PIPE_STDERR = 3;
  * by a relative name from the socket's directory: the full path can pass
  * sun_path's 108 bytes (a 64-character ID under a deep state dir).
  */
-export const ATTACH_RELAY = `
+const ATTACH_RELAY = `
 import os, socket, struct, sys, threading
 s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
 try:
@@ -56,16 +56,11 @@ while True:
     out.flush()
 `;
 
-/** The directory of conmon's `attach` socket: the bundle (conmon also links `<socket dir>/<id>` to it). */
-export function attachSocketDir(ctx: OciContext, id: string): string {
-  return paths.bundle(ctx, id);
-}
-
 /**
  * Tells conmon the terminal size: "1 <height> <width>\n" on its control FIFO `ctl`, as CRI-O does
  * (conmon 2.1's `winsz` FIFO takes "<height> <width>\n" instead); best effort.
  */
-export async function resizeConmonTerminal(bundle: string, size: StreamTerminalSize): Promise<void> {
+async function resizeConmonTerminal(bundle: string, size: StreamTerminalSize): Promise<void> {
   const fh = await open(join(bundle, "ctl"), constants.O_WRONLY | constants.O_NONBLOCK).catch(
     () => undefined,
   );
@@ -96,19 +91,19 @@ export async function attachStream(
   const tty = container.config.tty === true;
   const withStdin = container.config.stdin === true && io.stdin !== null;
   if (tty && spec.initialSize) await resizeConmonTerminal(bundle, spec.initialSize);
-  const resizing =
-    tty && io.resize
-      ? (async () => {
-          for await (const size of io.resize!)
-            if (size.width > 0 && size.height > 0) await resizeConmonTerminal(bundle, size);
-        })().catch(() => {})
-      : undefined;
-  void resizing;
+  const resize = tty ? io.resize : null;
+  if (resize) {
+    void (async () => {
+      for await (const size of resize)
+        if (size.width > 0 && size.height > 0) await resizeConmonTerminal(bundle, size);
+    })().catch(() => {});
+  }
 
   await new Promise<void>((resolve, reject) => {
     const child = spawn(
       python3,
-      ["-c", ATTACH_RELAY, attachSocketDir(ctx, container.id), withStdin ? "1" : "0"],
+      // conmon's `attach` socket is in the bundle (conmon also links `<socket dir>/<id>` to it).
+      ["-c", ATTACH_RELAY, bundle, withStdin ? "1" : "0"],
       {
         stdio: [withStdin ? "pipe" : "ignore", "pipe", "pipe"],
       },
