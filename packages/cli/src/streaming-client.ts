@@ -4,22 +4,20 @@
  * forwarded connection, `?port=`).
  */
 import type { Socket } from "node:net";
+import type { TerminalSize } from "@servin/streaming";
 import { CHANNEL } from "@servin/streaming/channels";
 import WebSocket from "ws";
 
 /** v5 first (stdin half-close with `[255, 0]`), v4 as the fallback kubectl also offers. */
-export const REMOTE_COMMAND_PROTOCOLS = ["v5.channel.k8s.io", "v4.channel.k8s.io"] as const;
+const REMOTE_COMMAND_PROTOCOLS = ["v5.channel.k8s.io", "v4.channel.k8s.io"] as const;
 /** Channel framing for port-forward: kubelet's name for it, then servin's own. */
-export const PORT_FORWARD_PROTOCOLS = ["v4.channel.k8s.io", "portforward.k8s.io"] as const;
+const PORT_FORWARD_PROTOCOLS = ["v4.channel.k8s.io", "portforward.k8s.io"] as const;
 
 const { stdin: STDIN, stdout: STDOUT, stderr: STDERR, error: ERROR, resize: RESIZE, close: CLOSE } = CHANNEL;
 /** Stop reading local input while this much is queued on the WebSocket. */
 const HIGH_WATER = 1 << 20;
 
-export interface TerminalSize {
-  width: number;
-  height: number;
-}
+export type { TerminalSize };
 
 export interface RemoteCommandIo {
   /** Sent on channel 0; its end closes the remote stdin (`[255, 0]`, v5 only). */
