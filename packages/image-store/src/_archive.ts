@@ -23,12 +23,19 @@ import {
   selectPlatform,
 } from "./_manifest.js";
 import { parseConfig } from "./_pull.js";
-import type { ImageRecord, LayerRecord } from "./_records.js";
 import type { SnapshotStore } from "./_snapshots.js";
 import { readTar } from "./_tar-reader.js";
 import { padding, TAR_END, tarHeader } from "./_tar-writer.js";
 import { cleanEntryPath } from "./_unpack.js";
-import type { ExportOptions, ImportedImage, ImportOptions, LeaseScope, PulledImage } from "./backend.js";
+import type {
+  ExportOptions,
+  ImageRecord,
+  ImportedImage,
+  ImportOptions,
+  LayerRecord,
+  LeaseScope,
+  PulledImage,
+} from "./backend.js";
 import { familiarString, parseReference } from "./reference.js";
 import type { StoreLimits } from "./registry-config.js";
 

@@ -16,10 +16,9 @@ import {
   parseManifest,
   selectPlatform,
 } from "./_manifest.js";
-import type { ImageConfigFile, LayerRecord } from "./_records.js";
 import type { Endpoint, RegistryClient } from "./_registry.js";
 import type { SnapshotStore } from "./_snapshots.js";
-import type { LeaseScope, PullContext, PulledImage } from "./backend.js";
+import type { ImageConfigFile, LayerRecord, LeaseScope, PullContext, PulledImage } from "./backend.js";
 import type { ImageReference } from "./reference.js";
 import type { StoreLimits } from "./registry-config.js";
 

@@ -4,8 +4,6 @@ import { CriError, parseImageId } from "@servin/cri-types";
 import type { ImageConfigFile, ImageRecord } from "./backend.js";
 import { tryParseReference } from "./reference.js";
 
-export type { ImageConfigFile, ImageRecord, LayerRecord } from "./backend.js";
-
 /** The CRI Image view of a record, with uid/username derived as containerd does. */
 export function toCriImage(rec: ImageRecord): Image {
   const image: Image = {
