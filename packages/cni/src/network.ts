@@ -15,7 +15,7 @@ import {
   type PodIdentity,
   type RuntimeConfig,
 } from "./attachments.js";
-import { DEFAULT_BIN_DIRS, DEFAULT_CONF_DIR, findPlugin, isObject, type NetworkConfig } from "./config.js";
+import { DEFAULT_BIN_DIRS, DEFAULT_CONF_DIR, findPlugin, isObject } from "./config.js";
 import { CniPluginError } from "./errors.js";
 import { type CniCommand, DEFAULT_PLUGIN_TIMEOUT_MS, invokePlugin } from "./exec.js";
 import { checkId, createNetns, DEFAULT_NETNS_DIR, listNetns, netnsPath, removeNetns } from "./netns.js";
@@ -363,5 +363,3 @@ function checkIfName(ifName: string): void {
     );
   }
 }
-
-export type { NetworkConfig };
