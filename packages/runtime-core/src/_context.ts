@@ -137,6 +137,15 @@ export function requireContainerState(entry: ContainerEntry, allowed: ContainerS
   }
 }
 
+/** FailedPrecondition naming the pod's state unless it is SANDBOX_READY (PortForward, at issue and at connect). */
+export function requireSandboxReady(entry: SandboxEntry, rpc: string): void {
+  if (entry.status.state !== "SANDBOX_READY") {
+    throw CriError.failedPrecondition(
+      `pod sandbox "${entry.record.id}" is in state ${entry.status.state}: ${rpc} needs SANDBOX_READY`,
+    );
+  }
+}
+
 export function findContainerOrUndefined(ctx: RuntimeContext, query: string): ContainerEntry | undefined {
   const id = matchId(visibleContainerIds(ctx), query, CONTAINER_LOOKUP);
   return id === undefined ? undefined : ctx.containers.get(id);

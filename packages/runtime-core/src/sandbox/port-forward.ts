@@ -1,7 +1,7 @@
 /** PortForward: a URL on the streaming server where the client opens connections to ports of a pod. */
 import type { CallOptions, PortForwardRequest, StreamingUrlResponse } from "@servin/cri-types";
 import { CriError } from "@servin/cri-types";
-import { findSandbox, type RuntimeContext } from "../_context.js";
+import { findSandbox, type RuntimeContext, requireSandboxReady } from "../_context.js";
 import { NO_STREAMING } from "../streaming/_unavailable.js";
 
 /**
@@ -18,10 +18,6 @@ export async function portForward(
 ): Promise<StreamingUrlResponse> {
   if (!ctx.streaming) throw CriError.unimplemented("PortForward", NO_STREAMING);
   const entry = findSandbox(ctx, req.podSandboxId);
-  if (entry.status.state !== "SANDBOX_READY") {
-    throw CriError.failedPrecondition(
-      `pod sandbox "${entry.record.id}" is in state ${entry.status.state}: PortForward needs SANDBOX_READY`,
-    );
-  }
+  requireSandboxReady(entry, "PortForward");
   return { url: ctx.streaming.getPortForward({ ...req, podSandboxId: entry.record.id }).url };
 }

@@ -1,8 +1,13 @@
 /** The streaming seam of the runtime service: who issues the URLs (a streaming server) and the runtime it serves sessions with. */
 import type { Duplex } from "node:stream";
 import type { AttachRequest, ExecRequest, PortForwardRequest } from "@servin/cri-types";
-import { CriError } from "@servin/cri-types";
-import { findContainer, findSandbox, type RuntimeContext, requireContainerState } from "../_context.js";
+import {
+  findContainer,
+  findSandbox,
+  type RuntimeContext,
+  requireContainerState,
+  requireSandboxReady,
+} from "../_context.js";
 import type { StreamSessionIo, StreamTerminalSize } from "../backend.js";
 
 /**
@@ -52,10 +57,7 @@ export function streamingRuntime(ctx: RuntimeContext): ServiceStreamingRuntime |
     },
     async portForward(spec, stream, signal) {
       const entry = findSandbox(ctx, spec.podSandboxId);
-      if (entry.status.state !== "SANDBOX_READY")
-        throw CriError.failedPrecondition(
-          `pod sandbox "${entry.record.id}" is not ready: PortForward needs SANDBOX_READY`,
-        );
+      requireSandboxReady(entry, "PortForward");
       return backend.portForward(entry.record, spec.port, stream, signal);
     },
   };
