@@ -14,14 +14,12 @@ import {
   type ServinConfig,
 } from "../../config/config.js";
 import { startServinDaemon } from "../../daemon/daemon.js";
+import { hostOfHostPort, isLoopbackHost } from "../../daemon/peer-cred.js";
 import { VERSION } from "../../version.js";
 
-const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
-
-/** True for "127.x.x.x:port", "[::1]:port" and "localhost:port". */
+/** True for "127.x.x.x:port", "[::1]:port" and "localhost:port": the daemon's own loopback rule. */
 export function isLoopbackHostPort(address: string): boolean {
-  const host = address.replace(/:\d+$/, "").replace(/^\[(.*)\]$/, "$1");
-  return LOOPBACK.test(host);
+  return isLoopbackHost(hostOfHostPort(address));
 }
 
 export const startArgs = {
@@ -115,7 +113,7 @@ export const startCommand = defineCommand({
     const config = await resolveStartConfig(args as StartArgs);
     if (config.verbose) consola.level = 4;
     // (Without --token-file the daemon refuses these addresses: beyond loopback only a token says who calls.)
-    if (!LOOPBACK.test(config.host) && config.tokenFile) {
+    if (!isLoopbackHost(config.host) && config.tokenFile) {
       consola.warn(
         `listening on ${config.host}: anyone who can reach this address and holds the token can run containers on this machine`,
       );
