@@ -1,5 +1,5 @@
 /** invokePlugin with the smallest real executables: the environment a plugin sees, and failures without error JSON. */
-import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -61,5 +61,6 @@ describe("invokePlugin", () => {
     await expect(invokePlugin({ ...base(path), signal: AbortSignal.abort() })).rejects.toMatchObject({
       code: "Aborted",
     });
+    await expect(stat(join(dir, "ran"))).rejects.toMatchObject({ code: "ENOENT" });
   });
 });
