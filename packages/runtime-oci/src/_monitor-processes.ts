@@ -51,7 +51,7 @@ async function isMonitorOf(pid: number, id: string): Promise<boolean> {
  * its pid file, else — before conmon wrote it, or when it is lost — any conmon
  * whose arguments name the id.
  */
-export async function monitorPids(bundle: string, id: string): Promise<number[]> {
+async function monitorPids(bundle: string, id: string): Promise<number[]> {
   const daemon = await readPid(join(bundle, "conmon.pid"));
   if (daemon && (await isMonitorOf(daemon, id))) return [daemon];
   return (await scan((comm) => comm === "conmon")).filter((p) => p.argv.includes(id)).map((p) => p.pid);
@@ -139,7 +139,7 @@ export async function killMonitors(bundle: string, id: string): Promise<void> {
         process.kill(pid, "SIGKILL");
       } catch {}
     }
-    await new Promise((r) => setTimeout(r, 50));
+    await pause(50);
   }
 }
 

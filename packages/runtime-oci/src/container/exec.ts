@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { CriError } from "@servin/cri-types";
 import type { ContainerRecord, StreamSessionIo, StreamTerminalSize } from "@servin/runtime-core";
 import * as pty from "node-pty";
+import { pause } from "../_cancel.js";
 import { containerState } from "../_container-state.js";
 import { type OciContext, paths, runtimeFor } from "../_context.js";
 import { readPid } from "../oci-runtime.js";
@@ -61,7 +62,7 @@ export async function execStream(
         } catch {}
         return;
       }
-      await new Promise((r) => setTimeout(r, 20));
+      await pause(20);
     }
   };
   try {
