@@ -14,7 +14,7 @@ import {
 import { type PendingRequest, parsePort } from "./requests.js";
 import type { StreamingRuntime } from "./runtime.js";
 
-export const PORT_FORWARD_PROTOCOL = "portforward.k8s.io";
+const PORT_FORWARD_PROTOCOL = "portforward.k8s.io";
 
 type PortForwardPending = Extract<PendingRequest, { kind: "portforward" }>;
 

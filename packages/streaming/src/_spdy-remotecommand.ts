@@ -16,7 +16,7 @@ import type { PendingRequest } from "./requests.js";
 import type { StreamingRuntime } from "./runtime.js";
 
 /** Newest first, as kubelet lists them. */
-export const REMOTE_COMMAND_PROTOCOLS = [
+const REMOTE_COMMAND_PROTOCOLS = [
   "v4.channel.k8s.io",
   "v3.channel.k8s.io",
   "v2.channel.k8s.io",

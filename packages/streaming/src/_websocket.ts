@@ -37,8 +37,8 @@ const PORT_FORWARD: Record<string, { binary: boolean; tunnel: boolean }> = {
   "": { binary: true, tunnel: false },
 };
 
-export const WEBSOCKET_REMOTE_COMMAND_PROTOCOLS = Object.keys(REMOTE_COMMAND).filter((p) => p !== "");
-export const WEBSOCKET_PORT_FORWARD_PROTOCOLS = Object.keys(PORT_FORWARD).filter((p) => p !== "");
+const WEBSOCKET_REMOTE_COMMAND_PROTOCOLS = Object.keys(REMOTE_COMMAND).filter((p) => p !== "");
+const WEBSOCKET_PORT_FORWARD_PROTOCOLS = Object.keys(PORT_FORWARD).filter((p) => p !== "");
 
 export function isWebSocketUpgrade(req: IncomingMessage): boolean {
   return (req.headers.upgrade ?? "").toLowerCase() === "websocket";
