@@ -34,14 +34,12 @@ export async function removeSandbox(
   await unlink(join(paths.socketDir(ctx), id)).catch(() => {});
   ctx.sandboxExits.forget(id);
   ctx.cpuSamples.delete(id);
-  {
-    // Our pod cgroup goes entirely; in a kubelet-owned one only our conmon cgroup.
-    const left = await removeCgroup(
-      ctx.cgroupMode,
-      state.ownCgroup ? state.cgroupParent : monitorCgroup(state),
-      signal,
-    );
-    checkpoint(signal, `remove pod sandbox "${id}"`);
-    if (left.length > 0) ctx.logger.warn(`sandbox "${id}": cgroups still busy: ${left.join(", ")}`);
-  }
+  // Our pod cgroup goes entirely; in a kubelet-owned one only our conmon cgroup.
+  const left = await removeCgroup(
+    ctx.cgroupMode,
+    state.ownCgroup ? state.cgroupParent : monitorCgroup(state),
+    signal,
+  );
+  checkpoint(signal, `remove pod sandbox "${id}"`);
+  if (left.length > 0) ctx.logger.warn(`sandbox "${id}": cgroups still busy: ${left.join(", ")}`);
 }
