@@ -129,15 +129,21 @@ export interface RawFrame {
 /**
  * Sends `bytes` on a fresh raw connection (paced: one write per `paceMs`; `end`:
  * then half-close) and collects what the server sends until it closes the
- * connection (resolves with the frames it could parse).
+ * connection (resolves with the frames it could parse), or until `closeWithinMs`
+ * (default 5 s) passes: then `closed` is false and the connection is dropped by us.
  */
 export function rawExchange(
   socketPath: string,
   bytes: Buffer[],
-  opts: { end?: boolean; paceMs?: number } = {},
+  opts: { end?: boolean; paceMs?: number; closeWithinMs?: number } = {},
 ): Promise<{ frames: RawFrame[]; closed: boolean }> {
   return new Promise((resolve) => {
     const socket: Socket = netConnect(socketPath);
+    let closedByServer = true;
+    const deadline = setTimeout(() => {
+      closedByServer = false;
+      socket.destroy();
+    }, opts.closeWithinMs ?? 5000);
     const received: Buffer[] = [];
     socket.on("data", (c: Buffer) => received.push(c));
     socket.on("error", () => undefined);
@@ -149,6 +155,7 @@ export function rawExchange(
       if (opts.end) socket.end();
     });
     socket.on("close", () => {
+      clearTimeout(deadline);
       const all = Buffer.concat(received);
       const frames: RawFrame[] = [];
       for (let pos = 0; pos + 9 <= all.length; ) {
@@ -161,7 +168,7 @@ export function rawExchange(
         });
         pos += 9 + length;
       }
-      resolve({ frames, closed: true });
+      resolve({ frames, closed: closedByServer });
     });
   });
 }
