@@ -199,8 +199,11 @@ describe.skipIf(!root)("auth matrix: every route, root and uid 65534, without an
 
     it("also when uid 65534 sends a made-up token (there is none to match)", async () => {
       const a = await runClient("nobody", { ...cfg, token: "guess" });
+      expect(Object.keys(a.http)).toHaveLength(routes.length);
       for (const [route, status] of Object.entries(a.http))
         expect(status, route).toBe(route === "GET /health" ? 200 : 403);
+      expect(Object.keys(a.grpc)).toHaveLength(methods.length);
+      for (const [method, code] of Object.entries(a.grpc)) expect(code, method).toBe(PERMISSION_DENIED);
     });
   });
 
