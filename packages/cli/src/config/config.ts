@@ -209,13 +209,14 @@ function fromFile(raw: ConfigFile, path: string): Partial<ServinConfig> {
     if (typeof v !== "string") throw new ConfigError(`config file ${path}: ${key}: expected a string`);
     return v;
   };
+  const port = (v: unknown, key: string): number => {
+    if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > 65535)
+      throw new ConfigError(`config file ${path}: ${key}: expected an integer 0-65535`);
+    return v;
+  };
   const s = raw.server ?? {};
   if (s.host !== undefined) out.host = str(s.host, "server.host");
-  if (s.port !== undefined) {
-    if (!Number.isInteger(s.port) || s.port < 0 || s.port > 65535)
-      throw new ConfigError(`config file ${path}: server.port: expected an integer 0-65535`);
-    out.port = s.port;
-  }
+  if (s.port !== undefined) out.port = port(s.port, "server.port");
   if (s.grpc_socket !== undefined) out.grpcSocket = str(s.grpc_socket, "server.grpc_socket");
   if (s.grpc_tcp !== undefined) out.grpcTcp = str(s.grpc_tcp, "server.grpc_tcp");
   if (s.token_file !== undefined) out.tokenFile = str(s.token_file, "server.token_file");
@@ -294,11 +295,7 @@ function fromFile(raw: ConfigFile, path: string): Partial<ServinConfig> {
     if (!out.streamingAddress)
       throw new ConfigError(`config file ${path}: streaming.address: expected an address`);
   }
-  if (st.port !== undefined) {
-    if (typeof st.port !== "number" || !Number.isInteger(st.port) || st.port < 0 || st.port > 65535)
-      throw new ConfigError(`config file ${path}: streaming.port: expected an integer 0-65535`);
-    out.streamingPort = st.port;
-  }
+  if (st.port !== undefined) out.streamingPort = port(st.port, "streaming.port");
   if (st.idle_timeout !== undefined) {
     try {
       out.streamingIdleTimeout = parseDurationSeconds(st.idle_timeout, "streaming.idle_timeout");
