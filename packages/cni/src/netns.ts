@@ -9,12 +9,12 @@ import { mkdir, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { CriError } from "@servin/cri-types";
-import { ignoreEnoent } from "@servin/node-kit";
+import { defaultPaths, ignoreEnoent } from "@servin/node-kit";
 
 const run = promisify(execFile);
 
-/** The default home of servin's pinned namespaces (`ip netns` uses /run/netns). */
-export const DEFAULT_NETNS_DIR = "/run/servin/netns";
+/** The default home of servin's pinned namespaces, `<state dir>/netns` (/run/servin/netns as root; `ip netns` uses /run/netns). */
+export const DEFAULT_NETNS_DIR = join(defaultPaths().stateDir, "netns");
 /** Pod sandbox IDs and CNI container IDs: alphanumerics plus `_ . -` (CNI spec), never a path. */
 const ID_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,254}$/;
 

@@ -6,8 +6,9 @@
  */
 
 import { stat } from "node:fs/promises";
+import { join } from "node:path";
 import { CriError } from "@servin/cri-types";
-import { ignoreEnoent, type Logger, silentLogger } from "@servin/node-kit";
+import { defaultPaths, ignoreEnoent, type Logger, silentLogger } from "@servin/node-kit";
 import {
   type AttachmentRecord,
   AttachmentStore,
@@ -27,7 +28,7 @@ export interface CniNetworkOptions {
   confDir?: string;
   /** Default /opt/cni/bin then /usr/lib/cni. */
   binDirs?: readonly string[];
-  /** Attachment records and cached results; must survive a reboot (host-local's allocations do). Default /var/lib/servin/cni. */
+  /** Attachment records and cached results; must survive a reboot (host-local's allocations do). Default `<data root>/cni` (/var/lib/servin/cni as root). */
   cacheDir?: string;
   /** Pinned namespaces. Default /run/servin/netns. */
   netnsDir?: string;
@@ -93,7 +94,7 @@ export class CniNetwork {
     this.confDir = options.confDir ?? DEFAULT_CONF_DIR;
     this.binDirs = options.binDirs ?? DEFAULT_BIN_DIRS;
     this.netnsDir = options.netnsDir ?? DEFAULT_NETNS_DIR;
-    this.store = new AttachmentStore(options.cacheDir ?? "/var/lib/servin/cni");
+    this.store = new AttachmentStore(options.cacheDir ?? join(defaultPaths().root, "cni"));
     this.timeoutMs = options.pluginTimeoutMs ?? DEFAULT_PLUGIN_TIMEOUT_MS;
     this.logger = options.logger ?? silentLogger;
     this.watcher = new ConfigWatcher({
