@@ -388,7 +388,9 @@ export function describeRuntimeConformance(
 
     describe("config checks", () => {
       test("a pod hostname over 64 bytes or not an RFC 1123 name is InvalidArgument, and reserves nothing", async () => {
-        const withHostname = (hostname: string) => ({ ...make.pod("hostname"), hostname });
+        // One name, namespace, uid and attempt throughout: the valid pod at the end proves the refusals reserved nothing.
+        const uid = randomHex(8);
+        const withHostname = (hostname: string) => ({ ...make.pod("hostname", { uid }), hostname });
         for (const bad of ["a".repeat(65), "under_score", "-leading", "dot..dot"]) {
           await expectCode(
             runtime.runPodSandbox({ config: withHostname(bad) }),
