@@ -179,16 +179,18 @@ export async function startServinDaemon(config: ServinConfig, baseLogger: Logger
     });
     // The streaming server needs the service's session runtime, the service its URLs: bound late.
     let streamingServer: StreamingServer | undefined;
-    const streamingUnavailable = () => new Error("the streaming server is not listening yet");
+    const streaming = (): StreamingServer => {
+      if (!streamingServer) throw new Error("the streaming server is not listening yet");
+      return streamingServer;
+    };
     runtime = await createRuntimeService({
       onCall,
       ...(backend.streaming
         ? {
             streaming: {
-              getExec: (req) => (streamingServer ?? throwError(streamingUnavailable())).getExec(req),
-              getAttach: (req) => (streamingServer ?? throwError(streamingUnavailable())).getAttach(req),
-              getPortForward: (req) =>
-                (streamingServer ?? throwError(streamingUnavailable())).getPortForward(req),
+              getExec: (req) => streaming().getExec(req),
+              getAttach: (req) => streaming().getAttach(req),
+              getPortForward: (req) => streaming().getPortForward(req),
             },
           }
         : {}),
@@ -276,8 +278,4 @@ export async function startServinDaemon(config: ServinConfig, baseLogger: Logger
     await cleanup();
     throw err;
   }
-}
-
-function throwError(err: Error): never {
-  throw err;
 }
