@@ -237,6 +237,7 @@ async function main(): Promise<number> {
     record("servin", false, (err as Error).message);
   } finally {
     await servin.stop();
+    record("servin stopped cleanly on SIGTERM", !servin.exitedBadly);
     if (servin.exitedBadly) log(`servin's last output:\n${servin.output.slice(-3000)}`);
     // Nothing of ours may be left in runc: servin removed every pod before it stopped.
     const left = await servin.runcLeftovers();
