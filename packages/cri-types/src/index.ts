@@ -8,4 +8,5 @@ export * from "./instrument.js";
 export * from "./logger.js";
 export * from "./sandbox.js";
 export * from "./services.js";
+export * from "./signals.js";
 export * from "./stats.js";

@@ -9,7 +9,7 @@ import type {
   SandboxId,
   StringMap,
 } from "@servin/cri-types";
-import { CriError, isCriError } from "@servin/cri-types";
+import { CriError, isCriError, withCombinedSignal } from "@servin/cri-types";
 import type { Logger } from "@servin/node-kit";
 import { matchId, resolveId } from "./_ids.js";
 import { Mutex } from "./_lock.js";
@@ -238,27 +238,12 @@ export function backendError(what: string, err: unknown): CriError {
 /**
  * Runs `fn` with the signal a call hands the backend's long operations: the
  * service's lifetime (aborted by close()) and the caller's own, whichever
- * aborts first. Not AbortSignal.any: on Node 20 every composite stays
- * referenced from the never-aborted lifetime signal (~50 bytes per call,
- * measured), so the listeners are removed here when the call ends.
+ * aborts first (cri-types' withCombinedSignal: no AbortSignal.any leak).
  */
-export async function withCallSignal<T>(
+export function withCallSignal<T>(
   ctx: RuntimeContext,
   caller: AbortSignal | undefined,
   fn: (signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
-  if (caller === undefined) return fn(ctx.lifetime);
-  const combined = new AbortController();
-  const onLifetime = () => combined.abort(ctx.lifetime.reason);
-  const onCaller = () => combined.abort(caller.reason);
-  if (ctx.lifetime.aborted) onLifetime();
-  else if (caller.aborted) onCaller();
-  ctx.lifetime.addEventListener("abort", onLifetime, { once: true });
-  caller.addEventListener("abort", onCaller, { once: true });
-  try {
-    return await fn(combined.signal);
-  } finally {
-    ctx.lifetime.removeEventListener("abort", onLifetime);
-    caller.removeEventListener("abort", onCaller);
-  }
+  return withCombinedSignal(ctx.lifetime, caller, fn);
 }

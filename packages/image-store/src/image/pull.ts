@@ -6,7 +6,7 @@ import type {
   PullOptions,
   PullProgress,
 } from "@servin/cri-types";
-import { toCriError } from "@servin/cri-types";
+import { toCriError, withCombinedSignal } from "@servin/cri-types";
 import { attach, checkSignal, type ImageContext, requireImageSpec, type SharedPull } from "../_context.js";
 import { abortError } from "../_pull.js";
 import { SharedOperation } from "../_shared.js";
@@ -73,7 +73,7 @@ function sharedPull(ctx: ImageContext, key: string, ref: ImageReference, req: Pu
     }
   };
   const op: SharedOperation<ImageId> = new SharedOperation(
-    (signal) => pullOnce(ctx, ref, req, AbortSignal.any([signal, ctx.lifetime]), fanOut),
+    (signal) => withCombinedSignal(ctx.lifetime, signal, (s) => pullOnce(ctx, ref, req, s, fanOut)),
     () => {
       // Every waiter gave up: the pull is being cancelled, so a new caller starts afresh.
       if (ctx.pulls.get(key)?.op === op) ctx.pulls.delete(key);
