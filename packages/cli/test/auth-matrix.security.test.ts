@@ -5,7 +5,6 @@
  */
 import { spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { criServiceDefinitions } from "@servin/cri-grpc";
@@ -22,10 +21,6 @@ const OK = 0;
 const PERMISSION_DENIED = 7;
 const UNAUTHENTICATED = 16;
 const TOKEN = "matrix-token-0123456789";
-// The client process loads grpc-js from where cri-grpc resolves it.
-const grpcJs = createRequire(join(import.meta.dirname, "../../cri-grpc/package.json")).resolve(
-  "@grpc/grpc-js",
-);
 
 /** Every route the app serves when all its optional parts are on, read from Hono's route table. */
 async function allRoutes(): Promise<Array<{ method: string; path: string }>> {
@@ -66,7 +61,7 @@ function allGrpcMethods(): Array<{ path: string; stream: boolean }> {
  */
 const CLIENT = `
 const [cfg] = process.argv.slice(1).map((a) => JSON.parse(a));
-const grpc = require(cfg.grpcJs);
+const http2 = require("node:http2");
 (async () => {
   const http = {};
   for (const r of cfg.routes) {
@@ -81,17 +76,27 @@ const grpc = require(cfg.grpcJs);
   }
   const out = {};
   if (cfg.grpcTarget) {
-    const client = new grpc.Client(cfg.grpcTarget, grpc.credentials.createInsecure());
+    // Plain HTTP/2 gRPC framing with Node's own http2: the client needs nothing from the repository,
+    // which uid 65534 may not be able to read (a clone under a 0700 directory).
+    const session = http2.connect("http://" + cfg.grpcTarget);
+    session.on("error", () => {});
     for (const m of cfg.methods) {
-      const md = new grpc.Metadata();
-      if (cfg.token) md.add("authorization", "Bearer " + cfg.token);
       out[m.path] = await new Promise((done) => {
-        const deadline = new Date(Date.now() + 10000);
-        client.makeUnaryRequest(m.path, (x) => x, (b) => b, Buffer.alloc(0), md, { deadline },
-          (err) => done(err ? err.code : 0));
+        const headers = { ":method": "POST", ":path": m.path, "content-type": "application/grpc", te: "trailers" };
+        if (cfg.token) headers.authorization = "Bearer " + cfg.token;
+        const req = session.request(headers);
+        let status;
+        const timer = setTimeout(() => { status = 4; req.close(); }, 10000); // DEADLINE_EXCEEDED, as grpc-js
+        const take = (h) => { if (h["grpc-status"] !== undefined) status = Number(h["grpc-status"]); };
+        req.on("response", take);
+        req.on("trailers", take);
+        req.on("data", () => {});
+        req.on("error", () => {});
+        req.on("close", () => { clearTimeout(timer); done(status ?? 2); });
+        req.end(Buffer.alloc(5)); // one empty, length-prefixed message
       });
     }
-    client.close();
+    session.close();
   }
   process.stdout.write(JSON.stringify({ http, grpc: out }));
 })().catch((e) => { console.error(e); process.exit(2); });
@@ -106,7 +111,7 @@ function runClient(
   as: "root" | "nobody",
   cfg: { base: string; routes: unknown; grpcTarget?: string; methods?: unknown; token?: string },
 ): Promise<Answers> {
-  const node = [process.execPath, "-e", CLIENT, JSON.stringify({ ...cfg, grpcJs })];
+  const node = [process.execPath, "-e", CLIENT, JSON.stringify(cfg)];
   const [cmd, ...args] =
     as === "nobody" ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", ...node] : node;
   return new Promise((resolve, reject) => {
