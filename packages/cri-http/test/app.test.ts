@@ -365,3 +365,31 @@ describe("hostile input", () => {
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 });
+
+describe("mounted in a parent Hono app with app.route()", () => {
+  it("keeps its JSON answers: routes, errors and 404 under the mount point", async () => {
+    const { Hono } = await import("hono");
+    const parent = new Hono();
+    parent.get("/", (c) => c.text("the parent's own page"));
+    parent.route("/cri", app);
+    const version = await parent.request("/cri/v1/runtime/version", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{}",
+    });
+    expect(version.status).toBe(200);
+    expect((await j(version)).version.runtime_name).toBe("servin");
+    const bad = await parent.request("/cri/v1/runtime/version", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{nope",
+    });
+    expect(bad.status).toBe(400);
+    expect((await j(bad)).error.code).toBe("InvalidArgument");
+    const missing = await parent.request("/cri/v1/no/such/route", { method: "POST", body: "{}" });
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get("content-type")).toContain("application/json");
+    expect(await j(missing)).toMatchObject({ error: { code: "NotFound" } });
+    expect(await (await parent.request("/")).text()).toBe("the parent's own page");
+  });
+});
