@@ -294,8 +294,9 @@ export function createCriApp(options: CriAppOptions): Hono {
     return new Response(body, { headers: { "content-type": "application/x-ndjson" } });
   }
 
-  // KEEP THIS THE LAST REGISTRATION (routes added after it are never reached). A parent app that mounts this one with `parent.route("/cri", app)` uses its own notFound
-  // handler, not ours; a catch-all route keeps the JSON 404 shape under the mount point too.
+  // KEEP THIS THE LAST REGISTRATION: routes added after it are never reached. A parent app that
+  // mounts this one with `parent.route("/cri", app)` uses its own notFound handler, not ours; a
+  // catch-all route keeps the JSON 404 shape under the mount point too.
   app.all("*", (c) => c.json(errorBody("NotFound", `no route for ${c.req.method} ${c.req.path}`), 404));
   return app;
 }
