@@ -18,12 +18,13 @@
  */
 import { execFile, spawn } from "node:child_process";
 import { createHash, randomBytes, randomFillSync } from "node:crypto";
+import { once } from "node:events";
 import { createWriteStream } from "node:fs";
 import { copyFile, link, mkdir, mkdtemp, rename, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Transform } from "node:stream";
-import { pipeline } from "node:stream/promises";
+import { finished, pipeline } from "node:stream/promises";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { createGzip } from "node:zlib";
@@ -59,11 +60,10 @@ async function randomFile(path: string, size: number): Promise<void> {
   const chunk = Buffer.alloc(1 << 20);
   for (let left = size; left > 0; left -= chunk.length) {
     const b = randomFillSync(chunk).subarray(0, Math.min(left, chunk.length));
-    if (!out.write(Buffer.from(b))) await new Promise((r) => out.once("drain", r));
+    if (!out.write(Buffer.from(b))) await once(out, "drain");
   }
-  await new Promise<void>((resolve, reject) =>
-    out.end((err?: Error | null) => (err ? reject(err) : resolve())),
-  );
+  out.end();
+  await finished(out);
 }
 
 async function buildTrees(root: string): Promise<string[]> {
