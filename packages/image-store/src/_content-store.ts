@@ -13,6 +13,7 @@ import { pipeline } from "node:stream/promises";
 import { syncDir } from "@servin/node-kit";
 import { digestHex, isSha256Digest } from "./_digest.js";
 import { SharedOperation } from "./_shared.js";
+import type { BlobTee } from "./_tee.js";
 
 export class BlobVerifyError extends Error {}
 
@@ -63,6 +64,9 @@ export class ContentStore {
    * and waits with its own `signal`, and the shared download (whose source
    * gets the shared signal) is cancelled only when every caller gave up.
    * `source` is called again on each retry, so it can restart a download.
+   * `tee`, when this call starts the download, gets every byte as it is hashed (for an unpack that
+   * runs alongside), then its end: after the digest verified, or with the error; otherwise it is
+   * detached and its reader reads the stored blob.
    */
   async ingest(
     digest: string,
@@ -70,6 +74,7 @@ export class ContentStore {
     source: (signal: AbortSignal) => Promise<AsyncIterable<Uint8Array> | Iterable<Uint8Array>>,
     onProgress?: IngestProgress,
     signal?: AbortSignal,
+    tee?: BlobTee,
   ): Promise<void> {
     await this.deleting.get(digest);
     let entry = this.inflight.get(digest);
@@ -80,14 +85,22 @@ export class ContentStore {
       };
       const op: SharedOperation<void> = new SharedOperation(
         async (shared) => {
-          if (await this.has(digest, size)) return;
+          if (await this.has(digest, size)) {
+            tee?.detach();
+            return;
+          }
           const tmp = join(this.ingestDir, `${digestHex(digest)}.${randomBytes(6).toString("hex")}`);
           try {
-            const got = await this.writeTemp(tmp, await source(shared), size, fanOut);
+            const got = await this.writeTemp(tmp, await source(shared), size, fanOut, tee);
             if (got.digest !== digest)
               throw new BlobVerifyError(`blob ${digest}: content digest is ${got.digest}`);
+            // The unpack alongside may commit its snapshot only after this (it waits for ingest()).
+            tee?.end();
             await rename(tmp, this.path(digest));
             await syncDir(this.blobDir);
+          } catch (err) {
+            tee?.end(err);
+            throw err;
           } finally {
             await rm(tmp, { force: true });
           }
@@ -141,6 +154,7 @@ export class ContentStore {
     source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
     size: number | undefined,
     onProgress?: IngestProgress,
+    tee?: BlobTee,
   ): Promise<{ digest: string; size: number }> {
     const hash = createHash("sha256");
     let n = 0;
@@ -153,9 +167,11 @@ export class ContentStore {
         }
         hash.update(chunk);
         onProgress?.(n, size ?? n);
-        cb(null, chunk);
+        if (tee) tee.push(chunk).then(() => cb(null, chunk), cb);
+        else cb(null, chunk);
       },
     });
+    tee?.start();
     // A write stream keeps writes queued and batched (writev) while the
     // network delivers, instead of one thread-pool round trip per chunk.
     await pipeline(

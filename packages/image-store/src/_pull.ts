@@ -1,6 +1,6 @@
 /** PullImage for the disk backend: resolve, choose the platform, download verified blobs, unpack layers. */
 import type { ImageId, PullProgress } from "@servin/cri-types";
-import { CriError, isCriError } from "@servin/cri-types";
+import { CriError, isCriError, withCombinedSignal } from "@servin/cri-types";
 import type { Logger } from "@servin/node-kit";
 import { BlobVerifyError, type ContentStore, IngestAbortedError } from "./_content-store.js";
 import { checkDigest } from "./_digest.js";
@@ -18,6 +18,7 @@ import {
 } from "./_manifest.js";
 import type { Endpoint, RegistryClient } from "./_registry.js";
 import type { SnapshotStore } from "./_snapshots.js";
+import { BlobTee } from "./_tee.js";
 import type { ImageConfigFile, LayerRecord, LeaseScope, PullContext, PulledImage } from "./backend.js";
 import type { ImageReference } from "./reference.js";
 import type { StoreLimits } from "./registry-config.js";
@@ -198,7 +199,9 @@ export async function pullFromRegistry(
     );
     const diffIds = config.rootfs!.diff_ids!;
 
-    // 3. Layers, in parallel: download (verified) then unpack into its snapshot.
+    // 3. Layers, in parallel: each unpacks into its snapshot while it downloads (streamLayer); a layer
+    // whose blob or snapshot is already there or in flight elsewhere, or whose streamed download
+    // broke, takes the classic path: download (verified, retried), then unpack from the stored blob.
     const layers: LayerRecord[] = manifest.layers.map((l, i) => ({
       digest: l.digest,
       size: l.size,
@@ -213,6 +216,17 @@ export async function pullFromRegistry(
     const budget = new ImageExpansionBudget(limits.maxImageBytes);
     await mapLimited(manifest.layers, deps.concurrency, async (desc, i) => {
       const layer = layers[i]!;
+      const onBytes = budget.layer();
+      if (await streamLayer(deps, preferred, ref, ctx, desc, layer, onBytes, emit)) {
+        emit({
+          digest: desc.digest,
+          kind: "layer",
+          total: desc.size,
+          current: desc.size,
+          status: "unpacked",
+        });
+        return;
+      }
       await fetchBlob(deps, preferred, ref, ctx, desc, "layer", emit);
       if (signal?.aborted) throw abortError(signal, ref);
       emit({ digest: desc.digest, kind: "layer", total: desc.size, current: 0, status: "unpacking" });
@@ -221,7 +235,7 @@ export async function pullFromRegistry(
         () => content.read(layer.digest),
         layerLimits(limits, desc.size),
         `layer ${desc.digest} of "${ref.string}"`,
-        budget.layer(),
+        onBytes,
       );
       emit({ digest: desc.digest, kind: "layer", total: desc.size, current: desc.size, status: "unpacked" });
     });
@@ -249,6 +263,95 @@ export function abortError(signal: AbortSignal | undefined, ref: ImageReference)
   const reason: unknown = signal?.reason;
   if (isCriError(reason)) return reason;
   return new CriError("Aborted", `pull of "${ref.string}" was cancelled`);
+}
+
+/**
+ * Downloads a layer and unpacks it in the same pass: the download streams into its blob file and,
+ * through a bounded tee, into the unpacker (decompression on the thread pool, file creation), so a
+ * layer is never held in memory and no layer waits for another. The blob is committed once its
+ * digest verified; the snapshot only after that (and its own diffID check): a digest mismatch or a
+ * cancel leaves neither. Answers false when the classic path must do the work instead: the blob or
+ * the snapshot is present or being made by another pull, or the download broke (fetchBlob retries).
+ */
+async function streamLayer(
+  deps: PullDeps,
+  endpoints: Endpoint[],
+  ref: ImageReference,
+  ctx: PullContext,
+  desc: Descriptor,
+  layer: LayerRecord,
+  onBytes: (n: number) => void,
+  emit: (e: PullProgress) => void,
+): Promise<boolean> {
+  const { client, content, snapshots, limits } = deps;
+  if ((await content.has(desc.digest, desc.size)) || (await snapshots.has(layer.diffId))) return false;
+  // No await from this check to ensure(): no other unpack of this diffID can start in between.
+  if (content.isInflight(desc.digest) || snapshots.isInflight(layer.diffId)) return false;
+  const tee = new BlobTee();
+  const local = new AbortController();
+  let lastEmit = 0;
+  const progress = (current: number, total: number) => {
+    if (current - lastEmit >= 256 * 1024 || current === total) {
+      lastEmit = current;
+      emit({ digest: desc.digest, kind: "layer", total, current, status: "downloading" });
+    }
+  };
+  let downloadFailed = false;
+  const downloaded = withCombinedSignal(local.signal, ctx.signal, (signal) =>
+    content.ingest(
+      desc.digest,
+      desc.size,
+      async (shared) =>
+        (
+          await client.firstOf(endpoints, ref, ctx.auth, (ep, creds) =>
+            client.openBlob(ep, ref, desc.digest, creds, shared),
+          )
+        ).body,
+      progress,
+      signal,
+      tee,
+    ),
+  ).then(
+    () => {
+      // Joined another caller's download: the unpack reads the stored blob.
+      tee.detach();
+      emit({ digest: desc.digest, kind: "layer", total: desc.size, current: desc.size, status: "done" });
+    },
+    (err: unknown) => {
+      downloadFailed = !local.signal.aborted;
+      tee.end(err);
+      throw err;
+    },
+  );
+  downloaded.catch(() => undefined);
+  try {
+    await snapshots.ensure(
+      layer.diffId,
+      () => tee.read(() => content.read(desc.digest)),
+      layerLimits(limits, desc.size),
+      `layer ${desc.digest} of "${ref.string}"`,
+      onBytes,
+      () => downloaded,
+    );
+  } catch (err) {
+    const downloadBroke = downloadFailed || tee.failed;
+    // The unpack refused the layer: the download is of no use any more.
+    if (!downloadBroke) local.abort();
+    await downloaded.catch(() => undefined);
+    if (ctx.signal?.aborted) throw abortError(ctx.signal, ref);
+    if (downloadBroke) return false;
+    throw err;
+  } finally {
+    tee.close();
+  }
+  try {
+    // Normally settled already (the snapshot waited for it); not when the snapshot was there.
+    await downloaded;
+  } catch {
+    if (ctx.signal?.aborted) throw abortError(ctx.signal, ref);
+    return false;
+  }
+  return true;
 }
 
 /** Downloads one blob into the content store, retrying restarts of broken transfers. */

@@ -51,13 +51,19 @@ export class SnapshotStore {
     }
   }
 
-  /** Unpacks the layer unless its snapshot exists; identical concurrent calls share one unpack. */
+  /**
+   * Unpacks the layer unless its snapshot exists; identical concurrent calls share one unpack.
+   * `beforeCommit` runs once the layer unpacked and its diffID verified, before the snapshot becomes
+   * visible: a layer unpacked while it downloads waits there for its blob's digest (a rejection
+   * discards the snapshot).
+   */
   ensure(
     diffId: string,
     source: () => AsyncIterable<Uint8Array>,
     limits: SnapshotLimits,
     what: string,
     onBytes?: (n: number) => void,
+    beforeCommit?: () => Promise<unknown>,
   ): Promise<UnpackResult | undefined> {
     const running = this.inflight.get(diffId);
     if (running) return running;
@@ -75,6 +81,7 @@ export class SnapshotStore {
           privileged: this.privileged,
           ...(onBytes ? { onBytes } : {}),
         });
+        await beforeCommit?.();
         // The sidecar lists opaque directories for readers that cannot see xattrs (runtime backends that copy layers instead of mounting them; see RuntimeImage.layers).
         await atomicWriteFile(
           `${this.path(diffId)}.json`,
