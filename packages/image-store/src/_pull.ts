@@ -1,6 +1,6 @@
 /** PullImage for the disk backend: resolve, choose the platform, download verified blobs, unpack layers. */
 import type { ImageId, PullProgress } from "@servin/cri-types";
-import { CriError, isCriError, withCombinedSignal } from "@servin/cri-types";
+import { CriError, isCriError } from "@servin/cri-types";
 import type { Logger } from "@servin/node-kit";
 import { BlobVerifyError, type ContentStore, IngestAbortedError } from "./_content-store.js";
 import { checkDigest } from "./_digest.js";
@@ -288,7 +288,6 @@ async function streamLayer(
   // No await from this check to ensure(): no other unpack of this diffID can start in between.
   if (content.isInflight(desc.digest) || snapshots.isInflight(layer.diffId)) return false;
   const tee = new BlobTee();
-  const local = new AbortController();
   let lastEmit = 0;
   const progress = (current: number, total: number) => {
     if (current - lastEmit >= 256 * 1024 || current === total) {
@@ -296,9 +295,16 @@ async function streamLayer(
       emit({ digest: desc.digest, kind: "layer", total, current, status: "downloading" });
     }
   };
-  let downloadFailed = false;
-  const downloaded = withCombinedSignal(local.signal, ctx.signal, (signal) =>
-    content.ingest(
+  let unpacking = false;
+  const counted = (n: number) => {
+    if (!unpacking) {
+      unpacking = true;
+      emit({ digest: desc.digest, kind: "layer", total: desc.size, current: 0, status: "unpacking" });
+    }
+    onBytes(n);
+  };
+  const downloaded = content
+    .ingest(
       desc.digest,
       desc.size,
       async (shared) =>
@@ -308,21 +314,20 @@ async function streamLayer(
           )
         ).body,
       progress,
-      signal,
+      ctx.signal,
       tee,
-    ),
-  ).then(
-    () => {
-      // Joined another caller's download: the unpack reads the stored blob.
-      tee.detach();
-      emit({ digest: desc.digest, kind: "layer", total: desc.size, current: desc.size, status: "done" });
-    },
-    (err: unknown) => {
-      downloadFailed = !local.signal.aborted;
-      tee.end(err);
-      throw err;
-    },
-  );
+    )
+    .then(
+      () => {
+        // Joined another caller's download: the unpack reads the stored blob.
+        tee.detach();
+        emit({ digest: desc.digest, kind: "layer", total: desc.size, current: desc.size, status: "done" });
+      },
+      (err: unknown) => {
+        tee.end(err);
+        throw err;
+      },
+    );
   downloaded.catch(() => undefined);
   try {
     await snapshots.ensure(
@@ -330,16 +335,19 @@ async function streamLayer(
       () => tee.read(() => content.read(desc.digest)),
       layerLimits(limits, desc.size),
       `layer ${desc.digest} of "${ref.string}"`,
-      onBytes,
+      counted,
       () => downloaded,
     );
   } catch (err) {
-    const downloadBroke = downloadFailed || tee.failed;
-    // The unpack refused the layer: the download is of no use any more.
-    if (!downloadBroke) local.abort();
-    await downloaded.catch(() => undefined);
-    if (ctx.signal?.aborted) throw abortError(ctx.signal, ref);
-    if (downloadBroke) return false;
+    // The layer is to blame only if its blob is the one the manifest names: let the download finish
+    // (without the unpack) and check. A blob that broke or failed its digest goes to fetchBlob's retries.
+    tee.close();
+    try {
+      await downloaded;
+    } catch {
+      if (ctx.signal?.aborted) throw abortError(ctx.signal, ref);
+      return false;
+    }
     throw err;
   } finally {
     tee.close();

@@ -23,6 +23,8 @@ export interface RequestRecord {
 export interface Fault {
   stallAfterBytes?: number;
   corrupt?: boolean;
+  /** Flip the body byte at this offset instead (e.g. 9, a gzip header's OS byte: decompression never notices). */
+  corruptAt?: number;
   status?: number;
 }
 
@@ -158,6 +160,11 @@ ${auth}`;
             copy[copy.length - 1]! ^= 0xff;
             flipped = true;
             chunk = copy;
+          }
+          const at = f?.corruptAt;
+          if (at !== undefined && at >= sent && at < sent + chunk.length) {
+            chunk = Buffer.from(chunk);
+            chunk[at - sent]! ^= 0xff;
           }
           sent += chunk.length;
           res.write(chunk);
