@@ -63,6 +63,63 @@ const imageCommand = defineCommand({
   },
 });
 
+/** crictl's workflow and views: config files for runp/create, stats, info, events, update; plus completion and config. */
+const crictlCommands = {
+  runp: lazyCommand(
+    { name: "runp", description: "Run a pod sandbox from crictl's pod-config.[json|yaml]; prints its ID" },
+    () => import("./commands/crictl/runp.js").then((m) => m.runpCommand),
+  ),
+  create: lazyCommand(
+    {
+      name: "create",
+      description:
+        "Create a container in POD from crictl's container-config and pod-config files; prints its ID",
+    },
+    () => import("./commands/crictl/create.js").then((m) => m.createCommand),
+  ),
+  start: lazyCommand({ name: "start", description: "Start created containers" }, () =>
+    import("./commands/crictl/start.js").then((m) => m.startContainerCommand),
+  ),
+  stats: lazyCommand(
+    { name: "stats", description: "Show containers' resource usage (CPU %, memory, disk)" },
+    () => import("./commands/crictl/stats.js").then((m) => m.statsCommand),
+  ),
+  statsp: lazyCommand(
+    { name: "statsp", description: "Show pod sandboxes' resource usage (CPU %, memory)" },
+    () => import("./commands/crictl/stats.js").then((m) => m.statspCommand),
+  ),
+  info: lazyCommand(
+    { name: "info", description: "Show the runtime's status and configuration (verbose Status)" },
+    () => import("./commands/crictl/info.js").then((m) => m.infoCommand),
+  ),
+  events: lazyCommand({ name: "events", description: "Stream container events until Ctrl-C" }, () =>
+    import("./commands/crictl/events.js").then((m) => m.eventsCommand),
+  ),
+  update: lazyCommand({ name: "update", description: "Update containers' CPU and memory limits" }, () =>
+    import("./commands/crictl/update.js").then((m) => m.updateCommand),
+  ),
+  completion: lazyCommand(
+    { name: "completion", description: "Print shell completion code: bash, zsh or fish" },
+    () => import("./commands/completion.js").then((m) => m.completionCommand),
+  ),
+  config: defineCommand({
+    meta: { name: "config", description: "Check a config file, or print the default one" },
+    subCommands: {
+      check: lazyCommand(
+        {
+          name: "check",
+          description: "Validate a config file as `cri start` reads it: prints OK or the bad key",
+        },
+        () => import("./commands/config.js").then((m) => m.configCheckCommand),
+      ),
+      default: lazyCommand(
+        { name: "default", description: "Print the default config file (TOML, every key)" },
+        () => import("./commands/config.js").then((m) => m.configDefaultCommand),
+      ),
+    },
+  }),
+};
+
 export const servinCommand = defineCommand({
   meta: {
     name: "servin",
@@ -71,6 +128,7 @@ export const servinCommand = defineCommand({
   },
   subCommands: {
     cri: criCommand,
+    ...crictlCommands,
     version: lazyCommand(
       { name: "version", description: "Print the client's and the server's versions" },
       () => import("./commands/version.js").then((m) => m.versionCommand),

@@ -1,0 +1,178 @@
+/**
+ * `servin stats` and `servin statsp`: crictl's resource usage tables. CPU % is measured as crictl does:
+ * two samples `--seconds` apart, (Δ usage_core_nano_seconds / Δ timestamp) × 100; `-o json|yaml` prints
+ * one sample as the API answers it.
+ */
+import type { ContainerStats, ContainerStatsFilter, PodSandboxStats, StringMap } from "@servin/cri-types";
+import { defineCommand } from "citty";
+import { type ConnectArgs, connect, connectArgs } from "../../connect.js";
+import { renderTable } from "../../output/table.js";
+import { formatAnswer, humanSize, parseOutputFormat, truncateId } from "./_output.js";
+
+const sharedArgs = {
+  ...connectArgs,
+  label: { type: "string", description: "Filter by key=value label (repeatable)" },
+  output: { type: "string", alias: "o", description: "Output format: json|yaml|table (default table)" },
+  seconds: {
+    type: "string",
+    alias: "s",
+    description: "Sample duration for CPU usage in seconds",
+    default: "1",
+  },
+  watch: { type: "boolean", alias: "w", description: "Redraw the table every sample until Ctrl-C" },
+} as const;
+
+/** `--label a=b --label c=d` (citty gives a string, or an array when repeated). */
+export function labelSelector(label: string | string[] | undefined): StringMap | undefined {
+  if (label === undefined) return undefined;
+  const selector: StringMap = Object.create(null);
+  for (const pair of Array.isArray(label) ? label : [label]) {
+    const eq = pair.indexOf("=");
+    if (eq <= 0) throw new Error(`--label: expected key=value, got "${pair}"`);
+    selector[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return selector;
+}
+
+function sampleMs(seconds: string): number {
+  const n = Number(seconds);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new Error(`--seconds: expected a positive number, got "${seconds}"`);
+  return n * 1000;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** CPU % between two samples; 0 for a container that used none (crictl shows 0.00 then). */
+function cpuPercent(
+  now: { timestamp: bigint; usageCoreNanoSeconds?: { value: number } } | undefined,
+  before: { timestamp: bigint; usageCoreNanoSeconds?: { value: number } } | undefined,
+): string {
+  const used = now?.usageCoreNanoSeconds?.value ?? 0;
+  if (!now || !before || used === 0) return "0.00";
+  const elapsed = Number(now.timestamp - before.timestamp);
+  if (elapsed <= 0) return "0.00";
+  return (((used - (before.usageCoreNanoSeconds?.value ?? 0)) / elapsed) * 100).toFixed(2);
+}
+
+/** Prints the table once, or every sample with --watch (the screen cleared on a terminal) until Ctrl-C. */
+async function showTable(watch: boolean | undefined, render: () => Promise<string>): Promise<void> {
+  if (!watch) {
+    process.stdout.write(`${await render()}\n`);
+    return;
+  }
+  let stopped = false;
+  process.once("SIGINT", () => {
+    stopped = true;
+  });
+  while (!stopped) {
+    const table = await render();
+    if (stopped) break;
+    process.stdout.write(`${process.stdout.isTTY ? "\x1b[2J\x1b[H" : ""}${table}\n`);
+  }
+}
+
+export const statsCommand = defineCommand({
+  args: {
+    ...sharedArgs,
+    containers: {
+      type: "positional",
+      description: "Container ID(s) or prefixes (default: all)",
+      required: false,
+    },
+    id: { type: "string", description: "Filter by container ID (as the positional ID)" },
+    all: { type: "boolean", alias: "a", description: "Show all containers (default shows just running)" },
+    pod: { type: "string", alias: "p", description: "Filter by pod ID" },
+  },
+  async run({ args }) {
+    const format = parseOutputFormat(args.output, ["json", "yaml", "table"], "table");
+    const sample = sampleMs(args.seconds);
+    const ids = [...new Set(args._)];
+    if (args.id) ids.push(args.id);
+    const filter: ContainerStatsFilter = {
+      ...(args.pod ? { podSandboxId: args.pod } : {}),
+      ...(args.label !== undefined ? { labelSelector: labelSelector(args.label as string | string[]) } : {}),
+    };
+    const cri = connect(args as ConnectArgs);
+    const list = async (): Promise<ContainerStats[]> => {
+      if (ids.length === 0) return (await cri.listContainerStats({ filter })).stats;
+      const answers = await Promise.all(
+        ids.map((id) => cri.listContainerStats({ filter: { ...filter, id } })),
+      );
+      return answers.flatMap((a) => a.stats);
+    };
+    if (format !== "table") {
+      process.stdout.write(await formatAnswer("listContainerStats", { stats: await list() }, format));
+      return;
+    }
+    await showTable(args.watch, async () => {
+      const before = new Map((await list()).map((s) => [s.attributes.id, s]));
+      await sleep(sample);
+      const rows: string[][] = [];
+      for (const s of await list()) {
+        const cpu = s.cpu?.usageCoreNanoSeconds?.value ?? 0;
+        const mem = s.memory?.workingSetBytes?.value ?? 0;
+        // crictl: no CPU and no memory means not running; shown only with --all
+        if (!args.all && cpu === 0 && mem === 0) continue;
+        const old = before.get(s.attributes.id);
+        if (!old) continue;
+        rows.push([
+          truncateId(s.attributes.id),
+          s.attributes.metadata.name,
+          cpuPercent(s.cpu, old.cpu),
+          humanSize(mem),
+          humanSize(s.writableLayer?.usedBytes?.value ?? 0),
+          String(s.writableLayer?.inodesUsed?.value ?? 0),
+        ]);
+      }
+      return renderTable(["CONTAINER", "NAME", "CPU %", "MEM", "DISK", "INODES"], rows);
+    });
+  },
+});
+
+export const statspCommand = defineCommand({
+  args: {
+    ...sharedArgs,
+    pods: { type: "positional", description: "Pod ID(s) or prefixes (default: all)", required: false },
+    id: { type: "string", description: "Filter by pod ID (as the positional ID)" },
+  },
+  async run({ args }) {
+    const format = parseOutputFormat(args.output, ["json", "yaml", "table"], "table");
+    const sample = sampleMs(args.seconds);
+    const ids = [...new Set(args._)];
+    if (args.id) ids.push(args.id);
+    const labels = args.label !== undefined ? labelSelector(args.label as string | string[]) : undefined;
+    const cri = connect(args as ConnectArgs);
+    const list = async (): Promise<PodSandboxStats[]> => {
+      const filter = labels ? { labelSelector: labels } : {};
+      if (ids.length === 0) return (await cri.listPodSandboxStats({ filter })).stats;
+      const answers = await Promise.all(
+        ids.map((id) => cri.listPodSandboxStats({ filter: { ...filter, id } })),
+      );
+      return answers.flatMap((a) => a.stats);
+    };
+    if (format !== "table") {
+      process.stdout.write(await formatAnswer("listPodSandboxStats", { stats: await list() }, format));
+      return;
+    }
+    await showTable(args.watch, async () => {
+      const before = new Map((await list()).map((s) => [s.attributes.id, s]));
+      await sleep(sample);
+      const rows: string[][] = [];
+      for (const s of await list()) {
+        const cpu = s.linux?.cpu?.usageCoreNanoSeconds?.value ?? 0;
+        const mem = s.linux?.memory?.workingSetBytes?.value ?? 0;
+        if (cpu === 0 && mem === 0) continue;
+        const old = before.get(s.attributes.id);
+        if (!old) continue;
+        rows.push([
+          s.attributes.metadata.name,
+          truncateId(s.attributes.id),
+          cpuPercent(s.linux?.cpu, old.linux?.cpu),
+          humanSize(mem),
+        ]);
+      }
+      return renderTable(["POD", "POD ID", "CPU %", "MEM"], rows);
+    });
+  },
+});

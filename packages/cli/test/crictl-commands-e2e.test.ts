@@ -1,0 +1,272 @@
+/**
+ * crictl's workflow with the built `servin` binary against `servin cri start` on real parts (oci
+ * backend: runc + conmon, an image from a local registry through the mirror config): `runp` from a
+ * pod config (JSON), `create` from a container config (YAML) and the pod config, `start`, `stats`,
+ * `statsp`, `info`, `update` (read back from the container's own cgroup) and `events` streamed while
+ * it happens; bad files are refused naming the file and the field.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type CriClient, createCriClient } from "@servin/cri-http";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  BINARY,
+  type RunningServin,
+  removeDir,
+  runCli,
+  startServin,
+} from "../../../apps/servin/test/_binary.js";
+import { haveRealParts, startMirrorRegistry } from "../../../apps/servin/test/_real-parts.js";
+
+const real = haveRealParts();
+if (process.env.SERVIN_REQUIRE_REAL === "1" && !real)
+  throw new Error("SERVIN_REQUIRE_REAL=1 but this is not root with runc, conmon and the registry tools");
+
+type TestRegistry = Awaited<ReturnType<typeof startMirrorRegistry>>["registry"];
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
+describe.skipIf(!real)("crictl-style commands on the oci backend", () => {
+  let dir: string;
+  let registry: TestRegistry;
+  let servin: RunningServin;
+  let cri: CriClient;
+  let port: string[];
+  let events: ChildProcess;
+  let eventsOut = "";
+  let eventsErr = "";
+  let pod = "";
+  let container = "";
+  const file = (name: string) => join(dir, name);
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "servin-crictl-e2e-"));
+    const mirror = await startMirrorRegistry(dir);
+    registry = mirror.registry;
+    servin = await startServin(["--backend", "oci", "--image-backend", "disk"], {
+      dir,
+      config: mirror.config,
+    });
+    port = ["--port", String(servin.port)];
+    cri = createCriClient({ baseUrl: servin.url });
+    events = spawn(process.execPath, [BINARY, "events", ...port], { env: { ...process.env, NO_COLOR: "1" } });
+    events.stdout!.on("data", (d) => (eventsOut += d));
+    events.stderr!.on("data", (d) => (eventsErr += d));
+    // crictl's own example files: snake_case JSON for the pod, YAML for the container
+    await writeFile(
+      file("pod.json"),
+      JSON.stringify({
+        metadata: { name: "crictl-pod", namespace: "default", uid: "crictl-pod-uid", attempt: 1 },
+        log_directory: join(dir, "logs"),
+        labels: { app: "crictl-e2e" },
+        linux: {},
+      }),
+    );
+    await writeFile(
+      file("container.yaml"),
+      [
+        "metadata:",
+        "  name: sleeper",
+        "image:",
+        "  image: alpine:latest",
+        "command: [sleep, '3600']",
+        "log_path: sleeper.log",
+        "labels:",
+        "  role: sleeper",
+        "linux: {}",
+        "",
+      ].join("\n"),
+    );
+  }, 180_000);
+
+  afterAll(async () => {
+    if (pod) await runCli(["rmp", pod, ...port]);
+    if (servin) expect(await servin.stop("SIGTERM")).toBe(0);
+    await registry?.stop();
+    if (dir) await removeDir(dir);
+  }, 120_000);
+
+  it("runp prints the pod ID; create --with-pull prints the container ID; start prints it back", async () => {
+    const runp = await runCli(["runp", file("pod.json"), ...port]);
+    expect(runp.code, runp.stderr).toBe(0);
+    pod = runp.stdout.trim();
+    expect(pod).toMatch(HEX64);
+    const status = await cri.podSandboxStatus({ podSandboxId: pod });
+    expect(status.status.metadata).toMatchObject({ name: "crictl-pod", uid: "crictl-pod-uid", attempt: 1 });
+    expect(status.status.state).toBe("SANDBOX_READY");
+
+    const create = await runCli([
+      "create",
+      pod.slice(0, 12),
+      file("container.yaml"),
+      file("pod.json"),
+      "--with-pull",
+      ...port,
+    ]);
+    expect(create.code, create.stderr).toBe(0);
+    container = create.stdout.trim();
+    expect(container).toMatch(HEX64);
+    expect((await cri.containerStatus({ containerId: container })).status.state).toBe("CONTAINER_CREATED");
+
+    const start = await runCli(["start", container, ...port]);
+    expect(start, start.stderr).toMatchObject({ code: 0, stdout: `${container}\n` });
+    const { status: running } = await cri.containerStatus({ containerId: container });
+    expect(running.state).toBe("CONTAINER_RUNNING");
+    expect(running.labels).toMatchObject({ role: "sleeper" });
+    expect(running.logPath).toBe(join(dir, "logs", "sleeper.log"));
+  }, 120_000);
+
+  it("events streamed the container's creation and start as they happened", async () => {
+    const seen = () => eventsOut.includes(container) && eventsOut.includes("CONTAINER_STARTED_EVENT");
+    for (let i = 0; i < 100 && !seen(); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(eventsErr).toBe("");
+    const records = eventsOut
+      .split(/\n(?=\{)/)
+      .map((r) => JSON.parse(r) as { container_id: string; container_event_type: string });
+    const mine = records.filter((r) => r.container_id === container).map((r) => r.container_event_type);
+    expect(mine).toEqual(["CONTAINER_CREATED_EVENT", "CONTAINER_STARTED_EVENT"]);
+  });
+
+  it("stats: -o json is the API's answer; the table has crictl's columns and the running container", async () => {
+    const json = await runCli(["stats", "-o", "json", container.slice(0, 12), ...port]);
+    expect(json.code, json.stderr).toBe(0);
+    const { stats } = JSON.parse(json.stdout) as {
+      stats: { attributes: { id: string }; memory: { working_set_bytes: { value: string } } }[];
+    };
+    expect(stats.map((s) => s.attributes.id)).toEqual([container]);
+    expect(Number(stats[0]!.memory.working_set_bytes.value)).toBeGreaterThan(0);
+
+    const table = await runCli(["stats", "--seconds", "0.2", ...port]);
+    expect(table.code, table.stderr).toBe(0);
+    const [header, ...rows] = table.stdout.trim().split("\n");
+    expect(header!.split(/\s{2,}/)).toEqual(["CONTAINER", "NAME", "CPU %", "MEM", "DISK", "INODES"]);
+    const row = rows.find((r) => r.startsWith(container.slice(0, 13)));
+    expect(row, table.stdout).toBeDefined();
+    expect(row!.split(/\s+/)).toEqual([
+      container.slice(0, 13),
+      "sleeper",
+      expect.stringMatching(/^\d+\.\d\d$/),
+      expect.stringMatching(/^[\d.]+(B|kB|MB|GB)$/),
+      expect.stringMatching(/^[\d.]+(B|kB|MB|GB)$/),
+      expect.stringMatching(/^\d+$/),
+    ]);
+    const yaml = await runCli(["stats", "-o", "yaml", "--pod", pod, ...port]);
+    expect(yaml.code, yaml.stderr).toBe(0);
+    expect(yaml.stdout).toContain(`id: ${container}`);
+  }, 60_000);
+
+  it("statsp: the pod in a table (POD, POD ID, CPU %, MEM) and as YAML", async () => {
+    const table = await runCli(["statsp", "-s", "0.2", ...port]);
+    expect(table.code, table.stderr).toBe(0);
+    const [header, ...rows] = table.stdout.trim().split("\n");
+    expect(header!.split(/\s{2,}/)).toEqual(["POD", "POD ID", "CPU %", "MEM"]);
+    expect(
+      rows.some((r) => r.startsWith("crictl-pod") && r.includes(pod.slice(0, 13))),
+      table.stdout,
+    ).toBe(true);
+    const yaml = await runCli(["statsp", "-o", "yaml", "--label", "app=crictl-e2e", ...port]);
+    expect(yaml.code, yaml.stderr).toBe(0);
+    expect(yaml.stdout).toContain(`id: ${pod}`);
+    const none = await runCli(["statsp", "-o", "json", "--label", "app=nothing", ...port]);
+    expect(JSON.parse(none.stdout)).toEqual({ stats: [] });
+  }, 60_000);
+
+  it("info: the runtime's conditions and its verbose info as JSON objects, not strings of JSON", async () => {
+    const r = await runCli(["info", ...port]);
+    expect(r.code, r.stderr).toBe(0);
+    const info = JSON.parse(r.stdout) as Record<string, unknown> & {
+      status: { conditions: { type: string; status: boolean }[] };
+    };
+    expect(info.status.conditions).toContainEqual(
+      expect.objectContaining({ type: "RuntimeReady", status: true }),
+    );
+    const verbose = Object.entries(info).filter(
+      ([k]) => !["status", "runtime_handlers", "features"].includes(k),
+    );
+    expect(verbose.length).toBeGreaterThan(0);
+    expect(verbose.some(([, v]) => typeof v === "object" && v !== null)).toBe(true);
+    const quiet = await runCli(["info", "-q", "-o", "yaml", ...port]);
+    expect(quiet.code, quiet.stderr).toBe(0);
+    expect(quiet.stdout).toMatch(/^status:\n {2}conditions:\n/);
+  });
+
+  it("update: the new CPU shares and memory limit are what the container's cgroup holds", async () => {
+    const r = await runCli(["update", container, "--cpu-share", "512", "--memory", "64m", ...port]);
+    expect(r, r.stderr).toMatchObject({ code: 0, stdout: `${container}\n` });
+    const read = async (path: string) =>
+      Buffer.from((await cri.execSync({ containerId: container, cmd: ["cat", path], timeout: 10 })).stdout)
+        .toString()
+        .trim();
+    // cgroup v1 (runc mounts the container's own cgroup) or v2
+    const v1 =
+      (await cri.execSync({ containerId: container, cmd: ["test", "-d", "/sys/fs/cgroup/memory"] }))
+        .exitCode === 0;
+    if (v1) {
+      expect(await read("/sys/fs/cgroup/memory/memory.limit_in_bytes")).toBe(String(64 * 1024 * 1024));
+      expect(await read("/sys/fs/cgroup/cpu/cpu.shares")).toBe("512");
+    } else {
+      expect(await read("/sys/fs/cgroup/memory.max")).toBe(String(64 * 1024 * 1024));
+    }
+    const bad = await runCli(["update", container, "--memory", "lots", ...port]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain(
+      '--memory: expected a non-negative integer (bytes, or 512m, 1g), got "lots"',
+    );
+    const nothing = await runCli(["update", container, ...port]);
+    expect(nothing.code).toBe(1);
+    expect(nothing.stderr).toContain("nothing to change");
+  }, 60_000);
+
+  it("bad config files are refused naming the file and the field; nothing is created", async () => {
+    await writeFile(file("noname.json"), JSON.stringify({ metadata: { namespace: "default" } }));
+    const noName = await runCli(["runp", file("noname.json"), ...port]);
+    expect(noName.code).toBe(1);
+    expect(noName.stderr).toContain(`${file("noname.json")}: metadata.name: `);
+
+    await writeFile(file("labels.yaml"), "metadata:\n  name: x\nlabels:\n  app: [1, 2]\n");
+    const labels = await runCli(["runp", file("labels.yaml"), ...port]);
+    expect(labels.code).toBe(1);
+    expect(labels.stderr).toContain(`${file("labels.yaml")}: labels.app: expected string`);
+
+    await writeFile(file("broken.yaml"), "metadata: {name: x\n");
+    const broken = await runCli(["runp", file("broken.yaml"), ...port]);
+    expect(broken.code).toBe(1);
+    expect(broken.stderr).toContain(`${file("broken.yaml")}: invalid YAML`);
+
+    await writeFile(file("broken.json"), '{"metadata": ');
+    const brokenJson = await runCli(["runp", file("broken.json"), ...port]);
+    expect(brokenJson.stderr).toContain(`${file("broken.json")}: invalid JSON`);
+
+    await writeFile(file("noimage.yaml"), "metadata:\n  name: x\nimage:\n  image: 5\n");
+    const noImage = await runCli(["create", pod, file("noimage.yaml"), file("pod.json"), ...port]);
+    expect(noImage.code).toBe(1);
+    expect(noImage.stderr).toContain(`${file("noimage.yaml")}: image.image: expected string`);
+
+    const missing = await runCli(["runp", file("nothing-here.json"), ...port]);
+    expect(missing.stderr).toContain(`cannot read ${file("nothing-here.json")}`);
+
+    await writeFile(file("other.json"), JSON.stringify({ metadata: { name: "other", uid: "other-uid" } }));
+    const handler = await runCli(["runp", "--runtime", "no-such-handler", file("other.json"), ...port]);
+    expect(handler.code).toBe(1);
+    expect(handler.stderr).toContain("no-such-handler");
+
+    const strict = await runCli(["stats", "--al", ...port]);
+    expect(strict.code).toBe(1);
+    expect(strict.stderr).toContain('"--al"');
+    const format = await runCli(["stats", "-o", "xml", ...port]);
+    expect(format.code).toBe(1);
+    expect(format.stderr).toContain('--output: expected one of json|yaml|table, got "xml"');
+
+    const { items } = await cri.listPodSandbox({});
+    expect(items.map((p) => p.id)).toEqual([pod]);
+  }, 60_000);
+
+  it("events ends on Ctrl-C with exit code 0", async () => {
+    const exit = new Promise<number | null>((done) => events.on("close", done));
+    events.kill("SIGINT");
+    expect(await exit).toBe(0);
+    expect(eventsErr).toBe("");
+  });
+});
