@@ -15,6 +15,7 @@ import {
   destroyHarnessDirs,
   type Harness,
   leaks,
+  removalsSettled,
   runPod,
   sandboxRecord,
 } from "./fixtures/harness.js";
@@ -112,7 +113,7 @@ describe.skipIf(missing !== undefined)("oci backend with CNI (real runc + plugin
       return;
     }
     for (const s of pods) await h.backend.removeSandbox(s).catch(() => {});
-    const left = leaks(h);
+    const left = await leaks(h);
     const allocations = await net.allocations();
     await h.backend.close();
     await net.down();
@@ -170,6 +171,7 @@ describe.skipIf(missing !== undefined)("oci backend with CNI (real runc + plugin
     await h.backend.removeContainer(c, s);
     await h.backend.removeSandbox(s);
     expect(await commandsFor(s.id)).toEqual(["ADD", "DEL"]);
+    expect(await removalsSettled(h)).toEqual([]);
     expect(netnsMounted(netns)).toBe(false);
     expect(existsSync(netns)).toBe(false);
   }, 120_000);
@@ -184,6 +186,7 @@ describe.skipIf(missing !== undefined)("oci backend with CNI (real runc + plugin
     expect(await commandsFor(s.id)).toEqual(["ADD", "DEL"]);
     expect(await net.allocations()).not.toContain(ip);
     expect(net.natRulesFor(s.id)).toBe("");
+    expect(await removalsSettled(h)).toEqual([]);
     expect(existsSync(netns)).toBe(false);
   }, 120_000);
 
@@ -212,7 +215,7 @@ describe.skipIf(missing !== undefined)("oci backend with CNI (real runc + plugin
       expect(await plain.backend.inspectSandbox(s)).toMatchObject({ ready: true, network: {} });
       await plain.backend.removeSandbox(s);
       expect(await commandsFor(s.id)).toEqual([]);
-      expect(leaks(plain)).toEqual([]);
+      expect(await leaks(plain)).toEqual([]);
     } finally {
       await plain.backend.close();
       destroyHarnessDirs(plain);

@@ -40,7 +40,7 @@ if (!real.ok) {
     () =>
       restartableTarget(open, async () => {
         const h = { dir, root, stateDir, cgroupParent } as Harness;
-        const left = leaks(h);
+        const left = await leaks(h);
         destroyHarnessDirs(h);
         expect(left).toEqual([]);
       }),

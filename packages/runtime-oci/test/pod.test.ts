@@ -513,7 +513,7 @@ describe.skipIf(!real.ok)("oci backend: pods and containers (real runc + conmon)
     // Idempotent removal of what is already gone.
     if (pods[0]) await h.backend.removeSandbox(pods[0]);
     if (containers[0]) await h.backend.removeContainer(containers[0], undefined);
-    expect(leaks(h)).toEqual([]);
+    expect(await leaks(h)).toEqual([]);
   });
 
   it("left the propagation of the host's / and /tmp mounts as it found it", () => {

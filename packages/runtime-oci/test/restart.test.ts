@@ -89,7 +89,7 @@ describe.skipIf(!real.ok)("oci backend: restart safety (real runc + conmon)", ()
       await backend.stopSandbox(rec.pod);
       await backend.removeSandbox(rec.pod);
       await backend.close();
-      expect(leaks(h)).toEqual([]);
+      expect(await leaks(h)).toEqual([]);
     } finally {
       destroyHarnessDirs(h);
     }
@@ -124,7 +124,7 @@ describe.skipIf(!real.ok)("oci backend: restart safety (real runc + conmon)", ()
       expect(obs.state === "running" && obs.startedAt).toBeGreaterThan(0n);
       for (const c of [quick, long]) await backend.removeContainer(c, pod);
       await backend.removeSandbox(pod);
-      expect(leaks(h)).toEqual([]);
+      expect(await leaks(h)).toEqual([]);
       await backend.close();
     } finally {
       destroyHarnessDirs(h);
@@ -180,7 +180,7 @@ describe.skipIf(!real.ok)("oci backend: restart safety (real runc + conmon)", ()
       } finally {
         await runtime.close();
       }
-      expect(leaks(h)).toEqual([]);
+      expect(await leaks(h)).toEqual([]);
     } finally {
       destroyHarnessDirs(h);
     }

@@ -169,6 +169,6 @@ describe.skipIf(!real.ok)("oci backend: seccomp (real runc + conmon)", () => {
     for (const c of containers) await h.backend.removeContainer(c, undefined);
     for (const s of pods) await h.backend.stopSandbox(s);
     for (const s of pods) await h.backend.removeSandbox(s);
-    expect(leaks(h)).toEqual([]);
+    expect(await leaks(h)).toEqual([]);
   });
 });

@@ -76,7 +76,7 @@ describe.skipIf(!real.ok)("streaming sessions of real containers leave nothing b
     await server?.close();
     for (const c of containers.values()) await h.backend.removeContainer(c, undefined).catch(() => {});
     if (pod) await h.backend.removeSandbox(pod).catch(() => {});
-    expect(leaks(h)).toEqual([]);
+    expect(await leaks(h)).toEqual([]);
     await h.backend.close();
     destroyHarnessDirs(h);
   }, 60_000);

@@ -57,7 +57,7 @@ describe.skipIf(!real.ok)("streaming sessions of real containers (runc + conmon)
     await server?.close();
     for (const c of containers.values()) await h.backend.removeContainer(c, undefined).catch(() => {});
     for (const s of pods.values()) await h.backend.removeSandbox(s).catch(() => {});
-    expect(leaks(h)).toEqual([]);
+    expect(await leaks(h)).toEqual([]);
     await h.backend.close();
     destroyHarnessDirs(h);
   }, 60_000);

@@ -75,23 +75,18 @@ export async function podNetwork(
  * retried (the record is gone after the first, so a retry answers false).
  * The netns stays: containers may still be inspected until Remove.
  */
-export async function releasePodNetwork(
-  ctx: OciContext,
-  sandbox: SandboxRecord,
-  signal?: AbortSignal,
-): Promise<void> {
+export async function releasePodNetwork(ctx: OciContext, id: string, signal?: AbortSignal): Promise<void> {
   if (!ctx.cni) return;
   // After a restart a Stop may come before start-up reconcile has looked at this pod.
   await ctx.cniReconciled;
-  if (await ctx.cni.teardown(sandbox.id, signal))
-    ctx.logger.info(`pod sandbox "${sandbox.id}": network released`);
+  if (await ctx.cni.teardown(id, signal)) ctx.logger.info(`pod sandbox "${id}": network released`);
 }
 
 /** RemovePodSandbox: DEL when Stop did not (Remove without Stop), then the pinned netns. Idempotent. */
-export async function removePodNetwork(ctx: OciContext, sandbox: SandboxRecord): Promise<void> {
+export async function removePodNetwork(ctx: OciContext, id: string): Promise<void> {
   if (!ctx.cni) return;
-  await releasePodNetwork(ctx, sandbox);
-  await ctx.cni.removeNetns(sandbox.id);
+  await releasePodNetwork(ctx, id);
+  await ctx.cni.removeNetns(id);
 }
 
 /**

@@ -1,4 +1,4 @@
-/** RunPodSandbox: pod files, /dev/shm, and the infra container (catatonit -P under conmon + runc) holding the pod's namespaces. */
+/** RunPodSandbox: pod files, the netns, /dev/shm, then CNI ADD beside the infra container (catatonit -P under conmon + runc) holding the pod's namespaces. */
 import { copyFile, mkdir, rm, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import type { PodSandboxNetworkStatus } from "@servin/cri-types";
@@ -22,9 +22,9 @@ const POD_FILE = { mode: 0o644 };
 const BUNDLE_FILE = { mode: 0o644, sync: false };
 
 /**
- * `signal` is checked between the steps (pod files, /dev/shm, spec write,
- * conmon + runtime create, start) and cuts the wait for `runtime create`
- * short; when it aborts, the infra is killed and every undo step runs before
+ * `signal` is checked between the steps (pod files, netns, /dev/shm, spec
+ * write, then CNI ADD beside conmon + runtime create + start) and cuts the
+ * wait for `runtime create` and the plugins short; when it aborts, the infra is killed and every undo step runs before
  * the cancellation error is thrown, so nothing of the pod is left.
  */
 export async function runSandbox(
@@ -52,41 +52,33 @@ export async function runSandbox(
     const data = paths.podData(ctx, id);
     await mkdir(data, { recursive: true });
     cleanup.add("runSandbox: removing pod files", () => rm(data, { recursive: true, force: true }));
-    await atomicWriteFile(state.files.hostname, `${state.hostname}\n`, POD_FILE);
-    if (state.modes.network === "node") await copyFile("/etc/hosts", state.files.hosts);
-    else await atomicWriteFile(state.files.hosts, renderHosts(state.hostname), POD_FILE);
     const resolv = renderResolvConf(sandbox.config.dnsConfig);
-    // No DNS config: the host's resolv.conf, as containerd does.
-    if (resolv === undefined)
-      await copyFile("/etc/resolv.conf", state.files.resolvConf).catch(() =>
-        atomicWriteFile(state.files.resolvConf, "", POD_FILE),
-      );
-    else await atomicWriteFile(state.files.resolvConf, resolv, POD_FILE);
+    // Three files, three fsyncs: side by side.
+    await Promise.all([
+      atomicWriteFile(state.files.hostname, `${state.hostname}\n`, POD_FILE),
+      state.modes.network === "node"
+        ? copyFile("/etc/hosts", state.files.hosts)
+        : atomicWriteFile(state.files.hosts, renderHosts(state.hostname), POD_FILE),
+      // No DNS config: the host's resolv.conf, as containerd does.
+      resolv === undefined
+        ? copyFile("/etc/resolv.conf", state.files.resolvConf).catch(() =>
+            atomicWriteFile(state.files.resolvConf, "", POD_FILE),
+          )
+        : atomicWriteFile(state.files.resolvConf, resolv, POD_FILE),
+    ]);
     checkpoint(signal, what);
 
-    // CNI before the infra: its network namespace must exist, networked, when runc creates the pod.
-    let network: PodSandboxNetworkStatus | undefined;
-    if (ctx.cni && (await usesCni(ctx, state.modes, id))) {
+    // The netns must exist before runc creates the infra in it; CNI ADD then
+    // configures it while conmon + runc create and start the infra: the pause
+    // process never looks at the network, so the two overlap.
+    const cniUsed = ctx.cni !== undefined && (await usesCni(ctx, state.modes, id));
+    if (cniUsed && ctx.cni) {
       const cni = ctx.cni;
       // After a restart, start-up reconcile must not mistake this new pod for a leftover.
       await ctx.cniReconciled;
       checkpoint(signal, what);
       cleanup.add("runSandbox: removing the network namespace", () => cni.removeNetns(id));
       state.netns = await cni.createNetns(id);
-      checkpoint(signal, what);
-      // setup() undoes a failed ADD itself; this undoes a completed one.
-      cleanup.add("runSandbox: tearing down the pod network", () => cni.teardown(id));
-      const meta = sandbox.config.metadata;
-      const { ips } = await cni.setup({
-        id,
-        netnsPath: state.netns,
-        pod: { podName: meta.name, podNamespace: meta.namespace ?? "", podUid: meta.uid ?? "" },
-        runtimeConfig: podRuntimeConfig(sandbox.config),
-        ...(signal ? { signal } : {}),
-      });
-      network = networkStatus(ips);
-      // The pod's own name resolves to its IPs, as kubelet's hosts file does.
-      await atomicWriteFile(state.files.hosts, renderHosts(state.hostname, ips), POD_FILE);
       checkpoint(signal, what);
     }
 
@@ -112,7 +104,7 @@ export async function runSandbox(
     await atomicWriteFile(join(bundle, "config.json"), JSON.stringify(spec, null, 2), BUNDLE_FILE);
     checkpoint(signal, what);
 
-    // Undone in reverse: conmon, then the infra, and only then its cgroups (a cgroup with a live process stays busy).
+    // Undone in reverse: CNI DEL, conmon, then the infra, and only then its cgroups (a cgroup with a live process stays busy).
     if (state.ownCgroup)
       cleanup.add("runSandbox: removing pod cgroup", () => removeCgroup(ctx.cgroupMode, state.cgroupParent));
     else {
@@ -132,24 +124,52 @@ export async function runSandbox(
       await unlink(join(paths.socketDir(ctx), id)).catch(() => {});
       ctx.sandboxExits.forget(id);
     });
-    const { pid } = await ctx.monitor.create({
-      cgroupProcs: await prepareMonitorCgroup(ctx.cgroupMode, monitorCgroup(state)),
-      id,
-      name: `k8s_POD_${sandbox.config.metadata.name}`,
-      bundle,
-      runtime,
-      logPath: "",
-      exitDir: paths.sandboxExitDir(ctx),
-      pidFile: join(bundle, "pid"),
-      conmonPidFile: join(bundle, "conmon.pid"),
-      socketDir: paths.socketDir(ctx),
-      terminal: false,
-      stdin: false,
-      ...(signal ? { signal } : {}),
-    });
-    checkpoint(signal, what);
-    await runtime.start(id);
-    state.pid = pid;
+    const startInfra = async (): Promise<number> => {
+      const { pid } = await ctx.monitor.create({
+        cgroupProcs: await prepareMonitorCgroup(ctx.cgroupMode, monitorCgroup(state)),
+        id,
+        name: `k8s_POD_${sandbox.config.metadata.name}`,
+        bundle,
+        runtime,
+        logPath: "",
+        exitDir: paths.sandboxExitDir(ctx),
+        pidFile: join(bundle, "pid"),
+        conmonPidFile: join(bundle, "conmon.pid"),
+        socketDir: paths.socketDir(ctx),
+        terminal: false,
+        stdin: false,
+        ...(signal ? { signal } : {}),
+      });
+      checkpoint(signal, what);
+      await runtime.start(id);
+      return pid;
+    };
+    const attach = async (): Promise<PodSandboxNetworkStatus | undefined> => {
+      const cni = ctx.cni;
+      if (!cniUsed || !cni || !state.netns) return undefined;
+      const meta = sandbox.config.metadata;
+      const { ips } = await cni.setup({
+        id,
+        netnsPath: state.netns,
+        pod: { podName: meta.name, podNamespace: meta.namespace ?? "", podUid: meta.uid ?? "" },
+        runtimeConfig: podRuntimeConfig(sandbox.config),
+        ...(signal ? { signal } : {}),
+      });
+      // The pod's own name resolves to its IPs, as kubelet's hosts file does.
+      await atomicWriteFile(state.files.hosts, renderHosts(state.hostname, ips), POD_FILE);
+      return networkStatus(ips);
+    };
+    // setup() undoes a failed ADD itself; this undoes a completed one, first of all the undo steps.
+    if (cniUsed && ctx.cni) {
+      const cni = ctx.cni;
+      cleanup.add("runSandbox: tearing down the pod network", () => cni.teardown(id));
+    }
+    // Both settle before any undo runs: a step must never race the work it undoes.
+    const [infra, net] = await Promise.allSettled([startInfra(), attach()]);
+    if (infra.status === "rejected") throw infra.reason;
+    if (net.status === "rejected") throw net.reason;
+    const network = net.value;
+    state.pid = infra.value;
     // The last moment a cancellation can still undo everything: after the return the core owns the pod.
     checkpoint(signal, what);
     return { backendState: { ...state }, ...(network ? { network } : {}) };

@@ -1,0 +1,67 @@
+/**
+ * RemovePodSandbox answers once its tombstone is durable; `runtime delete`, the unmounts, the
+ * deletes and the cgroups come after the answer. A server killed between the two leaves the
+ * tombstone, and the next start finishes the job: nothing of the pod is left.
+ */
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { createOciBackend } from "../src/index.js";
+import { canRunReal, destroyHarnessDirs, type Harness, leaks } from "./fixtures/harness.js";
+
+const real = canRunReal();
+if (!real.ok && process.env.SERVIN_REQUIRE_REAL === "1")
+  throw new Error(`SERVIN_REQUIRE_REAL=1 but ${real.why}`);
+const here = dirname(fileURLToPath(import.meta.url));
+const repoRoot = resolve(here, "../../..");
+
+describe.skipIf(!real.ok)("oci backend: a crash between RemovePodSandbox's answer and its cleanup", () => {
+  it("SIGKILL right after the answer: the record is gone, the tombstone stays, the next start leaves nothing", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "servin-oci-podrmcrash-"));
+    const cgroupParent = `servin-podrmcrash-${randomBytes(3).toString("hex")}`;
+    const h = { dir, root: join(dir, "root"), stateDir: join(dir, "state"), cgroupParent } as Harness;
+    try {
+      const child = spawn(
+        process.execPath,
+        [
+          "--conditions=source",
+          "--import",
+          "tsx",
+          join(here, "fixtures", "pod-remove-child.ts"),
+          dir,
+          cgroupParent,
+        ],
+        { cwd: repoRoot, stdio: ["ignore", "ignore", "pipe"] },
+      );
+      let err = "";
+      child.stderr.on("data", (d) => {
+        err += d;
+      });
+      const signal = await new Promise<NodeJS.Signals | null>((r) =>
+        child.on("exit", (_code, sig) => r(sig)),
+      );
+      expect(signal, err).toBe("SIGKILL");
+      const { podSandboxId } = JSON.parse(readFileSync(join(dir, "removed.json"), "utf8")) as {
+        podSandboxId: string;
+      };
+
+      // The crash landed between the answer and the cleanup: the core's record is gone,
+      // the backend's tombstone and the pod's leftovers are there.
+      expect(readdirSync(join(dir, "store"), { recursive: true }).join(" ")).not.toContain(podSandboxId);
+      expect(existsSync(join(h.root, "sandbox-removals", podSandboxId))).toBe(true);
+      expect(existsSync(join(h.stateDir, "bundles", podSandboxId))).toBe(true);
+      expect(existsSync(join(h.root, "sandboxes", podSandboxId))).toBe(true);
+
+      // The next start finishes it (in the background; close() waits for it).
+      const backend = await createOciBackend({ root: h.root, stateDir: h.stateDir, cgroupParent });
+      await backend.close();
+      expect(await leaks(h)).toEqual([]);
+    } finally {
+      destroyHarnessDirs(h);
+    }
+  }, 90_000);
+});
