@@ -56,12 +56,14 @@ async function post(path: string, body: unknown): Promise<Record<string, string>
 
 /** `servin run alpine -- CMD…`: a pod and its running container. */
 async function run(name: string, cmd: string[]): Promise<{ pod: string; container: string }> {
-  const r = await runCli(["run", "alpine:latest", "--name", name, ...port, "--", ...cmd]);
+  // servin's flags before the image: the words after it are the command's (as docker's)
+  const r = await runCli(["run", ...port, "-d", "--name", name, "alpine:latest", ...cmd]);
   expect(r.code, r.stderr).toBe(0);
-  return {
-    pod: /pod ([0-9a-f]{64})/.exec(r.stdout)![1]!,
-    container: /container ([0-9a-f]{64})/.exec(r.stdout)![1]!,
+  const container = r.stdout.trim();
+  const listed = (await post("/v1/runtime/container/list", { filter: { id: container } })) as unknown as {
+    containers: Array<{ pod_sandbox_id: string }>;
   };
+  return { pod: listed.containers[0]!.pod_sandbox_id, container };
 }
 
 describe.skipIf(!real)("servin exec / attach / port-forward on the oci backend", () => {
@@ -88,7 +90,7 @@ describe.skipIf(!real)("servin exec / attach / port-forward on the oci backend",
 
   it("exec -i: piped stdin reaches cat and its end ends cat", async () => {
     const r = await runWithInput(
-      ["exec", "-i", sleeper.container.slice(0, 12), ...port, "--", "cat"],
+      ["exec", "-i", ...port, sleeper.container.slice(0, 12), "--", "cat"],
       "one\ntwo\n",
     );
     expect(r, r.stderr).toMatchObject({ code: 0, stdout: "one\ntwo\n" });
@@ -97,15 +99,15 @@ describe.skipIf(!real)("servin exec / attach / port-forward on the oci backend",
   it("exec passes the exit code through (3 -> 3), stderr apart; a missing binary exits 127", async () => {
     const r = await runCli([
       "exec",
-      sleeper.container,
       ...port,
+      sleeper.container,
       "--",
       "sh",
       "-c",
       "echo out; echo err >&2; exit 3",
     ]);
     expect(r).toMatchObject({ code: 3, stdout: "out\n", stderr: "err\n" });
-    const missing = await runCli(["exec", sleeper.container, ...port, "--", "/no/such/binary"]);
+    const missing = await runCli(["exec", ...port, sleeper.container, "--", "/no/such/binary"]);
     expect(missing.code, missing.stderr).toBe(127);
   }, 60_000);
 
@@ -115,8 +117,8 @@ describe.skipIf(!real)("servin exec / attach / port-forward on the oci backend",
       BINARY,
       "exec",
       "-it",
-      sleeper.container,
       ...port,
+      sleeper.container,
       "--",
       "sh",
       "-c",

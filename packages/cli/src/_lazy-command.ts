@@ -43,3 +43,22 @@ export function lazyCommand<T extends ArgsDef>(
     cleanup: async (ctx) => (await command()).cleanup?.(ctx as unknown as CommandContext<T>),
   };
 }
+
+/**
+ * A lazy leaf whose command line ends with a command for the container (`run`, `exec`): the words
+ * after IMAGE or ID are that command's, flags included, so the strict-flags check above (which reads
+ * every word) is left to the command itself (commands/_pass-through.ts checks the words before them).
+ *
+ * @example
+ * const exec = passThroughCommand({ name: "exec", description: "…" },
+ *   () => import("./commands/exec.js").then((m) => m.execCommand));
+ */
+export function passThroughCommand<T extends ArgsDef>(
+  meta: LazyMeta,
+  load: () => Promise<CommandDef<T>>,
+): CommandDef {
+  return {
+    ...lazyCommand(meta, load),
+    run: async (ctx) => (await load()).run?.(ctx as unknown as CommandContext<T>),
+  };
+}

@@ -1,5 +1,6 @@
 /** @servin/cli: the servin commands, the daemon that `servin cri start` runs, and its configuration. */
 
+export { type CriLogLine, parseCriLogLine } from "@servin/cri-http";
 export { resolveStartConfig } from "./commands/cri/start.js";
 export { runCriChecks } from "./commands/cri/test.js";
 export {
@@ -12,5 +13,4 @@ export {
   type ServinConfig,
 } from "./config/config.js";
 export { type ServinDaemon, startServinDaemon } from "./daemon/daemon.js";
-export { type CriLogLine, parseCriLogLine } from "./logs/cri-log-line.js";
 export { runServin, servinCommand, VERSION } from "./main.js";

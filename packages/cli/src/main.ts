@@ -5,7 +5,7 @@
  */
 import { type CommandDef, defineCommand, runCommand, showUsage } from "citty";
 import { handleBrokenPipes } from "./_broken-pipe.js";
-import { lazyCommand } from "./_lazy-command.js";
+import { lazyCommand, passThroughCommand } from "./_lazy-command.js";
 import { VERSION } from "./version.js";
 
 export { VERSION };
@@ -162,12 +162,12 @@ export const servinCommand = defineCommand({
     rmp: lazyCommand({ name: "rmp", description: "Remove pod sandboxes and their containers" }, () =>
       containers().then((m) => m.rmPodCommand),
     ),
-    exec: lazyCommand(
+    exec: passThroughCommand(
       {
         name: "exec",
-        description: "Run a command in a running container: servin exec [-i] [-t] ID -- CMD ARGS…",
+        description: "Run a command in a running container: servin exec [-i] [-t] ID CMD ARGS…",
       },
-      () => containers().then((m) => m.execCommand),
+      () => import("./commands/exec.js").then((m) => m.execCommand),
     ),
     attach: lazyCommand(
       {
@@ -184,12 +184,15 @@ export const servinCommand = defineCommand({
       () => import("./commands/port-forward.js").then((m) => m.portForwardCommand),
     ),
     logs: lazyCommand(
-      { name: "logs", description: "Print a container's logs (read from its CRI log file on this machine)" },
-      () => containers().then((m) => m.logsCommand),
+      { name: "logs", description: "Print a container's logs: servin logs [-f] [--tail N] [--since 5m] ID" },
+      () => import("./commands/logs.js").then((m) => m.logsCommand),
     ),
-    run: lazyCommand(
-      { name: "run", description: "Run IMAGE in a new pod: servin run IMAGE [-- CMD ARGS…]" },
-      () => containers().then((m) => m.runCommand),
+    run: passThroughCommand(
+      {
+        name: "run",
+        description: "Run IMAGE in a new pod: servin run [-d] [--rm] [-e K=V] … IMAGE [CMD ARGS…]",
+      },
+      () => import("./commands/run.js").then((m) => m.runCommand),
     ),
   },
 });

@@ -60,43 +60,43 @@ afterAll(async () => {
 
 describe("servin exec over the streaming protocol", () => {
   it("-i: piped stdin reaches the command and its end closes the command's stdin (cat ends)", async () => {
-    const r = await servin(["exec", "-i", "c1", ...port, "--", "cat"], "one\ntwo\n");
+    const r = await servin(["exec", "-i", ...port, "c1", "--", "cat"], "one\ntwo\n");
     expect(r).toMatchObject({ code: 0, stdout: "one\ntwo\n" });
     expect(stub.calls.at(-1)).toBe("exec");
   });
 
   it("without -i: stdout and stderr apart, the exit code passed through (3 -> 3)", async () => {
-    const r = await servin(["exec", "c1", ...port, "--", "sh", "-c", "echo out; echo err >&2; exit 3"]);
+    const r = await servin(["exec", ...port, "c1", "--", "sh", "-c", "echo out; echo err >&2; exit 3"]);
     expect(r.code).toBe(3);
     expect(r.stdout).toBe("out\n");
     expect(r.stderr).toBe("err\n");
   });
 
   it("a missing binary exits 127; servin's own failure (no server) exits 125", async () => {
-    const missing = await servin(["exec", "c1", ...port, "--", "/no/such/binary"]);
+    const missing = await servin(["exec", ...port, "c1", "--", "/no/such/binary"]);
     expect(missing.code).toBe(127);
     expect(missing.stderr).toContain("/no/such/binary");
     // runc's own failure to start the process (exit 255 and its message on stderr) is not the command's code
     const runc = await servin([
       "exec",
-      "c1",
       ...port,
+      "c1",
       "--",
       "sh",
       "-c",
       "echo 'exec failed: unable to start container process: exec: \"x\": executable file not found in $PATH' >&2; exit 255",
     ]);
     expect(runc.code).toBe(127);
-    const real255 = await servin(["exec", "c1", ...port, "--", "sh", "-c", "exit 255"]);
+    const real255 = await servin(["exec", ...port, "c1", "--", "sh", "-c", "exit 255"]);
     expect(real255.code).toBe(255);
-    const down = await servin(["exec", "c1", "--port", "1", "--", "true"]);
+    const down = await servin(["exec", "--port", "1", "c1", "--", "true"]);
     expect(down.code).toBe(125);
     expect(down.stderr).toContain("cannot reach servin");
   });
 
   it("-t with a stdin that is not a terminal warns and runs without one", async () => {
     const r = await servin(
-      ["exec", "-it", "c1", ...port, "--", "sh", "-c", "test -t 0 || echo no-tty; cat"],
+      ["exec", "-it", ...port, "c1", "--", "sh", "-c", "test -t 0 || echo no-tty; cat"],
       "x\n",
     );
     expect(r.code).toBe(0);
@@ -111,7 +111,7 @@ describe("servin exec over the streaming protocol", () => {
       'stty size; read x; while [ "$(stty size)" = "30 100" ]; do sleep 0.05; done; stty size; echo "got $x"; exit 7';
     const term = pty.spawn(
       "sh",
-      ["-c", script, process.execPath, ...nodeArgs(["exec", "-it", "c1", ...port, "--", "sh", "-c", remote])],
+      ["-c", script, process.execPath, ...nodeArgs(["exec", "-it", ...port, "c1", "--", "sh", "-c", remote])],
       {
         cols: 100,
         rows: 30,
@@ -149,10 +149,10 @@ describe("servin exec falls back to ExecSync", () => {
   it("when the server answers Exec with Unimplemented (no -i/-t)", async () => {
     const old = await startStreamingStub({ execUnimplemented: true });
     try {
-      const r = await servin(["exec", "c1", "--port", old.port, "--", "echo", "hi"]);
+      const r = await servin(["exec", "--port", old.port, "c1", "--", "echo", "hi"]);
       expect(r).toMatchObject({ code: 0, stdout: "sync:echo hi\n" });
       expect(old.calls).toEqual(["exec", "execSync"]);
-      const interactive = await servin(["exec", "-i", "c1", "--port", old.port, "--", "cat"], "");
+      const interactive = await servin(["exec", "-i", "--port", old.port, "c1", "--", "cat"], "");
       expect(interactive.code).toBe(125);
       expect(interactive.stderr).toContain("Exec is not implemented");
     } finally {
@@ -227,16 +227,20 @@ describe("servin port-forward", () => {
 
 describe("strict flags", () => {
   it("an unknown long or short flag is an error naming it, before anything runs", async () => {
-    const long = await servin(["exec", "--interactive-ish", "c1", ...port, "--", "true"]);
-    expect(long.code).toBe(1);
+    const long = await servin(["exec", "--interactive-ish", ...port, "c1", "--", "true"]);
+    // exec's own failures exit 125, as docker's
+    expect(long.code).toBe(125);
     expect(long.stderr).toContain(`unknown flag "--interactive-ish"`);
-    const short = await servin(["exec", "-ix", "c1", ...port, "--", "true"]);
+    const short = await servin(["exec", "-ix", ...port, "c1", "--", "true"]);
     expect(short.stderr).toContain(`unknown flag "-x" in "-ix"`);
     const ps = await servin(["ps", "--al", ...port]);
     expect(ps.stderr).toContain(`unknown flag "--al"`);
     // after `--` everything is the command's
-    const passed = await servin(["exec", "c1", ...port, "--", "sh", "-c", "echo $0", "--weird"]);
+    const passed = await servin(["exec", ...port, "c1", "--", "sh", "-c", "echo $0", "--weird"]);
     expect(passed).toMatchObject({ code: 0, stdout: "--weird\n" });
+    // and so is everything after the ID, without `--` (docker's and podman's reading)
+    const bare = await servin(["exec", ...port, "c1", "sh", "-c", "echo $0 $1", "--port", "-x"]);
+    expect(bare).toMatchObject({ code: 0, stdout: "--port -x\n" });
   });
 });
 

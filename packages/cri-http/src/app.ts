@@ -15,6 +15,7 @@ import {
 import { Hono } from "hono";
 import { bearerAuth } from "./auth.js";
 import { isBodyError, readJsonBody, streamBody } from "./body.js";
+import { type ContainerLogOptions, containerLogsHandler } from "./container-logs.js";
 import { errorBody, type HttpOnlyCode, httpStatusOf } from "./errors.js";
 import { peerAdmission, type TrustPeer } from "./peer.js";
 import { type CriRoute, criRoutes } from "./routes/index.js";
@@ -66,6 +67,13 @@ export interface CriAppOptions {
    * path on the server's host.
    */
   imageTransfer?: ImageTransfer;
+  /**
+   * Fields of GET /v1/servin/info (servin extension), e.g. `podLogRoot`: the directory under which
+   * `servin run` asks for its pods' log directories.
+   */
+  info?: () => Record<string, unknown>;
+  /** Limits of GET /v1/servin/containers/{id}/logs (always served, same admission as every route). */
+  containerLogs?: ContainerLogOptions;
 }
 
 export interface ImageTransfer {
@@ -145,6 +153,13 @@ export function createCriApp(options: CriAppOptions): Hono {
       return c.body(body, 200, { "content-type": contentType });
     });
   }
+
+  const info = options.info;
+  app.get("/v1/servin/info", (c) => c.json(info?.() ?? {}));
+  const logs = containerLogsHandler(runtime, options.containerLogs);
+  app.get("/v1/servin/containers/:id/logs", (c) =>
+    logs(c.req.param("id"), new URL(c.req.url).searchParams, c.req.raw.signal),
+  );
 
   if (options.imageTransfer) {
     const transfer = options.imageTransfer;

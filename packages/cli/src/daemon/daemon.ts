@@ -235,6 +235,8 @@ export async function startServinDaemon(config: ServinConfig, baseLogger: Logger
         images: config.imageBackend,
       }),
       metrics: () => metrics.render(),
+      // `servin run` puts its pods' logs under servin's own root (kubelet's are under /var/log/pods).
+      info: () => ({ podLogRoot: join(config.root, "pod-logs") }),
       ...(config.imageBackend === "disk"
         ? {
             imageTransfer: {

@@ -5,6 +5,7 @@ import { CriError, type ExecSyncResponse } from "@servin/cri-types";
 import type { ContainerRecord } from "@servin/runtime-core";
 import { containerState } from "../_container-state.js";
 import { type OciContext, paths, runtimeFor } from "../_context.js";
+import { execStartFailure } from "./_exec-failure.js";
 
 /** Output kept per stream, like CRI-O's limit for exec sync (16 MiB). */
 const MAX_OUTPUT = 16 << 20;
@@ -44,5 +45,13 @@ export async function execSync(
     );
   }
   if (signal?.aborted) throw new CriError("Aborted", `execSync in container "${container.id}": cancelled`);
+  // runc's own "cannot start it" (exit 255 and its log line) answered as docker does: 127/126, runc's reason
+  const failure = r.exitCode === 255 ? execStartFailure(Buffer.from(r.stderr).toString("utf8")) : undefined;
+  if (failure)
+    return {
+      stdout: new Uint8Array(r.stdout),
+      stderr: Buffer.from(`${failure.message}\n`),
+      exitCode: failure.exitCode,
+    };
   return { stdout: new Uint8Array(r.stdout), stderr: new Uint8Array(r.stderr), exitCode: r.exitCode };
 }

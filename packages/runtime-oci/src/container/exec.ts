@@ -10,6 +10,7 @@ import { pause } from "../_cancel.js";
 import { containerState } from "../_container-state.js";
 import { type OciContext, paths, runtimeFor } from "../_context.js";
 import { readPid } from "../oci-runtime.js";
+import { ExecStderrFilter } from "./_exec-failure.js";
 
 /** After runc exited, how long its output may still take to drain (a background child may hold the pipes). */
 const DRAIN_GRACE_MS = 1000;
@@ -187,9 +188,11 @@ function execPipes(
     child.stdin?.on("error", () => {});
     if (io.stdin && child.stdin) io.stdin.pipe(child.stdin);
     if (io.stdout && child.stdout) child.stdout.pipe(io.stdout, { end: false });
-    // runc's own errors ("exec failed: ... not found") come on stderr too.
-    if (io.stderr) child.stderr?.pipe(io.stderr, { end: false });
-    else child.stderr?.resume();
+    // runc's own errors ("exec failed: ... not found") come on stderr too: told apart, answered as docker's 127/126.
+    const runcFailure = new ExecStderrFilter();
+    if (child.stderr) child.stderr.pipe(runcFailure);
+    if (io.stderr) runcFailure.pipe(io.stderr, { end: false });
+    else runcFailure.resume();
     let settled = false;
     const finish = (code: number | null, signal: NodeJS.Signals | null) => {
       if (settled) return;
@@ -198,7 +201,8 @@ function execPipes(
       if (io.stdin && child.stdin) io.stdin.unpipe(child.stdin);
       child.stdout?.destroy();
       child.stderr?.destroy();
-      resolve({ exitCode: code ?? 128 + (signal === "SIGKILL" ? 9 : 15) });
+      const failure = code === 255 ? runcFailure.failure : undefined;
+      resolve({ exitCode: failure?.exitCode ?? code ?? 128 + (signal === "SIGKILL" ? 9 : 15) });
     };
     child.once("error", (err) => {
       if (settled) return;
