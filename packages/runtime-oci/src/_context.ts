@@ -35,6 +35,8 @@ export interface OciContext {
    * DEL wait for it, so reconcile never undoes a pod being created meanwhile.
    */
   cniReconciled: Promise<void>;
+  /** Container removals finishing in the background (container/remove.ts), by container ID. */
+  removals: Map<string, { sandboxId: string; done: Promise<void> }>;
 }
 
 /** Every path is derived from the ID, so a half-created object can always be found and removed. */

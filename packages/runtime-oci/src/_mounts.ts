@@ -177,7 +177,8 @@ interface LayerPlan {
 
 const AUFS_OPAQUE = ".wh..wh..opq";
 
-async function readOpaqueSidecar(layer: string): Promise<Set<string>> {
+/** The opaque directories of a layer (its image-store sidecar `<layer>.json`); empty without one. */
+export async function readOpaqueSidecar(layer: string): Promise<Set<string>> {
   try {
     const meta = JSON.parse(await readFile(`${layer}.json`, "utf8")) as { opaque?: unknown };
     return new Set(Array.isArray(meta.opaque) ? meta.opaque.filter((d) => typeof d === "string") : []);

@@ -12,7 +12,7 @@ import { attachStream } from "./container/attach.js";
 import { createContainer } from "./container/create.js";
 import { execStream } from "./container/exec.js";
 import { execSync } from "./container/exec-sync.js";
-import { removeContainer } from "./container/remove.js";
+import { finishRemovals, removalsOf, removeContainer } from "./container/remove.js";
 import { reopenContainerLog } from "./container/reopen-log.js";
 import { startContainer } from "./container/start.js";
 import { containerStats } from "./container/stats.js";
@@ -23,6 +23,7 @@ import { defaultRuntimes, detectOciHost } from "./host.js";
 import { createConmonMonitor, type Monitor } from "./monitor.js";
 import { createRuncRuntime, type OciRuntime } from "./oci-runtime.js";
 import { reconcilePodNetworks } from "./sandbox/_network.js";
+import { resumeRemovals, settleRemovals, tombstoneDir } from "./sandbox/_removals.js";
 import { portForwardStream } from "./sandbox/port-forward.js";
 import { removeSandbox } from "./sandbox/remove.js";
 import { runSandbox } from "./sandbox/run.js";
@@ -112,6 +113,7 @@ export async function createOciBackend(opts: OciBackendOptions): Promise<Runtime
     paths.exitDir(ctxBase),
     paths.sandboxExitDir(ctxBase),
     paths.socketDir(ctxBase),
+    tombstoneDir(ctxBase),
   ]) {
     await ensurePrivateDir(dir, logger);
   }
@@ -142,7 +144,10 @@ export async function createOciBackend(opts: OciBackendOptions): Promise<Runtime
     logger,
     cpuSamples: new Map(),
     cniReconciled: Promise.resolve(),
+    removals: new Map(),
   };
+  // Removals a crash interrupted: finished in the background, the API answers at once.
+  void finishRemovals(ctx);
   if (opts.cni) {
     const cni = new CniNetwork({
       confDir: opts.cni.confDir ?? DEFAULT_CONF_DIR,
@@ -156,6 +161,8 @@ export async function createOciBackend(opts: OciBackendOptions): Promise<Runtime
     // DELs of a crash's leftovers take ~0.1 s each: in the background, so the API answers at once.
     ctx.cniReconciled = reconcilePodNetworks(ctx);
   }
+  // Removals a crash cut short (RemovePodSandbox answers before its cleanup is done).
+  await resumeRemovals(ctx);
 
   // Exits are reported once StartContainer has returned, so the core never
   // sees an exit for a container it still believes is being started.
@@ -209,14 +216,18 @@ export async function createOciBackend(opts: OciBackendOptions): Promise<Runtime
 
     runSandbox: (sandbox, signal) => runSandbox(ctx, sandbox, signal),
     stopSandbox: (sandbox, signal) => stopSandbox(ctx, sandbox, signal),
-    removeSandbox: (sandbox, signal) => removeSandbox(ctx, sandbox, signal),
+    async removeSandbox(sandbox, signal) {
+      // Its containers' cleanups still hold mounts and cgroups inside the pod's.
+      await Promise.all(removalsOf(ctx, sandbox.id));
+      return removeSandbox(ctx, sandbox, signal);
+    },
     inspectSandbox: (sandbox) => inspectSandbox(ctx, sandbox),
 
     createContainer: (container, sandbox, signal) => createContainer(ctx, container, sandbox, signal),
-    async startContainer(container, _sandbox, signal) {
+    async startContainer(container, sandbox, signal) {
       starting.set(container.id, []);
       try {
-        return await startContainer(ctx, container, signal);
+        return await startContainer(ctx, container, sandbox, signal);
       } finally {
         const queued = starting.get(container.id) ?? [];
         starting.delete(container.id);
@@ -248,6 +259,9 @@ export async function createOciBackend(opts: OciBackendOptions): Promise<Runtime
 
     async close() {
       // Containers and their conmons keep running: they outlive the server by design.
+      await settleRemovals(ctx);
+      // Container removals under way finish first (a crash leaves their tombstones to the next start).
+      await Promise.all([...ctx.removals.values()].map((r) => r.done));
       ctx.exits.close();
       ctx.sandboxExits.close();
       ctx.cni?.close();

@@ -1,5 +1,7 @@
 /** The OciRuntime seam: a driver for a runc-compatible CLI (runc, crun) with Servin's own --root. */
-import { open, unlink } from "node:fs/promises";
+import { closeSync, constants as fsConstants, openSync, readSync } from "node:fs";
+import { access, open, readFile, unlink } from "node:fs/promises";
+import { basename, join } from "node:path";
 import { CriError } from "@servin/cri-types";
 import { CommandError, run, runOk } from "./_exec.js";
 import type { OciLinuxResources } from "./spec/types.js";
@@ -38,6 +40,14 @@ export interface OciRuntime {
   /** undefined when the runtime does not know the container. */
   state(id: string): Promise<RuntimeState | undefined>;
   list(): Promise<RuntimeState[]>;
+  /**
+   * What the runtime's state directory says, without running the runtime (a
+   * Go binary's start costs ~8 ms here): "created" while its init waits to
+   * exec, "started" after (running or stopped), undefined when the runtime
+   * does not know the container. Absent when the layout is not runc's:
+   * callers then ask `state` (see `lookupContainer`).
+   */
+  lookup?(id: string): Promise<"created" | "started" | undefined>;
   start(id: string): Promise<void>;
   /** Sends a signal to the init process; a container that is gone or stopped is not an error. */
   kill(id: string, signal: string): Promise<void>;
@@ -56,6 +66,7 @@ const NOT_EXIST = /does not exist|not exist|no such file|container .* not found/
  */
 export function createRuncRuntime(opts: { name: string; path: string; root: string }): OciRuntime {
   const base = ["--root", opts.root];
+  const runcLayout = basename(opts.path).startsWith("runc");
   const call = (args: string[], input?: string) =>
     run(opts.path, [...base, ...args], input === undefined ? {} : { input });
 
@@ -79,7 +90,19 @@ export function createRuncRuntime(opts: { name: string; path: string; root: stri
       return text === "" || text === "null" ? [] : (JSON.parse(text) as RuntimeState[]);
     },
 
+    ...(runcLayout
+      ? {
+          // runc keeps <root>/<id>/state.json from create to delete, and exec.fifo until start.
+          async lookup(id: string) {
+            if (!(await present(join(opts.root, id, "state.json")))) return undefined;
+            return (await present(join(opts.root, id, "exec.fifo"))) ? "created" : "started";
+          },
+        }
+      : {}),
+
     async start(id) {
+      // What `runc start` does, minus its Go process start: open the exec fifo, let init write to it, remove it.
+      if (runcLayout && (await releaseInit(join(opts.root, id)))) return;
       await runOk(opts.path, [...base, "start", id]);
     },
 
@@ -151,6 +174,88 @@ export function createRuncRuntime(opts: { name: string; path: string; root: stri
     },
   };
 }
+
+/** `runtime.lookup`, or `runtime state` where the runtime's layout is not known. */
+export async function lookupContainer(
+  runtime: OciRuntime,
+  id: string,
+): Promise<"created" | "started" | undefined> {
+  if (runtime.lookup) return runtime.lookup(id);
+  const st = await runtime.state(id);
+  if (!st) return undefined;
+  return st.status === "created" || st.status === "creating" ? "created" : "started";
+}
+
+/** How long a created init may take to write to its exec fifo once it is opened (it does so at once). */
+const FIFO_WAIT_MS = 10_000;
+
+/**
+ * Starts a runc container the way `runc start` does (libcontainer's
+ * `exec()`): runc's init, blocked opening `<state>/exec.fifo` for writing,
+ * writes one byte once a reader opens it, then execs the container process;
+ * the fifo is removed, which is what makes runc report "running" from then
+ * on. Returns false, touching nothing, when there is no fifo (not created, or
+ * started already: `runc start` then says which). O_NONBLOCK, so a dead init
+ * cannot hang a thread: until the byte comes, the init pid (runc's
+ * state.json) is checked alive, as runc start does.
+ */
+async function releaseInit(stateDir: string): Promise<boolean> {
+  const fifoPath = join(stateDir, "exec.fifo");
+  let fd: number;
+  try {
+    fd = openSync(fifoPath, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+  } catch {
+    return false;
+  }
+  try {
+    const pid = await initPid(stateDir);
+    const buf = Buffer.alloc(1);
+    const deadline = Date.now() + FIFO_WAIT_MS;
+    for (let round = 0; ; round++) {
+      let n = 0;
+      try {
+        n = readSync(fd, buf, 0, 1, null);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EAGAIN") throw err;
+      }
+      if (n > 0) break;
+      // 0: the writer has not opened its end yet; EAGAIN: it has, the byte is on its way.
+      if (round % 50 === 49 && !(pid && (await alive(pid)))) {
+        throw new Error("the container's init process died before it was started");
+      }
+      if (Date.now() > deadline) throw new Error("the container's init did not take the start signal");
+      await new Promise((r) => setTimeout(r, round < 10 ? 0 : 1));
+    }
+  } finally {
+    closeSync(fd);
+  }
+  await unlink(fifoPath);
+  return true;
+}
+
+async function initPid(stateDir: string): Promise<number | undefined> {
+  try {
+    const st = JSON.parse(await readFile(join(stateDir, "state.json"), "utf8")) as {
+      init_process_pid?: unknown;
+    };
+    return typeof st.init_process_pid === "number" ? st.init_process_pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Alive and not a zombie. */
+async function alive(pid: number): Promise<boolean> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
+  const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+  return state !== "" && state !== "Z" && state !== "X";
+}
+
+const present = (path: string) =>
+  access(path).then(
+    () => true,
+    () => false,
+  );
 
 /** Reads a pid file; undefined when missing or empty (the process has not been created yet). */
 export async function readPid(path: string): Promise<number | undefined> {

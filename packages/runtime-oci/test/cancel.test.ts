@@ -1,15 +1,16 @@
 /**
- * Cancellation at the backend seam (issue 12): a create whose signal aborts
- * mid-way — right after it starts, while `runc create` runs, just before it
- * returns — kills what it started, runs its undo steps and leaves nothing
- * behind; a create with the same name succeeds afterwards. Real runc + conmon;
+ * Cancellation at the backend seam (issue 12): a start whose signal aborts
+ * mid-way — right after it begins, while `runc create` runs (it comes at
+ * start, as in containerd), just before it returns — kills what it started,
+ * runs its undo steps and leaves the container created, with no process,
+ * mount, runc state or cgroup; the same container starts afterwards. Real runc + conmon;
  * a wrapper around runc holds `runc create` at a known point so the abort
  * lands there without any timing.
  */
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CriError } from "@servin/cri-types";
-import type { ContainerRecord, RuntimeBackend, SandboxRecord } from "@servin/runtime-core";
+import type { RuntimeBackend, SandboxRecord } from "@servin/runtime-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createConmonMonitor, createOciBackend } from "../src/index.js";
 import {
@@ -19,6 +20,7 @@ import {
   destroyHarnessDirs,
   type Harness,
   leaks,
+  removalsSettled,
   runPod,
   sandboxRecord,
 } from "./fixtures/harness.js";
@@ -49,7 +51,7 @@ function writeHoldingRunc(dir: string): string {
 }
 
 describe.skipIf(!real.ok)(
-  "oci backend: a cancelled create leaves nothing behind (real runc + conmon)",
+  "oci backend: a cancelled start leaves a created container (real runc + conmon)",
   () => {
     let h: Harness;
     let holdDir: string;
@@ -95,24 +97,29 @@ describe.skipIf(!real.ok)(
       await backend.stopSandbox(pod);
       await backend.removeSandbox(pod);
       await backend.close();
-      const left = leaks(h);
+      const left = await leaks(h);
       destroyHarnessDirs(h);
       expect(left).toEqual([]);
     });
 
-    /** Runs a create cancelled by `cancel`, checks the error and that nothing is left, then creates again. */
-    const cancelledCreate = async (
-      cancel: (c: AbortController, created: Promise<unknown>) => Promise<void>,
+    /**
+     * Creates a container, runs its start cancelled by `cancel` (conmon and `runc create` come at
+     * start), checks the error and that the container is back to created — no process, mount, runc
+     * state or cgroup — then starts it for real and removes it.
+     */
+    const cancelledStart = async (
+      cancel: (c: AbortController, started: Promise<unknown>) => Promise<void>,
       preAbort = false,
     ) => {
-      const before = leaks(h);
+      const before = await leaks(h);
       const record = containerRecord(pod, h.image, { command: ["sleep", "60"] }, join(h.logDir, "c.log"));
+      record.backendState = (await backend.createContainer(record, pod)).backendState;
       const controller = new AbortController();
       if (preAbort) controller.abort();
-      const created = backend.createContainer(record, pod, controller.signal);
-      created.catch(() => {});
-      await cancel(controller, created);
-      const err = await created.then(
+      const started = backend.startContainer(record, pod, controller.signal);
+      started.catch(() => {});
+      await cancel(controller, started);
+      const err = await started.then(
         () => undefined,
         (e: unknown) => e,
       );
@@ -121,37 +128,32 @@ describe.skipIf(!real.ok)(
       expect(err).toBeInstanceOf(CriError);
       expect((err as CriError).code).toBe("DeadlineExceeded");
       expect((err as CriError).message).toContain("cancelled");
-      expect(traces(h, record.id)).toEqual([]);
-      expect(leaks(h)).toEqual(before);
+      // Its files (bundle, writable layer) stay: it is a created container.
+      expect(traces(h, record.id).filter((t) => !t.startsWith("file: "))).toEqual([]);
+      expect(await backend.inspectContainer(record)).toEqual({ state: "created" });
 
-      // The same name — and the same ID — can be created (and run) right after.
-      const again: ContainerRecord = { ...record, backendState: {} };
-      again.backendState = (await backend.createContainer(again, pod)).backendState;
-      await backend.startContainer(again, pod);
-      // runc start returns once init was told to exec; its exec may still be under way.
-      let observed = await backend.inspectContainer(again);
-      for (let i = 0; i < 200 && observed.state === "created"; i++) {
-        await new Promise((r) => setTimeout(r, 10));
-        observed = await backend.inspectContainer(again);
-      }
-      expect(observed.state).toBe("running");
-      await backend.removeContainer(again, pod);
+      // The same container starts (and runs) right after.
+      const s = await backend.startContainer(record, pod);
+      if (s.backendState) record.backendState = s.backendState;
+      expect(await backend.inspectContainer(record)).toMatchObject({ state: "running" });
+      await backend.removeContainer(record, pod);
+      expect(await leaks(h)).toEqual(before);
       expect(traces(h, record.id)).toEqual([]);
     };
 
     it("rejects at once when the signal has already aborted", async () => {
-      await cancelledCreate(async () => {}, true);
+      await cancelledStart(async () => {}, true);
     });
 
-    it("undoes everything when aborted right after the create started", async () => {
-      await cancelledCreate(async (c) => {
+    it("undoes everything when aborted right after the start began", async () => {
+      await cancelledStart(async (c) => {
         c.abort();
       });
     });
 
     it("kills conmon and runc when aborted while runc create is held before it runs", async () => {
       hold("before");
-      await cancelledCreate(async (c) => {
+      await cancelledStart(async (c) => {
         await until(join(holdDir, "started"));
         c.abort();
       });
@@ -159,34 +161,38 @@ describe.skipIf(!real.ok)(
 
     it("kills conmon and deletes the runc container when aborted after runc create ran, before conmon reported", async () => {
       hold("after");
-      await cancelledCreate(async (c) => {
+      await cancelledStart(async (c) => {
         await until(join(holdDir, "started"));
         c.abort();
       });
     });
 
-    it("undoes a finished create when aborted just before it returns", async () => {
-      await cancelledCreate(async (c) => {
+    it("undoes a finished runc create when aborted just before the start goes on", async () => {
+      await cancelledStart(async (c) => {
         abortAfterMonitor = c;
       });
     });
 
     it("answers with the signal's CriError reason (the service closing)", async () => {
-      hold("before");
       const record = containerRecord(pod, h.image, { command: ["sleep", "60"] });
+      record.backendState = (await backend.createContainer(record, pod)).backendState;
+      hold("before");
       const controller = new AbortController();
-      const created = backend.createContainer(record, pod, controller.signal);
+      const started = backend.startContainer(record, pod, controller.signal);
       await until(join(holdDir, "started"));
       controller.abort(new CriError("Unavailable", "the runtime service is closing"));
-      const err = (await created.catch((e: unknown) => e)) as CriError;
+      const err = (await started.catch((e: unknown) => e)) as CriError;
       hold("off");
       expect(err.code).toBe("Unavailable");
       expect(err.message).toContain("the runtime service is closing");
+      expect(traces(h, record.id).filter((t) => !t.startsWith("file: "))).toEqual([]);
+      await backend.removeContainer(record, pod);
+      await removalsSettled(h);
       expect(traces(h, record.id)).toEqual([]);
     });
 
     it("undoes a pod sandbox whose run is aborted while runc create runs", async () => {
-      const before = leaks(h);
+      const before = await leaks(h);
       hold("after");
       const sandbox = sandboxRecord({}, h.logDir);
       const controller = new AbortController();
@@ -197,19 +203,20 @@ describe.skipIf(!real.ok)(
       hold("off");
       expect(err.code).toBe("DeadlineExceeded");
       expect(traces(h, sandbox.id)).toEqual([]);
-      expect(leaks(h)).toEqual(before);
+      expect(await leaks(h)).toEqual(before);
       const again = await runPod(backend, { ...sandbox, backendState: {} });
       expect((await backend.inspectSandbox(again)).ready).toBe(true);
       await backend.stopSandbox(again);
       await backend.removeSandbox(again);
+      await removalsSettled(h);
       expect(traces(h, sandbox.id)).toEqual([]);
     });
 
-    it("closing the runtime service mid-create leaves no store record, and a reopened service creates the same name", async () => {
+    it("closing the runtime service mid-start keeps the container CREATED, and a reopened service starts it", async () => {
       const storeDir = join(h.dir, "store");
       // The service's own backend (closed with it); the pod of this suite is not its business.
       const open = () => openRuntimeService(h, join(holdDir, "runc-holding"), storeDir);
-      const before = leaks(h);
+      const before = await leaks(h);
       let runtime = await open();
       const { podSandboxId } = await runtime.runPodSandbox({
         config: { metadata: { name: "cancel", namespace: "default", uid: "cancel-uid", attempt: 0 } },
@@ -222,30 +229,25 @@ describe.skipIf(!real.ok)(
       const sandboxConfig = {
         metadata: { name: "cancel", namespace: "default", uid: "cancel-uid", attempt: 0 },
       };
+      const { containerId } = await runtime.createContainer({ podSandboxId, config, sandboxConfig });
       hold("before");
-      const created = runtime.createContainer({ podSandboxId, config, sandboxConfig });
-      created.catch(() => {});
+      const started = runtime.startContainer({ containerId });
+      started.catch(() => {});
       await until(join(holdDir, "started"));
-      const storeBefore = readdirSync(storeDir, { recursive: true }).map(String).sort();
       await runtime.close();
-      const err = (await created.catch((e: unknown) => e)) as CriError;
+      const err = (await started.catch((e: unknown) => e)) as CriError;
       hold("off");
       expect(err.code).toBe("Unavailable");
-      const storeAfter = readdirSync(storeDir, { recursive: true }).map(String).sort();
-      const held = storeBefore.filter((f) => !storeAfter.includes(f));
-      expect(held.length).toBeGreaterThan(0); // the container's record, persisted before the backend started, is gone
-      const heldIds = [...new Set(held.map((f) => /[0-9a-f]{64}/.exec(f)?.[0]).filter(Boolean))] as string[];
-      expect(heldIds).toHaveLength(1);
-      expect(traces(h, heldIds[0] as string)).toEqual([]);
+      expect(traces(h, containerId).filter((t) => !t.startsWith("file: "))).toEqual([]);
 
       runtime = await open();
-      const { containerId } = await runtime.createContainer({ podSandboxId, config, sandboxConfig });
+      expect((await runtime.containerStatus({ containerId })).status?.state).toBe("CONTAINER_CREATED");
       await runtime.startContainer({ containerId });
       expect((await runtime.containerStatus({ containerId })).status?.state).toBe("CONTAINER_RUNNING");
       await runtime.stopPodSandbox({ podSandboxId });
       await runtime.removePodSandbox({ podSandboxId });
       await runtime.close();
-      expect(leaks(h)).toEqual(before);
+      expect(await leaks(h)).toEqual(before);
     });
   },
 );

@@ -32,7 +32,9 @@ describe.skipIf(!real.ok)(
   () => {
     it("removes a half-created container whose conmon is gone at once, leaving nothing behind", async () => {
       await inFreshPod(async (h, pod, record) => {
-        await h.backend.createContainer(record, pod);
+        record.backendState = (await h.backend.createContainer(record, pod)).backendState;
+        // conmon and runc's container come at start: its start ran, then conmon was lost.
+        await h.backend.startContainer(record, pod);
         await killConmon(h.stateDir, record.id);
         // The core persisted the record before the create and crashed before saving its result:
         // what recovery hands back is the pending record, without backendState.
@@ -43,12 +45,16 @@ describe.skipIf(!real.ok)(
       });
     }, 20_000);
 
-    it("stops a created container whose conmon is gone without waiting for its exit file, and says the exit is unknown", async () => {
+    it("stops a started container whose conmon is gone without waiting for its exit file, and says the exit is unknown", async () => {
       await inFreshPod(async (h, pod, record) => {
         record.backendState = (await h.backend.createContainer(record, pod)).backendState;
+        // A created container has no processes yet: nothing to stop, no exit.
+        expect(await h.backend.stopContainer(record, 10)).toBeUndefined();
+        const started = await h.backend.startContainer(record, pod);
+        if (started.backendState) record.backendState = started.backendState;
         await killConmon(h.stateDir, record.id);
         const backend = await h.reopen();
-        expect(await backend.inspectContainer(record)).toMatchObject({ state: "created" });
+        expect(await backend.inspectContainer(record)).toMatchObject({ state: "running" });
         const exit = await backend.stopContainer(record, 10);
         expect(exit).toMatchObject({ exitCode: 255, message: expect.stringContaining("conmon") });
         await backend.removeContainer(record, pod);

@@ -1,29 +1,31 @@
-/** CreateContainer: rootfs overlay, user resolution, config.json, and `runtime create` under conmon. */
-import { mkdir, rm, stat, unlink } from "node:fs/promises";
+/** CreateContainer: validation, user resolution from the image layers, and config.json; processes come at start. */
+import { mkdir, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { CriError, type Mount } from "@servin/cri-types";
 import { atomicWriteFile } from "@servin/node-kit";
 import type { BackendState, ContainerRecord, SandboxRecord } from "@servin/runtime-core";
 import { checkpoint } from "../_cancel.js";
-import { prepareMonitorCgroup, removeCgroup } from "../_cgroups.js";
 import type { ContainerState } from "../_container-state.js";
-import { Cleanup, type OciContext, paths, runtimeFor } from "../_context.js";
-import { readFileInRoot } from "../_fs.js";
+import { type OciContext, paths, runtimeFor } from "../_context.js";
 import { hostCapabilities } from "../_host-caps.js";
-import { killMonitors } from "../_monitor-processes.js";
-import { mountRootfs, removeTree, requirePropagation, unmountAll } from "../_mounts.js";
+import { readFileInLayers } from "../_layers.js";
+import { requirePropagation } from "../_mounts.js";
 import { resolveSeccomp } from "../_seccomp.js";
-import { infraPid, monitorCgroup, sandboxState } from "../sandbox/_state.js";
+import { infraPid, sandboxState } from "../sandbox/_state.js";
 import { buildContainerSpec, type ResolvedDevice } from "../spec/container-spec.js";
 import type { JoinPaths } from "../spec/namespaces.js";
 import { seccompProfileName } from "../spec/seccomp.js";
 import { resolveUser } from "../spec/user.js";
 
 /**
- * `signal` is checked between the steps (rootfs mount, spec write, conmon +
- * runtime create) and cuts the wait for `runtime create` short; when it
- * aborts, what was started is killed and every undo step runs before the
- * cancellation error is thrown, so nothing of the container is left.
+ * Does what containerd does at Create: everything that can fail for the
+ * caller's input (image filesystem, seccomp profile, user, host paths and
+ * their propagation, devices) and the spec, written into the bundle. The
+ * container's processes (conmon, `runtime create`) and its rootfs mount come
+ * at StartContainer: until then the container exists only as its record and
+ * its bundle, so ContainerStatus, Stop and Remove of a created container cost
+ * no runtime call. `signal` is checked between the steps; when it aborts, the
+ * bundle goes and the cancellation error is thrown.
  */
 export async function createContainer(
   ctx: OciContext,
@@ -64,119 +66,72 @@ export async function createContainer(
     seccomp: seccompProfileName(seccomp.choice),
   };
 
-  const cleanup = new Cleanup(ctx.logger);
+  // The image's own /etc/passwd and /etc/group, read from its layers: the rootfs is mounted at start.
+  const [passwd, group] = await Promise.all([
+    readFileInLayers(image.layers, "/etc/passwd"),
+    readFileInLayers(image.layers, "/etc/group"),
+  ]);
+  const user = resolveUser({
+    ...(config.linux?.securityContext ? { security: config.linux.securityContext } : {}),
+    ...(image.config.user ? { imageUser: image.config.user } : {}),
+    passwd: passwd ?? "",
+    group: group ?? "",
+    containerName: name,
+  });
+  state.uid = user.uid;
+  state.gid = user.gid;
+  state.additionalGids = user.additionalGids ?? [];
+
+  const join_: JoinPaths = {};
+  // The pinned netns when CNI networks the pod: the same namespace the infra is in.
+  if (pod.modes.network === "pod") join_.network = pod.netns ?? `/proc/${pid}/ns/net`;
+  if (pod.modes.ipc === "pod") join_.ipc = `/proc/${pid}/ns/ipc`;
+  if (pod.modes.uts === "pod") join_.uts = `/proc/${pid}/ns/uts`;
+  if (pod.modes.pid === "pod") join_.pid = `/proc/${pid}/ns/pid`;
+  const nsOpts = config.linux?.securityContext?.namespaceOptions;
+  if (nsOpts?.pid === "TARGET") {
+    const target = nsOpts.targetId ? await runtime.state(nsOpts.targetId) : undefined;
+    if (target && target.status === "running" && target.pid > 0)
+      join_.targetPid = `/proc/${target.pid}/ns/pid`;
+  }
+
+  await prepareMounts(config.mounts ?? []);
+  const devices = await resolveDevices(config.devices ?? [], name);
+
+  const spec = buildContainerSpec({
+    id,
+    sandboxId: sandbox.id,
+    config,
+    image: image.config,
+    rootfs: state.rootfs,
+    user,
+    podModes: pod.modes,
+    join: join_,
+    hostname: pod.hostname,
+    podFiles: pod.files,
+    shmPath: pod.shmPath,
+    cgroupsPath: state.cgroupsPath,
+    cgroupMode: ctx.cgroupMode,
+    devices,
+    nofile: ctx.nofile,
+    ...(seccomp.localhost ? { localhostSeccomp: seccomp.localhost } : {}),
+    hostCapabilities: await hostCapabilities(),
+  });
+  if (ctx.cgroupMode !== "v2" && Object.keys(config.linux?.resources?.unified ?? {}).length > 0) {
+    ctx.logger.warn(`container "${name}": resources.unified ignored: this host has no pure cgroup v2`);
+  }
+  checkpoint(signal, what);
   try {
-    checkpoint(signal, what);
-    cleanup.add("createContainer: removing writable layer", () => rm(data, { recursive: true, force: true }));
-    cleanup.add("createContainer: removing bundle", () => removeTree(bundle));
-    cleanup.add("createContainer: unmounting rootfs", () => unmountAll(state.rootfs));
-    state.rootfsMode = await mountRootfs({
-      layers: image.layers,
-      upper: state.upper,
-      work: state.work,
-      target: state.rootfs,
-      copyDir: state.copyDir,
-      id,
-      logger: ctx.logger,
-    });
-    checkpoint(signal, what);
-
-    const user = resolveUser({
-      ...(config.linux?.securityContext ? { security: config.linux.securityContext } : {}),
-      ...(image.config.user ? { imageUser: image.config.user } : {}),
-      passwd: (await readFileInRoot(state.rootfs, "/etc/passwd")) ?? "",
-      group: (await readFileInRoot(state.rootfs, "/etc/group")) ?? "",
-      containerName: name,
-    });
-    state.uid = user.uid;
-    state.gid = user.gid;
-    state.additionalGids = user.additionalGids ?? [];
-
-    const join_: JoinPaths = {};
-    // The pinned netns when CNI networks the pod: the same namespace the infra is in.
-    if (pod.modes.network === "pod") join_.network = pod.netns ?? `/proc/${pid}/ns/net`;
-    if (pod.modes.ipc === "pod") join_.ipc = `/proc/${pid}/ns/ipc`;
-    if (pod.modes.uts === "pod") join_.uts = `/proc/${pid}/ns/uts`;
-    if (pod.modes.pid === "pod") join_.pid = `/proc/${pid}/ns/pid`;
-    const nsOpts = config.linux?.securityContext?.namespaceOptions;
-    if (nsOpts?.pid === "TARGET") {
-      const target = nsOpts.targetId ? await runtime.state(nsOpts.targetId) : undefined;
-      if (target && target.status === "running" && target.pid > 0)
-        join_.targetPid = `/proc/${target.pid}/ns/pid`;
-    }
-
-    await prepareMounts(config.mounts ?? []);
-    const devices = await resolveDevices(config.devices ?? [], name);
-
-    const spec = buildContainerSpec({
-      id,
-      sandboxId: sandbox.id,
-      config,
-      image: image.config,
-      rootfs: state.rootfs,
-      user,
-      podModes: pod.modes,
-      join: join_,
-      hostname: pod.hostname,
-      podFiles: pod.files,
-      shmPath: pod.shmPath,
-      cgroupsPath: state.cgroupsPath,
-      cgroupMode: ctx.cgroupMode,
-      devices,
-      nofile: ctx.nofile,
-      ...(seccomp.localhost ? { localhostSeccomp: seccomp.localhost } : {}),
-      hostCapabilities: await hostCapabilities(),
-    });
-    if (ctx.cgroupMode !== "v2" && Object.keys(config.linux?.resources?.unified ?? {}).length > 0) {
-      ctx.logger.warn(`container "${name}": resources.unified ignored: this host has no pure cgroup v2`);
-    }
+    await mkdir(bundle, { recursive: true });
     // The bundle lives in the runtime state dir, gone with the container after a host crash: no fsync.
-    await atomicWriteFile(join(bundle, "config.json"), JSON.stringify(spec, null, 2), {
-      mode: 0o644,
-      sync: false,
-    });
+    await atomicWriteFile(join(bundle, "config.json"), JSON.stringify(spec), { mode: 0o644, sync: false });
     if (container.logPath) await mkdir(dirname(container.logPath), { recursive: true });
     checkpoint(signal, what);
-
-    // A runtime create killed half-way leaves a cgroup its delete does not know of.
-    cleanup.add("createContainer: removing container cgroup", () =>
-      removeCgroup(ctx.cgroupMode, state.cgroupsPath),
-    );
-    cleanup.add("createContainer: deleting runtime container", () => runtime.delete(id));
-    // conmon goes before the runtime delete: killed first, it can report no exit of the deleted init.
-    cleanup.add("createContainer: killing conmon", async () => {
-      await killMonitors(bundle, id);
-      await unlink(join(paths.exitDir(ctx), id)).catch(() => {});
-      await unlink(join(paths.socketDir(ctx), id)).catch(() => {});
-      ctx.exits.forget(id);
-    });
-    const created = await ctx.monitor.create({
-      cgroupProcs: await prepareMonitorCgroup(ctx.cgroupMode, monitorCgroup(pod)),
-      id,
-      name,
-      bundle,
-      runtime,
-      logPath: container.logPath,
-      exitDir: paths.exitDir(ctx),
-      pidFile: join(bundle, "pid"),
-      conmonPidFile: join(bundle, "conmon.pid"),
-      socketDir: paths.socketDir(ctx),
-      terminal: config.tty === true,
-      stdin: config.stdin === true,
-      leaveStdinOpen: config.stdinOnce !== true,
-      ...(signal ? { signal } : {}),
-    });
-    state.pid = created.pid;
-    // The last moment a cancellation can still undo everything: after the return the core owns the container.
-    checkpoint(signal, what);
-    return { backendState: { ...state } };
   } catch (err) {
-    await cleanup.run();
-    if (err instanceof Error && /executable file not found|no such file or directory/i.test(err.message)) {
-      throw new CriError("FailedPrecondition", `container "${name}": ${err.message}`, { cause: err });
-    }
+    await rm(bundle, { recursive: true, force: true });
     throw err;
   }
+  return { backendState: { ...state } };
 }
 
 /** "TERM", "15" or "SIGTERM" → "SIGTERM" (runc kill takes any; we store one form). */

@@ -1,6 +1,11 @@
-/** RemoveContainer: force-stop, `runtime delete`, unmount the rootfs, and remove every file of the container. */
-import { readFile, rm, unlink } from "node:fs/promises";
+/**
+ * RemoveContainer: a durable tombstone answers the call; the cleanup (runtime
+ * delete, unmount, every file of the container) runs off the request path,
+ * and the next start finishes it after a crash.
+ */
+import { mkdir, readdir, readFile, rm, unlink } from "node:fs/promises";
 import { join } from "node:path";
+import { atomicWriteFile, syncDir } from "@servin/node-kit";
 import type { ContainerRecord } from "@servin/runtime-core";
 import { checkpoint } from "../_cancel.js";
 import { removeCgroup } from "../_cgroups.js";
@@ -8,17 +13,38 @@ import { type ContainerState, containerState } from "../_container-state.js";
 import { type OciContext, paths, runtimeIfKnown } from "../_context.js";
 import { killContainerProcesses } from "../_monitor-processes.js";
 import { removeTree, unmountAll } from "../_mounts.js";
-import { readPid } from "../oci-runtime.js";
-import { stopContainer } from "./stop.js";
+import { lookupContainer, readPid } from "../oci-runtime.js";
 
 /**
- * Removes everything of the container, force-stopping it first. `signal` is
- * honoured until `runtime delete`: aborted before (while the SIGKILL's exit is
- * awaited, or the processes of a half-created container are killed) the
- * removal fails with the signal's CriError reason, else DeadlineExceeded, and
- * nothing is removed yet; from `runtime delete` on, the remaining steps are
- * quick and run to the end, so an aborted removal never leaves a
- * half-removed container — and every step is idempotent for a retry anyway.
+ * What is left to remove of a container whose record the core is deleting:
+ * `<root>/container-removals/<id>`, written durably before RemoveContainer answers and
+ * unlinked once the cleanup is complete. It lives under the persistent root,
+ * like the writable layer it stands for, so it survives a reboot too.
+ */
+interface Tombstone {
+  version: 1;
+  id: string;
+  sandboxId: string;
+  runtime: string;
+  rootfs: string;
+  /** The container's cgroup: removed by hand when a runtime create was cut short. */
+  cgroupsPath: string;
+  /** Its create never returned (a crash, or an old-style create that spawned conmon): processes may be starting. */
+  halfCreated: boolean;
+}
+
+const tombstoneDir = (ctx: OciContext) => join(ctx.root, "container-removals");
+const madeDir = new WeakSet<OciContext>();
+
+/**
+ * Marks the container removed — durably, so that a crash from here on is
+ * finished at the next start — and cleans up in the background: the core
+ * then deletes its record, releases the name (reusable at once: a new
+ * container gets a new ID, and every path derives from the ID) and answers.
+ * The core stopped the container first when it was running; the cleanup's
+ * `runtime delete --force` kills whatever is left of one that was lost
+ * (UNKNOWN). `signal` is checked once, before the tombstone; idempotent: a
+ * removal already under way is not started twice.
  */
 export async function removeContainer(
   ctx: OciContext,
@@ -26,41 +52,100 @@ export async function removeContainer(
   signal?: AbortSignal,
 ): Promise<void> {
   const id = container.id;
-  const what = `remove container "${id}"`;
-  checkpoint(signal, what);
+  checkpoint(signal, `remove container "${id}"`);
+  if (ctx.removals.has(id)) return;
   const state = containerState(ctx, container);
-  const runtime = runtimeIfKnown(ctx, state.runtime);
-  const bundle = paths.bundle(ctx, id);
   const s = container.backendState as Partial<ContainerState>;
-  if (!(s.version === 1 && s.rootfs && s.upper)) {
-    // Half-created: its create was cut short (a crash, or a failed create). It
-    // never ran, so there is no stop to honour and no exit file to wait for;
-    // a conmon it left may still be about to run `runtime create`. Kill that
-    // first, so nothing can be created after the delete below.
-    await killContainerProcesses(id, signal);
-    checkpoint(signal, what);
-    await runtime?.delete(id);
-    const cgroupsPath = await cgroupsPathOf(bundle);
-    if (cgroupsPath) await removeCgroup(ctx.cgroupMode, cgroupsPath);
-  } else if (runtime) {
-    await stopContainer(ctx, container, 0, signal).catch((err) => {
-      checkpoint(signal, what);
-      ctx.logger.warn(`container "${id}": force stop before removal failed: ${(err as Error).message}`);
-    });
-    await runtime.delete(id);
+  const tombstone: Tombstone = {
+    version: 1,
+    id,
+    sandboxId: container.sandboxId,
+    runtime: state.runtime,
+    rootfs: state.rootfs,
+    cgroupsPath: state.cgroupsPath,
+    halfCreated: !(s.version === 1 && s.rootfs && s.upper),
+  };
+  const dir = tombstoneDir(ctx);
+  if (!madeDir.has(ctx)) {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await syncDir(ctx.root);
+    madeDir.add(ctx);
   }
-  // conmon leaves once the container is gone; make sure of it so nothing leaks.
-  await killConmon(join(bundle, "conmon.pid"));
-  await unmountAll(state.rootfs);
-  await removeTree(bundle);
-  await rm(paths.containerData(ctx, id), { recursive: true, force: true });
-  await unlink(join(paths.exitDir(ctx), id)).catch(() => {});
-  await unlink(join(paths.socketDir(ctx), id)).catch(() => {});
-  ctx.exits.forget(id);
-  ctx.cpuSamples.delete(id);
+  await atomicWriteFile(join(dir, id), JSON.stringify(tombstone), { mode: 0o600 });
+  cleanUpInBackground(ctx, tombstone);
 }
 
-/** The cgroup `runtime create` was given (config.json is written before conmon starts). */
+/**
+ * Finishes the removals a crash interrupted (every tombstone left), in the
+ * background and one at a time (the machine may have two cores); returns
+ * once all were tried. A failed cleanup keeps its tombstone for the next start.
+ */
+export async function finishRemovals(ctx: OciContext): Promise<void> {
+  const names = await readdir(tombstoneDir(ctx)).catch(() => [] as string[]);
+  for (const name of names) {
+    if (!/^[0-9a-f]{64}$/.test(name) || ctx.removals.has(name)) continue;
+    let tombstone: Tombstone;
+    try {
+      tombstone = JSON.parse(await readFile(join(tombstoneDir(ctx), name), "utf8")) as Tombstone;
+    } catch {
+      continue; // a temp file of an interrupted write: its removal never answered, the record still exists
+    }
+    if (tombstone.id !== name) continue;
+    ctx.logger.info(`container "${name}": finishing its removal interrupted by a restart`);
+    await cleanUpInBackground(ctx, tombstone);
+  }
+}
+
+/** The removals in progress of `sandboxId`'s containers (a pod's removal waits for them: they hold its cgroup). */
+export function removalsOf(ctx: OciContext, sandboxId: string): Promise<void>[] {
+  return [...ctx.removals.values()].filter((r) => r.sandboxId === sandboxId).map((r) => r.done);
+}
+
+function cleanUpInBackground(ctx: OciContext, tombstone: Tombstone): Promise<void> {
+  const { id } = tombstone;
+  const done = cleanUp(ctx, tombstone)
+    .then(() => unlink(join(tombstoneDir(ctx), id)))
+    .catch((err: unknown) =>
+      ctx.logger.error(
+        `container "${id}": cleanup after removal failed; retrying at the next start: ${(err as Error).message}`,
+      ),
+    )
+    .finally(() => ctx.removals.delete(id));
+  ctx.removals.set(id, { sandboxId: tombstone.sandboxId, done });
+  return done;
+}
+
+/** Every step is idempotent: a cleanup cut short by a crash is simply run again. */
+async function cleanUp(ctx: OciContext, t: Tombstone): Promise<void> {
+  const runtime = runtimeIfKnown(ctx, t.runtime);
+  const bundle = paths.bundle(ctx, t.id);
+  if (t.halfCreated) {
+    // Its create was cut short: a conmon it left may still be about to run
+    // `runtime create`. Kill that first, so nothing is created after the delete below.
+    await killContainerProcesses(t.id);
+  }
+  // conmon leaves once the container is gone; make sure of it so nothing leaks (SIGKILL: no exit file).
+  await killConmon(join(bundle, "conmon.pid"));
+  // Never spawned (created, not started): no runtime state to delete, no cgroup.
+  if (runtime && (t.halfCreated || (await lookupContainer(runtime, t.id)) !== undefined)) {
+    await runtime.delete(t.id);
+  }
+  if (t.halfCreated) {
+    // A runtime create killed before its state was written leaves a state dir its delete does not know of.
+    if (runtime) await rm(join(runtime.root, t.id), { recursive: true, force: true });
+    const cgroupsPath = t.cgroupsPath || (await cgroupsPathOf(bundle));
+    if (cgroupsPath) await removeCgroup(ctx.cgroupMode, cgroupsPath);
+  }
+  await unmountAll(t.rootfs);
+  await removeTree(bundle);
+  await rm(paths.containerData(ctx, t.id), { recursive: true, force: true });
+  await unlink(join(paths.exitDir(ctx), t.id)).catch(() => {});
+  await unlink(join(paths.socketDir(ctx), t.id)).catch(() => {});
+  ctx.exits.forget(t.id);
+  ctx.cpuSamples.delete(t.id);
+}
+
+/** The cgroup `runtime create` was given (config.json is written at create). */
 async function cgroupsPathOf(bundle: string): Promise<string | undefined> {
   try {
     const spec = JSON.parse(await readFile(join(bundle, "config.json"), "utf8"));

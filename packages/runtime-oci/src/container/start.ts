@@ -1,45 +1,139 @@
-/** StartContainer: `runtime start` of the container conmon created. */
+/** StartContainer: the rootfs mount, conmon + `runtime create`, then `runtime start` — the process is made here, as containerd does. */
+import { unlink } from "node:fs/promises";
+import { join } from "node:path";
 import { CriError, nowNanos, type UnixNanos } from "@servin/cri-types";
-import type { BackendState, ContainerRecord } from "@servin/runtime-core";
+import type { BackendState, ContainerRecord, SandboxRecord } from "@servin/runtime-core";
 import { checkpoint } from "../_cancel.js";
-import { containerState } from "../_container-state.js";
-import { type OciContext, runtimeFor } from "../_context.js";
+import { prepareMonitorCgroup, removeCgroup } from "../_cgroups.js";
+import { type ContainerState, containerState } from "../_container-state.js";
+import { Cleanup, type OciContext, paths, runtimeFor } from "../_context.js";
+import { killMonitors } from "../_monitor-processes.js";
+import { mountRootfs, unmountAll } from "../_mounts.js";
+import { lookupContainer, type OciRuntime, readPid } from "../oci-runtime.js";
+import { monitorCgroup, sandboxState } from "../sandbox/_state.js";
 
 /**
- * Starts a created container. `signal` is honoured up to `runtime start`:
- * aborted before it, the container stays created and untouched; once
- * `runtime start` runs it is let finish (it returns as soon as init was told
- * to exec, and a start killed half-way would leave a container neither
- * created nor running).
+ * Starts a created container: mounts its rootfs and has conmon run
+ * `runtime create` (unless an earlier start, cut short by a crash, already
+ * did), then `runtime start`. `signal` is honoured up to `runtime start`:
+ * aborted before it, everything this call made is undone and the container
+ * stays created and untouched; once `runtime start` runs it is let finish (it
+ * returns as soon as init was told to exec, and a start killed half-way would
+ * leave a container neither created nor running).
  */
 export async function startContainer(
   ctx: OciContext,
   container: ContainerRecord,
+  sandbox: SandboxRecord | undefined,
   signal?: AbortSignal,
 ): Promise<{ startedAt: UnixNanos; backendState?: BackendState }> {
-  const state = containerState(ctx, container);
+  const id = container.id;
+  let state = containerState(ctx, container);
   const runtime = runtimeFor(ctx, state.runtime);
-  checkpoint(signal, `start container "${container.id}"`);
+  checkpoint(signal, `start container "${id}"`);
+  const known = await lookupContainer(runtime, id);
+  if (known === "started") {
+    throw CriError.failedPrecondition(`container "${id}" was started before: it cannot be started again`);
+  }
+  if (known === undefined) {
+    if (!sandbox) throw CriError.failedPrecondition(`container "${id}": its pod sandbox is gone`);
+    state = await spawn(ctx, container, sandbox, state, runtime, signal);
+  } else if (!state.pid) {
+    // Created by a start that a crash cut short: its init pid is in the bundle.
+    const pid = await readPid(join(paths.bundle(ctx, id), "pid"));
+    state = { ...state, ...(pid ? { pid } : {}) };
+  }
   // No `runc state` first (each runc call costs a Go process start): start, and
   // only on failure ask why, for a precise error.
   try {
-    await runtime.start(container.id);
+    await runtime.start(id);
   } catch (err) {
-    const st = await runtime.state(container.id).catch(() => undefined);
+    const st = await runtime.state(id).catch(() => undefined);
     if (!st) {
-      throw CriError.failedPrecondition(
-        `container "${container.id}" has no runtime state: it was never created or is gone`,
-      );
+      throw CriError.failedPrecondition(`container "${id}" has no runtime state: it is gone`);
     }
     if (st.status !== "created") {
       throw CriError.failedPrecondition(
-        `container "${container.id}" is ${st.status}, not created: it cannot be started`,
+        `container "${id}" is ${st.status}, not created: it cannot be started`,
       );
     }
-    throw new CriError("Internal", `container "${container.id}": start failed: ${(err as Error).message}`, {
+    throw new CriError("Internal", `container "${id}": start failed: ${(err as Error).message}`, {
       cause: err,
     });
   }
   const startedAt = nowNanos();
   return { startedAt, backendState: { ...state, startedAt: startedAt.toString() } };
+}
+
+/**
+ * Mounts the rootfs and runs `runtime create` under conmon. On any failure
+ * (or when `signal` aborts) every step is undone in reverse — conmon killed
+ * first, so it reports no exit of the deleted init — and the container is
+ * back to created-not-spawned.
+ */
+async function spawn(
+  ctx: OciContext,
+  container: ContainerRecord,
+  sandbox: SandboxRecord,
+  state: ContainerState,
+  runtime: OciRuntime,
+  signal: AbortSignal | undefined,
+): Promise<ContainerState> {
+  const { id, config } = container;
+  const name = config.metadata.name;
+  const what = `start container "${id}"`;
+  const bundle = paths.bundle(ctx, id);
+  const next = { ...state };
+  const cleanup = new Cleanup(ctx.logger);
+  try {
+    cleanup.add("startContainer: unmounting rootfs", () => unmountAll(state.rootfs));
+    next.rootfsMode = await mountRootfs({
+      layers: container.image.layers,
+      upper: state.upper,
+      work: state.work,
+      target: state.rootfs,
+      copyDir: state.copyDir,
+      id,
+      logger: ctx.logger,
+    });
+    checkpoint(signal, what);
+    // A runtime create killed half-way leaves a cgroup its delete does not know of.
+    cleanup.add("startContainer: removing container cgroup", () =>
+      removeCgroup(ctx.cgroupMode, state.cgroupsPath),
+    );
+    cleanup.add("startContainer: deleting runtime container", () => runtime.delete(id));
+    // conmon goes before the runtime delete: killed first, it can report no exit of the deleted init.
+    cleanup.add("startContainer: killing conmon", async () => {
+      await killMonitors(bundle, id);
+      await unlink(join(paths.exitDir(ctx), id)).catch(() => {});
+      await unlink(join(paths.socketDir(ctx), id)).catch(() => {});
+      ctx.exits.forget(id);
+    });
+    const created = await ctx.monitor.create({
+      cgroupProcs: await prepareMonitorCgroup(ctx.cgroupMode, monitorCgroup(sandboxState(ctx, sandbox))),
+      id,
+      name,
+      bundle,
+      runtime,
+      logPath: container.logPath,
+      exitDir: paths.exitDir(ctx),
+      pidFile: join(bundle, "pid"),
+      conmonPidFile: join(bundle, "conmon.pid"),
+      socketDir: paths.socketDir(ctx),
+      terminal: config.tty === true,
+      stdin: config.stdin === true,
+      leaveStdinOpen: config.stdinOnce !== true,
+      ...(signal ? { signal } : {}),
+    });
+    next.pid = created.pid;
+    // The last moment a cancellation can still undo everything.
+    checkpoint(signal, what);
+    return next;
+  } catch (err) {
+    await cleanup.run();
+    if (err instanceof Error && /executable file not found|no such file or directory/i.test(err.message)) {
+      throw new CriError("FailedPrecondition", `container "${name}": ${err.message}`, { cause: err });
+    }
+    throw err;
+  }
 }

@@ -1,9 +1,11 @@
-/** What runc and the exit files say about a container now (used by status and by reconcile after a restart). */
+/** What runc, the exit files and the bundle say about a container now (used by status and by reconcile after a restart). */
 import { existsSync } from "node:fs";
+import { join } from "node:path";
 import type { ContainerRecord, ObservedContainer } from "@servin/runtime-core";
 import { containerState, toContainerExit } from "../_container-state.js";
 import { type OciContext, paths, runtimeIfKnown } from "../_context.js";
 import { containerInit } from "../_monitor-processes.js";
+import { lookupContainer } from "../oci-runtime.js";
 import { exitOrUnknown } from "./stop.js";
 
 export async function inspectContainer(
@@ -24,6 +26,10 @@ export async function inspectContainer(
   if (init === "created") return { state: "created" };
 
   const runtime = runtimeIfKnown(ctx, state.runtime);
+  // Created, its processes not made yet (they come at start): its bundle is all there is.
+  if (!state.pid && runtime && (await lookupContainer(runtime, id)) === undefined) {
+    if (existsSync(join(paths.bundle(ctx, id), "config.json"))) return { state: "created" };
+  }
   const st = runtime ? await runtime.state(id) : undefined;
   if (!runtime || !st) {
     const why = existsSync(paths.bundle(ctx, id))

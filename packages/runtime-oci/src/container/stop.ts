@@ -5,7 +5,7 @@ import { checkpoint } from "../_cancel.js";
 import { containerState, toContainerExit } from "../_container-state.js";
 import { type OciContext, paths, runtimeIfKnown } from "../_context.js";
 import { waitForExit } from "../_monitor-processes.js";
-import type { OciRuntime } from "../oci-runtime.js";
+import { lookupContainer, type OciRuntime } from "../oci-runtime.js";
 
 /** After SIGKILL a process is gone at once unless it is stuck in the kernel (D state); wait that long at most. */
 const KILL_WAIT_MS = 30_000;
@@ -33,14 +33,14 @@ export async function stopContainer(
   const runtime = runtimeIfKnown(ctx, state.runtime);
   const already = await ctx.exits.read(id);
   if (already) return toContainerExit(ctx, already);
-  const st = runtime ? await runtime.state(id) : undefined;
-  if (!runtime || !st) return undefined; // never created, or removed: nothing to stop
-  if (st.status === "stopped") return exitOrUnknown(ctx, id, runtime, signal);
+  // runc's state directory, not `runc state` (a Go process start per call).
+  const known = runtime ? await lookupContainer(runtime, id) : undefined;
+  if (!runtime || !known) return undefined; // never spawned, or removed: nothing to stop
   checkpoint(signal, what);
 
   const bundle = paths.bundle(ctx, id);
   // A created (never started) container has no stop signal handler to honour.
-  if (timeoutSeconds > 0 && st.status !== "created") {
+  if (timeoutSeconds > 0 && known !== "created") {
     await runtime.kill(id, state.stopSignal);
     const exit = await waitForExit(ctx.exits, bundle, id, timeoutSeconds * 1000, signal);
     if (exit) return toContainerExit(ctx, exit);
