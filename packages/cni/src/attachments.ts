@@ -72,12 +72,16 @@ export class AttachmentStore {
     return text === undefined ? undefined : (JSON.parse(text) as AttachmentRecord);
   }
 
-  /** Persists `record` durably before the caller acts on it. */
-  async put(record: AttachmentRecord): Promise<void> {
+  /**
+   * Persists `record` atomically before the caller acts on it; fsynced unless `durable` is
+   * false (a state whose loss in a host crash changes nothing: see the callers).
+   */
+  async put(record: AttachmentRecord, durable = true): Promise<void> {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
     await atomicWriteFile(
       this.path(record.id),
       JSON.stringify({ ...record, updatedAt: new Date().toISOString() }),
+      { sync: durable },
     );
   }
 

@@ -194,7 +194,9 @@ export class CniNetwork {
         throw err;
       }
       const result = prev ?? { cniVersion: record.network.cniVersion };
-      await this.store.put({ ...record, state: "added", result });
+      // Not fsynced: a process crash still finds it (page cache); a host crash that loses it
+      // leaves "adding", which reconcile DELs — the pod died with the host anyway.
+      await this.store.put({ ...record, state: "added", result }, false);
       const parsed = parseResult(JSON.stringify(result));
       return { id: req.id, network: record.network.name, result: parsed, ips: podIps(parsed, ifName) };
     });
@@ -267,7 +269,9 @@ export class CniNetwork {
   }
 
   private async del(rec: AttachmentRecord, signal: AbortSignal | undefined): Promise<void> {
-    if (rec.state !== "deleting") await this.store.put({ ...rec, state: "deleting" });
+    // Not fsynced: a process crash still finds it; a host crash that loses it leaves "added" or
+    // "adding", and both are DELed again (by the pod's Stop/Remove, or reconcile): DEL is idempotent.
+    if (rec.state !== "deleting") await this.store.put({ ...rec, state: "deleting" }, false);
     const gone = (await ignoreEnoent(stat(rec.netnsPath))) === undefined;
     const target = gone ? { ...rec, netnsPath: "" } : rec;
     const args = cniArgs(rec.id, rec.pod);
