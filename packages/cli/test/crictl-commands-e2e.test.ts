@@ -5,10 +5,12 @@
  * `statsp`, `info`, `update` (read back from the container's own cgroup) and `events` streamed while
  * it happens; bad files are refused naming the file and the field.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
+import { promisify } from "node:util";
 import { type CriClient, createCriClient } from "@servin/cri-http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -26,6 +28,9 @@ if (process.env.SERVIN_REQUIRE_REAL === "1" && !real)
 
 type TestRegistry = Awaited<ReturnType<typeof startMirrorRegistry>>["registry"];
 
+const execFileP = promisify(execFile);
+/** The conformance kit's crictl 1.26.1, the reference for names, flags and output. */
+const CRICTL = resolve(import.meta.dirname, "../../../../shared/conformance/bin/crictl");
 const HEX64 = /^[0-9a-f]{64}$/;
 
 describe.skipIf(!real)("crictl-style commands on the oci backend", () => {
@@ -157,6 +162,32 @@ describe.skipIf(!real)("crictl-style commands on the oci backend", () => {
     expect(yaml.stdout).toContain(`id: ${container}`);
   }, 60_000);
 
+  it.skipIf(!existsSync(CRICTL))(
+    "stats and statsp print the headers crictl 1.26 prints for the same server",
+    async () => {
+      for (const cmd of ["stats", "statsp"]) {
+        const theirs = await execFileP(CRICTL, ["--runtime-endpoint", `unix://${servin.socket}`, cmd]);
+        const ours = await runCli([cmd, "-s", "0.2", ...port]);
+        const header = (text: string) =>
+          text
+            .split("\n")[0]!
+            .trim()
+            .split(/\s{2,}/);
+        expect(header(ours.stdout)).toEqual(header(theirs.stdout));
+        // the same rows (IDs and names) as crictl's
+        const firstCells = (text: string) =>
+          text
+            .trim()
+            .split("\n")
+            .slice(1)
+            .map((r) => r.split(/\s+/).slice(0, 2).join(" "))
+            .sort();
+        expect(firstCells(ours.stdout)).toEqual(firstCells(theirs.stdout));
+      }
+    },
+    60_000,
+  );
+
   it("statsp: the pod in a table (POD, POD ID, CPU %, MEM) and as YAML", async () => {
     const table = await runCli(["statsp", "-s", "0.2", ...port]);
     expect(table.code, table.stderr).toBe(0);
@@ -171,6 +202,19 @@ describe.skipIf(!real)("crictl-style commands on the oci backend", () => {
     expect(yaml.stdout).toContain(`id: ${pod}`);
     const none = await runCli(["statsp", "-o", "json", "--label", "app=nothing", ...port]);
     expect(JSON.parse(none.stdout)).toEqual({ stats: [] });
+    // a repeated --label: every pair must match
+    const both = await runCli([
+      "statsp",
+      "-o",
+      "json",
+      "--label",
+      "app=crictl-e2e",
+      "--label=other=x",
+      ...port,
+    ]);
+    expect(JSON.parse(both.stdout)).toEqual({ stats: [] });
+    const byRole = await runCli(["stats", "-o", "json", "--label", "role=sleeper", ...port]);
+    expect(byRole.stdout).toContain(container);
   }, 60_000);
 
   it("info: the runtime's conditions and its verbose info as JSON objects, not strings of JSON", async () => {

@@ -22,11 +22,21 @@ const sharedArgs = {
   watch: { type: "boolean", alias: "w", description: "Redraw the table every sample until Ctrl-C" },
 } as const;
 
-/** `--label a=b --label c=d` (citty gives a string, or an array when repeated). */
-export function labelSelector(label: string | string[] | undefined): StringMap | undefined {
-  if (label === undefined) return undefined;
+/**
+ * Every `--label k=v` as a selector (citty keeps only the last of a repeated flag, so the raw
+ * arguments are read), or undefined without one.
+ */
+export function labelSelector(rawArgs: readonly string[]): StringMap | undefined {
+  const pairs: string[] = [];
+  for (let i = 0; i < rawArgs.length; i++) {
+    const arg = rawArgs[i]!;
+    if (arg === "--") break;
+    if (arg === "--label") pairs.push(rawArgs[++i] ?? "");
+    else if (arg.startsWith("--label=")) pairs.push(arg.slice("--label=".length));
+  }
+  if (pairs.length === 0) return undefined;
   const selector: StringMap = Object.create(null);
-  for (const pair of Array.isArray(label) ? label : [label]) {
+  for (const pair of pairs) {
     const eq = pair.indexOf("=");
     if (eq <= 0) throw new Error(`--label: expected key=value, got "${pair}"`);
     selector[pair.slice(0, eq)] = pair.slice(eq + 1);
@@ -84,14 +94,15 @@ export const statsCommand = defineCommand({
     all: { type: "boolean", alias: "a", description: "Show all containers (default shows just running)" },
     pod: { type: "string", alias: "p", description: "Filter by pod ID" },
   },
-  async run({ args }) {
+  async run({ args, rawArgs }) {
     const format = parseOutputFormat(args.output, ["json", "yaml", "table"], "table");
     const sample = sampleMs(args.seconds);
     const ids = [...new Set(args._)];
     if (args.id) ids.push(args.id);
+    const labels = labelSelector(rawArgs);
     const filter: ContainerStatsFilter = {
       ...(args.pod ? { podSandboxId: args.pod } : {}),
-      ...(args.label !== undefined ? { labelSelector: labelSelector(args.label as string | string[]) } : {}),
+      ...(labels ? { labelSelector: labels } : {}),
     };
     const cri = connect(args as ConnectArgs);
     const list = async (): Promise<ContainerStats[]> => {
@@ -136,12 +147,12 @@ export const statspCommand = defineCommand({
     pods: { type: "positional", description: "Pod ID(s) or prefixes (default: all)", required: false },
     id: { type: "string", description: "Filter by pod ID (as the positional ID)" },
   },
-  async run({ args }) {
+  async run({ args, rawArgs }) {
     const format = parseOutputFormat(args.output, ["json", "yaml", "table"], "table");
     const sample = sampleMs(args.seconds);
     const ids = [...new Set(args._)];
     if (args.id) ids.push(args.id);
-    const labels = args.label !== undefined ? labelSelector(args.label as string | string[]) : undefined;
+    const labels = labelSelector(rawArgs);
     const cri = connect(args as ConnectArgs);
     const list = async (): Promise<PodSandboxStats[]> => {
       const filter = labels ? { labelSelector: labels } : {};
