@@ -13,6 +13,7 @@ import {
   wasReported,
 } from "@servin/cri-types";
 import { Hono } from "hono";
+import { type AccessObserver, accessLog } from "./access-log.js";
 import { bearerAuth } from "./auth.js";
 import { isBodyError, readJsonBody, streamBody } from "./body.js";
 import { type ContainerLogOptions, containerLogsHandler } from "./container-logs.js";
@@ -55,6 +56,8 @@ export interface CriAppOptions {
   /** Serves GET /metrics when given (Prometheus text format). */
   metrics?: () => Promise<{ contentType: string; body: string }>;
   onRequest?: RequestObserver;
+  /** Called once per request of any route, refused ones (401, 403, 404) included (for access logs). */
+  onAccess?: AccessObserver;
   /**
    * Called for each RPC request refused before a service saw it (unreadable body, malformed message):
    * with the services' own `onCall` observers, every call is observed exactly once.
@@ -139,6 +142,8 @@ export function createCriApp(options: CriAppOptions): Hono {
   });
   app.notFound((c) => c.json(errorBody("NotFound", `no route for ${c.req.method} ${c.req.path}`), 404));
 
+  // First of all: the access log sees every answer, the access check's 401s and 403s included.
+  if (options.onAccess) app.use("*", accessLog(options.onAccess));
   // Before every route: Hono runs handlers in registration order, so the access check must come first.
   // A configured token is the only key; without one, the kernel's word on who owns the peer socket.
   if (options.token !== undefined) app.use("*", bearerAuth(options.token, ["/health"]));

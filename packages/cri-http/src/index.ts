@@ -1,4 +1,5 @@
 /** @servin/cri-http: the Servin CRI over HTTP/JSON as a mountable Hono app, its Node adapter and a typed client. */
+export { type AccessObserver, type AccessRecord, accessLog } from "./access-log.js";
 export {
   type CriAppOptions,
   createCriApp,

@@ -125,5 +125,11 @@ cache_dir = ${q(config.cniCacheDir)}
 address = ${q(config.streamingAddress)}
 port = ${config.streamingPort}
 idle_timeout = ${q(duration(config.streamingIdleTimeout))}
+
+[log]
+# debug | info | warn | error (SERVIN_LOG_LEVEL and --log-level win; --verbose is debug)
+level = ${q(config.logLevel)}
+# text | json (SERVIN_LOG_FORMAT and --log-format win)
+format = ${q(config.logFormat)}
 `;
 }

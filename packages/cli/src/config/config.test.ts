@@ -96,6 +96,8 @@ describe("defaults", () => {
       host: "127.0.0.1",
       port: 8080,
       verbose: false,
+      logLevel: "info",
+      logFormat: "text",
       grpcSocket: paths.grpcSocket,
       grpcTcp: "",
       tokenFile: "",
@@ -183,8 +185,14 @@ cache_dir = "/srv/servin/cni"
 address = "0.0.0.0"
 port = 10010
 idle_timeout = "30m"
+
+[log]
+level = "debug"
+format = "json"
 `),
     ).toEqual({
+      logLevel: "debug",
+      logFormat: "json",
       host: "::1",
       port: 9090,
       grpcSocket: "/run/x/servin.sock",
@@ -312,7 +320,7 @@ idle_timeout = "30m"
     [`[server]\ntoken = "secret"\n`, /server\.token: unknown key/],
     [
       `port = 8080\n`,
-      /port: unknown section \(expected one of server, storage, runtime, images, network, streaming, registries\)/,
+      /port: unknown section \(expected one of server, storage, runtime, images, network, streaming, log, registries\)/,
     ],
     [`[srever]\nport = 8080\n`, /srever: unknown section/],
     [`server = 8080\n`, /server: expected a table/],
@@ -334,6 +342,9 @@ idle_timeout = "30m"
     [`[streaming]\naddress = ""\n`, /streaming\.address: expected an address/],
     [`[streaming]\nidle_timeout = "forever"\n`, /streaming\.idle_timeout: expected a positive duration/],
     [`[streaming]\nidle_timeout = 0\n`, /streaming\.idle_timeout: expected a positive duration/],
+    [`[log]\nlevel = "verbose"\n`, /log\.level: expected one of debug, info, warn, error, got "verbose"/],
+    [`[log]\nformat = "yaml"\n`, /log\.format: expected one of text, json, got "yaml"/],
+    [`[log]\nlevle = "debug"\n`, /log\.levle: unknown key \(expected one of level, format\)/],
   ])("rejects the misspelt or unknown %j instead of ignoring it", async (toml, message) => {
     await expect(loadToml(toml)).rejects.toThrow(message);
   });

@@ -2,6 +2,14 @@
 import { readFile } from "node:fs/promises";
 import { defaultPaths, isEnoent } from "@servin/node-kit";
 import { parse as parseToml } from "smol-toml";
+import {
+  isLogFormat,
+  isLogLevel,
+  LOG_FORMATS,
+  LOG_LEVELS,
+  type LogFormat,
+  type LogLevel,
+} from "../daemon/log.js";
 
 export type RuntimeBackendName = "auto" | "memory" | "oci";
 export type ImageBackendName = "memory" | "disk";
@@ -26,6 +34,10 @@ export interface ServinConfig {
   host: string;
   port: number;
   verbose: boolean;
+  /** The daemon's log level (`[log] level`, SERVIN_LOG_LEVEL, `--log-level`; `--verbose` is debug). */
+  logLevel: LogLevel;
+  /** Text lines or JSON lines (`[log] format`, SERVIN_LOG_FORMAT, `--log-format`). */
+  logFormat: LogFormat;
   /** "" turns the gRPC listener off. */
   grpcSocket: string;
   /** Optional TCP address for gRPC ("127.0.0.1:9091"); off unless set. */
@@ -71,6 +83,8 @@ export function defaultConfig(): ServinConfig {
     host: "127.0.0.1",
     port: 8080,
     verbose: false,
+    logLevel: "info",
+    logFormat: "text",
     grpcSocket: paths.grpcSocket,
     grpcTcp: "",
     tokenFile: "",
@@ -129,6 +143,7 @@ interface ConfigFile {
   registries?: Record<string, { mirrors?: string[]; insecure?: boolean; upstream_fallback?: boolean }>;
   network?: { conf_dir?: string; bin_dirs?: unknown; cache_dir?: string };
   streaming?: { address?: unknown; port?: unknown; idle_timeout?: unknown };
+  log?: { level?: unknown; format?: unknown };
 }
 
 export class ConfigError extends Error {}
@@ -167,6 +182,7 @@ const FILE_KEYS = {
   ],
   network: ["conf_dir", "bin_dirs", "cache_dir"],
   streaming: ["address", "port", "idle_timeout"],
+  log: ["level", "format"],
   registries: undefined, // any host name, each with REGISTRY_KEYS
 } as const;
 const REGISTRY_KEYS = ["mirrors", "insecure", "upstream_fallback"];
@@ -303,6 +319,9 @@ function fromFile(raw: ConfigFile, path: string): Partial<ServinConfig> {
       throw new ConfigError(`config file ${path}: ${(err as Error).message}`);
     }
   }
+  const lg = raw.log ?? {};
+  if (lg.level !== undefined) out.logLevel = choice(parseLogLevel, lg.level, "log.level");
+  if (lg.format !== undefined) out.logFormat = choice(parseLogFormat, lg.format, "log.format");
   if (raw.registries) {
     out.registries = {};
     for (const [host, def] of Object.entries(raw.registries)) {
@@ -334,6 +353,18 @@ export function parseBackend(value: string): RuntimeBackendName {
 export function parseImageBackend(value: string): ImageBackendName {
   if (value === "memory" || value === "disk") return value;
   throw new ConfigError(`image backend: expected "memory" or "disk", got "${value}"`);
+}
+
+/** A log level, as `--log-level`, SERVIN_LOG_LEVEL and `[log] level` take it. */
+export function parseLogLevel(value: string, source = "--log-level"): LogLevel {
+  if (isLogLevel(value)) return value;
+  throw new ConfigError(`${source}: expected one of ${LOG_LEVELS.join(", ")}, got "${value}"`);
+}
+
+/** A log format, as `--log-format`, SERVIN_LOG_FORMAT and `[log] format` take it. */
+export function parseLogFormat(value: string, source = "--log-format"): LogFormat {
+  if (isLogFormat(value)) return value;
+  throw new ConfigError(`${source}: expected one of ${LOG_FORMATS.join(", ")}, got "${value}"`);
 }
 
 export function parsePort(value: string | number): number {

@@ -7,10 +7,12 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createCriGrpcServer } from "@servin/cri-grpc";
 import { createCriApp, type ListeningServer, listenCriApp } from "@servin/cri-http";
+import { isCriError } from "@servin/cri-types";
 import {
   createDiskImageBackend,
   createImageService,
   createMemoryImageBackend,
+  type ImageBackend,
   type RegistryConfig,
   type ServinImageService,
 } from "@servin/image-store";
@@ -26,8 +28,10 @@ import { createOciBackend, detectOciHost } from "@servin/runtime-oci";
 import { type StreamingServer, startStreamingServer } from "@servin/streaming";
 import type { ServinConfig } from "../config/config.js";
 import { VERSION } from "../version.js";
+import { createAccessLog } from "./access-log.js";
 import { lockRoot } from "./lock.js";
-import { createDaemonMetrics } from "./metrics.js";
+import { isDaemonLogger } from "./log.js";
+import { createDaemonMetrics, type DaemonMetrics, type StoreSizes } from "./metrics.js";
 import { createPeerAdmission, hostOfHostPort, isLoopbackHost } from "./peer-cred.js";
 
 export interface ServinDaemon {
@@ -112,8 +116,9 @@ async function readToken(path: string): Promise<string | undefined> {
  * await daemon.close();
  */
 export async function startServinDaemon(config: ServinConfig, baseLogger: Logger): Promise<ServinDaemon> {
-  // Every entry bounded and linear to format: log lines quote client-sent strings (issue 14).
-  const logger = boundedLogger(baseLogger);
+  // Every entry bounded and linear to format: log lines quote client-sent strings (issue 14). The
+  // daemon's own logger bounds every part itself, and keeps structured fields apart (JSON lines).
+  const logger = isDaemonLogger(baseLogger) ? baseLogger : boundedLogger(baseLogger);
   const cleanups: Array<() => Promise<void>> = [];
   const cleanup = async () => {
     for (const step of cleanups.reverse())
@@ -131,16 +136,24 @@ export async function startServinDaemon(config: ServinConfig, baseLogger: Logger
       throw new Error(
         `--grpc-tcp ${config.grpcTcp}: listening beyond loopback requires --token-file (clients then send metadata authorization: Bearer <token>)`,
       );
+    // The uid the kernel named for each recent TCP peer, for the access log (decided once per connection).
+    const peerUids = new Map<string, number | undefined>();
+    const peerKey = (peer: { remoteAddress: string; remotePort: number }) =>
+      `${peer.remoteAddress}:${peer.remotePort}`;
     const trustPeer = token
       ? undefined
       : createPeerAdmission({
           allowedUids: config.allowedUids,
           allowedGids: config.allowedGids,
-          onDecision: (peer, uid, admitted) =>
+          onDecision: (peer, uid, admitted) => {
+            if (peerUids.size >= 4096) peerUids.delete(peerUids.keys().next().value as string);
+            peerUids.set(peerKey(peer), uid);
             logger.debug(
               `peer ${peer.remoteAddress}:${peer.remotePort} uid ${uid ?? "unknown"}: ${admitted ? "admitted" : "denied"}`,
-            ),
+            );
+          },
         });
+    const access = createAccessLog(logger, (peer) => peerUids.get(peerKey(peer)));
     cleanups.push(await lockRoot(config.root));
 
     // One metrics observation per CRI call whichever edge it came by: the services observe what they
@@ -151,13 +164,22 @@ export async function startServinDaemon(config: ServinConfig, baseLogger: Logger
       code: string;
       durationMs: number;
     };
-    let observeCall = (_o: Observed) => {};
-    const onCall = (o: Observed) => observeCall(o);
-
     let runtime: ServinRuntimeService | undefined;
-    const images = await createImageService({
+    let images: ServinImageService | undefined;
+    const metrics = createDaemonMetrics({
+      counts: () => runtime?.counts() ?? { sandboxes: 0, containers: 0, running: 0 },
+      storeSizes: () => (images ? storeSizesOf(images) : Promise.resolve(EMPTY_STORE)),
+    });
+    // HTTP requests are logged by the app's access hook (it sees 401s and 404s too); gRPC calls here.
+    const onCall = ({ transport, rpc, code, durationMs }: Observed) => {
+      if (transport === "in-process") return;
+      metrics.observe({ transport, rpc, status: code, durationMs });
+      if (transport === "grpc") access.grpc({ rpc, code, durationMs });
+    };
+
+    images = await createImageService({
       onCall,
-      backend:
+      backend: observePulls(
         config.imageBackend === "memory"
           ? createMemoryImageBackend()
           : await createDiskImageBackend({
@@ -166,10 +188,13 @@ export async function startServinDaemon(config: ServinConfig, baseLogger: Logger
               limits: config.imageLimits,
               logger,
             }),
+        metrics,
+      ),
       isImageInUse: (id) => runtime?.isImageInUse(id) ?? false,
       logger,
     });
-    cleanups.push(() => images.close());
+    const imageService = images;
+    cleanups.push(() => imageService.close());
 
     const backend = await chooseBackend(config, logger);
     // Listen first (issue 14): recovery runs in the background once both servers answer.
@@ -195,7 +220,7 @@ export async function startServinDaemon(config: ServinConfig, baseLogger: Logger
           }
         : {}),
       backend,
-      images,
+      images: imageService,
       recoverAfter: serversListen,
       // One metadata store per backend: records of real containers must never be reconciled by the simulator.
       store: await createFileStore(join(config.root, "runtime", backend.name)),
@@ -205,6 +230,8 @@ export async function startServinDaemon(config: ServinConfig, baseLogger: Logger
     });
     const service = runtime;
     cleanups.push(() => service.close());
+    // Closed before the service (cleanups run in reverse): the exit watch ends first.
+    cleanups.push(watchExits(service, metrics, logger));
     if (service.streamingRuntime) {
       const server = await startStreamingServer({
         runtime: service.streamingRuntime,
@@ -219,13 +246,9 @@ export async function startServinDaemon(config: ServinConfig, baseLogger: Logger
     }
 
     const started = Date.now();
-    const metrics = createDaemonMetrics(() => service.counts());
-    observeCall = ({ transport, rpc, code, durationMs }) => {
-      if (transport !== "in-process") metrics.observe({ transport, rpc, status: code, durationMs });
-    };
     const app = createCriApp({
       runtime: service,
-      images,
+      images: imageService,
       ...(token ? { token } : {}),
       ...(trustPeer ? { trustPeer, peerDeniedMessage: PEER_DENIED } : {}),
       logger,
@@ -240,12 +263,13 @@ export async function startServinDaemon(config: ServinConfig, baseLogger: Logger
       ...(config.imageBackend === "disk"
         ? {
             imageTransfer: {
-              importImage: (archive: AsyncIterable<Uint8Array>) => images.importImageStream(archive),
-              exportImage: (ref: string) => images.exportImageStream(ref),
+              importImage: (archive: AsyncIterable<Uint8Array>) => imageService.importImageStream(archive),
+              exportImage: (ref: string) => imageService.exportImageStream(ref),
             },
           }
         : {}),
       onRefused: onCall,
+      onAccess: access.http,
     });
     const http = await listenCriApp(app, { host: config.host, port: config.port });
     cleanups.push(() => http.close());
@@ -255,7 +279,7 @@ export async function startServinDaemon(config: ServinConfig, baseLogger: Logger
       const server = createCriGrpcServer({
         onRefused: onCall,
         runtime: service,
-        images,
+        images: imageService,
         ...(config.grpcSocket ? { socketPath: config.grpcSocket } : {}),
         ...(config.grpcTcp ? { tcp: config.grpcTcp } : {}),
         // TCP callers: the same rule as HTTP (the unix socket is guarded by its file mode).
@@ -269,7 +293,7 @@ export async function startServinDaemon(config: ServinConfig, baseLogger: Logger
 
     return {
       runtime: service,
-      images,
+      images: imageService,
       backendName: backend.name,
       http,
       ...(grpc ? { grpc } : {}),
@@ -280,4 +304,89 @@ export async function startServinDaemon(config: ServinConfig, baseLogger: Logger
     await cleanup();
     throw err;
   }
+}
+
+const EMPTY_STORE: StoreSizes = { images: 0, snapshots: 0, imageBytes: 0, imageInodes: 0 };
+
+/** The image store's sizes from its in-memory records and ImageFsInfo (which the disk backend caches until the store changes). */
+async function storeSizesOf(images: ServinImageService): Promise<StoreSizes> {
+  const [{ images: list }, fs] = await Promise.all([images.listImages({}), images.imageFsInfo({})]);
+  const snapshots = new Set<string>();
+  for (const image of list) {
+    const resolved = await images.resolveImage(image.id).catch(() => undefined);
+    for (const layer of resolved?.layers ?? []) snapshots.add(layer);
+  }
+  const usage = fs.imageFilesystems[0];
+  return {
+    images: list.length,
+    snapshots: snapshots.size,
+    imageBytes: Number(usage?.usedBytes?.value ?? 0),
+    imageInodes: Number(usage?.inodesUsed?.value ?? 0),
+  };
+}
+
+/**
+ * The image backend with its pulls observed: one observation per pull the backend runs (identical
+ * concurrent pulls share one), with the bytes of every blob it fetched (status "done"; blobs already
+ * stored report "exists" and cost nothing).
+ */
+function observePulls(backend: ImageBackend, metrics: Pick<DaemonMetrics, "observePull">): ImageBackend {
+  const pull: ImageBackend["pull"] = async (ref, ctx) => {
+    const started = performance.now();
+    let bytes = 0;
+    const onProgress = ctx.onProgress;
+    let result = "OK";
+    try {
+      return await backend.pull(ref, {
+        ...ctx,
+        onProgress: (e) => {
+          if (e.status === "done") bytes += e.total;
+          onProgress?.(e);
+        },
+      });
+    } catch (err) {
+      result = isCriError(err) ? err.code : "Internal";
+      throw err;
+    } finally {
+      metrics.observePull({ result, bytes, durationMs: performance.now() - started });
+    }
+  };
+  return new Proxy(backend, {
+    get: (target, key, receiver) => (key === "pull" ? pull : Reflect.get(target, key, receiver)),
+  });
+}
+
+/**
+ * Counts container exits (and OOM kills) from the runtime's own event stream, as a GetContainerEvents
+ * subscriber in process: no hook inside the backend. Resubscribes if the hub ever drops it. Returns
+ * the cleanup step that ends the watch.
+ */
+function watchExits(
+  runtime: ServinRuntimeService,
+  metrics: Pick<DaemonMetrics, "observeExit">,
+  logger: Logger,
+): () => Promise<void> {
+  const stop = new AbortController();
+  const loop = (async () => {
+    while (!stop.signal.aborted) {
+      try {
+        for await (const event of runtime.getContainerEvents({}, { signal: stop.signal })) {
+          if (event.containerEventType !== "CONTAINER_STOPPED_EVENT") continue;
+          // A pod's own STOPPED event names the sandbox: no container status matches it.
+          const status = event.containersStatuses?.find((c) => c.id === event.containerId);
+          if (status) metrics.observeExit({ exitCode: status.exitCode ?? 0, reason: status.reason ?? "" });
+        }
+      } catch (err) {
+        // Unavailable: the service is closing.
+        if (stop.signal.aborted || (isCriError(err) && err.code === "Unavailable")) break;
+        logger.warn("container exit metrics: the event stream ended, subscribing again", err);
+      }
+      // The stream also ends cleanly when the service closes.
+      if (!stop.signal.aborted) await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  return async () => {
+    stop.abort();
+    await loop;
+  };
 }

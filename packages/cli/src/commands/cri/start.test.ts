@@ -92,6 +92,41 @@ bin_dirs = ["/file/bin"]
     expect((await resolveStartConfig({ config: file, grpc: true })).grpcSocket).toBe("/file/servin.sock");
   });
 
+  it("takes the log level and format from flag, then SERVIN_LOG_*, then [log], then info/text", async () => {
+    const logFile = join(dir, "log.toml");
+    await writeFile(logFile, `[log]\nlevel = "warn"\nformat = "json"\n`);
+    const none = {};
+    expect(await resolveStartConfig({ config: file }, none)).toMatchObject({
+      logLevel: "info",
+      logFormat: "text",
+    });
+    expect(await resolveStartConfig({ config: logFile }, none)).toMatchObject({
+      logLevel: "warn",
+      logFormat: "json",
+    });
+    const env = { SERVIN_LOG_LEVEL: "error", SERVIN_LOG_FORMAT: "text" };
+    expect(await resolveStartConfig({ config: logFile }, env)).toMatchObject({
+      logLevel: "error",
+      logFormat: "text",
+    });
+    expect(
+      await resolveStartConfig({ config: logFile, "log-level": "debug", "log-format": "json" }, env),
+    ).toMatchObject({ logLevel: "debug", logFormat: "json" });
+    // --verbose stays what it was: debug; an explicit --log-level says more.
+    expect(await resolveStartConfig({ config: logFile, verbose: true }, env)).toMatchObject({
+      logLevel: "debug",
+    });
+    expect(
+      await resolveStartConfig({ config: logFile, verbose: true, "log-level": "warn" }, env),
+    ).toMatchObject({ logLevel: "warn" });
+    await expect(resolveStartConfig({ config: file, "log-level": "loud" }, none)).rejects.toThrow(
+      '--log-level: expected one of debug, info, warn, error, got "loud"',
+    );
+    await expect(resolveStartConfig({ config: file }, { SERVIN_LOG_FORMAT: "xml" })).rejects.toThrow(
+      'SERVIN_LOG_FORMAT: expected one of text, json, got "xml"',
+    );
+  });
+
   it("keeps the file's value where a flag is absent", async () => {
     const c = await resolveStartConfig({ config: file, port: "8081" });
     expect(c.port).toBe(8081);

@@ -1,7 +1,6 @@
 /** `servin cri start`: serve the CRI over HTTP/JSON and gRPC until SIGINT/SIGTERM. */
 import { defaultPaths } from "@servin/node-kit";
 import { defineCommand } from "citty";
-import { consola } from "consola";
 import { handleBrokenPipes } from "../../_broken-pipe.js";
 import {
   ConfigError,
@@ -9,11 +8,14 @@ import {
   loadConfigFile,
   parseBackend,
   parseImageBackend,
+  parseLogFormat,
+  parseLogLevel,
   parsePort,
   parseStreamingAddress,
   type ServinConfig,
 } from "../../config/config.js";
 import { startServinDaemon } from "../../daemon/daemon.js";
+import { createDaemonLogger } from "../../daemon/log.js";
 import { hostOfHostPort, isLoopbackHost } from "../../daemon/peer-cred.js";
 import { VERSION } from "../../version.js";
 
@@ -28,7 +30,19 @@ export const startArgs = {
     description: "Address to listen on (default 127.0.0.1; other addresses expose container control)",
   },
   port: { type: "string", description: "HTTP port (default 8080; 0 picks a free one)" },
-  verbose: { type: "boolean", description: "Log every request, and stacks of internal errors" },
+  verbose: {
+    type: "boolean",
+    description: "Same as --log-level debug: every request, and stacks of internal errors",
+  },
+  "log-level": {
+    type: "string",
+    description: "debug | info | warn | error (default info; env SERVIN_LOG_LEVEL, config [log] level)",
+  },
+  "log-format": {
+    type: "string",
+    description:
+      "text | json: JSON lines with time, level, msg and fields (default text; env SERVIN_LOG_FORMAT)",
+  },
   backend: {
     type: "string",
     description: "Runtime backend: auto | oci | memory (default auto: oci when root with runc and conmon)",
@@ -66,8 +80,11 @@ export const startArgs = {
 
 type StartArgs = { [K in keyof typeof startArgs]?: string | boolean };
 
-/** Merges defaults, the config file and flags, in that order. */
-export async function resolveStartConfig(args: StartArgs): Promise<ServinConfig> {
+/** Merges defaults, the config file, the environment (SERVIN_LOG_LEVEL, SERVIN_LOG_FORMAT) and flags, in that order. */
+export async function resolveStartConfig(
+  args: StartArgs,
+  env: Record<string, string | undefined> = process.env,
+): Promise<ServinConfig> {
   const paths = defaultPaths();
   const explicitConfig = typeof args.config === "string" && args.config !== "";
   const fromFile = await loadConfigFile(
@@ -78,7 +95,14 @@ export async function resolveStartConfig(args: StartArgs): Promise<ServinConfig>
   const str = (key: keyof StartArgs) => (typeof args[key] === "string" ? (args[key] as string) : undefined);
   if (str("host") !== undefined) config.host = str("host")!;
   if (str("port") !== undefined) config.port = parsePort(str("port")!);
-  if (args.verbose === true) config.verbose = true;
+  if (env.SERVIN_LOG_LEVEL) config.logLevel = parseLogLevel(env.SERVIN_LOG_LEVEL, "SERVIN_LOG_LEVEL");
+  if (env.SERVIN_LOG_FORMAT) config.logFormat = parseLogFormat(env.SERVIN_LOG_FORMAT, "SERVIN_LOG_FORMAT");
+  if (args.verbose === true) {
+    config.verbose = true;
+    config.logLevel = "debug";
+  }
+  if (str("log-level") !== undefined) config.logLevel = parseLogLevel(str("log-level")!);
+  if (str("log-format") !== undefined) config.logFormat = parseLogFormat(str("log-format")!);
   if (str("backend") !== undefined) config.backend = parseBackend(str("backend")!);
   if (str("image-backend") !== undefined) config.imageBackend = parseImageBackend(str("image-backend")!);
   if (str("root") !== undefined) config.root = str("root")!;
@@ -111,34 +135,34 @@ export const startCommand = defineCommand({
     // The daemon outlives whoever reads its logs: a closed stdout/stderr must never stop the server.
     handleBrokenPipes("ignore");
     const config = await resolveStartConfig(args as StartArgs);
-    if (config.verbose) consola.level = 4;
+    const log = createDaemonLogger({ level: config.logLevel, format: config.logFormat });
     // (Without --token-file the daemon refuses these addresses: beyond loopback only a token says who calls.)
     if (!isLoopbackHost(config.host) && config.tokenFile) {
-      consola.warn(
+      log.warn(
         `listening on ${config.host}: anyone who can reach this address and holds the token can run containers on this machine`,
       );
     }
     if (config.grpcTcp && !isLoopbackHostPort(config.grpcTcp) && config.tokenFile) {
-      consola.warn(
+      log.warn(
         `gRPC on tcp ${config.grpcTcp}: anyone who can reach it and holds the token can run containers on this machine`,
       );
     }
-    const daemon = await startServinDaemon(config, consola);
-    consola.success(
+    const daemon = await startServinDaemon(config, log);
+    log.info(
       `servin ${VERSION} listening on ${daemon.http.url} (runtime backend: ${daemon.backendName}, images: ${config.imageBackend})`,
     );
-    if (daemon.grpc?.socketPath) consola.info(`gRPC CRI on unix://${daemon.grpc.socketPath}`);
-    if (daemon.grpc?.tcpPort) consola.info(`gRPC CRI on tcp port ${daemon.grpc.tcpPort}`);
-    consola.info(`data in ${config.root}, state in ${config.stateDir}`);
+    if (daemon.grpc?.socketPath) log.info(`gRPC CRI on unix://${daemon.grpc.socketPath}`);
+    if (daemon.grpc?.tcpPort) log.info(`gRPC CRI on tcp port ${daemon.grpc.tcpPort}`);
+    log.info(`data in ${config.root}, state in ${config.stateDir}`);
 
     await new Promise<void>((resolve) => {
       let stopping = false;
       const stop = (signal: string) => {
         if (stopping) return;
         stopping = true;
-        consola.info(`${signal}: shutting down (containers keep running)`);
+        log.info(`${signal}: shutting down (containers keep running)`);
         daemon.close().then(resolve, (err) => {
-          consola.error("shutdown failed", err);
+          log.error("shutdown failed", err);
           resolve();
         });
       };
