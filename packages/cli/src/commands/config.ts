@@ -40,17 +40,6 @@ const q = (s: string) => JSON.stringify(s);
 const list = (xs: readonly (string | number)[]) =>
   `[${xs.map((x) => (typeof x === "string" ? q(x) : x)).join(", ")}]`;
 
-/** `[log]`, from the settings the daemon has (level and format of its own log lines). */
-function logSection(config: ServinConfig): string {
-  const log = config as ServinConfig & { logLevel?: string; logFormat?: string };
-  if (log.logLevel === undefined && log.logFormat === undefined) return "";
-  return `[log]
-# debug | info | warn | error (SERVIN_LOG_LEVEL and --log-level override it).
-${log.logLevel === undefined ? "" : `level = ${q(log.logLevel)}\n`}# text | json lines (SERVIN_LOG_FORMAT and --log-format override it).
-${log.logFormat === undefined ? "" : `format = ${q(log.logFormat)}\n`}
-`;
-}
-
 const duration = (seconds: number) => (seconds % 3600 === 0 ? `${seconds / 3600}h` : `${seconds}s`);
 
 /**
@@ -77,7 +66,7 @@ token_file = ${q(config.tokenFile)}
 allowed_uids = ${list(config.allowedUids)}
 allowed_gids = ${list(config.allowedGids)}
 
-${logSection(config)}[storage]
+[storage]
 root = ${q(config.root)}
 state_dir = ${q(config.stateDir)}
 
