@@ -206,7 +206,7 @@ export const servinCommand = defineCommand({
 export async function runServin(argv: string[]): Promise<void> {
   // `servin logs ID | head -1`: the reader leaving ends servin quietly (exit 0), not with an EPIPE trace.
   handleBrokenPipes("exit");
-  if (argv.length === 0 || argv.includes("--help") || argv.includes("-h")) {
+  if (argv.length === 0 || wantsHelp(argv)) {
     await showUsageFor(argv);
     return;
   }
@@ -246,4 +246,27 @@ async function showUsageFor(argv: string[]): Promise<void> {
     cmd = next;
   }
   await showUsage(cmd, parent);
+}
+
+/**
+ * `--help`/`-h` anywhere, except inside the container's command of `run IMAGE CMD…` and `exec ID CMD…`
+ * (`servin exec ID df -h` runs df). Without the flags' types, a word after a flag may be its value:
+ * the command is taken to start at the latest possible word, so a `-h` of servin's is never missed.
+ */
+function wantsHelp(argv: string[]): boolean {
+  let end = argv.length;
+  if (argv[0] === "run" || argv[0] === "exec")
+    for (let i = 1; i < argv.length; i++) {
+      const word = argv[i]!;
+      if (word === "--") {
+        end = i;
+        break;
+      }
+      if (word.startsWith("-")) continue;
+      const previous = argv[i - 1]!;
+      if (i > 1 && previous.startsWith("-") && !previous.includes("=")) continue;
+      end = i;
+      break;
+    }
+  return argv.slice(0, end).some((word) => word === "--help" || word === "-h");
 }

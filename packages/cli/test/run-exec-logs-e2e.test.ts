@@ -194,6 +194,9 @@ describe.skipIf(!real)("servin run / exec / logs on the oci backend", () => {
     expect(ls.code, ls.stderr).toBe(0);
     expect(ls.stdout).toMatch(/^-rw.* \/etc\/motd\n$/);
     expect((await runCli(["exec", ...port, id, "sh", "-c", "exit 5"])).code).toBe(5);
+    // `-h` and `--help` after the ID are the command's too, not a request for servin's help
+    const help = await runCli(["exec", ...port, id, "sh", "-c", 'echo "$1 $2"', "sh", "-h", "--help"]);
+    expect(help).toMatchObject({ code: 0, stdout: "-h --help\n" });
     for (const timeout of [[], ["--timeout", "10"]]) {
       // streaming exec, then ExecSync (a timeout): the same answer
       const missing = await runCli(["exec", ...port, ...timeout, id, "nope"]);
