@@ -63,6 +63,13 @@ export function cleanEntryPath(name: string, what = "entry"): string {
 
 class SnapshotBuilder {
   private readonly knownDirs = new Set<string>([""]);
+  /**
+   * Every non-directory path this layer created (never shrunk but by unlink): the snapshot starts
+   * empty and only this builder writes into it, so a path in neither set does not exist and needs
+   * no lstat (a synchronous syscall per entry, the main thread's largest cost on a layer of many
+   * small files).
+   */
+  private readonly created = new Set<string>();
   private readonly dirMeta = new Map<string, TarEntry>();
   readonly specials: TarWriteEntry[] = [];
   readonly opaque = new Set<string>();
@@ -118,7 +125,7 @@ class SnapshotBuilder {
       cur = cur === "" ? part : `${cur}/${part}`;
       if (this.knownDirs.has(cur)) continue;
       if (this.pendingPaths.has(cur)) await this.barrier();
-      const st = lstatSync(this.abs(cur), { throwIfNoEntry: false });
+      const st = this.created.has(cur) ? lstatSync(this.abs(cur), { throwIfNoEntry: false }) : undefined;
       if (!st) {
         if (!create) throw new UnpackError(`${entry}: "${cur}" does not exist in this layer`);
         mkdirSync(this.abs(cur), { mode: 0o755 });
@@ -167,7 +174,10 @@ class SnapshotBuilder {
     // A later entry at the same path wins over a whiteout or device recorded earlier.
     this.dropSpecials((name) => name === rel);
     this.skippedSpecials.delete(rel);
-    const st = lstatSync(this.abs(rel), { throwIfNoEntry: false });
+    const st =
+      this.created.has(rel) || this.knownDirs.has(rel)
+        ? lstatSync(this.abs(rel), { throwIfNoEntry: false })
+        : undefined;
     if (!st) return false;
     if (st.isDirectory()) {
       if (keepDir) return true;
@@ -183,6 +193,7 @@ class SnapshotBuilder {
       for (const d of [...this.skippedSpecials]) if (under(d)) this.skippedSpecials.delete(d);
     } else {
       unlinkSync(this.abs(rel));
+      this.created.delete(rel);
     }
     return false;
   }
@@ -244,6 +255,7 @@ class SnapshotBuilder {
       case "symlink": {
         await this.clear(rel, false);
         const abs = this.abs(rel);
+        this.created.add(rel);
         await this.background(rel, async () => {
           await symlink(e.linkname, abs);
           if (this.privileged && (e.uid !== 0 || e.gid !== 0)) await lchown(abs, e.uid, e.gid);
@@ -275,6 +287,7 @@ class SnapshotBuilder {
         if (target === rel) return;
         await this.clear(rel, false);
         linkSync(this.abs(target), this.abs(rel));
+        this.created.add(rel);
         return;
       }
       default:
@@ -301,6 +314,7 @@ class SnapshotBuilder {
   private async writeFile(rel: string, e: TarEntry, body: AsyncIterable<Buffer>): Promise<void> {
     const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
     const abs = this.abs(rel);
+    this.created.add(rel);
     // The file is created with its permission bits; chown and chmod run only
     // when they change something (each is a thread-pool round trip).
     const createMode = e.mode & 0o777;
