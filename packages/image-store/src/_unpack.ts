@@ -45,8 +45,11 @@ export interface UnpackResult {
 }
 
 const OPAQUE = ".wh..wh..opq";
-const SMALL_FILE = 256 * 1024;
+/** Files up to this size are read whole and written in the background (the bulk of a layer). */
+const SMALL_FILE = 4 << 20;
 const MAX_PENDING = 32;
+/** Bytes of file bodies held for background writes, per layer: what bounds the unpack's memory. */
+const MAX_PENDING_BYTES = 16 << 20;
 /** Read once: bits the umask removes from new files must be restored with chmod. */
 const UMASK = process.umask();
 const WH = ".wh.";
@@ -79,6 +82,7 @@ class SnapshotBuilder {
   /** File and symlink creations in flight: creates are slow on some filesystems, so several run at once. */
   private readonly pending = new Set<Promise<void>>();
   private readonly pendingPaths = new Set<string>();
+  private pendingBytes = 0;
   private failure: unknown;
 
   constructor(
@@ -90,9 +94,13 @@ class SnapshotBuilder {
     return rel === "" ? this.root : join(this.root, rel);
   }
 
-  /** Runs a create in the background, at most MAX_PENDING at once; its path is busy until it ends. */
-  private async background(rel: string, fn: () => Promise<void>): Promise<void> {
+  /**
+   * Runs a create in the background, at most MAX_PENDING at once holding at most MAX_PENDING_BYTES
+   * of file data; its path is busy until it ends.
+   */
+  private async background(rel: string, fn: () => Promise<void>, bytes = 0): Promise<void> {
     this.pendingPaths.add(rel);
+    this.pendingBytes += bytes;
     const p: Promise<void> = fn()
       .catch((err) => {
         this.failure ??= err;
@@ -100,9 +108,14 @@ class SnapshotBuilder {
       .finally(() => {
         this.pending.delete(p);
         this.pendingPaths.delete(rel);
+        this.pendingBytes -= bytes;
       });
     this.pending.add(p);
-    if (this.pending.size >= MAX_PENDING) await Promise.race(this.pending);
+    while (
+      this.pending.size > 0 &&
+      (this.pending.size >= MAX_PENDING || this.pendingBytes > MAX_PENDING_BYTES)
+    )
+      await Promise.race(this.pending);
     if (this.failure) throw this.failure;
   }
 
@@ -332,16 +345,20 @@ class SnapshotBuilder {
       const chunks: Buffer[] = [];
       for await (const chunk of body) chunks.push(chunk);
       const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-      await this.background(rel, async () => {
-        const fh = await open(abs, flags, createMode);
-        try {
-          let off = 0;
-          while (off < data.length) off += (await fh.write(data, off)).bytesWritten;
-          await finish(fh);
-        } finally {
-          await fh.close();
-        }
-      });
+      await this.background(
+        rel,
+        async () => {
+          const fh = await open(abs, flags, createMode);
+          try {
+            let off = 0;
+            while (off < data.length) off += (await fh.write(data, off)).bytesWritten;
+            await finish(fh);
+          } finally {
+            await fh.close();
+          }
+        },
+        data.length,
+      );
       return;
     }
     const fh = await open(abs, flags, createMode);
