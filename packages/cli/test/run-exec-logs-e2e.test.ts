@@ -10,7 +10,6 @@ import { spawn } from "node:child_process";
 import { mkdtemp, rename, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { TestRegistry } from "@servin/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   BINARY,
@@ -26,7 +25,7 @@ if (process.env.SERVIN_REQUIRE_REAL === "1" && !real)
   throw new Error("SERVIN_REQUIRE_REAL=1 but this is not root with runc, conmon and the registry tools");
 
 const IMAGE = "busybox:latest";
-let registry: TestRegistry;
+let registry: Awaited<ReturnType<typeof startMirrorRegistry>>["registry"];
 let servin: RunningServin;
 let dir: string;
 let port: string[];
@@ -194,6 +193,8 @@ describe.skipIf(!real)("servin run / exec / logs on the oci backend", () => {
     expect(ls.code, ls.stderr).toBe(0);
     expect(ls.stdout).toMatch(/^-rw.* \/etc\/motd\n$/);
     expect((await runCli(["exec", ...port, id, "sh", "-c", "exit 5"])).code).toBe(5);
+    // no --port: SERVIN_URL says where servin is
+    expect((await runCli(["exec", id, "true"], { SERVIN_URL: servin.url })).code).toBe(0);
     // `-h` and `--help` after the ID are the command's too, not a request for servin's help
     const help = await runCli(["exec", ...port, id, "sh", "-c", 'echo "$1 $2"', "sh", "-h", "--help"]);
     expect(help).toMatchObject({ code: 0, stdout: "-h --help\n" });

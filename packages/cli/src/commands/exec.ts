@@ -36,8 +36,8 @@ export const execCommand = defineCommand({
       if (line.command.length === 0) throw new Error("exec: no command given (servin exec ID CMD ARGS…)");
       const flag = (name: string) => line.strings.get(name)?.at(-1);
       const connection: ConnectArgs = {
-        host: flag("host") ?? "127.0.0.1",
-        port: flag("port") ?? "8080",
+        ...(flag("host") !== undefined ? { host: flag("host") } : {}),
+        ...(flag("port") !== undefined ? { port: flag("port") } : {}),
         ...(flag("token-file") ? { "token-file": flag("token-file") } : {}),
       };
       const timeoutText = flag("timeout") ?? "0";

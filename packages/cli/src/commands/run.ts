@@ -108,8 +108,8 @@ async function run(rawArgs: string[]): Promise<number> {
   const entrypoint = one("entrypoint");
 
   const connection: ConnectArgs = {
-    host: one("host") ?? "127.0.0.1",
-    port: one("port") ?? "8080",
+    ...(one("host") !== undefined ? { host: one("host") } : {}),
+    ...(one("port") !== undefined ? { port: one("port") } : {}),
     ...(one("token-file") ? { "token-file": one("token-file") } : {}),
   };
   const cri = connect(connection, 10 * 60_000);
