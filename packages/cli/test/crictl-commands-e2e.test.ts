@@ -190,6 +190,18 @@ describe.skipIf(!real)("crictl-style commands on the oci backend", () => {
     60_000,
   );
 
+  it.skipIf(!existsSync(CRICTL))(
+    "info holds what crictl 1.26's info prints for the same server",
+    async () => {
+      const theirs = JSON.parse(
+        (await execFileP(CRICTL, ["--runtime-endpoint", `unix://${servin.socket}`, "info"])).stdout,
+      ) as Record<string, unknown>;
+      const ours = JSON.parse((await runCli(["info", ...port])).stdout) as Record<string, unknown>;
+      expect(Object.keys(theirs).length).toBeGreaterThan(1);
+      for (const [key, value] of Object.entries(theirs)) expect(ours[key], key).toEqual(value);
+    },
+  );
+
   it("statsp: the pod in a table (POD, POD ID, CPU %, MEM) and as YAML", async () => {
     const table = await runCli(["statsp", "-s", "0.2", ...port]);
     expect(table.code, table.stderr).toBe(0);
