@@ -3,7 +3,8 @@
  * 5 gzip layers, 227 MiB compressed) from the kit's local registry, `crictl pull` against the built
  * servin binary and against containerd 1.6 in the same run, `crictl rmi` before every pull (cold:
  * no blob or snapshot left), rounds in ABBA order; wall time per pull and each daemon's peak RSS
- * during its pulls (VmHWM, reset through /proc/PID/clear_refs before each pull).
+ * during its pulls (VmHWM, reset through /proc/PID/clear_refs before each pull), and the CPU time each
+ * daemon spent on a pull (utime + stime; robust to load from other processes, unlike wall time).
  *
  * Run: node --import tsx bench/image-pull-large.ts [--rounds 3]   (root; BENCH_ROUNDS too)
  *      SERVIN_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile servin.
@@ -37,6 +38,13 @@ function status(pid: number, field: string): number {
   return Number(m?.[1] ?? 0) * 1024;
 }
 
+/** CPU seconds (user + system) a process has used so far, from /proc/PID/stat (clock ticks of 10 ms). */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 /** Blobs left in a content store directory (0 after a successful rmi: the next pull is cold). */
 function countFiles(dir: string): number {
   return existsSync(dir) ? readdirSync(dir).length : 0;
@@ -63,9 +71,9 @@ async function main(): Promise<number> {
   const setUp = await sideBySideSetUp(log);
   if ("code" in setUp) return setUp.code;
   const servin = await ServinProcess.create("servin-bench-pull-");
-  const samples: Record<Side, { ms: number[]; peakRss: number[] }> = {
-    servin: { ms: [], peakRss: [] },
-    containerd: { ms: [], peakRss: [] },
+  const samples: Record<Side, { ms: number[]; peakRss: number[]; cpu: number[] }> = {
+    servin: { ms: [], peakRss: [], cpu: [] },
+    containerd: { ms: [], peakRss: [], cpu: [] },
   };
   const load = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
   let code = 0;
@@ -100,15 +108,18 @@ async function main(): Promise<number> {
       const pid = s.pid();
       writeFileSync(`/proc/${pid}/clear_refs`, "5"); // resets VmHWM to the current RSS
       const rssBefore = status(pid, "VmRSS");
+      const cpuBefore = cpuSeconds(pid);
       const started = performance.now();
       const r = await c(["pull", ref], 10 * 60_000);
       const ms = performance.now() - started;
       if (r.code !== 0) throw new Error(`${side}: crictl pull failed: ${r.stderr}`);
       const peak = status(pid, "VmHWM");
+      const cpu = cpuSeconds(pid) - cpuBefore;
+      samples[side].cpu.push(cpu);
       samples[side].ms.push(ms);
       samples[side].peakRss.push(peak);
       log(
-        `${side}: ${(ms / 1000).toFixed(2)} s, peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB (${(rssBefore / 2 ** 20).toFixed(0)} before), ${before} blob(s) before the pull`,
+        `${side}: ${(ms / 1000).toFixed(2)} s (daemon CPU ${cpu.toFixed(2)} s), peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB (${(rssBefore / 2 ** 20).toFixed(0)} before), ${before} blob(s) before the pull`,
       );
     }
     for (const side of ["servin", "containerd"] as Side[]) await crictl(sides[side].socket)(["rmi", ref]);
@@ -117,11 +128,12 @@ async function main(): Promise<number> {
     const sMed = quantile(samples.servin.ms, 0.5)!;
     const cMed = quantile(samples.containerd.ms, 0.5)!;
     const mib = (xs: number[]) => `${(Math.max(...xs) / 2 ** 20).toFixed(0)} MiB`;
+    const cpuMed = (side: Side) => quantile(samples[side].cpu, 0.5)!;
     const table = [
-      "| side | rounds (s) | median s | peak RSS (max) | ratio |",
-      "| ---- | ---------- | -------: | -------------: | ----: |",
-      `| servin | ${fmt(samples.servin.ms)} | ${(sMed / 1000).toFixed(2)} | ${mib(samples.servin.peakRss)} | ${(sMed / cMed).toFixed(2)}× |`,
-      `| containerd | ${fmt(samples.containerd.ms)} | ${(cMed / 1000).toFixed(2)} | ${mib(samples.containerd.peakRss)} | 1.00× |`,
+      "| side | wall per pull (s) | median s | ratio | daemon CPU median s | CPU ratio | peak RSS (max) |",
+      "| ---- | ----------------- | -------: | ----: | ------------------: | --------: | -------------: |",
+      `| servin | ${fmt(samples.servin.ms)} | ${(sMed / 1000).toFixed(2)} | ${(sMed / cMed).toFixed(2)}× | ${cpuMed("servin").toFixed(2)} | ${(cpuMed("servin") / cpuMed("containerd")).toFixed(2)}× | ${mib(samples.servin.peakRss)} |`,
+      `| containerd | ${fmt(samples.containerd.ms)} | ${(cMed / 1000).toFixed(2)} | 1.00× | ${cpuMed("containerd").toFixed(2)} | 1.00× | ${mib(samples.containerd.peakRss)} |`,
     ].join("\n");
     const note = `${new Date().toISOString().slice(0, 10)}, ${ROUNDS} round(s) per side (ABBA), load average ${loadBefore} before, ${loadAfter} after`;
     process.stdout.write(`${table}\n\n${note}\n`);
