@@ -148,9 +148,13 @@ export async function startServinDaemon(config: ServinConfig, baseLogger: Logger
           onDecision: (peer, uid, admitted) => {
             if (peerUids.size >= 4096) peerUids.delete(peerUids.keys().next().value as string);
             peerUids.set(peerKey(peer), uid);
-            logger.debug(
-              `peer ${peer.remoteAddress}:${peer.remotePort} uid ${uid ?? "unknown"}: ${admitted ? "admitted" : "denied"}`,
-            );
+            // A refusal at warn: for the gRPC TCP listener this is the only line (grpc-js answers it).
+            if (admitted)
+              logger.debug(`peer ${peer.remoteAddress}:${peer.remotePort} uid ${uid ?? "unknown"}: admitted`);
+            else
+              logger.warn(
+                `peer ${peer.remoteAddress}:${peer.remotePort} uid ${uid ?? "unknown"}: denied (not root, not in [server] allowed_uids or allowed_gids)`,
+              );
           },
         });
     const access = createAccessLog(logger, (peer) => peerUids.get(peerKey(peer)));
