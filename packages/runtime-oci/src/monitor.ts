@@ -29,6 +29,12 @@ export interface MonitorCreateOptions {
   /** cgroup.procs files to move conmon into before it starts the runtime (best effort). */
   cgroupProcs?: string[];
   /**
+   * Work conmon's start waits for (the rootfs mount), done while conmon
+   * itself starts up: conmon runs the runtime only once it resolves; a
+   * rejection fails the create with that error (conmon killed first).
+   */
+  ready?: Promise<unknown>;
+  /**
    * Aborting it while the runtime's create runs kills conmon and everything
    * under it, waits until they are gone, and rejects with the cancellation
    * error; once the pid was reported it has no effect.
@@ -154,10 +160,8 @@ export function createConmonMonitor(opts: {
           else child.once("exit", () => res());
           child.once("error", () => res());
         });
-        const timer = setTimeout(
-          () => fail(`conmon did not report the container pid within ${Math.round(syncTimeoutMs / 1000)} s`),
-          syncTimeoutMs,
-        );
+        // Armed once conmon is let go: `ready` (a copy fallback of the rootfs) may take its time.
+        let timer: NodeJS.Timeout | undefined;
         child.stderr?.on("data", (d: Buffer) => stderr.push(d));
         child.on("error", (err) => fail(`cannot run conmon ${opts.path}: ${err.message}`));
         sync.on("data", (d: Buffer) => {
@@ -184,11 +188,23 @@ export function createConmonMonitor(opts: {
         // conmon blocks on the start pipe: place it in its cgroup first, so
         // that it (and its double-forked daemon) never lives in ours.
         const pid = child.pid;
-        void Promise.all(
-          (c.cgroupProcs ?? []).map((procs) =>
+        void Promise.all([
+          ...(c.cgroupProcs ?? []).map((procs) =>
             pid ? appendFile(procs, `${pid}\n`).catch(() => undefined) : undefined,
           ),
-        ).then(() => start.end("0"));
+          c.ready,
+        ]).then(
+          () => {
+            if (settled) return;
+            timer = setTimeout(
+              () =>
+                fail(`conmon did not report the container pid within ${Math.round(syncTimeoutMs / 1000)} s`),
+              syncTimeoutMs,
+            );
+            start.end("0");
+          },
+          (err: unknown) => fail(err instanceof CriError ? err : `${(err as Error).message ?? err}`),
+        );
       });
     },
 

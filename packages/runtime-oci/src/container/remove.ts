@@ -3,9 +3,9 @@
  * delete, unmount, every file of the container) runs off the request path,
  * and the next start finishes it after a crash.
  */
-import { mkdir, readdir, readFile, rm, unlink } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { atomicWriteFile, syncDir } from "@servin/node-kit";
+import { syncDir } from "@servin/node-kit";
 import type { ContainerRecord } from "@servin/runtime-core";
 import { checkpoint } from "../_cancel.js";
 import { removeCgroup } from "../_cgroups.js";
@@ -17,8 +17,8 @@ import { lookupContainer, readPid } from "../oci-runtime.js";
 
 /**
  * What is left to remove of a container whose record the core is deleting:
- * `<root>/container-removals/<id>`, written durably before RemoveContainer answers and
- * unlinked once the cleanup is complete. It lives under the persistent root,
+ * `<root>/container-removals/<id>`, its directory entry made durable before
+ * RemoveContainer answers, unlinked once the cleanup is complete. It lives under the persistent root,
  * like the writable layer it stands for, so it survives a reboot too.
  */
 interface Tombstone {
@@ -71,7 +71,10 @@ export async function removeContainer(
     await syncDir(ctx.root);
     madeDir.add(ctx);
   }
-  await atomicWriteFile(join(dir, id), JSON.stringify(tombstone), { mode: 0o600 });
+  // One fsync, of the directory: the entry is what must survive a crash. Its
+  // content only saves work; a torn or empty one is rebuilt from the ID (tombstoneOf).
+  await writeFile(join(dir, id), JSON.stringify(tombstone), { mode: 0o600 });
+  await syncDir(dir);
   cleanUpInBackground(ctx, tombstone);
 }
 
@@ -84,16 +87,40 @@ export async function finishRemovals(ctx: OciContext): Promise<void> {
   const names = await readdir(tombstoneDir(ctx)).catch(() => [] as string[]);
   for (const name of names) {
     if (!/^[0-9a-f]{64}$/.test(name) || ctx.removals.has(name)) continue;
-    let tombstone: Tombstone;
-    try {
-      tombstone = JSON.parse(await readFile(join(tombstoneDir(ctx), name), "utf8")) as Tombstone;
-    } catch {
-      continue; // a temp file of an interrupted write: its removal never answered, the record still exists
-    }
-    if (tombstone.id !== name) continue;
+    const tombstone = await tombstoneOf(ctx, name);
     ctx.logger.info(`container "${name}": finishing its removal interrupted by a restart`);
     await cleanUpInBackground(ctx, tombstone);
   }
+}
+
+/**
+ * The tombstone of `id` as written, or — torn by a crash (its content is not
+ * fsynced) — rebuilt from the ID: every path derives from it, the runtime is
+ * the one whose state knows the container (else the default), and it is
+ * treated as half-created, so that processes, runc state and cgroup are all
+ * looked for.
+ */
+async function tombstoneOf(ctx: OciContext, id: string): Promise<Tombstone> {
+  try {
+    const t = JSON.parse(await readFile(join(tombstoneDir(ctx), id), "utf8")) as Tombstone;
+    if (t.version === 1 && t.id === id && typeof t.rootfs === "string") return t;
+  } catch {}
+  let runtime = ctx.defaultRuntime;
+  for (const [name, rt] of ctx.runtimes) {
+    if ((await lookupContainer(rt, id).catch(() => undefined)) !== undefined) {
+      runtime = name;
+      break;
+    }
+  }
+  return {
+    version: 1,
+    id,
+    sandboxId: "",
+    runtime,
+    rootfs: join(paths.bundle(ctx, id), "rootfs"),
+    cgroupsPath: "",
+    halfCreated: true,
+  };
 }
 
 /** The removals in progress of `sandboxId`'s containers (a pod's removal waits for them: they hold its cgroup). */

@@ -85,9 +85,11 @@ async function spawn(
   const bundle = paths.bundle(ctx, id);
   const next = { ...state };
   const cleanup = new Cleanup(ctx.logger);
+  let mounted: Promise<"overlay" | "copy"> | undefined;
   try {
     cleanup.add("startContainer: unmounting rootfs", () => unmountAll(state.rootfs));
-    next.rootfsMode = await mountRootfs({
+    // The mount runs while conmon starts up; conmon runs `runtime create` once it is done.
+    mounted = mountRootfs({
       layers: container.image.layers,
       upper: state.upper,
       work: state.work,
@@ -96,7 +98,7 @@ async function spawn(
       id,
       logger: ctx.logger,
     });
-    checkpoint(signal, what);
+    mounted.catch(() => {});
     // A runtime create killed half-way leaves a cgroup its delete does not know of.
     cleanup.add("startContainer: removing container cgroup", () =>
       removeCgroup(ctx.cgroupMode, state.cgroupsPath),
@@ -123,13 +125,17 @@ async function spawn(
       terminal: config.tty === true,
       stdin: config.stdin === true,
       leaveStdinOpen: config.stdinOnce !== true,
+      ready: mounted,
       ...(signal ? { signal } : {}),
     });
+    next.rootfsMode = await mounted;
     next.pid = created.pid;
     // The last moment a cancellation can still undo everything.
     checkpoint(signal, what);
     return next;
   } catch (err) {
+    // A mount still under way (conmon failed first) must be done before its undo runs.
+    await mounted?.catch(() => {});
     await cleanup.run();
     if (err instanceof Error && /executable file not found|no such file or directory/i.test(err.message)) {
       throw new CriError("FailedPrecondition", `container "${name}": ${err.message}`, { cause: err });
