@@ -1,7 +1,8 @@
 /**
  * One access line per CRI request, HTTP and gRPC alike, at the level a node wants: kubelet polls its
  * read RPCs (ListContainers, PodSandboxStatus, ImageFsInfo…) every second or so, and containerd logs
- * per-call lines at debug. So: what changes the node (or runs code in it) at info, reads at debug,
+ * those at debug. So: what changes the node (or opens a session in it) at info, reads, exec probes
+ * and log reopens at debug,
  * a refusal or failure at info, a fault of ours (5xx, Internal, Unavailable…) and every refused
  * credential (401, 403, Unauthenticated, PermissionDenied) at warn, whatever the RPC.
  */
@@ -10,8 +11,14 @@ import { RPCS, type RpcName } from "@servin/cri-messages";
 import type { Logger } from "@servin/node-kit";
 import { isDaemonLogger, type LogFields, type LogLevel } from "./log.js";
 
-/** RPCs that only read: at debug when they succeed (they are what kubelet polls). */
-const READS: ReadonlySet<string> = new Set<RpcName>([
+/**
+ * At debug when they succeed: the RPCs that only read (kubelet polls them), and what kubelet calls
+ * on a timer although it changes something: ExecSync (exec probes, every period of every probe) and
+ * ReopenContainerLog (log rotation). containerd logs these at debug too.
+ */
+const QUIET: ReadonlySet<string> = new Set<RpcName>([
+  "execSync",
+  "reopenContainerLog",
   "version",
   "status",
   "runtimeConfig",
@@ -41,7 +48,7 @@ const FAULTS: ReadonlySet<string> = new Set(["Internal", "Unknown", "DataLoss", 
 export function httpAccessLevel(record: Pick<AccessRecord, "method" | "path" | "rpc" | "status">): LogLevel {
   if (record.status === 401 || record.status === 403 || record.status >= 500) return "warn";
   if (record.status >= 400) return "info";
-  if (record.rpc ? READS.has(record.rpc) : record.method === "GET") return "debug";
+  if (record.rpc ? QUIET.has(record.rpc) : record.method === "GET") return "debug";
   return POLLED_PATHS.has(record.path) ? "debug" : "info";
 }
 
@@ -49,7 +56,7 @@ export function httpAccessLevel(record: Pick<AccessRecord, "method" | "path" | "
 export function grpcAccessLevel(rpc: string, code: string): LogLevel {
   if (code === "Unauthenticated" || code === "PermissionDenied" || FAULTS.has(code)) return "warn";
   if (code !== "OK") return "info";
-  return READS.has(rpc) ? "debug" : "info";
+  return QUIET.has(rpc) ? "debug" : "info";
 }
 
 const ms = (durationMs: number) => Math.round(durationMs * 10) / 10;

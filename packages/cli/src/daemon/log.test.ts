@@ -101,7 +101,9 @@ describe("access log levels", () => {
     expect(http("POST", "/v1/runtime/container/list", 500, "listContainers")).toBe("warn");
     expect(grpcAccessLevel("listContainers", "OK")).toBe("debug");
     expect(grpcAccessLevel("runPodSandbox", "OK")).toBe("info");
-    expect(grpcAccessLevel("execSync", "OK")).toBe("info");
+    expect(grpcAccessLevel("execSync", "OK")).toBe("debug"); // exec probes
+    expect(grpcAccessLevel("execSync", "DeadlineExceeded")).toBe("info");
+    expect(grpcAccessLevel("exec", "OK")).toBe("info");
     expect(grpcAccessLevel("containerStatus", "NotFound")).toBe("info");
     expect(grpcAccessLevel("listContainers", "PermissionDenied")).toBe("warn");
     expect(grpcAccessLevel("version", "Internal")).toBe("warn");
