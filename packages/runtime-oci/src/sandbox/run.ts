@@ -48,13 +48,27 @@ export async function runSandbox(
   const cleanup = new Cleanup(ctx.logger);
   try {
     checkpoint(signal, what);
-    // Pod files (persistent: they are bind-mounted into containers that outlive us).
+    // Pod files (persistent: they are bind-mounted into containers that outlive us). Their
+    // directory comes first: it marks the pod live for start-up reconcile of the network.
     const data = paths.podData(ctx, id);
     await mkdir(data, { recursive: true });
     cleanup.add("runSandbox: removing pod files", () => rm(data, { recursive: true, force: true }));
     const resolv = renderResolvConf(sandbox.config.dnsConfig);
-    // Three files, three fsyncs: side by side.
-    await Promise.all([
+
+    const cni = ctx.cni !== undefined && (await usesCni(ctx, state.modes, id)) ? ctx.cni : undefined;
+    if (cni) {
+      // After a restart, start-up reconcile must not mistake this new pod for a leftover.
+      await ctx.cniReconciled;
+      checkpoint(signal, what);
+      cleanup.add("runSandbox: removing the network namespace", () => cni.removeNetns(id));
+    }
+    if (state.modes.ipc === "pod")
+      cleanup.add("runSandbox: unmounting /dev/shm", () => removeTree(paths.podRun(ctx, id)));
+    const bundle = paths.bundle(ctx, id);
+    cleanup.add("runSandbox: removing bundle", () => removeTree(bundle));
+    // The pod files (three fsyncs), the pinned netns, /dev/shm and the bundle dir do not depend on each other.
+    const [netns] = await settleAll([
+      cni?.createNetns(id),
       atomicWriteFile(state.files.hostname, `${state.hostname}\n`, POD_FILE),
       state.modes.network === "node"
         ? copyFile("/etc/hosts", state.files.hosts)
@@ -65,31 +79,12 @@ export async function runSandbox(
             atomicWriteFile(state.files.resolvConf, "", POD_FILE),
           )
         : atomicWriteFile(state.files.resolvConf, resolv, POD_FILE),
+      state.modes.ipc === "pod" ? mountShm(state.shmPath) : undefined,
+      mkdir(join(bundle, "rootfs"), { recursive: true }),
     ]);
+    if (netns) state.netns = netns;
     checkpoint(signal, what);
 
-    // The netns must exist before runc creates the infra in it; CNI ADD then
-    // configures it while conmon + runc create and start the infra: the pause
-    // process never looks at the network, so the two overlap.
-    const cniUsed = ctx.cni !== undefined && (await usesCni(ctx, state.modes, id));
-    if (cniUsed && ctx.cni) {
-      const cni = ctx.cni;
-      // After a restart, start-up reconcile must not mistake this new pod for a leftover.
-      await ctx.cniReconciled;
-      checkpoint(signal, what);
-      cleanup.add("runSandbox: removing the network namespace", () => cni.removeNetns(id));
-      state.netns = await cni.createNetns(id);
-      checkpoint(signal, what);
-    }
-
-    if (state.modes.ipc === "pod") {
-      cleanup.add("runSandbox: unmounting /dev/shm", () => removeTree(paths.podRun(ctx, id)));
-      await mountShm(state.shmPath);
-    }
-
-    const bundle = paths.bundle(ctx, id);
-    cleanup.add("runSandbox: removing bundle", () => removeTree(bundle));
-    await mkdir(join(bundle, "rootfs"), { recursive: true });
     const spec = buildSandboxSpec({
       id,
       config: sandbox.config,
@@ -144,9 +139,10 @@ export async function runSandbox(
       await runtime.start(id);
       return pid;
     };
+    // The netns exists (runc joins it); CNI ADD configures it while conmon + runc create and
+    // start the infra: the pause process never looks at the network, so the two overlap.
     const attach = async (): Promise<PodSandboxNetworkStatus | undefined> => {
-      const cni = ctx.cni;
-      if (!cniUsed || !cni || !state.netns) return undefined;
+      if (!cni || !state.netns) return undefined;
       const meta = sandbox.config.metadata;
       const { ips } = await cni.setup({
         id,
@@ -160,16 +156,9 @@ export async function runSandbox(
       return networkStatus(ips);
     };
     // setup() undoes a failed ADD itself; this undoes a completed one, first of all the undo steps.
-    if (cniUsed && ctx.cni) {
-      const cni = ctx.cni;
-      cleanup.add("runSandbox: tearing down the pod network", () => cni.teardown(id));
-    }
-    // Both settle before any undo runs: a step must never race the work it undoes.
-    const [infra, net] = await Promise.allSettled([startInfra(), attach()]);
-    if (infra.status === "rejected") throw infra.reason;
-    if (net.status === "rejected") throw net.reason;
-    const network = net.value;
-    state.pid = infra.value;
+    if (cni) cleanup.add("runSandbox: tearing down the pod network", () => cni.teardown(id));
+    const [pid, network] = await settleAll([startInfra(), attach()]);
+    state.pid = pid;
     // The last moment a cancellation can still undo everything: after the return the core owns the pod.
     checkpoint(signal, what);
     return { backendState: { ...state }, ...(network ? { network } : {}) };
@@ -177,4 +166,18 @@ export async function runSandbox(
     await cleanup.run();
     throw err;
   }
+}
+
+/**
+ * Promise.all that waits for every step to settle before it throws the first
+ * failure: an undo step must never race the work it undoes.
+ */
+async function settleAll<T extends readonly unknown[]>(
+  steps: T,
+): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
+  const results = await Promise.allSettled(steps);
+  for (const r of results) if (r.status === "rejected") throw r.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as {
+    -readonly [K in keyof T]: Awaited<T[K]>;
+  };
 }
