@@ -13,6 +13,7 @@ import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { type CriClient, createCriClient } from "@servin/cri-http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { stringify as yamlStringify } from "yaml";
 import {
   BINARY,
   type RunningServin,
@@ -200,6 +201,61 @@ describe.skipIf(!real)("crictl-style commands on the oci backend", () => {
       expect(Object.keys(theirs).length).toBeGreaterThan(1);
       for (const [key, value] of Object.entries(theirs)) expect(ours[key], key).toEqual(value);
     },
+  );
+
+  it.skipIf(!existsSync(CRICTL))(
+    "a pod file crictl 1.26 runs gives the same pod when servin runs it (JSON and YAML)",
+    async () => {
+      const config = (name: string) => ({
+        metadata: { name, namespace: "files", uid: `${name}-uid`, attempt: 2 },
+        hostname: "same-host",
+        log_directory: join(dir, "logs", name),
+        labels: { tier: "web", "example.com/team": "a" },
+        annotations: { note: "from a file" },
+        dns_config: { servers: ["10.0.0.53"], searches: ["example.com"], options: ["ndots:2"] },
+        linux: { security_context: { namespace_options: { network: 2 } } },
+      });
+      const strip = (status: Record<string, unknown>) => {
+        const { id: _id, metadata, created_at: _created, ...rest } = status;
+        return { ...rest, attempt: (metadata as { attempt?: number }).attempt };
+      };
+      for (const ext of ["json", "yaml"] as const) {
+        const text = (name: string) =>
+          ext === "json" ? JSON.stringify(config(name)) : (yamlStringify(config(name)) as string);
+        await writeFile(file(`crictl.${ext}`), text(`by-crictl-${ext}`));
+        await writeFile(file(`servin.${ext}`), text(`by-servin-${ext}`));
+        const theirs = (
+          await execFileP(CRICTL, [
+            "--runtime-endpoint",
+            `unix://${servin.socket}`,
+            "runp",
+            file(`crictl.${ext}`),
+          ])
+        ).stdout.trim();
+        const ours = await runCli(["runp", file(`servin.${ext}`), ...port]);
+        expect(ours.code, ours.stderr).toBe(0);
+        try {
+          const inspect = async (id: string) =>
+            strip(
+              (
+                JSON.parse((await runCli(["inspectp", id, ...port])).stdout) as {
+                  status: Record<string, unknown>;
+                }
+              ).status,
+            );
+          const mine = await inspect(ours.stdout.trim());
+          expect(mine).toMatchObject({
+            labels: config("x").labels,
+            annotations: config("x").annotations,
+            attempt: 2,
+          });
+          expect(mine).toEqual(await inspect(theirs));
+        } finally {
+          await runCli(["rmp", theirs, ours.stdout.trim(), ...port]);
+        }
+      }
+    },
+    120_000,
   );
 
   it("statsp: the pod in a table (POD, POD ID, CPU %, MEM) and as YAML", async () => {
