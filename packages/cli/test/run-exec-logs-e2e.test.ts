@@ -8,6 +8,7 @@
  */
 import { spawn } from "node:child_process";
 import { mkdtemp, rename, writeFile } from "node:fs/promises";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -19,6 +20,7 @@ import {
   startServin,
 } from "../../../apps/servin/test/_binary.js";
 import { haveRealParts, startMirrorRegistry } from "../../../apps/servin/test/_real-parts.js";
+import { PLUGIN_DIR, realPartsMissing, testNetUp } from "../../cni/test/fixtures/bridge-net.js";
 
 const real = haveRealParts();
 if (process.env.SERVIN_REQUIRE_REAL === "1" && !real)
@@ -288,3 +290,96 @@ describe.skipIf(!real)("servin run / exec / logs on the oci backend", () => {
     expect(r).toEqual({ code: 0, stdout: "1\n", stderr: "" });
   }, 60_000);
 });
+
+/** The first bytes a TCP server at `port` on 127.0.0.1 sends, or "" when nothing answers there. */
+function tcpRead(port: number): Promise<string> {
+  return new Promise((done) => {
+    let data = "";
+    const socket = connect(port, "127.0.0.1");
+    socket.on("data", (d) => (data += d));
+    socket.on("error", () => done(""));
+    socket.on("close", () => done(data));
+  });
+}
+
+const cniMissing = realPartsMissing();
+describe.skipIf(!real || cniMissing !== undefined)(
+  "servin run -p through CNI's portmap (fenced bridge)",
+  () => {
+    let net: Awaited<ReturnType<typeof testNetUp>>;
+    let netDir: string;
+    let netServin: RunningServin;
+    let netRegistry: Awaited<ReturnType<typeof startMirrorRegistry>>["registry"];
+
+    beforeAll(async () => {
+      netDir = await mkdtemp(join(tmpdir(), "servin-run-net-"));
+      net = await testNetUp({ bridge: "svnrun0", subnet: "10.99.21.0/24" });
+      await net.writeConf("10-svnrun.conflist", net.conflist());
+      const mirror = await startMirrorRegistry(netDir, { image: "base", repo: "library/busybox:latest" });
+      netRegistry = mirror.registry;
+      netServin = await startServin(
+        [
+          "--backend",
+          "oci",
+          "--image-backend",
+          "disk",
+          "--cni-conf-dir",
+          net.confDir,
+          "--cni-bin-dir",
+          PLUGIN_DIR,
+        ],
+        { dir: netDir, config: mirror.config },
+      );
+    }, 180_000);
+
+    afterAll(async () => {
+      if (netServin) {
+          const res = await fetch(`${netServin.url}/v1/runtime/sandbox/list`, { method: "POST", body: "{}" });
+        for (const pod of ((await res.json()) as { items?: Array<{ id: string }> }).items ?? [])
+          await fetch(`${netServin.url}/v1/runtime/sandbox/remove`, {
+            method: "POST",
+            body: JSON.stringify({ pod_sandbox_id: pod.id }),
+          });
+        await netServin.stop("SIGTERM");
+      }
+      await netRegistry?.stop();
+      await net?.down();
+      if (netDir) await removeDir(netDir);
+    }, 120_000);
+
+    it("-p 127.0.0.1:HOST:CONTAINER reaches the container's port from the host", async () => {
+      const { createServer } = await import("node:net");
+      const hostPort = await new Promise<number>((done) => {
+        const server = createServer().listen(0, "127.0.0.1", () => {
+          const { port } = server.address() as { port: number };
+          server.close(() => done(port));
+        });
+      });
+      const r = await runCli([
+        "run",
+        "--port",
+        String(netServin.port),
+        "-d",
+        "--name",
+        "published",
+        "-p",
+        `127.0.0.1:${hostPort}:8080/tcp`,
+        IMAGE,
+        "nc",
+        "-ll",
+        "-p",
+        "8080",
+        "-e",
+        "echo",
+        "hello from run",
+      ]);
+      expect(r.code, r.stderr).toBe(0);
+      let answer = "";
+      for (let i = 0; i < 100 && answer === ""; i++) {
+        answer = await tcpRead(hostPort);
+        if (answer === "") await new Promise((done) => setTimeout(done, 100));
+      }
+      expect(answer).toBe("hello from run\n");
+    }, 60_000);
+  },
+);
