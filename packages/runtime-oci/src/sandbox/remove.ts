@@ -2,9 +2,8 @@
 import type { SandboxRecord } from "@servin/runtime-core";
 import { checkpoint } from "../_cancel.js";
 import type { OciContext } from "../_context.js";
-import { releasePodNetwork } from "./_network.js";
 import { markAndRemove } from "./_removals.js";
-import { isLiveInfra, sandboxState } from "./_state.js";
+import { sandboxState } from "./_state.js";
 import { stopSandbox } from "./stop.js";
 
 /**
@@ -24,9 +23,9 @@ export async function removeSandbox(
 ): Promise<void> {
   const state = sandboxState(ctx, sandbox);
   const id = sandbox.id;
-  // A half-created infra that never started is killed by the background `delete --force`.
-  if (await isLiveInfra(state.pid, id)) await stopSandbox(ctx, sandbox, signal);
-  else await releasePodNetwork(ctx, id, signal);
+  // Cheap when the pod is stopped already (the core stops it first): conmon's exit file is there,
+  // /dev/shm is unmounted and the attachment record gone, so no process runs.
+  await stopSandbox(ctx, sandbox, signal);
   checkpoint(signal, `remove pod sandbox "${id}"`);
   await markAndRemove(ctx, sandbox, state);
 }
