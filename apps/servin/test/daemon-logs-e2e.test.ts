@@ -128,6 +128,11 @@ describe("servin cri start --log-format json", () => {
       });
       expect(r.code, r.stderr).toBe(0);
       await lineWhere(servin.output, (l) => l.includes('"msg":"grpc ListPodSandbox OK"'));
+      // …and counted on /metrics under transport="grpc".
+      const metrics = await (await fetch(`${servin.url}/metrics`)).text();
+      expect(metrics).toContain(
+        'servin_cri_requests_total{transport="grpc",rpc="listPodSandbox",status="OK"} 1\n',
+      );
     }
 
     expect(await servin.stop()).toBe(0);
