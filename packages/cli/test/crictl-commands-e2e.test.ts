@@ -22,6 +22,7 @@ import {
   startServin,
 } from "../../../apps/servin/test/_binary.js";
 import { haveRealParts, startMirrorRegistry } from "../../../apps/servin/test/_real-parts.js";
+import { pushLayout, startRegistry } from "../../../tooling/testkit/src/index.js";
 
 const real = haveRealParts();
 if (process.env.SERVIN_REQUIRE_REAL === "1" && !real)
@@ -32,11 +33,29 @@ type TestRegistry = Awaited<ReturnType<typeof startMirrorRegistry>>["registry"];
 const execFileP = promisify(execFile);
 /** The conformance kit's crictl 1.26.1, the reference for names, flags and output. */
 const CRICTL = resolve(import.meta.dirname, "../../../../shared/conformance/bin/crictl");
+const USER = { username: "crictl-user", password: "s3cret pass" };
 const HEX64 = /^[0-9a-f]{64}$/;
+
+/** `servin ARGS…` with `input` piped to its stdin. */
+function runWithInput(
+  args: string[],
+  input: string,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [BINARY, ...args], { env: { ...process.env, NO_COLOR: "1" } });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.stdin.end(input);
+    child.on("close", (code) => done({ code, stdout, stderr }));
+  });
+}
 
 describe.skipIf(!real)("crictl-style commands on the oci backend", () => {
   let dir: string;
   let registry: TestRegistry;
+  let secure: TestRegistry;
   let servin: RunningServin;
   let cri: CriClient;
   let port: string[];
@@ -49,8 +68,15 @@ describe.skipIf(!real)("crictl-style commands on the oci backend", () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "servin-crictl-e2e-"));
-    const mirror = await startMirrorRegistry(dir);
+    // a second registry that wants a password, for create --with-pull's --creds, --auth and --username
+    secure = await startRegistry({ htpasswd: USER });
+    const mirror = await startMirrorRegistry(dir, {
+      toml: `[registries."${secure.host}"]\ninsecure = true\n`,
+    });
     registry = mirror.registry;
+    await pushLayout(mirror.images.dir, mirror.images.layers.tag, `${secure.directHost}/secure/alpine:v1`, {
+      creds: USER,
+    });
     servin = await startServin(["--backend", "oci", "--image-backend", "disk"], {
       dir,
       config: mirror.config,
@@ -91,6 +117,7 @@ describe.skipIf(!real)("crictl-style commands on the oci backend", () => {
     if (pod) await runCli(["rmp", pod, ...port]);
     if (servin) expect(await servin.stop("SIGTERM")).toBe(0);
     await registry?.stop();
+    await secure?.stop();
     if (dir) await removeDir(dir);
   }, 120_000);
 
@@ -122,6 +149,65 @@ describe.skipIf(!real)("crictl-style commands on the oci backend", () => {
     expect(running.state).toBe("CONTAINER_RUNNING");
     expect(running.labels).toMatchObject({ role: "sleeper" });
     expect(running.logPath).toBe(join(dir, "logs", "sleeper.log"));
+  }, 120_000);
+
+  it("create --with-pull authenticates with --creds, --auth or --username (password on stdin)", async () => {
+    const image = `${secure.host}/secure/alpine:v1`;
+    const containerFile = async (name: string) => {
+      await writeFile(file(`${name}.json`), JSON.stringify({ metadata: { name }, image: { image } }));
+      return file(`${name}.json`);
+    };
+    const created = async (name: string, flags: string[], input = "") => {
+      const r = await runWithInput(
+        ["create", pod, await containerFile(name), file("pod.json"), ...flags, ...port],
+        input,
+      );
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout.trim()).toMatch(HEX64);
+      await runCli(["rm", r.stdout.trim(), ...port]);
+      await runCli(["rmi", image, ...port]);
+    };
+    const anonymous = await runCli([
+      "create",
+      pod,
+      await containerFile("anon"),
+      file("pod.json"),
+      "--with-pull",
+      ...port,
+    ]);
+    expect(anonymous.code).toBe(1);
+    expect(anonymous.stderr).toContain(secure.host);
+    await created("creds", ["--with-pull", "--creds", `${USER.username}:${USER.password}`]);
+    const b64 = Buffer.from(`${USER.username}:${USER.password}`).toString("base64");
+    await created("auth", ["--with-pull", "--auth", b64]);
+    await created("username", ["--with-pull", "--username", USER.username], `${USER.password}\n`);
+    const wrong = await runWithInput(
+      [
+        "create",
+        pod,
+        await containerFile("wrong"),
+        file("pod.json"),
+        "--with-pull",
+        "--username",
+        USER.username,
+        ...port,
+      ],
+      "not the password\n",
+    );
+    expect(wrong.code).toBe(1);
+    const both = await runCli([
+      "create",
+      pod,
+      await containerFile("both"),
+      file("pod.json"),
+      "--creds",
+      "a:b",
+      "--auth",
+      "x",
+      "--with-pull",
+      ...port,
+    ]);
+    expect(both.stderr).toContain("--creds and --auth: use only one");
   }, 120_000);
 
   it("events streamed the container's creation and start as they happened", async () => {
@@ -271,6 +357,7 @@ describe.skipIf(!real)("crictl-style commands on the oci backend", () => {
     expect(yaml.code, yaml.stderr).toBe(0);
     expect(yaml.stdout).toContain(`id: ${pod}`);
     const none = await runCli(["statsp", "-o", "json", "--label", "app=nothing", ...port]);
+    expect(none.code, none.stderr).toBe(0);
     expect(JSON.parse(none.stdout)).toEqual({ stats: [] });
     // a repeated --label: every pair must match
     const both = await runCli([
@@ -282,6 +369,7 @@ describe.skipIf(!real)("crictl-style commands on the oci backend", () => {
       "--label=other=x",
       ...port,
     ]);
+    expect(both.code, both.stderr).toBe(0);
     expect(JSON.parse(both.stdout)).toEqual({ stats: [] });
     const byRole = await runCli(["stats", "-o", "json", "--label", "role=sleeper", ...port]);
     expect(byRole.stdout).toContain(container);
