@@ -66,7 +66,9 @@ export class SnapshotStore {
     beforeCommit?: () => Promise<unknown>,
   ): Promise<UnpackResult | undefined> {
     const running = this.inflight.get(diffId);
-    if (running) return running;
+    // Another pull's unpack of this layer may fail for a reason of its own (a streamed download that
+    // broke, its caller cancelled): this caller then unpacks from its own source.
+    if (running) return running.catch(() => this.ensure(diffId, source, limits, what, onBytes, beforeCommit));
     const p = (async () => {
       if (await this.has(diffId)) return undefined;
       const tmp = join(this.tmpDir, `${digestHex(diffId)}.${randomBytes(6).toString("hex")}`);
