@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { rejectUnknownFlags } from "./_strict-flags.js";
+import { rejectUnknownFlags, UnknownFlagError } from "./_strict-flags.js";
 
 const args = {
   id: { type: "positional", description: "" },
@@ -32,5 +32,28 @@ describe("rejectUnknownFlags", () => {
     // --no- only negates booleans
     expect(() => rejectUnknownFlags(args, ["--no-port"])).toThrow(`unknown flag "--no-port"`);
     expect(() => rejectUnknownFlags(args, ["c1", "--bogus=1", "--", "x"])).toThrow(`unknown flag "--bogus"`);
+  });
+
+  it("suggests the closest long flag and names the command when the runner gives it", () => {
+    const ps = {
+      all: { type: "boolean", alias: "a", description: "" },
+      "no-trunc": { type: "boolean", description: "" },
+    } as const;
+    expect(() => rejectUnknownFlags(ps, ["--al"])).toThrow('unknown flag "--al": did you mean "--all"?');
+    expect(() => rejectUnknownFlags(args, ["--tokenfile", "f"])).toThrow('did you mean "--token-file"?');
+    expect(() => rejectUnknownFlags(ps, ["--zzzzzz"])).toThrow(/^unknown flag "--zzzzzz"$/);
+    // one dash for a long flag
+    expect(() => rejectUnknownFlags(args, ["-port", "1"])).not.toThrow(); // -p with the value "ort"
+    expect(() => rejectUnknownFlags(ps, ["-xall"])).toThrow(
+      'unknown flag "-x" in "-xall": did you mean "--all"?',
+    );
+    try {
+      rejectUnknownFlags(ps, ["--al"]);
+    } catch (err) {
+      expect(err).toBeInstanceOf(UnknownFlagError);
+      expect((err as UnknownFlagError).forCommand("servin ps").message).toBe(
+        'unknown flag "--al" for "servin ps": did you mean "--all"?',
+      );
+    }
   });
 });

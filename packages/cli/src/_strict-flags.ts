@@ -3,6 +3,37 @@
  * (`--namspace`), so every leaf command checks its raw arguments against its definition first.
  */
 import type { ArgsDef } from "citty";
+import { suggest } from "./_suggest.js";
+
+/**
+ * A flag the command does not define, with the closest defined one. `command` ("servin ps") is
+ * filled in by the runner, which knows the path the words took.
+ */
+export class UnknownFlagError extends Error {
+  readonly code = "E_UNKNOWN_FLAG";
+  constructor(
+    readonly flag: string,
+    readonly suggestion: string | undefined,
+    readonly group?: string,
+    command?: string,
+  ) {
+    super(UnknownFlagError.text(flag, suggestion, group, command));
+  }
+
+  /** The same error, naming the command it was given to. */
+  forCommand(command: string): UnknownFlagError {
+    return new UnknownFlagError(this.flag, this.suggestion, this.group, command);
+  }
+
+  private static text(flag: string, suggestion?: string, group?: string, command?: string): string {
+    return [
+      `unknown flag "${flag}"`,
+      group ? ` in "${group}"` : "",
+      command ? ` for "${command}"` : "",
+      suggestion ? `: did you mean "${suggestion}"?` : "",
+    ].join("");
+  }
+}
 
 const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 const camel = (name: string) => name.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
@@ -25,6 +56,7 @@ export function rejectUnknownFlags(args: ArgsDef, rawArgs: readonly string[]): v
     for (const alias of aliases) types.set(alias, type);
   }
   const takesValue = (name: string) => types.get(name) !== "boolean";
+  const longNames = [...types.keys()].filter((name) => name.length > 1 && name === kebab(name));
   for (let i = 0; i < rawArgs.length; i++) {
     const arg = rawArgs[i]!;
     if (arg === "--") return;
@@ -37,13 +69,21 @@ export function rejectUnknownFlags(args: ArgsDef, rawArgs: readonly string[]): v
         continue;
       }
       if (name.startsWith("no-") && types.get(name.slice(3)) === "boolean" && eq < 0) continue;
-      throw new Error(`unknown flag "--${name}"`);
+      const near = suggest(name, longNames);
+      throw new UnknownFlagError(`--${name}`, near === undefined ? undefined : `--${near}`);
     }
     // a group of one-letter flags (-it); a value flag takes the rest of the word or the next word
     for (let j = 1; j < arg.length; j++) {
       const letter = arg[j]!;
-      if (!types.has(letter))
-        throw new Error(`unknown flag "-${letter}"${arg.length > 2 ? ` in "${arg}"` : ""}`);
+      if (!types.has(letter)) {
+        // `-all` for `--all` (a long flag with one dash) is a common slip: suggest the long flag
+        const near = arg.length > 2 && j === 1 ? suggest(arg.slice(1), longNames) : undefined;
+        throw new UnknownFlagError(
+          `-${letter}`,
+          near === undefined ? undefined : `--${near}`,
+          arg.length > 2 ? arg : undefined,
+        );
+      }
       if (takesValue(letter)) {
         if (j === arg.length - 1) i++;
         break;

@@ -219,16 +219,53 @@ export async function runServin(argv: string[]): Promise<void> {
   // consola lowers its level when NODE_ENV=test or CI-like variables are set; servin's
   // output is its interface, so it must not depend on the caller's environment.
   consola.level = 3;
+  // Piped, redirected or NO_COLOR: plain lines without colours or glyphs. The daemon's own log
+  // (`cri start`) is set up by that command.
+  const daemon = argv[0] === "cri" && argv[1] === "start";
+  const plain = !daemon && (await import("./output/plain-reporter.js")).wantsPlainOutput(process.stderr);
+  if (plain) consola.setReporters([(await import("./output/plain-reporter.js")).plainReporter]);
+  const { path, unknown } = commandPath(argv);
   try {
+    if (unknown) throw await unknownCommandError(unknown.word, unknown.candidates, path);
     await runCommand(servinCommand, { rawArgs: argv });
   } catch (err) {
+    const { UnknownFlagError } = await import("./_strict-flags.js");
+    const error = err instanceof UnknownFlagError ? err.forCommand(["servin", ...path].join(" ")) : err;
     // CriError (also when it crossed a realm as a plain object) carries a message naming the input.
-    const text = (err as { message?: unknown } | null)?.message;
-    const message = typeof text === "string" ? text : String(err);
+    const text = (error as { message?: unknown } | null)?.message;
+    const message = typeof text === "string" ? text : String(error);
     consola.error(message);
     if (process.env.SERVIN_DEBUG && err instanceof Error && err.stack) consola.log(err.stack);
     process.exitCode = 1;
   }
+}
+
+/**
+ * The command words at the start of `argv` ("image", "ls"), and the first word that names no
+ * sub-command of a command group (citty would only say "Unknown command", in colour).
+ */
+function commandPath(argv: string[]): { path: string[]; unknown?: { word: string; candidates: string[] } } {
+  const path: string[] = [];
+  let cmd: CommandDef = servinCommand;
+  for (const word of argv) {
+    if (word === "--" || word.startsWith("-")) break;
+    const subs =
+      typeof cmd.subCommands === "object" ? (cmd.subCommands as Record<string, CommandDef>) : undefined;
+    if (!subs) break;
+    const next = subs[word];
+    if (!next) return { path, unknown: { word, candidates: Object.keys(subs) } };
+    path.push(word);
+    cmd = next;
+  }
+  return { path };
+}
+
+async function unknownCommandError(word: string, candidates: string[], path: string[]): Promise<Error> {
+  const { suggest } = await import("./_suggest.js");
+  const near = suggest(word, candidates);
+  const parent = path.length > 0 ? ` for "servin ${path.join(" ")}"` : "";
+  const hint = near ? `: did you mean "${near}"?` : ` (servin ${[...path, "--help"].join(" ")} lists them)`;
+  return new Error(`unknown command "${word}"${parent}${hint}`);
 }
 
 async function showUsageFor(argv: string[]): Promise<void> {

@@ -7,9 +7,15 @@ import { pipeline } from "node:stream/promises";
 import { defineCommand } from "citty";
 import { consola } from "consola";
 import { connect, connectArgs } from "../connect.js";
-import { printJson } from "../output/json.js";
+import {
+  decodeVerboseInfo,
+  inspectOutputArgs,
+  listOutputArgs,
+  outputFormat,
+  printStructured,
+} from "../output/format.js";
 import { createProgressView } from "../output/progress.js";
-import { humanBytes, renderTable, shortId } from "../output/table.js";
+import { humanBytes, renderTable, shortId, tableId } from "../output/table.js";
 
 export const pullCommand = defineCommand({
   args: {
@@ -46,12 +52,18 @@ function splitCreds(creds: string): { username: string; password: string } {
 export const imagesCommand = defineCommand({
   args: {
     ...connectArgs,
-    json: { type: "boolean", description: "Print JSON" },
+    ...listOutputArgs,
     digests: { type: "boolean", description: "Show digests" },
   },
   async run({ args }) {
+    const format = outputFormat(args, ["json", "yaml", "table"], "table");
     const res = await connect(args).listImages({});
-    if (args.json) return printJson("listImages", res);
+    // crictl images -q: each image's full ID once, however many tags it has
+    if (args.quiet) {
+      if (res.images.length > 0) process.stdout.write(`${res.images.map((i) => i.id).join("\n")}\n`);
+      return;
+    }
+    if (format !== "table") return printStructured("listImages", res, format);
     const rows: string[][] = [];
     for (const image of res.images) {
       const tags = image.repoTags.length > 0 ? image.repoTags : ["<none>:<none>"];
@@ -63,8 +75,8 @@ export const imagesCommand = defineCommand({
         rows.push([
           repo,
           t,
-          ...(args.digests ? [shortId(digest)] : []),
-          shortId(image.id),
+          ...(args.digests ? [digest === "<none>" ? digest : tableId(digest, args.trunc)] : []),
+          tableId(image.id, args.trunc),
           humanBytes(image.size),
         ]);
       }
@@ -93,11 +105,16 @@ export const rmiCommand = defineCommand({
 });
 
 export const inspectImageCommand = defineCommand({
-  args: { ...connectArgs, image: { type: "positional", description: "Image", required: true } },
+  args: {
+    ...connectArgs,
+    ...inspectOutputArgs,
+    image: { type: "positional", description: "Image", required: true },
+  },
   async run({ args }) {
+    const format = outputFormat(args, ["json", "yaml"], "json");
     const res = await connect(args).imageStatus({ image: { image: args.image }, verbose: true });
     if (!res.image) throw new Error(`image "${args.image}" not found`);
-    printJson("imageStatus", res);
+    printStructured("imageStatus", res, format, decodeVerboseInfo);
   },
 });
 
