@@ -24,8 +24,9 @@ const BUNDLE_FILE = { mode: 0o644, sync: false };
 /**
  * `signal` is checked between the steps (pod files, netns, /dev/shm, spec
  * write, then CNI ADD beside conmon + runtime create + start) and cuts the
- * wait for `runtime create` and the plugins short; when it aborts, the infra is killed and every undo step runs before
- * the cancellation error is thrown, so nothing of the pod is left.
+ * wait for `runtime create` and the plugins short; when it aborts, the infra
+ * is killed and every undo step runs before the cancellation error is thrown,
+ * so nothing of the pod is left.
  */
 export async function runSandbox(
   ctx: OciContext,
