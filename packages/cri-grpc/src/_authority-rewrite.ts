@@ -114,18 +114,36 @@ export class AuthorityRewritingStream extends Duplex {
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.corkUntilImmediate();
     if (this.socket.write(chunk)) cb();
     else this.socket.once("drain", () => cb());
   }
 
   override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
-    this.socket.cork();
+    this.corkUntilImmediate();
     let ok = true;
     for (const { chunk } of chunks) ok = this.socket.write(chunk);
-    this.socket.uncork();
     if (ok) cb();
     else this.socket.once("drain", () => cb());
   }
+
+  /**
+   * nghttp2 flushes a unary answer in separate writes (response HEADERS, then DATA + trailers, each
+   * from its own flush): held until the event loop's check phase they leave as one writev, one
+   * syscall and one wake-up of the client instead of two. Nothing waits longer than this turn.
+   */
+  private corkUntilImmediate(): void {
+    if (this.corked) return;
+    this.corked = true;
+    this.socket.cork();
+    setImmediate(this.releaseCork);
+  }
+
+  private corked = false;
+  private readonly releaseCork = () => {
+    this.corked = false;
+    this.socket.uncork();
+  };
 
   override _final(cb: (err?: Error | null) => void): void {
     this.socket.end();

@@ -25,6 +25,7 @@ export interface CallScope {
 export function openCallScope(call: CancellableCall, registry: Set<CallScope>, longLived = false): CallScope {
   const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
+  let disposed = false;
 
   const scope: CallScope = {
     signal: controller.signal,
@@ -33,6 +34,7 @@ export function openCallScope(call: CancellableCall, registry: Set<CallScope>, l
       if (!controller.signal.aborted) controller.abort(reason);
     },
     dispose() {
+      disposed = true;
       if (timer) clearTimeout(timer);
       registry.delete(scope);
     },
@@ -48,13 +50,16 @@ export function openCallScope(call: CancellableCall, registry: Set<CallScope>, l
   // the client's timeout counted from when the request *arrived*, so it lies later than the
   // client's by the request's transit and queueing time (hundreds of ms on a loaded host):
   // a cancel within DEADLINE_SLACK_MS of our deadline is the client's deadline passing.
-  call.on("cancelled", () =>
+  // grpc-js also emits "cancelled" when the stream closes after the answer was sent: the call is
+  // over by then, so build no error (its stack trace was a measurable share of a status call).
+  call.on("cancelled", () => {
+    if (disposed || controller.signal.aborted) return;
     scope.abort(
       Date.now() >= at - DEADLINE_SLACK_MS
         ? deadlineExceeded()
         : new CriError("Aborted", "call cancelled by the client"),
-    ),
-  );
+    );
+  });
 
   // Belt and braces: the service learns of the deadline even if no cancel event comes.
   if (Number.isFinite(at)) {

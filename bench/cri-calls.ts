@@ -1,0 +1,73 @@
+/**
+ * Benchmark (not a test): per-call latency of status and list calls with 200 containers present, and
+ * daemon memory, servin (the built binary) vs containerd 1.6, one run, the same client for both
+ * (bench/lib/status-scale.ts). Sets up and tears down like `pnpm bench:cri`.
+ *
+ * Run: node --import tsx bench/cri-calls.ts [--pods 20] [--containers 10] [--calls 500]   (root)
+ * SERVIN_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" profiles the servin side.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+  benchArg,
+  containerdUp,
+  ctrdPidFile,
+  ctrdSocket,
+  pidAlive,
+  sideBySideSetUp,
+  sideBySideTearDown,
+} from "../tooling/conformance/containerd-process.js";
+import { repo, ServinProcess } from "../tooling/conformance/servin-process.js";
+import { measureStatusScale, type ScaleSide, scaleTable } from "./lib/status-scale.js";
+
+const PODS = benchArg("pods", "BENCH_PODS", 20);
+const CONTAINERS = benchArg("containers", "BENCH_CONTAINERS", 10);
+const CALLS = benchArg("calls", "BENCH_CALLS", 500);
+const NAMESPACE = "bench-status";
+
+const log = (line: string) => process.stderr.write(`bench:calls: ${line}\n`);
+
+const was = await sideBySideSetUp(log);
+if ("code" in was) process.exit(was.code);
+const servin = await ServinProcess.create("servin-bench-calls-");
+let code = 0;
+try {
+  await containerdUp(log);
+  await servin.start();
+  const ctrdPid = pidAlive(ctrdPidFile);
+  if (!ctrdPid || !servin.child?.pid) throw new Error("a daemon has no pid");
+  const sides: ScaleSide[] = [
+    {
+      name: "servin",
+      socket: servin.socket,
+      pid: servin.child.pid,
+      perPodPattern: new RegExp(`(conmon|catatonit).*${servin.dir}`),
+    },
+    {
+      name: "containerd",
+      socket: ctrdSocket,
+      pid: ctrdPid,
+      perPodPattern: new RegExp(`containerd-shim.*-address ${ctrdSocket}|^/pause`),
+    },
+  ];
+  const result = await measureStatusScale(sides, {
+    pods: PODS,
+    containersPerPod: CONTAINERS,
+    calls: CALLS,
+    namespace: NAMESPACE,
+    log,
+  });
+  const table = scaleTable(result);
+  process.stdout.write(`${table}\n`);
+  mkdirSync(join(repo, "bench/results"), { recursive: true });
+  writeFileSync(
+    join(repo, "bench/results/cri-calls.json"),
+    `${JSON.stringify({ date: new Date().toISOString(), pods: PODS, containers: CONTAINERS, calls: CALLS, ...result }, null, 2)}\n`,
+  );
+} catch (err) {
+  log(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  code = 1;
+} finally {
+  await sideBySideTearDown(servin, was, log, NAMESPACE);
+}
+process.exit(code);

@@ -1,0 +1,311 @@
+/**
+ * Status and list calls with many containers present, and daemon memory, side by side (issue #13):
+ * the same Node HTTP/2 gRPC client (one persistent connection per daemon, `:authority localhost`,
+ * protobuf through cri-grpc's own service definitions) drives servin and containerd, creates
+ * PODS × CONTAINERS busybox `sleep` containers on each, then times ContainerStatus, PodSandboxStatus,
+ * ListContainers, ListPodSandbox, ImageStatus and ListImages call by call, the sides taking turns,
+ * and reads each daemon's PSS (smaps_rollup) idle and with the containers, and the per-pod processes'.
+ * Exported for `pnpm bench:cri`; `bench/cri-calls.ts` runs it alone.
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import { type ClientHttp2Session, connect } from "node:http2";
+import { connect as netConnect } from "node:net";
+import { criServiceDefinitions } from "../../packages/cri-grpc/src/proto.js";
+
+export const STATUS_SCALE_IMAGE = "registry.k8s.io/e2e-test-images/busybox:1.29-2";
+
+/** One daemon under test: its CRI socket, its pid (for PSS) and what its per-pod processes look like. */
+export interface ScaleSide {
+  name: string;
+  socket: string;
+  pid: number;
+  /** `pgrep -f` pattern of the per-pod processes (monitors, shims, infra). */
+  perPodPattern: RegExp;
+}
+
+export interface ScaleOptions {
+  pods: number;
+  containersPerPod: number;
+  /** Timed calls per operation per side. */
+  calls: number;
+  /** Pod namespace (every pod made here is removed at the end). */
+  namespace?: string;
+  log?: (line: string) => void;
+}
+
+export interface ScaleRow {
+  op: string;
+  side: string;
+  n: number;
+  p50: number;
+  p99: number;
+}
+
+export interface ScaleMemory {
+  side: string;
+  idlePssMb: number;
+  /**
+   * The anonymous part of idle PSS (heap, stacks): unlike the file-backed part (the binary's code, shared
+   * with every other process running it, so it shrinks as more node processes run), it is the daemon's own.
+   */
+  idleAnonMb: number;
+  busyPssMb: number;
+  perPodPssMb: number;
+  pods: number;
+}
+
+export interface ScaleResult {
+  rows: ScaleRow[];
+  memory: ScaleMemory[];
+}
+
+const defs = criServiceDefinitions("v1");
+/** What the client needs of a grpc-js method definition (grpc-js is cri-grpc's dependency, not bench's). */
+interface Def {
+  path: string;
+  requestSerialize(value: unknown): Buffer;
+  responseDeserialize(bytes: Buffer): unknown;
+}
+function method(name: string): Def {
+  const d = (defs.RuntimeService[name] ?? defs.ImageService[name]) as Def | undefined;
+  if (!d) throw new Error(`no CRI method ${name}`);
+  return d;
+}
+
+/** A unary gRPC client over one persistent HTTP/2 connection, gRPC framing by hand. */
+export class RawCriClient {
+  private readonly session: ClientHttp2Session;
+  constructor(socket: string) {
+    this.session = connect("http://localhost", { createConnection: () => netConnect(socket) });
+    this.session.on("error", () => undefined);
+  }
+
+  call<T = Record<string, unknown>>(name: string, req: unknown, timeoutMs = 120_000): Promise<T> {
+    const def = method(name);
+    const body = def.requestSerialize(req);
+    const frame = Buffer.alloc(5 + body.length);
+    frame.writeUInt32BE(body.length, 1);
+    body.copy(frame, 5);
+    return new Promise((resolve, reject) => {
+      const stream = this.session.request({
+        ":method": "POST",
+        ":path": def.path,
+        ":authority": "localhost",
+        "content-type": "application/grpc",
+        te: "trailers",
+        "grpc-timeout": `${timeoutMs}m`,
+      });
+      const chunks: Buffer[] = [];
+      let status: string | undefined;
+      let message = "";
+      const take = (h: Record<string, unknown>) => {
+        if (h["grpc-status"] !== undefined) {
+          status = String(h["grpc-status"]);
+          message = decodeURIComponent(String(h["grpc-message"] ?? ""));
+        }
+      };
+      stream.on("response", take);
+      stream.on("trailers", take);
+      stream.on("data", (c: Buffer) => chunks.push(c));
+      stream.on("error", reject);
+      stream.on("close", () => {
+        if (status !== "0") return reject(new Error(`${name}: grpc-status ${status} ${message}`));
+        const all = Buffer.concat(chunks);
+        resolve(def.responseDeserialize(all.subarray(5)) as T);
+      });
+      stream.end(frame);
+    });
+  }
+
+  close(): void {
+    this.session.close();
+  }
+}
+
+/** PSS in kB of a process (smaps_rollup), 0 if it is gone; `field` "Pss_Anon" for its private memory only. */
+export function pssKb(pid: number, field: "Pss" | "Pss_Anon" = "Pss"): number {
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+)`, "m").exec(readFileSync(`/proc/${pid}/smaps_rollup`, "utf8"));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Summed PSS in kB of the processes whose command line matches `re`. */
+export function pssOfMatching(re: RegExp): number {
+  let kb = 0;
+  for (const entry of readdirPids()) {
+    let cmd: string;
+    try {
+      cmd = readFileSync(`/proc/${entry}/cmdline`, "utf8").replace(/\0/g, " ");
+    } catch {
+      continue;
+    }
+    if (re.test(cmd)) kb += pssKb(entry);
+  }
+  return kb;
+}
+
+function readdirPids(): number[] {
+  return readdirSync("/proc")
+    .filter((d) => /^\d+$/.test(d))
+    .map(Number)
+    .filter((p) => p !== process.pid);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function q(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))] ?? Number.NaN;
+}
+
+interface Made {
+  pods: string[];
+  containers: string[];
+}
+
+async function populate(client: RawCriClient, opts: ScaleOptions, side: string): Promise<Made> {
+  const ns = opts.namespace ?? "bench-status";
+  const made: Made = { pods: [], containers: [] };
+  for (let p = 0; p < opts.pods; p++) {
+    const podConfig = {
+      metadata: { name: `scale-${p}`, namespace: ns, uid: `scale-${side}-${p}-${process.pid}`, attempt: 0 },
+      hostname: `scale-${p}`,
+      logDirectory: "",
+      linux: {},
+    };
+    const { podSandboxId } = await client.call<{ podSandboxId: string }>("RunPodSandbox", {
+      config: podConfig,
+    });
+    made.pods.push(podSandboxId);
+    for (let c = 0; c < opts.containersPerPod; c++) {
+      const { containerId } = await client.call<{ containerId: string }>("CreateContainer", {
+        podSandboxId,
+        config: {
+          metadata: { name: `c${c}`, attempt: 0 },
+          image: { image: STATUS_SCALE_IMAGE },
+          command: ["sleep", "3600"],
+          labels: { bench: "status-scale", index: String(c) },
+          linux: {},
+        },
+        sandboxConfig: podConfig,
+      });
+      await client.call("StartContainer", { containerId });
+      made.containers.push(containerId);
+    }
+  }
+  return made;
+}
+
+async function teardown(client: RawCriClient, made: Made): Promise<void> {
+  for (const pod of made.pods) {
+    await client.call("StopPodSandbox", { podSandboxId: pod }).catch(() => undefined);
+    await client.call("RemovePodSandbox", { podSandboxId: pod }).catch(() => undefined);
+  }
+}
+
+/**
+ * Populates both sides, times the calls interleaved, measures memory, and removes what it made.
+ *
+ * @example
+ * const { rows, memory } = await measureStatusScale([servinSide, containerdSide], { pods: 20, containersPerPod: 10, calls: 500 });
+ */
+export async function measureStatusScale(sides: ScaleSide[], opts: ScaleOptions): Promise<ScaleResult> {
+  const log = opts.log ?? (() => undefined);
+  const clients = sides.map((s) => new RawCriClient(s.socket));
+  const made: Made[] = sides.map(() => ({ pods: [], containers: [] }));
+  const memory: ScaleMemory[] = [];
+  try {
+    for (const c of clients) await c.call("PullImage", { image: { image: STATUS_SCALE_IMAGE } });
+    await sleep(1000);
+    const idle = sides.map((s) => pssKb(s.pid));
+    const idleAnon = sides.map((s) => pssKb(s.pid, "Pss_Anon"));
+    const basePerPod = sides.map((s) => pssOfMatching(s.perPodPattern));
+    for (const [i, s] of sides.entries()) {
+      const t0 = Date.now();
+      made[i] = await populate(clients[i] as RawCriClient, opts, s.name);
+      log(`${s.name}: ${opts.pods} pods × ${opts.containersPerPod} containers in ${Date.now() - t0} ms`);
+    }
+    await sleep(2000);
+    for (const [i, s] of sides.entries()) {
+      const busy = pssKb(s.pid);
+      const perPod = pssOfMatching(s.perPodPattern) - (basePerPod[i] as number);
+      memory.push({
+        side: s.name,
+        idlePssMb: (idle[i] as number) / 1024,
+        idleAnonMb: (idleAnon[i] as number) / 1024,
+        busyPssMb: busy / 1024,
+        // The per-pod processes plus the daemon's growth, per pod.
+        perPodPssMb: (perPod + busy - (idle[i] as number)) / 1024 / opts.pods,
+        pods: opts.pods,
+      });
+    }
+    const ops: Array<[string, (i: number, k: number) => [string, unknown]]> = [
+      ["ContainerStatus", (i, k) => ["ContainerStatus", { containerId: pick(made[i]?.containers, k) }]],
+      ["PodSandboxStatus", (i, k) => ["PodSandboxStatus", { podSandboxId: pick(made[i]?.pods, k) }]],
+      ["ListContainers", () => ["ListContainers", { filter: {} }]],
+      ["ListPodSandbox", () => ["ListPodSandbox", { filter: {} }]],
+      ["ImageStatus", () => ["ImageStatus", { image: { image: STATUS_SCALE_IMAGE } }]],
+      ["ListImages", () => ["ListImages", { filter: {} }]],
+    ];
+    const rows: ScaleRow[] = [];
+    for (const [op, build] of ops) {
+      const samples = sides.map(() => [] as number[]);
+      const warm = Math.min(50, opts.calls);
+      for (let k = -warm; k < opts.calls; k++) {
+        for (let j = 0; j < sides.length; j++) {
+          const i = (k + j + warm) % sides.length;
+          const [name, req] = build(i, k + warm);
+          const t0 = process.hrtime.bigint();
+          await (clients[i] as RawCriClient).call(name, req);
+          if (k >= 0) (samples[i] as number[]).push(Number(process.hrtime.bigint() - t0) / 1e6);
+        }
+      }
+      for (const [i, s] of sides.entries()) {
+        const xs = samples[i] as number[];
+        rows.push({ op, side: s.name, n: xs.length, p50: q(xs, 0.5), p99: q(xs, 0.99) });
+      }
+    }
+    return { rows, memory };
+  } finally {
+    for (const [i, c] of clients.entries()) {
+      await teardown(c, made[i] as Made);
+      c.close();
+    }
+  }
+}
+
+function pick(xs: string[] | undefined, k: number): string {
+  if (!xs || xs.length === 0) throw new Error("nothing was created");
+  // A stride coprime with the count walks every object, not the same few.
+  return xs[(k * 7) % xs.length] as string;
+}
+
+/** The rows as a markdown table, servin ÷ containerd per operation. */
+export function scaleTable(result: ScaleResult, a = "servin", b = "containerd"): string {
+  const lines = [
+    `| call (ms, 200 containers) | ${a} p50 | ${a} p99 | ${b} p50 | ${b} p99 | ratio p50 | ratio p99 |`,
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+  ];
+  const ops = [...new Set(result.rows.map((r) => r.op))];
+  for (const op of ops) {
+    const x = result.rows.find((r) => r.op === op && r.side === a);
+    const y = result.rows.find((r) => r.op === op && r.side === b);
+    if (!x || !y) continue;
+    lines.push(
+      `| ${op} | ${x.p50.toFixed(3)} | ${x.p99.toFixed(3)} | ${y.p50.toFixed(3)} | ${y.p99.toFixed(3)} | ${(x.p50 / y.p50).toFixed(2)}× | ${(x.p99 / y.p99).toFixed(2)}× |`,
+    );
+  }
+  lines.push(
+    "",
+    "| memory (MB PSS) | idle | idle, anonymous | with pods | per pod (its containers' monitors + infra + daemon growth) |",
+    "| --- | ---: | ---: | ---: | ---: |",
+  );
+  for (const m of result.memory)
+    lines.push(
+      `| ${m.side} | ${m.idlePssMb.toFixed(1)} | ${m.idleAnonMb.toFixed(1)} | ${m.busyPssMb.toFixed(1)} (${m.pods} pods) | ${m.perPodPssMb.toFixed(2)} |`,
+    );
+  return lines.join("\n");
+}
