@@ -139,7 +139,9 @@ export function createDaemonMetrics(options: DaemonMetricsOptions): DaemonMetric
         help,
         registers,
         async collect() {
-          this.set(pick(await sizes()));
+          // A store that cannot answer must not fail the whole scrape: the gauge keeps its last value.
+          const current = await sizes().catch(() => undefined);
+          if (current) this.set(pick(current));
         },
       });
     gauge("servin_images", "Images in the image store", (s) => s.images);
