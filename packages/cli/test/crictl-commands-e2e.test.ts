@@ -321,14 +321,11 @@ describe.skipIf(!real)("crictl-style commands on the oci backend", () => {
         const ours = await runCli(["runp", file(`servin.${ext}`), ...port]);
         expect(ours.code, ours.stderr).toBe(0);
         try {
-          const inspect = async (id: string) =>
-            strip(
-              (
-                JSON.parse((await runCli(["inspectp", id, ...port])).stdout) as {
-                  status: Record<string, unknown>;
-                }
-              ).status,
-            );
+          const inspect = async (id: string) => {
+            const r = await runCli(["inspectp", id, ...port]);
+            expect(r.code, `inspectp ${id}: ${r.stderr}`).toBe(0);
+            return strip((JSON.parse(r.stdout) as { status: Record<string, unknown> }).status);
+          };
           const mine = await inspect(ours.stdout.trim());
           expect(mine).toMatchObject({
             labels: config("x").labels,
