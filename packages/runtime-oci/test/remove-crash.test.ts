@@ -26,8 +26,9 @@ describe.skipIf(!real.ok)(
       const cgroupParent = `servin-rmcrash-${randomBytes(3).toString("hex")}`;
       const h = { dir, root: join(dir, "root"), stateDir: join(dir, "state"), cgroupParent } as Harness;
       let held: number | undefined;
+      let child: ReturnType<typeof spawn> | undefined;
       try {
-        const child = spawn(
+        const proc = spawn(
           process.execPath,
           [
             "--conditions=source",
@@ -39,30 +40,31 @@ describe.skipIf(!real.ok)(
           ],
           { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] },
         );
+        child = proc;
         let out = "";
         let err = "";
-        child.stderr.on("data", (d) => {
+        proc.stderr.on("data", (d) => {
           err += d;
         });
         const ids = await new Promise<{ podSandboxId: string; removed: string; again: string }>(
           (ok, fail) => {
-            child.stdout.on("data", (d) => {
+            proc.stdout.on("data", (d) => {
               out += d;
               if (out.includes("\n")) ok(JSON.parse(out.split("\n")[0] as string));
             });
-            child.on("exit", (code) => fail(new Error(`remove-crash-child exited early (${code}): ${err}`)));
+            proc.on("exit", (code) => fail(new Error(`remove-crash-child exited early (${code}): ${err}`)));
           },
         );
-        held = Number(readFileSync(join(dir, "delete-held"), "utf8").trim());
-        const exited = new Promise((r) => child.on("exit", r));
-        child.kill("SIGKILL");
+        held = Number(readFileSync(join(dir, "held"), "utf8").trim());
+        const exited = new Promise((r) => proc.on("exit", r));
+        proc.kill("SIGKILL");
         await exited;
-        process.kill(held, "SIGKILL"); // the hung `runc delete` stand-in
+        process.kill(held, "SIGKILL"); // the hung `umount` stand-in
 
         // Killed mid-cleanup: the tombstone and the container's leftovers are still there.
         expect(readdirSync(join(h.root, "container-removals"))).toContain(ids.removed);
         expect(traces(h, ids.removed).length).toBeGreaterThan(0);
-        expect(existsSync(join(h.stateDir, "runtime", "runc", ids.removed))).toBe(true);
+        expect(existsSync(join(h.stateDir, "bundles", ids.removed, "rootfs"))).toBe(true);
 
         // Only the tombstone's directory entry is fsynced: a crash may leave it empty. It is rebuilt from the ID.
         writeFileSync(join(h.root, "container-removals", ids.removed), "");
@@ -82,6 +84,7 @@ describe.skipIf(!real.ok)(
         await runtime.close();
         expect(await leaks(h)).toEqual([]);
       } finally {
+        child?.kill("SIGKILL");
         if (held) {
           try {
             process.kill(held, "SIGKILL");

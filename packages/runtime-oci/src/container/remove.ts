@@ -11,7 +11,7 @@ import { checkpoint } from "../_cancel.js";
 import { removeCgroup } from "../_cgroups.js";
 import { type ContainerState, containerState } from "../_container-state.js";
 import { type OciContext, paths, runtimeIfKnown } from "../_context.js";
-import { killContainerProcesses } from "../_monitor-processes.js";
+import { containerInit, killContainerProcesses } from "../_monitor-processes.js";
 import { removeTree, unmountAll } from "../_mounts.js";
 import { lookupContainer, readPid } from "../oci-runtime.js";
 
@@ -155,7 +155,7 @@ async function cleanUp(ctx: OciContext, t: Tombstone): Promise<void> {
   await killConmon(join(bundle, "conmon.pid"));
   // Never spawned (created, not started): no runtime state to delete, no cgroup.
   if (runtime && (t.halfCreated || (await lookupContainer(runtime, t.id)) !== undefined)) {
-    await runtime.delete(t.id);
+    if (t.halfCreated || !(await deleteStopped(ctx, runtime.root, t))) await runtime.delete(t.id);
   }
   if (t.halfCreated) {
     // A runtime create killed before its state was written leaves a state dir its delete does not know of.
@@ -170,6 +170,31 @@ async function cleanUp(ctx: OciContext, t: Tombstone): Promise<void> {
   await unlink(join(paths.socketDir(ctx), t.id)).catch(() => {});
   ctx.exits.forget(t.id);
   ctx.cpuSamples.delete(t.id);
+}
+
+/**
+ * What `runc delete` does for a stopped container — remove its cgroup and its
+ * state directory — without a Go process competing with the calls that
+ * follow. Only when runc's layout is known (`runtime.lookup`) and the init
+ * recorded in runc's state.json is gone (dead, or its pid no longer in a
+ * cgroup of this container); false, touching nothing of runc's, otherwise
+ * (`runc delete --force` then kills what lives and removes the rest).
+ */
+async function deleteStopped(ctx: OciContext, runtimeRoot: string, t: Tombstone): Promise<boolean> {
+  const runtime = runtimeIfKnown(ctx, t.runtime);
+  if (!runtime?.lookup || !t.cgroupsPath) return false;
+  const stateDir = join(runtimeRoot, t.id);
+  let pid: unknown;
+  try {
+    pid = (JSON.parse(await readFile(join(stateDir, "state.json"), "utf8")) as { init_process_pid?: unknown })
+      .init_process_pid;
+  } catch {
+    return false;
+  }
+  if (typeof pid !== "number" || (await containerInit(pid, t.id)) !== undefined) return false;
+  if ((await removeCgroup(ctx.cgroupMode, t.cgroupsPath)).length > 0) return false;
+  await rm(stateDir, { recursive: true, force: true });
+  return true;
 }
 
 /** The cgroup `runtime create` was given (config.json is written at create). */
