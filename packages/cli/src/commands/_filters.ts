@@ -132,7 +132,7 @@ export function containerQuery(flags: ContainerListFlags, rawArgs: readonly stri
           kept.map(async (c) =>
             wanted === undefined
               ? c.image.image === flags.image
-              : c.imageRef === wanted || (await idOf(c.image.image)) === wanted,
+              : c.imageId === wanted || c.imageRef === wanted || (await idOf(c.image.image)) === wanted,
           ),
         );
         kept = kept.filter((_, i) => matches[i]);
