@@ -128,7 +128,6 @@ export const servinCommand = defineCommand({
   },
   subCommands: {
     cri: criCommand,
-    ...crictlCommands,
     version: lazyCommand(
       { name: "version", description: "Print the client's and the server's versions" },
       () => import("./commands/version.js").then((m) => m.versionCommand),
@@ -194,6 +193,7 @@ export const servinCommand = defineCommand({
       },
       () => import("./commands/run.js").then((m) => m.runCommand),
     ),
+    ...crictlCommands,
   },
 });
 

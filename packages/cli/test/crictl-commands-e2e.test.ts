@@ -208,6 +208,17 @@ describe.skipIf(!real)("crictl-style commands on the oci backend", () => {
       ...port,
     ]);
     expect(both.stderr).toContain("--creds and --auth: use only one");
+    const contradiction = await runCli([
+      "create",
+      pod,
+      await containerFile("nopull"),
+      file("pod.json"),
+      "--with-pull",
+      "--no-pull",
+      ...port,
+    ]);
+    expect(contradiction.code).toBe(1);
+    expect(contradiction.stderr).toContain("--with-pull and --no-pull: choose one");
   }, 120_000);
 
   it("events streamed the container's creation and start as they happened", async () => {

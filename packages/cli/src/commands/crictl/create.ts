@@ -28,9 +28,12 @@ export const createCommand = defineCommand({
     },
     "cancel-timeout": cancelTimeout,
   },
-  async run({ args }) {
+  async run({ args, rawArgs }) {
     const timeout = parseCancelTimeout(args["cancel-timeout"]);
-    if (args["with-pull"] && args["no-pull"]) throw new Error("--with-pull and --no-pull: choose one");
+    // citty reads `--no-pull` as the negation of a `pull` flag, so it is looked for as written
+    const dash = rawArgs.indexOf("--");
+    const noPull = (dash < 0 ? rawArgs : rawArgs.slice(0, dash)).includes("--no-pull");
+    if (args["with-pull"] && noPull) throw new Error("--with-pull and --no-pull: choose one");
     const config = await loadContainerConfig(args.container);
     const sandboxConfig = await loadPodSandboxConfig(args.podConfig);
     const cri = connect(args, timeout ?? 10 * 60_000);
