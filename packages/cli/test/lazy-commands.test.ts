@@ -123,7 +123,7 @@ describe("lazy command tree", () => {
   it("answers an unknown command and a group without a sub-command with an error and exit code 1", async () => {
     const unknown = await servin(["frobnicate"]);
     expect(unknown.code).toBe(1);
-    expect(unknown.stdout).toMatch(/Unknown command frobnicate/);
+    expect(unknown.stdout).toMatch(/unknown command "frobnicate"/);
     const group = await servin(["cri"]);
     expect(group.code).toBe(1);
     expect(group.stdout).toMatch(/No command specified/);
