@@ -9,7 +9,7 @@ import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { type CriClient, createCriClient } from "@servin/cri-http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -350,6 +350,61 @@ describe.skipIf(!real)("crictl-style commands on the oci backend", () => {
       }
     },
     120_000,
+  );
+
+  it.skipIf(!existsSync(CRICTL))(
+    "a container file crictl 1.26 creates gives the same container when servin creates it",
+    async () => {
+      const config = (name: string) => ({
+        metadata: { name },
+        image: { image: "alpine:latest" },
+        command: ["sh", "-c"],
+        args: ["sleep 60"],
+        working_dir: "/tmp",
+        envs: [{ key: "GREETING", value: "hello" }],
+        labels: { kind: "compare" },
+        annotations: { "example.com/why": "parity" },
+        log_path: `${name}.log`,
+        linux: { resources: { cpu_shares: 256, memory_limit_in_bytes: 33554432 } },
+      });
+      await writeFile(file("c-crictl.json"), JSON.stringify(config("by-crictl")));
+      await writeFile(file("c-servin.yaml"), yamlStringify(config("by-servin")) as string);
+      const theirs = (
+        await execFileP(CRICTL, [
+          "--runtime-endpoint",
+          `unix://${servin.socket}`,
+          "create",
+          pod,
+          file("c-crictl.json"),
+          file("pod.json"),
+        ])
+      ).stdout.trim();
+      const ours = await runCli(["create", pod, file("c-servin.yaml"), file("pod.json"), ...port]);
+      expect(ours.code, ours.stderr).toBe(0);
+      try {
+        const inspect = async (id: string) => {
+          const r = await runCli(["inspect", id, ...port]);
+          expect(r.code, `inspect ${id}: ${r.stderr}`).toBe(0);
+          const {
+            id: _id,
+            metadata: _m,
+            created_at: _c,
+            log_path,
+            ...rest
+          } = (JSON.parse(r.stdout) as { status: Record<string, unknown> }).status;
+          return { ...rest, log_dir: dirname(String(log_path)) };
+        };
+        const mine = await inspect(ours.stdout.trim());
+        expect(mine).toMatchObject({
+          labels: { kind: "compare" },
+          annotations: { "example.com/why": "parity" },
+        });
+        expect(mine).toEqual(await inspect(theirs));
+      } finally {
+        await runCli(["rm", theirs, ours.stdout.trim(), ...port]);
+      }
+    },
+    60_000,
   );
 
   it("statsp: the pod in a table (POD, POD ID, CPU %, MEM) and as YAML", async () => {
