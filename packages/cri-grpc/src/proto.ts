@@ -3,6 +3,7 @@ import { fileURLToPath } from "node:url";
 import type { ServiceDefinition } from "@grpc/grpc-js";
 import { loadSync, type Options, type PackageDefinition } from "@grpc/proto-loader";
 import { MalformedWire } from "@servin/cri-messages";
+import { ProtoEncoders } from "./_proto-encode.js";
 
 /** Absolute path of `proto/runtime_v1.proto` (shipped in the package's `proto/` directory). */
 // src/ and dist/ are both one level below the package root, so the same relative URL works for both.
@@ -85,10 +86,14 @@ function serviceOf(def: PackageDefinition, name: string): ServiceDefinition {
   // Malformed request bytes are the caller's error: grpc-js answers INTERNAL when a
   // deserializer throws, so hand the handler a MalformedWire (InvalidArgument) instead.
   const out: Record<string, ServiceDefinition[string]> = {};
+  const encoders = new ProtoEncoders(def, name.slice(0, name.lastIndexOf(".")));
   for (const [method, m] of Object.entries(service as ServiceDefinition)) {
     const parse = m.requestDeserialize;
+    const responseType = (m as { responseType?: { type?: { name?: string } } }).responseType?.type?.name;
     out[method] = {
       ...m,
+      // Answers are encoded directly from the wire objects (see _proto-encode.ts): no protobufjs copy.
+      ...(responseType ? { responseSerialize: encoders.encoder(responseType) } : {}),
       requestDeserialize: (bytes: Buffer) => {
         try {
           return parse(bytes);
