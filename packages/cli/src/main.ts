@@ -3,7 +3,7 @@
  * Every leaf is imported only when it runs (lazyCommand), so `--version` and `--help` load no
  * transport, backend or runtime module.
  */
-import { type CommandDef, defineCommand, runCommand, showUsage } from "citty";
+import { type CommandDef, defineCommand, renderUsage, runCommand } from "citty";
 import { handleBrokenPipes } from "./_broken-pipe.js";
 import { lazyCommand, passThroughCommand } from "./_lazy-command.js";
 import { VERSION } from "./version.js";
@@ -282,7 +282,10 @@ async function showUsageFor(argv: string[]): Promise<void> {
     parent = cmd;
     cmd = next;
   }
-  await showUsage(cmd, parent);
+  // citty colours its usage unless NO_COLOR/CI is set when it loads; piped help is plain text
+  const usage = await renderUsage(cmd, parent);
+  const plain = process.stdout.isTTY !== true || Boolean(process.env.NO_COLOR) || process.env.TERM === "dumb";
+  process.stdout.write(`${plain ? usage.replace(/\x1b\[[0-9;]*m/g, "") : usage}\n\n`);
 }
 
 /**

@@ -243,6 +243,14 @@ describe("messages", () => {
     expect((await servin("pods", "--namespce", "x")).stderr).toContain('did you mean "--namespace"?');
   });
 
+  it("help piped is plain text and lists the listing flags", async () => {
+    const r = await servin("ps", "--help");
+    expect(r.code).toBe(0);
+    expect(r.stdout).not.toMatch(NOT_PLAIN);
+    for (const flag of ["--output", "--quiet", "--no-trunc", "--state", "--label", "--last", "--latest"])
+      expect(r.stdout).toContain(flag);
+  });
+
   it("errors from the server print plain when piped (no ANSI escapes, badges or glyphs)", async () => {
     const r = await servin("inspect", "nosuch", "--port", String(server.port));
     expect(r.code).toBe(1);
