@@ -407,6 +407,24 @@ describe.skipIf(!real)("crictl-style commands on the oci backend", () => {
     60_000,
   );
 
+  it("stats --watch prints a table every sample until Ctrl-C (exit 0)", async () => {
+    const child = spawn(process.execPath, [BINARY, "stats", "--watch", "-s", "0.2", ...port], {
+      env: { ...process.env, NO_COLOR: "1" },
+    });
+    let out = "";
+    let err = "";
+    child.stdout!.on("data", (d) => (out += d));
+    child.stderr!.on("data", (d) => (err += d));
+    const closed = new Promise<number | null>((done) => child.on("close", done));
+    const tables = () => out.split("CONTAINER").length - 1;
+    for (let i = 0; i < 200 && tables() < 2; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(tables(), err).toBeGreaterThanOrEqual(2);
+    expect(out).toContain(container.slice(0, 13));
+    expect(out).not.toContain("\x1b[2J"); // the screen is cleared only on a terminal
+    child.kill("SIGINT");
+    expect(await closed).toBe(0);
+  }, 30_000);
+
   it("statsp: the pod in a table (POD, POD ID, CPU %, MEM) and as YAML", async () => {
     const table = await runCli(["statsp", "-s", "0.2", ...port]);
     expect(table.code, table.stderr).toBe(0);
