@@ -187,6 +187,9 @@ describe("servin images", () => {
     const json = JSON.parse(await ok("images", "-o", "json"));
     expect(json.images.map((i: { id: string }) => i.id).sort()).toEqual(images.map((i) => i.id).sort());
     expect(parseYaml(await ok("images", "-o", "yaml"))).toEqual(json);
+    const alpine = images.find((i) => i.repoTags.includes("docker.io/library/alpine:3"))!;
+    expect(await ok("images", "-q", "alpine:3")).toBe(`${alpine.id}\n`);
+    expect(await ok("images", "-q", "nosuch:1")).toBe("");
     const id = images[0]!.id;
     expect(await ok("images")).not.toContain(id);
     expect(await ok("images", "--no-trunc")).toContain(id);

@@ -54,10 +54,17 @@ export const imagesCommand = defineCommand({
     ...connectArgs,
     ...listOutputArgs,
     digests: { type: "boolean", description: "Show digests" },
+    image: {
+      type: "positional",
+      description: "Only this image (tag, digest, ID or ID prefix), as crictl images REF",
+      required: false,
+    },
   },
   async run({ args }) {
     const format = outputFormat(args, ["json", "yaml", "table"], "table");
-    const res = await connect(args).listImages({});
+    const res = await connect(args).listImages(
+      args.image ? { filter: { image: { image: args.image } } } : {},
+    );
     // crictl images -q: each image's full ID once, however many tags it has
     if (args.quiet) {
       if (res.images.length > 0) process.stdout.write(`${res.images.map((i) => i.id).join("\n")}\n`);
