@@ -222,8 +222,12 @@ export async function runServin(argv: string[]): Promise<void> {
   // Piped, redirected or NO_COLOR: plain lines without colours or glyphs. The daemon's own log
   // (`cri start`) is set up by that command.
   const daemon = argv[0] === "cri" && argv[1] === "start";
-  const plain = !daemon && (await import("./output/plain-reporter.js")).wantsPlainOutput(process.stderr);
-  if (plain) consola.setReporters([(await import("./output/plain-reporter.js")).plainReporter]);
+  if (!daemon) {
+    // either stream piped: consola's fancy reporter would put colours or glyphs into it
+    const { plainReporter, wantsPlainOutput } = await import("./output/plain-reporter.js");
+    if (wantsPlainOutput(process.stderr) || wantsPlainOutput(process.stdout))
+      consola.setReporters([plainReporter]);
+  }
   const { path, unknown } = commandPath(argv);
   try {
     if (unknown) throw await unknownCommandError(unknown.word, unknown.candidates, path);
