@@ -540,7 +540,7 @@ describe.skipIf(!real)("crictl-style commands on the oci backend", () => {
     expect(strict.stderr).toContain('"--al"');
     const format = await runCli(["stats", "-o", "xml", ...port]);
     expect(format.code).toBe(1);
-    expect(format.stderr).toContain('--output: expected one of json|yaml|table, got "xml"');
+    expect(format.stderr).toContain('--output "xml": expected json, yaml or table');
 
     const { items } = await cri.listPodSandbox({});
     expect(items.map((p) => p.id)).toEqual([pod]);

@@ -5,7 +5,7 @@
  */
 import { defineCommand } from "citty";
 import { baseUrlOf, connect, connectArgs } from "../../connect.js";
-import { formatAnswer, parseOutputFormat } from "./_output.js";
+import { outputFormat, printStructured } from "../../output/format.js";
 
 export const eventsCommand = defineCommand({
   args: {
@@ -13,14 +13,14 @@ export const eventsCommand = defineCommand({
     output: { type: "string", alias: "o", description: "Output format: json|yaml (default json)" },
   },
   async run({ args }) {
-    const format = parseOutputFormat(args.output, ["json", "yaml"], "json");
+    const format = outputFormat(args, ["json", "yaml"], "json");
     const stop = new AbortController();
     const onSigint = () => stop.abort();
     process.once("SIGINT", onSigint);
     try {
       for await (const event of connect(args).getContainerEvents({}, { signal: stop.signal })) {
-        const text = await formatAnswer("getContainerEvents", event, format);
-        process.stdout.write(format === "yaml" ? `---\n${text}` : text);
+        if (format === "yaml") process.stdout.write("---\n");
+        printStructured("getContainerEvents", event, format);
       }
     } catch (err) {
       if (stop.signal.aborted) return;

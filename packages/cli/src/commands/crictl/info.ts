@@ -2,10 +2,9 @@
  * `servin info`: crictl's info, the runtime's Status (verbose): `{"status": {…}, <info key>: <value>…}`,
  * each verbose info value embedded as the JSON it holds rather than as a string of JSON.
  */
-import { encodeResponse } from "@servin/cri-messages";
 import { defineCommand } from "citty";
 import { connect, connectArgs } from "../../connect.js";
-import { formatValue, parseOutputFormat } from "./_output.js";
+import { outputFormat, printStructured } from "../../output/format.js";
 
 export const infoCommand = defineCommand({
   args: {
@@ -14,13 +13,14 @@ export const infoCommand = defineCommand({
     quiet: { type: "boolean", alias: "q", description: "Do not show verbose information" },
   },
   async run({ args }) {
-    const format = parseOutputFormat(args.output, ["json", "yaml"], "json");
+    const format = outputFormat(args, ["json", "yaml"], "json");
     const answer = await connect(args, 30_000).status({ verbose: args.quiet !== true });
-    const wire = encodeResponse("status", answer, "json") as Record<string, unknown>;
-    const out: Record<string, unknown> = { status: wire.status };
-    for (const key of ["runtime_handlers", "features"]) if (wire[key] !== undefined) out[key] = wire[key];
-    for (const [key, value] of Object.entries(answer.info ?? {})) out[key] = embedded(value);
-    process.stdout.write(await formatValue(out, format));
+    printStructured("status", answer, format, (wire) => {
+      const out: Record<string, unknown> = { status: wire.status };
+      for (const key of ["runtime_handlers", "features"]) if (wire[key] !== undefined) out[key] = wire[key];
+      for (const [key, value] of Object.entries(answer.info ?? {})) out[key] = embedded(value);
+      return out;
+    });
   },
 });
 

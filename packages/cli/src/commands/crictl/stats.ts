@@ -6,8 +6,9 @@
 import type { ContainerStats, ContainerStatsFilter, PodSandboxStats, StringMap } from "@servin/cri-types";
 import { defineCommand } from "citty";
 import { type ConnectArgs, connect, connectArgs } from "../../connect.js";
-import { renderTable } from "../../output/table.js";
-import { formatAnswer, humanSize, parseOutputFormat, truncateId } from "./_output.js";
+import { outputFormat, printStructured } from "../../output/format.js";
+import { renderTable, shortId } from "../../output/table.js";
+import { humanSize } from "./_output.js";
 
 const sharedArgs = {
   ...connectArgs,
@@ -95,7 +96,7 @@ export const statsCommand = defineCommand({
     pod: { type: "string", alias: "p", description: "Filter by pod ID" },
   },
   async run({ args, rawArgs }) {
-    const format = parseOutputFormat(args.output, ["json", "yaml", "table"], "table");
+    const format = outputFormat(args, ["json", "yaml", "table"], "table");
     const sample = sampleMs(args.seconds);
     const ids = [...new Set(args._)];
     if (args.id) ids.push(args.id);
@@ -113,7 +114,7 @@ export const statsCommand = defineCommand({
       return answers.flatMap((a) => a.stats);
     };
     if (format !== "table") {
-      process.stdout.write(await formatAnswer("listContainerStats", { stats: await list() }, format));
+      printStructured("listContainerStats", { stats: await list() }, format);
       return;
     }
     await showTable(args.watch, async () => {
@@ -128,7 +129,7 @@ export const statsCommand = defineCommand({
         const old = before.get(s.attributes.id);
         if (!old) continue;
         rows.push([
-          truncateId(s.attributes.id),
+          shortId(s.attributes.id),
           s.attributes.metadata.name,
           cpuPercent(s.cpu, old.cpu),
           humanSize(mem),
@@ -148,7 +149,7 @@ export const statspCommand = defineCommand({
     id: { type: "string", description: "Filter by pod ID (as the positional ID)" },
   },
   async run({ args, rawArgs }) {
-    const format = parseOutputFormat(args.output, ["json", "yaml", "table"], "table");
+    const format = outputFormat(args, ["json", "yaml", "table"], "table");
     const sample = sampleMs(args.seconds);
     const ids = [...new Set(args._)];
     if (args.id) ids.push(args.id);
@@ -163,7 +164,7 @@ export const statspCommand = defineCommand({
       return answers.flatMap((a) => a.stats);
     };
     if (format !== "table") {
-      process.stdout.write(await formatAnswer("listPodSandboxStats", { stats: await list() }, format));
+      printStructured("listPodSandboxStats", { stats: await list() }, format);
       return;
     }
     await showTable(args.watch, async () => {
@@ -178,7 +179,7 @@ export const statspCommand = defineCommand({
         if (!old) continue;
         rows.push([
           s.attributes.metadata.name,
-          truncateId(s.attributes.id),
+          shortId(s.attributes.id),
           cpuPercent(s.linux?.cpu, old.linux?.cpu),
           humanSize(mem),
         ]);
