@@ -1,33 +1,89 @@
 /**
- * Benchmark (not a test): critest's own benchmarks (`../shared/conformance/bench.sh`: pod, container
- * and image lifecycles, BENCH_N sequential samples each) against the real servin binary and against
- * containerd 1.6 (`containerd-up.sh`) in the same run, both with the kit's CNI bridge, and one table of
- * per-operation medians / p90 and servin ÷ containerd ratios, with RunPodSandbox + StopPodSandbox +
- * RemovePodSandbox and the whole pod + container lifecycle summed.
+ * Benchmark (not a test): every goal of issue #13 in one run, servin (the built binary) side by side with
+ * containerd 1.6 (`containerd-up.sh`), both with the kit's CNI bridge, and ONE table of servin /
+ * containerd / ratio / goal / met? per operation (into bench/README.md and bench/results/cri-lifecycle.json).
  *
- * 1. sets up the kit (`up.sh`) and containerd (installs the Debian package when missing);
- * 2. starts `servin cri start` with the kit's mirrors and CNI dirs (tooling/conformance/servin-process.ts,
- *    shared with `pnpm test:conformance`);
- * 3. runs bench.sh `--rounds` times per side in ABBA order (servin, containerd, containerd, servin, …)
- *    so that whoever goes first or second pays alike, and pools each side's samples;
- * 4. prints the markdown table and writes bench/results/cri-lifecycle.json;
- * 5. removes servin's pods, stops it, stops containerd if it started it, and `down.sh` if the kit was
- *    not up before (a registry that was running stays up).
+ * Parts (`--only sequential,parallel,scale,pull,memory`; all by default):
+ * - sequential: the kit's bench.sh (critest `-benchmark`, BENCH_N sequential samples per operation),
+ *   `--rounds` per side in ABBA order (servin, containerd, containerd, servin), samples pooled;
+ * - parallel: `--parallel` (10) pods, then 10 containers, started at once, critest's sample operations
+ *   made by the bench's own client (bench/lib/parallel-start.ts: the kit's critest 1.26.1 does not wait
+ *   for its parallel samples), `--par-rounds` per side ABBA: wall time to the last pod ready (container started);
+ * - scale: ContainerStatus, PodSandboxStatus, ListContainers, ListPodSandbox, ImageStatus, ListImages with
+ *   `--pods` × `--containers` (20 × 10 = 200) containers present, p50 / p99 of `--calls` calls, the same
+ *   gRPC client on both sides (bench/lib/status-scale.ts);
+ * - pull: `crictl pull` of the ~305 MiB 5-layer image (bench/lib/big-image.ts) after `rmi`,
+ *   `--pull-rounds` per side ABBA (bench/lib/pull-rounds.ts);
+ * - memory: daemon idle PSS, per-pod PSS with `--mem-pods` one-container pods (bench/lib/memory-probe.ts),
+ *   and a `--churn` (1000) pod churn on a second servin started with its inspector (heap after a forced
+ *   GC; PSS): growth from after the warm-up to the end; `--churn-containerd` churns containerd too (PSS).
  *
- * Run: pnpm bench:cri  [--n 20] [--rounds 2]   (BENCH_N / BENCH_ROUNDS in the environment too; root)
+ * The README's table is rewritten for a full run (or with `--readme`; never with `--no-readme`).
+ * Tear-down removes every pod made, stops servin, stops containerd if it started it, and `down.sh` if
+ * the kit was not up before (a registry that was running stays up).
+ *
+ * Run: pnpm bench:cri [--only …] [--n 20] [--rounds 2] [--parallel 10] [--par-rounds 2] [--pods 20]
+ *      [--containers 10] [--calls 300] [--pull-rounds 3] [--mem-pods 10] [--churn 1000]
+ *      [--churn-containerd] [--readme|--no-readme]    (root; BENCH_N / BENCH_ROUNDS in the environment too)
  */
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus, release, totalmem } from "node:os";
 import { join } from "node:path";
 import {
   benchArg,
   containerdUp,
+  ctrdPidFile,
   ctrdSocket,
+  pidAlive,
   quantile,
+  removePods,
   sideBySideSetUp,
   sideBySideTearDown,
 } from "../tooling/conformance/containerd-process.js";
-import { crictl, kit, kitDir, repo, ServinProcess, sh } from "../tooling/conformance/servin-process.js";
+import {
+  crictl,
+  kit,
+  kitDir,
+  repo,
+  ServinProcess,
+  servinBinary,
+  sh,
+} from "../tooling/conformance/servin-process.js";
+import { InspectorClient, inspectorUrl } from "./lib/inspector.js";
+import { type ChurnMemory, churnMemory, type PerPodMemory, perPodMemory } from "./lib/memory-probe.js";
+import { type ParallelResult, parallelStart } from "./lib/parallel-start.js";
+import { pullRounds } from "./lib/pull-rounds.js";
+import { measureStatusScale, pssKb, type ScaleResult } from "./lib/status-scale.js";
 
+const PARTS = ["sequential", "parallel", "scale", "pull", "memory"] as const;
+type Part = (typeof PARTS)[number];
+function parseOnly(): Set<Part> {
+  const i = process.argv.indexOf("--only");
+  if (i < 0) return new Set(PARTS);
+  const raw = process.argv[i + 1] ?? "";
+  const parts = raw.split(",").filter(Boolean);
+  const bad = parts.filter((p) => !(PARTS as readonly string[]).includes(p));
+  if (parts.length === 0 || bad.length > 0)
+    throw new Error(`--only: unknown part "${bad.join(",") || raw}" (expected some of ${PARTS.join(",")})`);
+  return new Set(parts as Part[]);
+}
+const ONLY = parseOnly();
+const FULL = ONLY.size === PARTS.length;
+const PARALLEL = benchArg("parallel", "BENCH_PARALLEL", 10);
+const PAR_ROUNDS = benchArg("par-rounds", "BENCH_PAR_ROUNDS", 2);
+const SCALE_PODS = benchArg("pods", "BENCH_PODS", 20);
+const SCALE_CONTAINERS = benchArg("containers", "BENCH_CONTAINERS", 10);
+const CALLS = benchArg("calls", "BENCH_CALLS", 300);
+const PULL_ROUNDS = benchArg("pull-rounds", "BENCH_PULL_ROUNDS", 3);
+const MEM_PODS = benchArg("mem-pods", "BENCH_MEM_PODS", 10);
+const CHURN = benchArg("churn", "BENCH_CHURN", 1000);
+const CHURN_CONTAINERD = process.argv.includes("--churn-containerd");
+const WRITE_README = !process.argv.includes("--no-readme") && (FULL || process.argv.includes("--readme"));
+/** "No growth" over the churn, stated: less than this many MB from after the warm-up to the end. */
+const CHURN_GROWTH_LIMIT_MB = 2;
+const IDLE_PSS_LIMIT_MB = 60;
+const PER_POD_LIMIT_MB = 1;
 const N = benchArg("n", "BENCH_N", 20);
 const ROUNDS = benchArg("rounds", "BENCH_ROUNDS", 2);
 
@@ -243,102 +299,465 @@ async function benchSide(side: Side, endpoint: string, runName: string, into: Si
   if (r.code !== 0) log(`${side}: see ${join(dir, "bench.log")}`);
 }
 
-async function main(): Promise<number> {
-  const setUp = await sideBySideSetUp(log);
-  if ("code" in setUp) return setUp.code;
-  const { kitWasUp, containerdWasUp } = setUp;
-  const servin = await ServinProcess.create("servin-bench-cri-");
+/** How each part ran, for the header of the table. */
+const PART_SETTINGS: Record<Part, string> = {
+  sequential: `sequential: critest BENCH_N=${N} × ${ROUNDS} round(s) per side (ABBA)`,
+  parallel: `parallel: ${PARALLEL} pods, then ${PARALLEL} containers at once (critest's sample operations, own client) × ${PAR_ROUNDS} round(s) per side (ABBA)`,
+  scale: `scale: ${SCALE_PODS * SCALE_CONTAINERS} containers (${SCALE_PODS} pods × ${SCALE_CONTAINERS}), ${CALLS} calls per operation per side, sides interleaved`,
+  pull: `pull: ${PULL_ROUNDS} round(s) per side (ABBA), rmi before each pull`,
+  memory: `memory: ${MEM_PODS} pods for idle / per pod; churn of ${CHURN} pods on a second servin with its inspector; "no growth" means less than ${CHURN_GROWTH_LIMIT_MB} MB from after the warm-up to the end, PSS after 3 s of quiet, V8 heap after a forced full GC`,
+};
+
+/** One line of the goal table: servin / containerd / ratio / goal / met?. */
+interface GoalRow {
+  part: string;
+  operation: string;
+  unit: string;
+  servin?: number;
+  containerd?: number;
+  /** "≤ containerd", "≤ 0.5× containerd", "≤ 60 MB", … or "" for a figure without a goal. */
+  goal: string;
+  met?: boolean;
+}
+
+function fmt(x: number | undefined): string {
+  if (x === undefined || !Number.isFinite(x)) return "–";
+  return Math.abs(x) < 10 ? x.toFixed(2) : x.toFixed(1);
+}
+
+function goalTable(rows: GoalRow[]): string {
+  const lines = [
+    "| part | operation | unit | servin | containerd | ratio | goal | met? |",
+    "| --- | --- | --- | ---: | ---: | ---: | --- | :---: |",
+  ];
+  for (const r of rows) {
+    const ratio = r.servin !== undefined && r.containerd ? `${(r.servin / r.containerd).toFixed(2)}×` : "–";
+    const met = r.goal === "" ? "" : r.met === undefined ? "?" : r.met ? "yes" : "**no**";
+    lines.push(
+      `| ${r.part} | ${r.operation} | ${r.unit} | ${fmt(r.servin)} | ${fmt(r.containerd)} | ${ratio} | ${r.goal} | ${met} |`,
+    );
+  }
+  return lines.join("\n");
+}
+
+/** servin ≤ containerd (or ≤ factor × containerd); undefined when a side is missing. */
+function atMost(servin: number | undefined, containerd: number | undefined, factor = 1): boolean | undefined {
+  return servin === undefined || containerd === undefined ? undefined : servin <= factor * containerd;
+}
+
+function version(cmd: string, args: string[]): string {
+  try {
+    return (
+      execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] })
+        .split("\n")[0]
+        ?.trim() ?? "?"
+    );
+  } catch {
+    return "?";
+  }
+}
+
+function machine(): string {
+  const model = cpus()[0]?.model.trim() ?? "?";
+  return `${cpus().length} cores (${model}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Linux ${release()}`;
+}
+
+function versions(): Record<string, string> {
+  return {
+    servin: version(process.execPath, [servinBinary, "--version"]),
+    node: process.version,
+    containerd: version("containerd", ["--version"]),
+    runc: version("runc", ["--version"]),
+    conmon: version("conmon", ["--version"]),
+    critest: version(join(kit, "bin/critest"), ["--version"]),
+    crictl: version(join(kit, "bin/crictl"), ["--version"]),
+  };
+}
+
+/** The sequential part: bench.sh per side, ABBA, pooled; answers the p50/p90 rows (with the two sums). */
+async function sequential(
+  endpoints: Record<Side, string>,
+  servin: ServinProcess,
+  stamp: string,
+): Promise<{ rows: Row[]; samples: Record<Side, SideSamples> }> {
   const samples: Record<Side, SideSamples> = {
     servin: { ops: new Map(), podSums: [], runs: [] },
     containerd: { ops: new Map(), podSums: [], runs: [] },
   };
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = round % 2 === 0 ? SIDES : [...SIDES].reverse();
+    for (const side of order) {
+      await benchSide(side, endpoints[side], `cri-lifecycle-${stamp}-${side}-r${round + 1}`, samples[side]);
+      if (side === "servin") {
+        const left = await servin.removeAllPods();
+        if (left > 0) log(`removed ${left} pod(s) critest left in servin`);
+      }
+    }
+  }
+  const pick = (name: string) => ({
+    servin: samples.servin.ops.get(name) ?? [],
+    containerd: samples.containerd.ops.get(name) ?? [],
+  });
+  const known = OPERATIONS.map(([, , cri]) => cri);
+  const others = [...new Set(SIDES.flatMap((s) => [...samples[s].ops.keys()]))].filter(
+    (k) => !known.includes(k) && k !== FROM_SCRATCH,
+  );
+  const rows = [...known, ...others, FROM_SCRATCH]
+    .map((name) => row(name, pick(name)))
+    .filter((r) => r.n.servin + r.n.containerd > 0);
+  const byName = (name: string) => rows.find((r) => r.operation === name);
+  const podParts = POD_SUM.map(byName).filter((r): r is Row => r !== undefined);
+  if (podParts.length === POD_SUM.length)
+    rows.push(row(POD_SUM_ROW, { servin: samples.servin.podSums, containerd: samples.containerd.podSums }));
+  const lifeParts = LIFECYCLE_SUM.map(byName).filter((r): r is Row => r !== undefined);
+  if (lifeParts.length === LIFECYCLE_SUM.length) rows.push(sumRow(LIFECYCLE_ROW, lifeParts));
+  return { rows, samples };
+}
+const POD_SUM_ROW = "RunPodSandbox + StopPodSandbox + RemovePodSandbox (per-sample sum)";
+const LIFECYCLE_ROW = "lifecycle: the 7 calls (sum of the p50s)";
+
+async function main(): Promise<number> {
+  const setUp = await sideBySideSetUp(log);
+  if ("code" in setUp) return setUp.code;
+  const servin = await ServinProcess.create("servin-bench-cri-");
+  let churnServin: ServinProcess | undefined;
   const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "");
   const load = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
   const loadBefore = load();
+  const started = Date.now();
+  const goals: GoalRow[] = [];
+  const result: Record<string, unknown> = {};
+  const failures: string[] = [];
   let code = 0;
   try {
     await containerdUp(log);
     await servin.start();
     log(`servin listening on ${servin.endpoint}`);
+    const servinPid = servin.child?.pid;
+    const ctrdPid = pidAlive(ctrdPidFile);
+    if (!servinPid || !ctrdPid) throw new Error("a daemon has no pid");
     const endpoints: Record<Side, string> = { servin: servin.endpoint, containerd: `unix://${ctrdSocket}` };
+    const sockets: Record<Side, string> = { servin: servin.socket, containerd: ctrdSocket };
+    const pids: Record<Side, number> = { servin: servinPid, containerd: ctrdPid };
     const ips = [
       await checkCni("servin", servin.socket, servin.dir),
       await checkCni("containerd", ctrdSocket, servin.dir),
     ];
     log(`cni on both sides: a servin pod got ${ips[0]}, a containerd pod ${ips[1]}`);
-    for (let round = 0; round < ROUNDS; round++) {
-      // ABBA: servin, containerd | containerd, servin | …
-      const order = round % 2 === 0 ? SIDES : [...SIDES].reverse();
-      for (const side of order) {
-        await benchSide(side, endpoints[side], `cri-lifecycle-${stamp}-${side}-r${round + 1}`, samples[side]);
-        if (side === "servin") {
-          const left = await servin.removeAllPods();
-          if (left > 0) log(`removed ${left} pod(s) critest left in servin`);
+
+    // A part that fails is reported and the run goes on with the next one.
+    const part = async (name: Part, fn: () => Promise<void>, label: string = name) => {
+      if (!ONLY.has(name)) return;
+      const t0 = Date.now();
+      log(`— ${label} —`);
+      try {
+        await fn();
+      } catch (err) {
+        const msg = err instanceof Error ? (err.stack ?? err.message) : String(err);
+        failures.push(`${label}: ${msg.split("\n")[0]}`);
+        log(`${label} failed: ${msg}`);
+      }
+      log(`${label} took ${Math.round((Date.now() - t0) / 1000)} s`);
+    };
+
+    let memory: PerPodMemory[] = [];
+    await part(
+      "memory",
+      async () => {
+        // First, on daemons that have done nothing but pull busybox (memory.sh's "idle").
+        memory = [];
+        for (const side of SIDES) {
+          const m = await perPodMemory({ name: side, socket: sockets[side], pid: pids[side] }, MEM_PODS);
+          log(
+            `${side}: idle ${m.idlePssMb.toFixed(1)} MB, per pod ${m.perPodPssMb.toFixed(2)} MB (${JSON.stringify(m.processes)})`,
+          );
+          memory.push(m);
+        }
+        result.memory = memory;
+      },
+      "memory: idle and per pod",
+    );
+
+    await part("sequential", async () => {
+      const { rows, samples } = await sequential(endpoints, servin, stamp);
+      result.sequential = {
+        benchN: N,
+        rounds: ROUNDS,
+        rows,
+        runs: { servin: samples.servin.runs, containerd: samples.containerd.runs },
+        samples: Object.fromEntries(
+          SIDES.map((s) => [s, { ...Object.fromEntries(samples[s].ops), podSums: samples[s].podSums }]),
+        ),
+      };
+      process.stdout.write(`${markdown(rows)}\n\n`);
+      const failed = SIDES.flatMap((s) => samples[s].runs.filter((r) => r.code !== 0).map((r) => r.runName));
+      if (failed.length > 0) failures.push(`sequential: bench.sh failed in ${failed.join(", ")}`);
+      for (const r of rows) {
+        const isPart = LIFECYCLE_SUM.includes(r.operation);
+        const isSum = r.operation === LIFECYCLE_ROW;
+        goals.push({
+          part: "sequential",
+          operation: isSum ? `**${r.operation}**` : r.operation,
+          unit: "ms p50",
+          servin: r.median.servin,
+          containerd: r.median.containerd,
+          goal: isSum ? "≤ 0.5× containerd" : isPart ? "≤ containerd" : "",
+          ...(isSum
+            ? { met: atMost(r.median.servin, r.median.containerd, 0.5) }
+            : isPart
+              ? { met: atMost(r.median.servin, r.median.containerd) }
+              : {}),
+        });
+      }
+    });
+
+    await part("parallel", async () => {
+      const runs: Record<Side, ParallelResult[]> = { servin: [], containerd: [] };
+      for (let round = 0; round < PAR_ROUNDS; round++) {
+        for (const side of round % 2 === 0 ? SIDES : [...SIDES].reverse()) {
+          const r = await parallelStart(sockets[side], PARALLEL, `${side}-r${round + 1}`);
+          runs[side].push(r);
+          log(
+            `parallel ${side}: ${PARALLEL} pods ready after ${fmt(r.podsStartedMs)} ms, ${PARALLEL} containers started after ${fmt(r.containersStartedMs)} ms`,
+          );
         }
       }
-    }
-    const loadAfter = load();
-    const pick = (name: string) => ({
-      servin: samples.servin.ops.get(name) ?? [],
-      containerd: samples.containerd.ops.get(name) ?? [],
+      result.parallel = { parallel: PARALLEL, rounds: PAR_ROUNDS, runs };
+      type Wall = "podsStartedMs" | "podsLifecycleMs" | "containersStartedMs" | "containersLifecycleMs";
+      const med = (side: Side, key: Wall) =>
+        quantile(
+          runs[side].map((r) => r[key]),
+          0.5,
+        );
+      const rows: Array<[string, Wall, boolean]> = [
+        [`${PARALLEL} pods at once: first RunPodSandbox → last pod ready`, "podsStartedMs", true],
+        [`${PARALLEL} containers at once: first CreateContainer → last started`, "containersStartedMs", true],
+        [`${PARALLEL} pod lifecycles at once (run, status, stop, remove)`, "podsLifecycleMs", false],
+        [`${PARALLEL} container lifecycles at once (create … remove)`, "containersLifecycleMs", false],
+      ];
+      for (const [operation, k, isGoal] of rows) {
+        const s = med("servin", k);
+        const c = med("containerd", k);
+        goals.push({
+          part: "parallel",
+          operation,
+          unit: `ms wall (median of ${PAR_ROUNDS})`,
+          servin: s,
+          containerd: c,
+          goal: isGoal ? "≤ containerd" : "",
+          ...(isGoal ? { met: atMost(s, c) } : {}),
+        });
+      }
     });
-    const known = OPERATIONS.map(([, , cri]) => cri);
-    const others = [...new Set(SIDES.flatMap((s) => [...samples[s].ops.keys()]))].filter(
-      (k) => !known.includes(k) && k !== FROM_SCRATCH,
-    );
-    const rows = [...known, ...others, FROM_SCRATCH]
-      .map((name) => row(name, pick(name)))
-      .filter((r) => r.n.servin + r.n.containerd > 0);
-    const byName = (name: string) => rows.find((r) => r.operation === name);
-    const sums: Row[] = [];
-    const podParts = POD_SUM.map(byName).filter((r): r is Row => r !== undefined);
-    if (podParts.length === POD_SUM.length) {
-      sums.push(
-        row("**RunPodSandbox + StopPodSandbox + RemovePodSandbox** (per-sample sum)", {
-          servin: samples.servin.podSums,
-          containerd: samples.containerd.podSums,
-        }),
-      );
-    }
-    const lifeParts = LIFECYCLE_SUM.map(byName).filter((r): r is Row => r !== undefined);
-    if (lifeParts.length === LIFECYCLE_SUM.length)
-      sums.push(sumRow("**pod + container lifecycle** (sum of the 7 medians)", lifeParts));
-    const table = markdown([...rows, ...sums]);
-    const failed = SIDES.flatMap((s) => samples[s].runs.filter((r) => r.code !== 0).map((r) => r.runName));
-    const note = `${new Date().toISOString().slice(0, 10)}, BENCH_N=${N} × ${ROUNDS} round(s) per side (ABBA), both sides with the kit's CNI bridge; load average ${loadBefore} before, ${loadAfter} after`;
-    process.stdout.write(`${table}\n\n${note}\n`);
-    if (failed.length > 0) {
-      process.stdout.write(`bench.sh failed in: ${failed.join(", ")} (their samples are still counted)\n`);
-      code = 1;
-    }
-    const out = join(repo, "bench/results");
-    mkdirSync(out, { recursive: true });
-    writeFileSync(
-      join(out, "cri-lifecycle.json"),
-      `${JSON.stringify(
+
+    await part("scale", async () => {
+      const scale: ScaleResult = await measureStatusScale(
+        [
+          { name: "servin", socket: servin.socket, pid: servinPid, perPodPattern: /$^/ },
+          { name: "containerd", socket: ctrdSocket, pid: ctrdPid, perPodPattern: /$^/ },
+        ],
         {
-          date: new Date().toISOString(),
-          benchN: N,
-          rounds: ROUNDS,
-          loadavg: { before: loadBefore, after: loadAfter },
-          rows: [...rows, ...sums],
-          runs: { servin: samples.servin.runs, containerd: samples.containerd.runs },
-          samples: Object.fromEntries(
-            SIDES.map((s) => [s, { ...Object.fromEntries(samples[s].ops), podSums: samples[s].podSums }]),
-          ),
+          pods: SCALE_PODS,
+          containersPerPod: SCALE_CONTAINERS,
+          calls: CALLS,
+          namespace: "bench-status",
+          log,
         },
-        null,
-        2,
-      )}\n`,
+      );
+      result.scale = { pods: SCALE_PODS, containersPerPod: SCALE_CONTAINERS, calls: CALLS, rows: scale.rows };
+      const n = SCALE_PODS * SCALE_CONTAINERS;
+      for (const op of [...new Set(scale.rows.map((r) => r.op))])
+        for (const q of ["p50", "p99"] as const) {
+          const s = scale.rows.find((r) => r.op === op && r.side === "servin")?.[q];
+          const c = scale.rows.find((r) => r.op === op && r.side === "containerd")?.[q];
+          goals.push({
+            part: `${n} containers`,
+            operation: op,
+            unit: `ms ${q}`,
+            servin: s,
+            containerd: c,
+            goal: "≤ containerd",
+            met: atMost(s, c),
+          });
+        }
+    });
+
+    await part("pull", async () => {
+      const { ref, ms } = await pullRounds(sockets, PULL_ROUNDS, log);
+      result.pull = { ref, rounds: PULL_ROUNDS, ms };
+      const s = quantile(ms.servin, 0.5);
+      const c = quantile(ms.containerd, 0.5);
+      goals.push({
+        part: "pull",
+        operation: `PullImage ${ref} (~305 MiB, 5 layers; crictl pull after rmi)`,
+        unit: `s median of ${PULL_ROUNDS}`,
+        servin: s === undefined ? undefined : s / 1000,
+        containerd: c === undefined ? undefined : c / 1000,
+        goal: "≤ containerd",
+        met: atMost(s, c),
+      });
+    });
+
+    await part(
+      "memory",
+      async () => {
+        // The idle and per-pod figures measured first; the churn on its own servin, inspector on.
+        const s = memory.find((m) => m.side === "servin");
+        const c = memory.find((m) => m.side === "containerd");
+        goals.push(
+          {
+            part: "memory",
+            operation: "daemon PSS, idle (busybox pulled, no pod)",
+            unit: "MB",
+            servin: s?.idlePssMb,
+            containerd: c?.idlePssMb,
+            goal: `≤ ${IDLE_PSS_LIMIT_MB} MB`,
+            ...(s ? { met: s.idlePssMb <= IDLE_PSS_LIMIT_MB } : {}),
+          },
+          {
+            part: "memory",
+            operation: `per pod: its processes' PSS (${MEM_PODS} pods, 1 container each; servin ${procNames(s)}, containerd ${procNames(c)})`,
+            unit: "MB",
+            servin: s?.perPodPssMb,
+            containerd: c?.perPodPssMb,
+            goal: `≤ ${PER_POD_LIMIT_MB} MB`,
+            ...(s ? { met: s.perPodPssMb <= PER_POD_LIMIT_MB } : {}),
+          },
+          {
+            part: "memory",
+            operation: "per pod: the daemon's own PSS growth",
+            unit: "MB",
+            servin: s?.daemonPerPodMb,
+            containerd: c?.daemonPerPodMb,
+            goal: "",
+          },
+        );
+        const churns: ChurnMemory[] = [];
+        const prevArgs = process.env.SERVIN_NODE_ARGS;
+        process.env.SERVIN_NODE_ARGS = `${prevArgs ?? ""} --inspect=127.0.0.1:0`.trim();
+        churnServin = await ServinProcess.create("servin-bench-churn-");
+        try {
+          await churnServin.start();
+        } finally {
+          if (prevArgs === undefined) delete process.env.SERVIN_NODE_ARGS;
+          else process.env.SERVIN_NODE_ARGS = prevArgs;
+        }
+        const url = inspectorUrl(churnServin.output);
+        if (!url)
+          throw new Error(`the churn servin printed no inspector url: ${churnServin.output.slice(-500)}`);
+        const inspector = await InspectorClient.connect(url);
+        try {
+          churns.push(
+            await churnMemory(
+              { name: "servin", socket: churnServin.socket, pid: churnServin.child?.pid as number },
+              CHURN,
+              { inspector, log },
+            ),
+          );
+        } finally {
+          inspector.close();
+        }
+        if (CHURN_CONTAINERD)
+          churns.push(
+            await churnMemory({ name: "containerd", socket: ctrdSocket, pid: ctrdPid }, CHURN, { log }),
+          );
+        result.churn = { limitMb: CHURN_GROWTH_LIMIT_MB, churns };
+        const sc = churns.find((x) => x.side === "servin");
+        const cc = churns.find((x) => x.side === "containerd");
+        const growth = (x?: ChurnMemory) => (x ? x.pssMb.end - x.pssMb.afterWarmup : undefined);
+        const heapGrowth = (x?: ChurnMemory) => (x?.heapMb ? x.heapMb.end - x.heapMb.afterWarmup : undefined);
+        const g = growth(sc);
+        const h = heapGrowth(sc);
+        goals.push(
+          {
+            part: "memory",
+            operation: `churn of ${CHURN} pods: daemon PSS growth after the first ${sc?.warmup ?? "?"} (${fmt(sc?.pssMb.afterWarmup)} → ${fmt(sc?.pssMb.end)} MB)`,
+            unit: "MB",
+            servin: g,
+            containerd: growth(cc),
+            goal: `< ${CHURN_GROWTH_LIMIT_MB} MB`,
+            ...(g !== undefined ? { met: g < CHURN_GROWTH_LIMIT_MB } : {}),
+          },
+          {
+            part: "memory",
+            operation: `churn of ${CHURN} pods: V8 heap growth after a forced GC (${fmt(sc?.heapMb?.afterWarmup)} → ${fmt(sc?.heapMb?.end)} MB)`,
+            unit: "MB",
+            servin: h,
+            goal: `< ${CHURN_GROWTH_LIMIT_MB} MB`,
+            ...(h !== undefined ? { met: h < CHURN_GROWTH_LIMIT_MB } : {}),
+          },
+        );
+      },
+      "memory: churn",
     );
-    log(`wrote ${join(out, "cri-lifecycle.json")}`);
+
+    // The daemons' PSS at the end of the run, all pods gone (after work, not just after start).
+    result.pssAtEndMb = { servin: pssKb(servinPid) / 1024, containerd: pssKb(ctrdPid) / 1024 };
   } catch (err) {
+    failures.push(`set-up: ${(err as Error).message}`);
     log(`failed: ${(err as Error).message}`);
-    code = 1;
   } finally {
-    await sideBySideTearDown(servin, { kitWasUp, containerdWasUp }, log);
+    if (churnServin) {
+      await churnServin.removeAllPods().catch(() => 0);
+      await churnServin.stop();
+      const left = await churnServin.runcLeftovers();
+      if (left.length > 0) log(`containers left in the churn servin's runc root: ${left.join(" ")}`);
+      await churnServin.removeDir();
+    }
+    for (const ns of ["bench-memory", "bench-churn", "bench-cri", "bench-parallel"])
+      if (pidAlive(ctrdPidFile)) await removePods(ctrdSocket, ns).catch(() => 0);
+    await sideBySideTearDown(servin, setUp, log, "bench-status");
   }
+
+  const date = new Date().toISOString();
+  const loadAfter = load();
+  const met = goals.filter((g) => g.goal !== "");
+  const allMet = met.length > 0 && met.every((g) => g.met === true);
+  const v = versions();
+  const header = [
+    `Run ${date.slice(0, 16).replace("T", " ")} UTC, ${Math.round((Date.now() - started) / 60_000)} min; ${machine()}; load average ${loadBefore} before, ${loadAfter} after.`,
+    `Versions: ${Object.entries(v)
+      .map(([k, x]) => `${k} ${x}`)
+      .join("; ")}.`,
+    `Settings: ${PARTS.filter((p) => ONLY.has(p))
+      .map((p) => PART_SETTINGS[p])
+      .join("; ")}.`,
+    `Goals met: ${met.filter((g) => g.met === true).length} of ${met.length}${allMet ? " — every goal met." : "."}${failures.length > 0 ? ` Failures: ${failures.join("; ")}.` : ""}`,
+  ].join("\n");
+  const table = goalTable(goals);
+  process.stdout.write(`\n${header}\n\n${table}\n`);
+  const out = join(repo, "bench/results");
+  mkdirSync(out, { recursive: true });
+  writeFileSync(
+    join(out, "cri-lifecycle.json"),
+    `${JSON.stringify({ date, machine: machine(), versions: v, parts: [...ONLY], loadavg: { before: loadBefore, after: loadAfter }, goals, allMet, failures, ...result }, null, 2)}\n`,
+  );
+  log(`wrote ${join(out, "cri-lifecycle.json")}`);
+  if (WRITE_README) {
+    writeReadme(`${header}\n\n${table}`);
+    log("wrote the table into bench/README.md");
+  }
+  if (failures.length > 0) code = 1;
   return code;
+}
+
+function procNames(m?: PerPodMemory): string {
+  if (!m) return "–";
+  const entries = Object.entries(m.processes);
+  return entries.length === 0 ? "none found" : entries.map(([k, n]) => `${n}× ${k}`).join(" + ");
+}
+
+const BEGIN = "<!-- bench:cri table: begin (written by bench/cri-lifecycle.ts) -->";
+const END = "<!-- bench:cri table: end -->";
+
+/** Replaces the table between the markers of bench/README.md's cri-lifecycle section. */
+function writeReadme(text: string): void {
+  const path = join(repo, "bench/README.md");
+  const readme = readFileSync(path, "utf8");
+  const a = readme.indexOf(BEGIN);
+  const b = readme.indexOf(END);
+  if (a < 0 || b < a) throw new Error(`bench/README.md has no ${BEGIN} … ${END} markers`);
+  writeFileSync(path, `${readme.slice(0, a + BEGIN.length)}\n\n${text}\n\n${readme.slice(b)}`);
 }
 
 process.exitCode = await main();

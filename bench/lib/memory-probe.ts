@@ -1,0 +1,186 @@
+/**
+ * Memory of a CRI runtime for `pnpm bench:cri` (issue #13), the kit's memory.sh method done through the
+ * bench's own gRPC client (bench/lib/status-scale.ts) so that it can tell which processes a pod added:
+ * - idle: the daemon's PSS (smaps_rollup) with the busybox image pulled and no pod;
+ * - per pod: PODS pods with one busybox `sleep` container each; the PSS of the per-pod processes
+ *   (monitors, shims, infra) divided by the pod count. Which processes those are is not guessed from
+ *   names: a process counts when its command line or its cgroup names one of the pods or containers
+ *   made here, and it is not the container's own workload (`sleep 3600`); their names are reported.
+ *   The daemon's own growth per pod is reported next to it.
+ * - churn: CHURN pods (pod + started container + stop + remove, one after the other); the daemon's PSS
+ *   and, for a Node daemon reachable through its inspector, its V8 heap after a forced full GC, measured
+ *   after a warm-up of the first pods (lazy loading, JIT) and again at the end: the growth is the difference.
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import { heapAfterGc, type InspectorClient } from "./inspector.js";
+import { pssKb, RawCriClient, STATUS_SCALE_IMAGE } from "./status-scale.js";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export interface PerPodMemory {
+  side: string;
+  idlePssMb: number;
+  busyPssMb: number;
+  pods: number;
+  /** Per-pod processes' PSS ÷ pods (memory.sh's figure). */
+  perPodPssMb: number;
+  /** The daemon's PSS growth ÷ pods. */
+  daemonPerPodMb: number;
+  /** What was counted as per-pod: process name → count. */
+  processes: Record<string, number>;
+}
+
+export interface ChurnMemory {
+  side: string;
+  pods: number;
+  warmup: number;
+  pssMb: { start: number; afterWarmup: number; end: number };
+  /** V8 heap used after a full GC (only for a daemon with an inspector). */
+  heapMb?: { afterWarmup: number; end: number };
+  seconds: number;
+}
+
+function podConfig(ns: string, name: string, uid: string) {
+  return { metadata: { name, namespace: ns, uid, attempt: 0 }, hostname: name, logDirectory: "", linux: {} };
+}
+
+async function podWithSleeper(
+  client: RawCriClient,
+  ns: string,
+  name: string,
+  uid: string,
+): Promise<{ pod: string; container: string }> {
+  const config = podConfig(ns, name, uid);
+  const { podSandboxId } = await client.call<{ podSandboxId: string }>("RunPodSandbox", { config });
+  const { containerId } = await client.call<{ containerId: string }>("CreateContainer", {
+    podSandboxId,
+    config: {
+      metadata: { name: "m", attempt: 0 },
+      image: { image: STATUS_SCALE_IMAGE },
+      command: ["sleep", "3600"],
+      linux: {},
+    },
+    sandboxConfig: config,
+  });
+  await client.call("StartContainer", { containerId });
+  return { pod: podSandboxId, container: containerId };
+}
+
+async function removePod(client: RawCriClient, pod: string): Promise<void> {
+  await client.call("StopPodSandbox", { podSandboxId: pod });
+  await client.call("RemovePodSandbox", { podSandboxId: pod });
+}
+
+function read(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return "";
+  }
+}
+
+/** The processes (other than `exclude`) whose command line or cgroup names one of `ids`, workloads left out. */
+function processesOf(ids: string[], exclude: number[]): Array<{ pid: number; name: string }> {
+  const out: Array<{ pid: number; name: string }> = [];
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    const pid = Number(d);
+    if (pid === process.pid || exclude.includes(pid)) continue;
+    const cmd = read(`/proc/${pid}/cmdline`).replace(/\0/g, " ").trim();
+    if (!cmd || /^(\/bin\/)?sleep 3600$/.test(cmd)) continue;
+    const where = `${cmd}\n${read(`/proc/${pid}/cgroup`)}`;
+    if (ids.some((id) => where.includes(id)))
+      out.push({ pid, name: read(`/proc/${pid}/comm`).trim() || cmd.split(" ")[0] || "?" });
+  }
+  return out;
+}
+
+/**
+ * Daemon PSS idle and with `pods` one-container pods, and the per-pod processes' PSS; removes its pods.
+ *
+ * @example
+ * const m = await perPodMemory({ name: "servin", socket, pid }, 10);
+ */
+export async function perPodMemory(
+  side: { name: string; socket: string; pid: number },
+  pods: number,
+  ns = "bench-memory",
+): Promise<PerPodMemory> {
+  const client = new RawCriClient(side.socket);
+  const made: Array<{ pod: string; container: string }> = [];
+  try {
+    await client.call("PullImage", { image: { image: STATUS_SCALE_IMAGE } });
+    await sleep(1000);
+    const idle = pssKb(side.pid);
+    for (let i = 0; i < pods; i++)
+      made.push(await podWithSleeper(client, ns, `mem-${i}`, `mem-${side.name}-${i}-${process.pid}`));
+    await sleep(2000);
+    const busy = pssKb(side.pid);
+    const procs = processesOf(
+      made.flatMap((m) => [m.pod, m.container]),
+      [side.pid],
+    );
+    const kb = procs.reduce((s, p) => s + pssKb(p.pid), 0);
+    const processes: Record<string, number> = {};
+    for (const p of procs) processes[p.name] = (processes[p.name] ?? 0) + 1;
+    return {
+      side: side.name,
+      idlePssMb: idle / 1024,
+      busyPssMb: busy / 1024,
+      pods,
+      perPodPssMb: kb / 1024 / pods,
+      daemonPerPodMb: (busy - idle) / 1024 / pods,
+      processes,
+    };
+  } finally {
+    for (const m of made) await removePod(client, m.pod).catch(() => undefined);
+    client.close();
+  }
+}
+
+/**
+ * `pods` pod lifecycles one after the other (pod, started `sleep` container, stop, remove), the daemon's
+ * PSS (and heap after GC when `inspector` is given) after `warmup` of them and at the end.
+ */
+export async function churnMemory(
+  side: { name: string; socket: string; pid: number },
+  pods: number,
+  opts: { inspector?: InspectorClient; warmup?: number; ns?: string; log?: (line: string) => void } = {},
+): Promise<ChurnMemory> {
+  const ns = opts.ns ?? "bench-churn";
+  const warmup = opts.warmup ?? Math.min(50, Math.max(1, Math.floor(pods / 10)));
+  const client = new RawCriClient(side.socket);
+  const t0 = Date.now();
+  // A settled reading: background cleanup done, then (with an inspector) a full GC.
+  const settle = async () => {
+    await sleep(3000);
+    const heap = opts.inspector ? await heapAfterGc(opts.inspector) : undefined;
+    await sleep(500);
+    return { pss: pssKb(side.pid) / 1024, heap: heap === undefined ? undefined : heap / 2 ** 20 };
+  };
+  try {
+    await client.call("PullImage", { image: { image: STATUS_SCALE_IMAGE } });
+    const start = await settle();
+    let afterWarmup = start;
+    for (let i = 0; i < pods; i++) {
+      const m = await podWithSleeper(client, ns, `churn-${i}`, `churn-${side.name}-${i}-${process.pid}`);
+      await removePod(client, m.pod);
+      if (i + 1 === warmup) afterWarmup = await settle();
+      if ((i + 1) % 100 === 0)
+        opts.log?.(`${side.name}: churn ${i + 1}/${pods}, PSS ${(pssKb(side.pid) / 1024).toFixed(1)} MB`);
+    }
+    const end = await settle();
+    return {
+      side: side.name,
+      pods,
+      warmup,
+      pssMb: { start: start.pss, afterWarmup: afterWarmup.pss, end: end.pss },
+      ...(afterWarmup.heap !== undefined && end.heap !== undefined
+        ? { heapMb: { afterWarmup: afterWarmup.heap, end: end.heap } }
+        : {}),
+      seconds: (Date.now() - t0) / 1000,
+    };
+  } finally {
+    client.close();
+  }
+}
