@@ -151,7 +151,8 @@ export async function sideBySideTearDown(
     const down = await sh("bash", [join(kit, "down.sh")], { timeoutMs: 5 * 60_000 });
     log(down.stdout.trim().replace(/\n/g, "; "));
   } else if (!was.containerdWasUp) {
-    await containerdDown(log, namespace);
+    // A containerd this run started holds only this run's pods (critest's too): all of them go.
+    await containerdDown(log);
   } else if (namespace) {
     await removePods(ctrdSocket, namespace).catch(() => 0);
   }
