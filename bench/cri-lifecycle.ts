@@ -616,6 +616,14 @@ async function main(): Promise<number> {
           },
           {
             part: "memory",
+            operation: "daemon PSS, idle: its anonymous part (heap, stacks; shared file pages left out)",
+            unit: "MB",
+            servin: s?.idleAnonMb,
+            containerd: c?.idleAnonMb,
+            goal: "",
+          },
+          {
+            part: "memory",
             operation: `per pod: its processes' PSS (${MEM_PODS} pods, 1 container each; servin ${procNames(s)}, containerd ${procNames(c)})`,
             unit: "MB",
             servin: s?.perPodPssMb,

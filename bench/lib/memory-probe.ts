@@ -20,6 +20,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export interface PerPodMemory {
   side: string;
   idlePssMb: number;
+  /** The anonymous part of idle PSS (heap, stacks): the daemon's own, unlike its shared file pages. */
+  idleAnonMb: number;
   busyPssMb: number;
   pods: number;
   /** Per-pod processes' PSS ÷ pods (memory.sh's figure). */
@@ -112,6 +114,7 @@ export async function perPodMemory(
     await client.call("PullImage", { image: { image: STATUS_SCALE_IMAGE } });
     await sleep(1000);
     const idle = pssKb(side.pid);
+    const idleAnon = pssKb(side.pid, "Pss_Anon");
     for (let i = 0; i < pods; i++)
       made.push(await podWithSleeper(client, ns, `mem-${i}`, `mem-${side.name}-${i}-${process.pid}`));
     await sleep(2000);
@@ -126,6 +129,7 @@ export async function perPodMemory(
     return {
       side: side.name,
       idlePssMb: idle / 1024,
+      idleAnonMb: idleAnon / 1024,
       busyPssMb: busy / 1024,
       pods,
       perPodPssMb: kb / 1024 / pods,
