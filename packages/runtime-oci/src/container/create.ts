@@ -42,11 +42,17 @@ export async function createContainer(
       `container "${name}": image "${image.ref}" has no filesystem (no unpacked layers; the memory image backend cannot run real containers — use the disk image backend)`,
     );
   }
-  // Before anything is made: a bad or missing Localhost profile fails the create cleanly.
-  const seccomp = await resolveSeccomp(config.linux?.securityContext, `container "${name}"`);
   const pod = sandboxState(ctx, sandbox);
   const runtime = runtimeFor(ctx, pod.runtime);
-  const pid = await infraPid(ctx, sandbox);
+  // Reads only, side by side. Before anything is made: a bad or missing Localhost
+  // profile, a gone infra, fail the create cleanly. The image's own /etc/passwd and
+  // /etc/group come from its layers: the rootfs is mounted at start.
+  const [seccomp, pid, passwd, group] = await Promise.all([
+    resolveSeccomp(config.linux?.securityContext, `container "${name}"`),
+    infraPid(ctx, sandbox),
+    readFileInLayers(image.layers, "/etc/passwd"),
+    readFileInLayers(image.layers, "/etc/group"),
+  ]);
 
   const bundle = paths.bundle(ctx, id);
   const data = paths.containerData(ctx, id);
@@ -66,11 +72,6 @@ export async function createContainer(
     seccomp: seccompProfileName(seccomp.choice),
   };
 
-  // The image's own /etc/passwd and /etc/group, read from its layers: the rootfs is mounted at start.
-  const [passwd, group] = await Promise.all([
-    readFileInLayers(image.layers, "/etc/passwd"),
-    readFileInLayers(image.layers, "/etc/group"),
-  ]);
   const user = resolveUser({
     ...(config.linux?.securityContext ? { security: config.linux.securityContext } : {}),
     ...(image.config.user ? { imageUser: image.config.user } : {}),
@@ -122,10 +123,12 @@ export async function createContainer(
   }
   checkpoint(signal, what);
   try {
-    await mkdir(bundle, { recursive: true });
+    await Promise.all([
+      mkdir(bundle, { recursive: true }),
+      container.logPath ? mkdir(dirname(container.logPath), { recursive: true }) : undefined,
+    ]);
     // The bundle lives in the runtime state dir, gone with the container after a host crash: no fsync.
     await atomicWriteFile(join(bundle, "config.json"), JSON.stringify(spec), { mode: 0o644, sync: false });
-    if (container.logPath) await mkdir(dirname(container.logPath), { recursive: true });
     checkpoint(signal, what);
   } catch (err) {
     await rm(bundle, { recursive: true, force: true });
