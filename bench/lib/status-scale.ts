@@ -28,6 +28,11 @@ export interface ScaleOptions {
   containersPerPod: number;
   /** Timed calls per operation per side. */
   calls: number;
+  /**
+   * How long both daemons sit after the image pull before their idle PSS is read (default 1 s, as the
+   * kit's memory.sh): V8's memory reducer releases young-generation space only after ~10 s of quiet.
+   */
+  idleSettleMs?: number;
   /** Pod namespace (every pod made here is removed at the end). */
   namespace?: string;
   log?: (line: string) => void;
@@ -219,7 +224,7 @@ export async function measureStatusScale(sides: ScaleSide[], opts: ScaleOptions)
   const memory: ScaleMemory[] = [];
   try {
     for (const c of clients) await c.call("PullImage", { image: { image: STATUS_SCALE_IMAGE } });
-    await sleep(1000);
+    await sleep(opts.idleSettleMs ?? 1000);
     const idle = sides.map((s) => pssKb(s.pid));
     const idleAnon = sides.map((s) => pssKb(s.pid, "Pss_Anon"));
     const basePerPod = sides.map((s) => pssOfMatching(s.perPodPattern));
