@@ -219,15 +219,12 @@ export async function runServin(argv: string[]): Promise<void> {
   // consola lowers its level when NODE_ENV=test or CI-like variables are set; servin's
   // output is its interface, so it must not depend on the caller's environment.
   consola.level = 3;
-  // Piped, redirected or NO_COLOR: plain lines without colours or glyphs. The daemon's own log
-  // (`cri start`) is set up by that command.
-  const daemon = argv[0] === "cri" && argv[1] === "start";
-  if (!daemon) {
-    // either stream piped: consola's fancy reporter would put colours or glyphs into it
-    const { plainReporter, wantsPlainOutput } = await import("./output/plain-reporter.js");
-    if (wantsPlainOutput(process.stderr) || wantsPlainOutput(process.stdout))
-      consola.setReporters([plainReporter]);
-  }
+  // Piped, redirected or NO_COLOR: plain lines without colours or glyphs (either stream piped:
+  // consola's fancy reporter would put colours or glyphs into it). `cri start` logs through its own
+  // daemon logger once it runs; what reaches consola from it is a refusal to start (bad flag or config).
+  const { plainReporter, wantsPlainOutput } = await import("./output/plain-reporter.js");
+  if (wantsPlainOutput(process.stderr) || wantsPlainOutput(process.stdout))
+    consola.setReporters([plainReporter]);
   const { path, unknown } = commandPath(argv);
   try {
     if (unknown) throw await unknownCommandError(unknown.word, unknown.candidates, path);

@@ -147,6 +147,14 @@ describe("servin config", () => {
       expect(r.stderr, text).toContain(expected);
       expect(r.stderr).toContain(file);
     }
+    // `cri start` refuses the same file before it listens, with a suggestion and no glyphs when piped.
+    const misspelt = join(dir, "misspelt.toml");
+    await writeFile(misspelt, "[storge]\nroot = '/x'\n");
+    const start = await runCli(["cri", "start", "--config", misspelt, "--port", "0", "--no-grpc"]);
+    expect(start.code).toBe(1);
+    expect(start.stderr).toContain(`config file ${misspelt}: storge: unknown section, did you mean "storage"?`);
+    expect(start.stderr).toMatch(/^error: /);
+    expect(start.stderr).not.toMatch(/\x1b|✖|ERROR/);
     const missing = await runCli(["config", "check", "--config", join(dir, "nope.toml")]);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain(`cannot read config file ${join(dir, "nope.toml")}`);

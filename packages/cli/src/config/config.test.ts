@@ -316,13 +316,13 @@ format = "json"
   });
 
   it.each([
-    [`[server]\nallowed_uid = [1000]\n`, /server\.allowed_uid: unknown key \(expected one of host, port, /],
+    [`[server]\nallowed_uid = [1000]\n`, /server\.allowed_uid: unknown key, did you mean "allowed_uids"\? \(expected one of host, port, /],
     [`[server]\ntoken = "secret"\n`, /server\.token: unknown key/],
     [
       `port = 8080\n`,
       /port: unknown section \(expected one of server, storage, runtime, images, network, streaming, log, registries\)/,
     ],
-    [`[srever]\nport = 8080\n`, /srever: unknown section/],
+    [`[srever]\nport = 8080\n`, /srever: unknown section, did you mean "server"\?/],
     [`server = 8080\n`, /server: expected a table/],
     [`[storage]\ndata = "/x"\n`, /storage\.data: unknown key/],
     [`[runtime]\nruntime = "crun"\n`, /runtime\.runtime: unknown key/],
@@ -330,12 +330,12 @@ format = "json"
     [`[images]\nmax_layer_bytes = 1\n`, /images\.max_layer_bytes: unknown key/],
     [
       `[network]\nbin_dir = ["/x"]\n`,
-      /network\.bin_dir: unknown key \(expected one of conf_dir, bin_dirs, cache_dir\)/,
+      /network\.bin_dir: unknown key, did you mean "bin_dirs"\? \(expected one of conf_dir, bin_dirs, cache_dir\)/,
     ],
     [`[registries."docker.io"]\nmirror = ["http://m"]\n`, /registries\."docker\.io"\.mirror: unknown key/],
     [
       `[streaming]\nidle = "1h"\n`,
-      /streaming\.idle: unknown key \(expected one of address, port, idle_timeout\)/,
+      /streaming\.idle: unknown key, did you mean "idle_timeout"\? \(expected one of address, port, idle_timeout\)/,
     ],
     [`[streaming]\nport = 70000\n`, /streaming\.port: expected an integer 0-65535/],
     [`[streaming]\nport = "1"\n`, /streaming\.port: expected an integer 0-65535/],
@@ -344,7 +344,7 @@ format = "json"
     [`[streaming]\nidle_timeout = 0\n`, /streaming\.idle_timeout: expected a positive duration/],
     [`[log]\nlevel = "verbose"\n`, /log\.level: expected one of debug, info, warn, error, got "verbose"/],
     [`[log]\nformat = "yaml"\n`, /log\.format: expected one of text, json, got "yaml"/],
-    [`[log]\nlevle = "debug"\n`, /log\.levle: unknown key \(expected one of level, format\)/],
+    [`[log]\nlevle = "debug"\n`, /log\.levle: unknown key, did you mean "level"\? \(expected one of level, format\)/],
   ])("rejects the misspelt or unknown %j instead of ignoring it", async (toml, message) => {
     await expect(loadToml(toml)).rejects.toThrow(message);
   });

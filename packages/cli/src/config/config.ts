@@ -2,6 +2,7 @@
 import { readFile } from "node:fs/promises";
 import { defaultPaths, isEnoent } from "@servin/node-kit";
 import { parse as parseToml } from "smol-toml";
+import { suggest } from "../_suggest.js";
 import {
   isLogFormat,
   isLogLevel,
@@ -191,6 +192,11 @@ const RUNTIME_HANDLER_KEYS = ["path"];
 const isTable = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Date);
 
+const didYouMean = (input: string, candidates: readonly string[]): string => {
+  const near = suggest(input, candidates);
+  return near === undefined ? "" : `, did you mean "${near}"?`;
+};
+
 /** Throws on a key the file format does not have, or a section that is not a table, naming it. */
 function checkShape(raw: Record<string, unknown>, path: string): void {
   const fail = (key: string, why: string): never => {
@@ -200,12 +206,14 @@ function checkShape(raw: Record<string, unknown>, path: string): void {
     if (!isTable(v)) return fail(key, "expected a table");
     if (keys)
       for (const k of Object.keys(v))
-        if (!keys.includes(k)) fail(`${key}.${k}`, `unknown key (expected one of ${keys.join(", ")})`);
+        if (!keys.includes(k))
+          fail(`${key}.${k}`, `unknown key${didYouMean(k, keys)} (expected one of ${keys.join(", ")})`);
     return v;
   };
   const sections = Object.keys(FILE_KEYS);
   for (const [name, value] of Object.entries(raw)) {
-    if (!sections.includes(name)) fail(name, `unknown section (expected one of ${sections.join(", ")})`);
+    if (!sections.includes(name))
+      fail(name, `unknown section${didYouMean(name, sections)} (expected one of ${sections.join(", ")})`);
     table(value, name, FILE_KEYS[name as keyof typeof FILE_KEYS]);
   }
   if (raw.registries !== undefined)
