@@ -11,7 +11,7 @@ import { mkdtemp, rename, writeFile } from "node:fs/promises";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import {
   BINARY,
   type RunningServin,
@@ -166,6 +166,26 @@ describe.skipIf(!real)("servin run / exec / logs on the oci backend", () => {
     expect(r.stdout).toBe("out\n");
     expect(r.stderr).toContain("err\n");
     expect(await podNames()).not.toContain("attached");
+  }, 60_000);
+
+  it("Ctrl-C in an attached run stops the container; the run exits with its code and --rm removes the pod", async () => {
+    const child = spawn(
+      process.execPath,
+      [BINARY, "run", ...port, "--rm", "--name", "interrupted", IMAGE, "sh", "-c", "echo up; exec sleep 300"],
+      { env: { ...process.env, NO_COLOR: "1" } },
+    );
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    const closed = new Promise<number | null>((done) => child.on("close", done));
+    await vi.waitFor(() => expect(stdout).toContain("up\n"), { timeout: 30_000, interval: 100 });
+    child.kill("SIGINT");
+    const code = await closed;
+    // sleep ends on the stop signal (SIGTERM): 128 + 15, as docker reports it
+    expect(code, stderr).toBe(143);
+    expect(stderr).toContain("SIGINT: stopping container");
+    expect(await podNames()).not.toContain("interrupted");
   }, 60_000);
 
   it("a failed run leaves no pod: missing command 127, not executable 126, missing image 125", async () => {
@@ -334,7 +354,7 @@ describe.skipIf(!real || cniMissing !== undefined)(
 
     afterAll(async () => {
       if (netServin) {
-          const res = await fetch(`${netServin.url}/v1/runtime/sandbox/list`, { method: "POST", body: "{}" });
+        const res = await fetch(`${netServin.url}/v1/runtime/sandbox/list`, { method: "POST", body: "{}" });
         for (const pod of ((await res.json()) as { items?: Array<{ id: string }> }).items ?? [])
           await fetch(`${netServin.url}/v1/runtime/sandbox/remove`, {
             method: "POST",

@@ -185,18 +185,52 @@ async function run(rawArgs: string[]): Promise<number> {
     return 0;
   }
 
-  if (stdin || tty) {
-    const { url } = await cri.attach({ containerId, stdin, tty, stdout: true, stderr: !tty });
-    const outcome = await runStdioSession(new URL(url, http.baseUrl).href, { stdin, tty });
-    if ("error" in outcome) consola.error(outcome.error);
-  } else if (podLogRoot) {
-    await printCriLog(await containerLogs(http, containerId, { follow: true, format: "cri" }), {
-      timestamps: false,
-    });
+  // A terminal session sends Ctrl-C to the container itself; otherwise the first Ctrl-C stops it.
+  const release = tty ? () => {} : stopOnInterrupt(cri, containerId);
+  let exitCode: number;
+  try {
+    if (stdin || tty) {
+      const { url } = await cri.attach({ containerId, stdin, tty, stdout: true, stderr: !tty });
+      const outcome = await runStdioSession(new URL(url, http.baseUrl).href, { stdin, tty });
+      if ("error" in outcome) consola.error(outcome.error);
+    } else if (podLogRoot) {
+      await printCriLog(await containerLogs(http, containerId, { follow: true, format: "cri" }), {
+        timestamps: false,
+      });
+    }
+    exitCode = await exitCodeWhenExited(cri, containerId);
+  } finally {
+    release();
   }
-  const exitCode = await exitCodeWhenExited(cri, containerId);
   if (on("rm")) await cri.removePodSandbox({ podSandboxId });
   return exitCode;
+}
+
+/**
+ * An attached run ends with its container: Ctrl-C or SIGTERM stops the container (its stop signal,
+ * then SIGKILL after 10 s, as `docker stop`), the run then ends with the container's exit code (and
+ * `--rm` still removes the pod). A second signal leaves at once (exit 130) with the container as it is.
+ * Returns the function that removes the handlers.
+ */
+function stopOnInterrupt(cri: ReturnType<typeof connect>, containerId: string): () => void {
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) process.exit(130);
+    stopping = true;
+    // stderr: stdout carries the container's own output
+    process.stderr.write(
+      `${signal}: stopping container ${containerId.slice(0, 13)} (again to leave without waiting)\n`,
+    );
+    cri.stopContainer({ containerId, timeout: 10 }).catch((err: unknown) => {
+      consola.warn(`could not stop container ${containerId.slice(0, 13)}: ${(err as Error).message}`);
+    });
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  return () => {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  };
 }
 
 /** `exec: "nope": executable file not found in $PATH`, not runc's whole log (its quotes are escaped in it). */
