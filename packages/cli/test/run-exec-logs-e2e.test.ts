@@ -7,7 +7,7 @@
  * --since, --timestamps, -f ending after the exit, -f across a ReopenContainerLog, `| head -1` clean.
  */
 import { spawn } from "node:child_process";
-import { mkdtemp, rename, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, rename, writeFile } from "node:fs/promises";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -166,6 +166,10 @@ describe.skipIf(!real)("servin run / exec / logs on the oci backend", () => {
     expect(r.stdout).toBe("out\n");
     expect(r.stderr).toContain("err\n");
     expect(await podNames()).not.toContain("attached");
+    // its logs lived under servin's own pod-log root: they went with the pod
+    const logDirs = await readdir(join(dir, "data", "pod-logs"));
+    expect(logDirs.filter((d) => d.includes("_attached_"))).toEqual([]);
+    expect(logDirs.some((d) => d.includes("_web_"))).toBe(true);
   }, 60_000);
 
   it("Ctrl-C in an attached run stops the container; the run exits with its code and --rm removes the pod", async () => {

@@ -63,6 +63,8 @@ export interface RuntimeContext {
   runtimeConfig: RuntimeConfig;
   /** Issues Exec/Attach/PortForward URLs; absent: those RPCs answer Unimplemented. */
   readonly streaming?: StreamingProvider;
+  /** Pod log directories below this one are the runtime's: removed with their pod (see RuntimeServiceOptions). */
+  readonly ownedLogRoot?: string;
   /** Registers background work (abandoned creates, exit handling) that close() waits for. */
   track(work: Promise<unknown>): void;
 }

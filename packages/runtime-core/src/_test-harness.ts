@@ -83,6 +83,7 @@ export async function createHarness(
     openStore?: () => Promise<MetadataStore>;
     backend?: MemoryBackendOptions;
     eventBufferSize?: number;
+    ownedLogRoot?: string;
   } = {},
 ): Promise<Harness> {
   const backend = createMemoryBackend(options.backend);
@@ -98,6 +99,7 @@ export async function createHarness(
       store: h.store,
       logger,
       ...(options.eventBufferSize ? { eventBufferSize: options.eventBufferSize } : {}),
+      ...(options.ownedLogRoot ? { ownedLogRoot: options.ownedLogRoot } : {}),
     });
   };
   const h = {

@@ -78,6 +78,12 @@ export interface RuntimeServiceOptions {
    * has `streaming`; otherwise those RPCs answer Unimplemented.
    */
   streaming?: StreamingProvider;
+  /**
+   * A directory whose pod log directories belong to the runtime itself (`servin run` puts its pods'
+   * logs there): RemovePodSandbox deletes a pod's `log_directory` when it lies below it. Log
+   * directories anywhere else are the client's (kubelet removes its own), as in containerd.
+   */
+  ownedLogRoot?: string;
 }
 
 /** A RuntimeService with lifecycle and the queries other Servin parts need. */
@@ -147,6 +153,7 @@ export async function createRuntimeService(options: RuntimeServiceOptions): Prom
     runtimeVersion: options.runtimeVersion ?? RUNTIME_CORE_VERSION,
     runtimeConfig: {},
     ...(options.streaming && options.backend.streaming ? { streaming: options.streaming } : {}),
+    ...(options.ownedLogRoot ? { ownedLogRoot: options.ownedLogRoot } : {}),
     track(work) {
       const tracked: Promise<void> = work.then(
         () => {

@@ -1,3 +1,7 @@
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { containerConfig, createHarness, type Harness, podConfig } from "../_test-harness.js";
 
@@ -7,6 +11,36 @@ afterEach(async () => {
 });
 
 describe("removePodSandbox", () => {
+  it("takes along a log directory below the runtime's own log root, and leaves every other one", async () => {
+    const base = await mkdtemp(join(tmpdir(), "servin-owned-logs-"));
+    try {
+      const root = join(base, "pod-logs");
+      h = await createHarness({ ownedLogRoot: root });
+      const owned = join(root, "default_web_uid-web");
+      const kubelets = join(base, "kubelet", "default_api_uid-api");
+      const escaping = join(root, "..", "outside");
+      for (const dir of [owned, kubelets, escaping]) {
+        await mkdir(dir, { recursive: true });
+        await writeFile(join(dir, "0.log"), "a line\n");
+      }
+      for (const [name, logDirectory] of [
+        ["web", owned],
+        ["api", kubelets],
+        ["esc", escaping],
+        ["root", root],
+      ] as const) {
+        const { podSandboxId } = await h.runtime.runPodSandbox({ config: podConfig(name, { logDirectory }) });
+        await h.runtime.removePodSandbox({ podSandboxId });
+      }
+      expect(existsSync(owned)).toBe(false);
+      expect(existsSync(join(kubelets, "0.log"))).toBe(true);
+      expect(existsSync(join(escaping, "0.log"))).toBe(true);
+      expect(existsSync(root)).toBe(true);
+    } finally {
+      await rm(base, { recursive: true, force: true });
+    }
+  });
+
   it("removes containers, backend state, records, and frees the name", async () => {
     h = await createHarness();
     const config = podConfig("rm");

@@ -1,4 +1,6 @@
 /** RemovePodSandbox: stop the pod, remove its containers, its backend resources and its record. Idempotent. */
+import { rm } from "node:fs/promises";
+import { isAbsolute, relative, resolve } from "node:path";
 import type { CallOptions, Empty, RemovePodSandboxRequest } from "@servin/cri-types";
 import {
   backendError,
@@ -65,5 +67,18 @@ function removeLocked(ctx: RuntimeContext, entry: SandboxEntry, signal: AbortSig
     ctx.sandboxNames.release(entry.nameKey, id);
     ctx.logger.info(`pod sandbox "${id}" removed`);
     emitEvent(ctx, id, "CONTAINER_DELETED_EVENT", id, finalStatus);
+    await removeOwnedLogDirectory(ctx, entry);
+  });
+}
+
+/** A pod whose log directory lies below the runtime's own log root takes its logs along (best effort). */
+async function removeOwnedLogDirectory(ctx: RuntimeContext, entry: SandboxEntry): Promise<void> {
+  const root = ctx.ownedLogRoot;
+  const dir = entry.record.config.logDirectory;
+  if (root === undefined || !dir) return;
+  const below = relative(resolve(root), resolve(dir));
+  if (below === "" || below.startsWith("..") || isAbsolute(below)) return;
+  await rm(resolve(dir), { recursive: true, force: true }).catch((err: unknown) => {
+    ctx.logger.warn(`pod sandbox "${entry.record.id}": could not remove its log directory ${dir}`, err);
   });
 }
