@@ -21,6 +21,11 @@ export interface ContainerLogQuery {
   format: "text" | "cri";
   /** With `text`: each line starts with its RFC 3339 timestamp and a space. */
   timestamps: boolean;
+  /**
+   * The previous instance's log (`crictl logs --previous`): kubelet names a container's log
+   * `NAME/ATTEMPT.log`, so the one before is `NAME/(ATTEMPT-1).log` in the same directory. Never follows.
+   */
+  previous: boolean;
 }
 
 export interface ContainerLogOptions {
@@ -77,15 +82,18 @@ export function parseSince(value: string, now: number): number | undefined {
  */
 export function parseLogQuery(params: URLSearchParams, now: number): ContainerLogQuery {
   for (const name of params.keys())
-    if (!["follow", "tail", "since", "timestamps", "format"].includes(name))
+    if (!["follow", "tail", "since", "timestamps", "format", "previous"].includes(name))
       throw CriError.invalidArgument(
-        `${name}: unknown parameter (expected follow, tail, since, timestamps or format)`,
+        `${name}: unknown parameter (expected follow, tail, since, timestamps, format or previous)`,
       );
   const query: ContainerLogQuery = {
     follow: booleanParam(params, "follow"),
     timestamps: booleanParam(params, "timestamps"),
     format: "text",
+    previous: booleanParam(params, "previous"),
   };
+  // the previous instance has exited: its log does not grow
+  if (query.previous) query.follow = false;
   const tail = params.get("tail");
   if (tail !== null && tail !== "-1" && tail.toLowerCase() !== "all") {
     if (!/^\d{1,9}$/.test(tail))
@@ -229,6 +237,17 @@ const sleep = (ms: number, signal: AbortSignal) =>
     signal.addEventListener("abort", done, { once: true });
   });
 
+/** `…/web/2.log` → `…/web/1.log`; NotFound when the log is not kubelet's `ATTEMPT.log` or attempt is 0. */
+function previousLogPath(id: string, logPath: string): string {
+  const slash = logPath.lastIndexOf("/");
+  const attempt = /^(\d{1,9})\.log$/.exec(logPath.slice(slash + 1))?.[1];
+  if (attempt === undefined || Number(attempt) === 0)
+    throw CriError.notFound(
+      `container "${id}" has no previous instance (its log ${logPath} is not an ATTEMPT.log after attempt 0)`,
+    );
+  return `${logPath.slice(0, slash + 1)}${Number(attempt) - 1}.log`;
+}
+
 /**
  * Makes the logs answers for containers of `runtime`: one Response per request, streamed as the file
  * grows (chunked), at most `maxStreams` at once.
@@ -257,9 +276,10 @@ export function containerLogsHandler(
         "ResourceExhausted",
         `too many logs streams at once (${maxStreams}): try again later`,
       );
+    const logPath = query.previous ? previousLogPath(id, status.logPath) : status.logPath;
     streams++;
     const containerId = status.id;
-    const reader = new LogFileReader(status.logPath);
+    const reader = new LogFileReader(logPath);
     const format = formatter(query);
     const encoder = new TextEncoder();
     const stop = new AbortController();

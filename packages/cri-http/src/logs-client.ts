@@ -19,6 +19,8 @@ export interface ContainerLogRequest {
   timestamps?: boolean;
   /** `cri` answers the file's own lines (`<time> <stream> <tag> <content>`), to tell stdout from stderr. */
   format?: "text" | "cri";
+  /** The previous instance's log (`NAME/(ATTEMPT-1).log`), as `crictl logs --previous`. */
+  previous?: boolean;
 }
 
 function headersOf(options: CriClientOptions): Record<string, string> {
@@ -75,6 +77,7 @@ export async function containerLogs(
   if (req.since !== undefined) params.set("since", req.since);
   if (req.timestamps) params.set("timestamps", "1");
   if (req.format) params.set("format", req.format);
+  if (req.previous) params.set("previous", "1");
   const query = params.size > 0 ? `?${params}` : "";
   const response = await get(
     options,

@@ -154,6 +154,40 @@ describe("GET /v1/servin/containers/{id}/logs", () => {
     }
   });
 
+  it("previous=1 answers the previous instance's log (ATTEMPT-1.log) and never follows; attempt 0 has none", async () => {
+    const cri = createCriClient({ baseUrl: base });
+    const logDirectory = join(dir, "restarted");
+    await mkdir(join(logDirectory, "c"), { recursive: true });
+    await writeFile(join(logDirectory, "c", "0.log"), `${T(1)} stdout F first life\n`);
+    await writeFile(join(logDirectory, "c", "1.log"), `${T(2)} stdout F second life\n`);
+    const { podSandboxId } = await cri.runPodSandbox({
+      config: { metadata: { name: "restarted", namespace: "logs", uid: "restarted" }, logDirectory },
+    });
+    const { containerId } = await cri.createContainer({
+      podSandboxId,
+      config: { metadata: { name: "c", attempt: 1 }, image: { image: "busybox" }, logPath: "c/1.log" },
+    });
+    await cri.startContainer({ containerId });
+    expect(await get(`/v1/servin/containers/${containerId}/logs`)).toEqual({
+      status: 200,
+      text: "second life\n",
+    });
+    // follow=1 with previous ends at once: the running instance is not the one read
+    expect(await get(`/v1/servin/containers/${containerId}/logs?previous=1&follow=1`)).toEqual({
+      status: 200,
+      text: "first life\n",
+    });
+    const chunks = await containerLogs({ baseUrl: base }, containerId, { previous: true, format: "cri" });
+    let text = "";
+    for await (const chunk of chunks) text += Buffer.from(chunk).toString();
+    expect(text).toBe(`${T(1)} stdout F first life\n`);
+
+    const first = await container("first-life", FILE);
+    const none = await get(`/v1/servin/containers/${first.id}/logs?previous=1`);
+    expect(none.status).toBe(404);
+    expect(none.text).toContain("no previous instance");
+  });
+
   it("a container without a log file is refused with a clear message", async () => {
     const cri = createCriClient({ baseUrl: base });
     const { podSandboxId } = await cri.runPodSandbox({

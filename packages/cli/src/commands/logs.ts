@@ -1,5 +1,5 @@
 /**
- * `servin logs [-f] [--tail N] [--since D] [--timestamps] ID`: a container's log through servin's HTTP
+ * `servin logs [-f] [-p] [--tail N] [--since D] [--timestamps] ID`: a container's log through servin's HTTP
  * API (GET /v1/servin/containers/{id}/logs), so it works from any host that can reach the API; stdout
  * and stderr lines go to this process's stdout and stderr, as with docker and crictl.
  */
@@ -24,6 +24,11 @@ export const logsCommand = defineCommand({
       description: "Only lines since a duration ago (10s, 5m, 2h) or an RFC 3339 time",
     },
     timestamps: { type: "boolean", description: "Start each line with its RFC 3339 timestamp" },
+    previous: {
+      type: "boolean",
+      alias: "p",
+      description: "The previous instance's log (the container's ATTEMPT-1.log), as crictl logs -p",
+    },
   },
   async run({ args }) {
     const tokenFile = args["token-file"];
@@ -39,6 +44,7 @@ export const logsCommand = defineCommand({
       ...(args.follow ? { follow: true } : {}),
       ...(tail !== undefined ? { tail } : {}),
       ...(args.since !== undefined ? { since: args.since } : {}),
+      ...(args.previous ? { previous: true } : {}),
     });
     // The server sends the file's own lines, so that stderr stays stderr.
     await printCriLog(chunks, { timestamps: args.timestamps === true });
