@@ -152,7 +152,9 @@ describe("servin config", () => {
     await writeFile(misspelt, "[storge]\nroot = '/x'\n");
     const start = await runCli(["cri", "start", "--config", misspelt, "--port", "0", "--no-grpc"]);
     expect(start.code).toBe(1);
-    expect(start.stderr).toContain(`config file ${misspelt}: storge: unknown section, did you mean "storage"?`);
+    expect(start.stderr).toContain(
+      `config file ${misspelt}: storge: unknown section, did you mean "storage"?`,
+    );
     expect(start.stderr).toMatch(/^error: /);
     expect(start.stderr).not.toMatch(/\x1b|✖|ERROR/);
     const missing = await runCli(["config", "check", "--config", join(dir, "nope.toml")]);

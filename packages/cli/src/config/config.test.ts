@@ -316,7 +316,10 @@ format = "json"
   });
 
   it.each([
-    [`[server]\nallowed_uid = [1000]\n`, /server\.allowed_uid: unknown key, did you mean "allowed_uids"\? \(expected one of host, port, /],
+    [
+      `[server]\nallowed_uid = [1000]\n`,
+      /server\.allowed_uid: unknown key, did you mean "allowed_uids"\? \(expected one of host, port, /,
+    ],
     [`[server]\ntoken = "secret"\n`, /server\.token: unknown key/],
     [
       `port = 8080\n`,
@@ -344,7 +347,10 @@ format = "json"
     [`[streaming]\nidle_timeout = 0\n`, /streaming\.idle_timeout: expected a positive duration/],
     [`[log]\nlevel = "verbose"\n`, /log\.level: expected one of debug, info, warn, error, got "verbose"/],
     [`[log]\nformat = "yaml"\n`, /log\.format: expected one of text, json, got "yaml"/],
-    [`[log]\nlevle = "debug"\n`, /log\.levle: unknown key, did you mean "level"\? \(expected one of level, format\)/],
+    [
+      `[log]\nlevle = "debug"\n`,
+      /log\.levle: unknown key, did you mean "level"\? \(expected one of level, format\)/,
+    ],
   ])("rejects the misspelt or unknown %j instead of ignoring it", async (toml, message) => {
     await expect(loadToml(toml)).rejects.toThrow(message);
   });
