@@ -43,15 +43,26 @@ export class ExecStderrFilter extends Transform {
   private head: Buffer | undefined = Buffer.alloc(0);
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
-    if (!this.head) return done(null, chunk);
+    if (!this.head) {
+      done(null, chunk);
+      return;
+    }
     this.head = Buffer.concat([this.head, chunk]);
     const newline = this.head.indexOf(10);
     const prefix = this.head.subarray(0, 6).toString("latin1");
-    if (!'time="'.startsWith(prefix.slice(0, 6)) || (newline < 0 && this.head.length > 64 * 1024))
-      return this.release(done);
-    if (newline < 0) return done();
+    if (!'time="'.startsWith(prefix.slice(0, 6)) || (newline < 0 && this.head.length > 64 * 1024)) {
+      this.release(done);
+      return;
+    }
+    if (newline < 0) {
+      done();
+      return;
+    }
     const failure = execStartFailure(this.head.subarray(0, newline).toString("utf8"));
-    if (!failure) return this.release(done);
+    if (!failure) {
+      this.release(done);
+      return;
+    }
     this.failure = failure;
     const rest = this.head.subarray(newline + 1);
     this.head = undefined;
