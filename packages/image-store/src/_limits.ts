@@ -26,25 +26,45 @@ export function layerLimits(limits: Required<StoreLimits>, compressedSize: numbe
   return { maxLayerBytes: cap, maxLayerBytesNote: note, maxLayerEntries: limits.maxLayerEntries };
 }
 
+/** An image's expansion budget as plain data, so that an unpack on a worker thread counts into it too. */
+export interface SharedMeter {
+  /** One BigInt64: the image's uncompressed bytes so far, across layers and threads. */
+  used: SharedArrayBuffer;
+  max: number;
+}
+
+/** A layer's `onBytes` callback that counts into a shared budget (`meter` says which). */
+export type MeteredCallback = ((uncompressed: number) => void) & { meter?: SharedMeter };
+
+/** The `onBytes` callback of one layer counting into `m` (on whichever thread the unpack runs). */
+export function meterCallback(m: SharedMeter): MeteredCallback {
+  const used = new BigInt64Array(m.used);
+  let seen = 0;
+  const fn = (n: number) => {
+    const total = Atomics.add(used, 0, BigInt(n - seen)) + BigInt(n - seen);
+    seen = n;
+    if (total > BigInt(m.max))
+      throw new DecompressionLimitError(
+        `the image's layers expand past the ${m.max}-byte cap on a whole image: decompression bomb? (nothing past the cap was written)`,
+      );
+  };
+  return Object.assign(fn, { meter: m });
+}
+
 /**
  * Counts what the layers of one image expand to, across layers unpacking in
- * parallel: the counter a layer's unpack reports to throws once the sum is over
- * the cap, so every unpack of the image stops at its next chunk.
+ * parallel (on the main thread or on workers: the count is in shared memory):
+ * the counter a layer's unpack reports to throws once the sum is over the cap,
+ * so every unpack of the image stops at its next chunk.
  */
 export class ImageExpansionBudget {
-  private used = 0;
-  constructor(private readonly max: number) {}
+  private readonly meter: SharedMeter;
+  constructor(max: number) {
+    this.meter = { used: new SharedArrayBuffer(8), max };
+  }
 
   /** An `onBytes` callback for one layer (it reports its cumulative uncompressed bytes). */
-  layer(): (uncompressed: number) => void {
-    let seen = 0;
-    return (n) => {
-      this.used += n - seen;
-      seen = n;
-      if (this.used > this.max)
-        throw new DecompressionLimitError(
-          `the image's layers expand past the ${this.max}-byte cap on a whole image: decompression bomb? (nothing past the cap was written)`,
-        );
-    };
+  layer(): MeteredCallback {
+    return meterCallback(this.meter);
   }
 }

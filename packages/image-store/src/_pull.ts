@@ -4,7 +4,7 @@ import { CriError, isCriError } from "@servin/cri-types";
 import type { Logger } from "@servin/node-kit";
 import { BlobVerifyError, type ContentStore, IngestAbortedError } from "./_content-store.js";
 import { checkDigest } from "./_digest.js";
-import { ImageExpansionBudget, layerLimits } from "./_limits.js";
+import { ImageExpansionBudget, layerLimits, type MeteredCallback } from "./_limits.js";
 import {
   type Descriptor,
   isIndex,
@@ -296,13 +296,17 @@ async function streamLayer(
     }
   };
   let unpacking = false;
-  const counted = (n: number) => {
-    if (!unpacking) {
-      unpacking = true;
-      emit({ digest: desc.digest, kind: "layer", total: desc.size, current: 0, status: "unpacking" });
-    }
-    onBytes(n);
-  };
+  // Keeps the budget's shared meter: an unpack on a worker thread counts into it there.
+  const counted: MeteredCallback = Object.assign(
+    (n: number) => {
+      if (!unpacking) {
+        unpacking = true;
+        emit({ digest: desc.digest, kind: "layer", total: desc.size, current: 0, status: "unpacking" });
+      }
+      onBytes(n);
+    },
+    { meter: (onBytes as MeteredCallback).meter },
+  );
   const downloaded = content
     .ingest(
       desc.digest,

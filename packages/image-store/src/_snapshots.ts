@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { CriError } from "@servin/cri-types";
 import { atomicWriteFile } from "@servin/node-kit";
 import { digestHex, isSha256Digest } from "./_digest.js";
-import { type UnpackResult, unpackLayer } from "./_unpack.js";
+import type { UnpackResult } from "./_unpack.js";
+import { unpackLayerOffThread } from "./_unpack-pool.js";
 
 export interface SnapshotLimits {
   maxLayerBytes: number;
@@ -73,7 +74,7 @@ export class SnapshotStore {
       if (await this.has(diffId)) return undefined;
       const tmp = join(this.tmpDir, `${digestHex(diffId)}.${randomBytes(6).toString("hex")}`);
       try {
-        const result = await unpackLayer({
+        const result = await unpackLayerOffThread({
           source: source(),
           dir: tmp,
           expectedDiffId: diffId,

@@ -1,0 +1,255 @@
+/**
+ * Layer unpacks on worker threads: the untar (decompression, diffID hash, path checks, file
+ * creation) of each layer runs on a worker of its own with synchronous file calls, so the main
+ * thread only moves bytes and a pull spreads over the cores. Workers are made when a layer needs
+ * one (at most MAX_WORKERS; past that a layer unpacks on the main thread as before) and end once
+ * idle for IDLE_MS, so an idle daemon holds none. The worker runs the same `unpackLayer`: same
+ * checks, same errors.
+ */
+import { existsSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { Worker } from "node:worker_threads";
+import { DecompressionLimitError } from "./_decompress.js";
+import type { MeteredCallback, SharedMeter } from "./_limits.js";
+import { TarFormatError } from "./_tar-reader.js";
+import { UnpackError, type UnpackOptions, type UnpackResult, unpackLayer } from "./_unpack.js";
+
+/** The options of an unpack as they cross to the worker (no source, no callbacks). */
+export interface WorkerUnpackOptions {
+  dir: string;
+  expectedDiffId: string;
+  maxBytes: number;
+  maxBytesNote?: string;
+  maxEntries: number;
+  privileged: boolean;
+  dirMade?: boolean;
+}
+
+export type ToWorker =
+  | { type: "start"; opts: WorkerUnpackOptions; meter?: SharedMeter }
+  | { type: "chunk"; data: ArrayBuffer }
+  | { type: "end" }
+  | { type: "abort" };
+
+export type FromWorker =
+  | { type: "ack"; bytes: number; size: number }
+  | { type: "done"; result: UnpackResult }
+  | { type: "error"; name: string; message: string; code?: string };
+
+const MAX_WORKERS = 3;
+const IDLE_MS = 2_000;
+/** Bytes sent to a worker and not yet taken by its unpacker: the hand-off's memory bound. */
+const IN_FLIGHT = 4 << 20;
+/** Chunks are copied into messages of about this size (fewer messages than network chunks). */
+const MESSAGE = 256 << 10;
+
+interface Slot {
+  worker: Worker;
+  idle?: NodeJS.Timeout;
+  onMessage?: (m: FromWorker) => void;
+  onFail?: (err: Error) => void;
+}
+
+const idle: Slot[] = [];
+let live = 0;
+const disabled = process.env.SERVIN_UNPACK_WORKERS === "0";
+
+/** Built: dist/_unpack-worker.js next to this module. Sources (vitest, tsx): the .ts file, through tsx. */
+function newWorker(): Worker | undefined {
+  const js = new URL("./_unpack-worker.js", import.meta.url);
+  if (existsSync(fileURLToPath(js))) return new Worker(js);
+  const ts = new URL("./_unpack-worker.ts", import.meta.url);
+  if (!existsSync(fileURLToPath(ts))) return undefined;
+  // Only when running from sources: tsx (a dev dependency) loads the TypeScript worker.
+  const api = pathToFileURL(
+    createRequire(import.meta.url)
+      .resolve("tsx/esm/api")
+      .replace(/\.cjs$/, ".mjs"),
+  );
+  const boot = `import { tsImport } from ${JSON.stringify(api.href)}; await tsImport(${JSON.stringify(ts.href)}, ${JSON.stringify(import.meta.url)});`;
+  return new Worker(new URL(`data:text/javascript,${encodeURIComponent(boot)}`));
+}
+
+function spawnSlot(): Slot | undefined {
+  // No worker file (a package built without it): this layer unpacks on the main thread.
+  const worker = newWorker();
+  if (!worker) return undefined;
+  const slot: Slot = { worker };
+  live++;
+  worker.on("message", (m: FromWorker) => slot.onMessage?.(m));
+  let ended = false;
+  const gone = (err: Error) => {
+    if (ended) return;
+    ended = true;
+    const i = idle.indexOf(slot);
+    if (i >= 0) idle.splice(i, 1);
+    if (slot.idle) clearTimeout(slot.idle);
+    live--;
+    const fail = slot.onFail;
+    slot.onFail = undefined;
+    slot.onMessage = undefined;
+    fail?.(err);
+  };
+  worker.on("error", gone);
+  worker.on("exit", (code) => gone(new Error(`unpack worker exited (${code})`)));
+  return slot;
+}
+
+function take(): Slot | undefined {
+  if (disabled) return undefined;
+  const slot = idle.pop();
+  if (slot) {
+    if (slot.idle) clearTimeout(slot.idle);
+    slot.idle = undefined;
+    slot.worker.ref();
+    return slot;
+  }
+  if (live >= MAX_WORKERS) return undefined;
+  return spawnSlot();
+}
+
+function release(slot: Slot): void {
+  slot.onMessage = undefined;
+  slot.onFail = undefined;
+  slot.worker.unref();
+  idle.push(slot);
+  slot.idle = setTimeout(() => {
+    const i = idle.indexOf(slot);
+    if (i >= 0) idle.splice(i, 1);
+    void slot.worker.terminate();
+  }, IDLE_MS);
+  slot.idle.unref();
+}
+
+/** Test-only: how many unpack workers exist and how many of them are idle. */
+export function unpackWorkers(): { live: number; idle: number } {
+  return { live, idle: idle.length };
+}
+
+/** The worker's error as the class the unpacker threw (messages and errno codes kept). */
+function revive(m: { name: string; message: string; code?: string }): Error {
+  const Cls =
+    m.name === "UnpackError"
+      ? UnpackError
+      : m.name === "DecompressionLimitError"
+        ? DecompressionLimitError
+        : m.name === "TarFormatError"
+          ? TarFormatError
+          : Error;
+  const err = new Cls(m.message) as NodeJS.ErrnoException;
+  if (m.code) err.code = m.code;
+  return err;
+}
+
+/**
+ * Unpacks a layer on a worker thread when one is free, else on this thread; same result, same
+ * errors as `unpackLayer`. Resolves or rejects only once the worker stopped touching `opts.dir`.
+ */
+export async function unpackLayerOffThread(opts: UnpackOptions): Promise<UnpackResult> {
+  const slot = take();
+  if (!slot) return unpackLayer(opts);
+  const meter = (opts.onBytes as MeteredCallback | undefined)?.meter;
+  let credit = IN_FLIGHT;
+  let wakeSender: (() => void) | undefined;
+  let settled = false;
+  let progressError: unknown;
+  const finished = new Promise<UnpackResult>((resolve, reject) => {
+    slot.onMessage = (m) => {
+      if (m.type === "ack") {
+        credit += m.bytes;
+        if (!meter && progressError === undefined && m.size > 0) {
+          try {
+            opts.onBytes?.(m.size);
+          } catch (err) {
+            progressError = err;
+            slot.worker.postMessage({ type: "abort" } satisfies ToWorker);
+          }
+        }
+      } else {
+        settled = true;
+        if (m.type === "done") resolve(m.result);
+        else reject(revive(m));
+      }
+      const w = wakeSender;
+      wakeSender = undefined;
+      w?.();
+    };
+    slot.onFail = (err) => {
+      settled = true;
+      reject(err);
+      const w = wakeSender;
+      wakeSender = undefined;
+      w?.();
+    };
+  });
+  finished.catch(() => undefined);
+  const { source, onBytes, syncFiles: _sync, ...rest } = opts;
+  try {
+    // Made here, so that the snapshot directory exists once the caller hears the unpack began.
+    await mkdir(opts.dir, { mode: 0o755 });
+  } catch (err) {
+    release(slot);
+    throw err;
+  }
+  slot.worker.postMessage({
+    type: "start",
+    opts: { ...rest, dirMade: true },
+    ...(meter ? { meter } : {}),
+  } satisfies ToWorker);
+  let begun = false;
+  let sourceError: unknown;
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  const flush = async () => {
+    if (pendingBytes === 0) return;
+    const ab = new ArrayBuffer(pendingBytes);
+    const view = new Uint8Array(ab);
+    let off = 0;
+    for (const c of pending) {
+      view.set(c, off);
+      off += c.length;
+    }
+    pending = [];
+    pendingBytes = 0;
+    credit -= ab.byteLength;
+    slot.worker.postMessage({ type: "chunk", data: ab } satisfies ToWorker, [ab]);
+    while (credit <= 0 && !settled)
+      await new Promise<void>((r) => {
+        wakeSender = r;
+      });
+  };
+  try {
+    for await (const chunk of source) {
+      if (settled || progressError !== undefined) break;
+      pending.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      pendingBytes += chunk.byteLength;
+      // Small chunks are batched while the worker has work queued; a starved worker gets them at once.
+      if (pendingBytes >= MESSAGE || credit >= IN_FLIGHT) await flush();
+      if (meter && !begun) {
+        // With a shared meter the worker counts; this call only tells the caller the unpack began.
+        begun = true;
+        onBytes?.(0);
+      }
+    }
+    if (!settled) await flush();
+    if (!settled) slot.worker.postMessage({ type: "end" } satisfies ToWorker);
+  } catch (err) {
+    sourceError = err;
+    if (!settled) slot.worker.postMessage({ type: "abort" } satisfies ToWorker);
+  }
+  try {
+    const result = await finished;
+    if (sourceError !== undefined) throw sourceError;
+    if (progressError !== undefined) throw progressError;
+    if (!meter) onBytes?.(result.size);
+    return result;
+  } catch (err) {
+    if (sourceError !== undefined) throw sourceError;
+    if (progressError !== undefined) throw progressError;
+    throw err;
+  } finally {
+    if (slot.worker.threadId >= 0 && slot.onFail) release(slot);
+  }
+}
