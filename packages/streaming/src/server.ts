@@ -3,13 +3,9 @@ import { createServer as createHttpServer, type IncomingMessage, type Server } f
 import { createServer as createHttpsServer, type ServerOptions as TlsOptions } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
-import { WebSocketServer } from "ws";
 import { SessionContext } from "./_context.js";
 import { rejectUpgrade } from "./_reject.js";
-import { isSpdyUpgrade } from "./_spdy.js";
-import { serveSpdyPortForward } from "./_spdy-portforward.js";
-import { serveSpdyRemoteCommand } from "./_spdy-remotecommand.js";
-import { isWebSocketUpgrade, serveWebSocketPortForward, serveWebSocketRemoteCommand } from "./_websocket.js";
+import type { UpgradeServer } from "./_serve.js";
 import {
   type AttachRequest,
   checkAttach,
@@ -64,6 +60,16 @@ export interface StreamingServer {
   close(): Promise<void>;
 }
 
+/** The session code (ws, spdy-transport), loaded once by the first upgrade any server sees. */
+let loadingServe: Promise<typeof import("./_serve.js")> | undefined;
+const loadServe = () => {
+  loadingServe ??= import("./_serve.js").catch((err: unknown) => {
+    loadingServe = undefined;
+    throw err;
+  });
+  return loadingServe;
+};
+
 const ROUTE = /^\/(exec|attach|portforward)\/([A-Za-z0-9_-]{1,64})(?:\?.*)?$/;
 
 /**
@@ -82,7 +88,8 @@ export async function startStreamingServer(options: StreamingServerOptions): Pro
   const maxSessions = options.maxConcurrentStreams ?? 256;
   const sessions = new Set<SessionContext>();
   const drained: Array<() => void> = [];
-  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 16 << 20 });
+  let upgrades: UpgradeServer | undefined;
+  let closed = false;
   const server: Server = options.tls ? createHttpsServer(options.tls) : createHttpServer();
   const sweeper = setInterval(() => tokens.sweep(), 10_000);
   sweeper.unref();
@@ -106,8 +113,9 @@ export async function startStreamingServer(options: StreamingServerOptions): Pro
       rejectUpgrade(socket, 404, `streaming: no such path ${JSON.stringify((req.url ?? "").slice(0, 64))}`);
       return;
     }
-    const spdy = isSpdyUpgrade(req);
-    if (!spdy && !isWebSocketUpgrade(req)) {
+    const upgrade = (req.headers.upgrade ?? "").toLowerCase();
+    const spdy = upgrade === "spdy/3.1";
+    if (!spdy && upgrade !== "websocket") {
       rejectUpgrade(
         socket,
         400,
@@ -125,26 +133,38 @@ export async function startStreamingServer(options: StreamingServerOptions): Pro
       rejectUpgrade(socket, 404, "streaming: unknown, used or expired token");
       return;
     }
-    const context = new SessionContext({
-      streamIdleTimeoutMs: options.streamIdleTimeoutMs ?? 4 * 3600_000,
-      streamCreationTimeoutMs: options.streamCreationTimeoutMs ?? 30_000,
-      closeGraceMs: options.closeGraceMs ?? 5_000,
-      maxForwards: maxSessions,
-      initialSizeWaitMs: options.initialTerminalSizeWaitMs ?? 1_000,
-      onDone: () => {
-        sessions.delete(context);
-        if (sessions.size === 0) for (const resolve of drained.splice(0)) resolve();
-      },
-    });
-    sessions.add(context);
-    if (request.kind === "portforward") {
-      if (spdy) serveSpdyPortForward(req, socket, head, request, options.runtime, context);
-      else serveWebSocketPortForward(wss, req, socket, head, request, options.runtime, context);
-    } else if (spdy) {
-      serveSpdyRemoteCommand(req, socket, head, request, options.runtime, context);
-    } else {
-      serveWebSocketRemoteCommand(wss, req, socket, head, request, options.runtime, context);
+    const start = (serving: UpgradeServer) => {
+      if (closed) {
+        socket.destroy();
+        return;
+      }
+      const context = new SessionContext({
+        streamIdleTimeoutMs: options.streamIdleTimeoutMs ?? 4 * 3600_000,
+        streamCreationTimeoutMs: options.streamCreationTimeoutMs ?? 30_000,
+        closeGraceMs: options.closeGraceMs ?? 5_000,
+        maxForwards: maxSessions,
+        initialSizeWaitMs: options.initialTerminalSizeWaitMs ?? 1_000,
+        onDone: () => {
+          sessions.delete(context);
+          if (sessions.size === 0) for (const resolve of drained.splice(0)) resolve();
+        },
+      });
+      sessions.add(context);
+      serving.serve(spdy, req, socket, head, request, options.runtime, context);
+    };
+    if (upgrades) {
+      start(upgrades);
+      return;
     }
+    // The first upgrade loads the session code; the socket buffers what the client sends meanwhile.
+    loadServe().then(
+      (mod) => {
+        upgrades ??= mod.createUpgradeServer();
+        start(upgrades);
+      },
+      (err: unknown) =>
+        rejectUpgrade(socket, 500, `streaming: cannot load the session code: ${(err as Error).message}`),
+    );
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -166,6 +186,7 @@ export async function startStreamingServer(options: StreamingServerOptions): Pro
     getPortForward: (req) => issue(checkPortForward(req)),
     stats: () => ({ pendingRequests: tokens.size, activeSessions: sessions.size }),
     async close() {
+      closed = true;
       clearInterval(sweeper);
       tokens.clear();
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -173,7 +194,7 @@ export async function startStreamingServer(options: StreamingServerOptions): Pro
       for (const session of sessions) session.abort();
       server.closeAllConnections();
       await Promise.all([stopped, idle]);
-      wss.close();
+      upgrades?.close();
     },
   };
 }

@@ -76,3 +76,34 @@ describe("daemon metrics", () => {
     ]);
   });
 });
+
+describe("daemon metrics exposition", () => {
+  it("writes cumulative histogram buckets, escaped label values and the process series", async () => {
+    const metrics = createDaemonMetrics({ counts });
+    metrics.observe({ transport: "grpc", rpc: "version", status: "OK", durationMs: 3 });
+    metrics.observe({ transport: "grpc", rpc: "version", status: "OK", durationMs: 40 });
+    metrics.observe({ transport: "http", rpc: 'a"b\\c\nd', status: "OK", durationMs: 300_000 });
+    const { contentType, body } = await metrics.render();
+    expect(contentType).toBe("text/plain; version=0.0.4; charset=utf-8");
+    const bucket = (le: string) =>
+      value(body, `servin_cri_request_duration_seconds_bucket{le="${le}",transport="grpc",rpc="version"}`);
+    expect([bucket("0.001"), bucket("0.005"), bucket("0.05"), bucket("120"), bucket("+Inf")]).toEqual([
+      0, 1, 2, 2, 2,
+    ]);
+    expect(value(body, 'servin_cri_request_duration_seconds_count{transport="grpc",rpc="version"}')).toBe(2);
+    expect(
+      value(body, 'servin_cri_request_duration_seconds_sum{transport="grpc",rpc="version"}'),
+    ).toBeCloseTo(0.043);
+    // Beyond the last bound only +Inf counts it.
+    const odd = 'transport="http",rpc="a\\"b\\\\c\\nd"';
+    expect(value(body, `servin_cri_request_duration_seconds_bucket{le="120",${odd}}`)).toBe(0);
+    expect(value(body, `servin_cri_request_duration_seconds_bucket{le="+Inf",${odd}}`)).toBe(1);
+    expect(value(body, `servin_cri_requests_total{${odd},status="OK"}`)).toBe(1);
+    // prom-client's process and Node series, loaded at the first scrape.
+    expect(value(body, "servin_process_cpu_seconds_total")).toBeGreaterThan(0);
+    expect(body).toContain("# TYPE servin_nodejs_heap_size_used_bytes gauge");
+    // Every family once, each with HELP and TYPE.
+    const types = body.split("\n").filter((l) => l.startsWith("# TYPE "));
+    expect(new Set(types).size).toBe(types.length);
+  });
+});

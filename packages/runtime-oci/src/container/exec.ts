@@ -5,7 +5,7 @@ import { readFile, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { CriError } from "@servin/cri-types";
 import type { ContainerRecord, StreamSessionIo, StreamTerminalSize } from "@servin/runtime-core";
-import * as pty from "node-pty";
+import type * as Pty from "node-pty";
 import { pause } from "../_cancel.js";
 import { containerState } from "../_container-state.js";
 import { type OciContext, paths, runtimeFor } from "../_context.js";
@@ -114,15 +114,20 @@ async function resizeLoop(
   }
 }
 
-function execTty(
+/** node-pty (a native addon, ~1.6 MB of anonymous memory): loaded at the first tty exec (issue 13). */
+let loadingPty: Promise<typeof Pty> | undefined;
+
+async function execTty(
   runc: string,
   args: string[],
   size: StreamTerminalSize | undefined,
   io: StreamSessionIo,
   killExecd: () => Promise<void>,
 ): Promise<{ exitCode: number }> {
+  loadingPty ??= import("node-pty");
+  const pty = await loadingPty;
   return new Promise((resolve, reject) => {
-    let term: pty.IPty;
+    let term: Pty.IPty;
     try {
       term = pty.spawn(runc, args, {
         name: "xterm",
