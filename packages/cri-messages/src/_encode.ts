@@ -63,7 +63,18 @@ function protoDefault(kind: Kind): unknown {
   }
 }
 
-function encodeValue(kind: Kind, value: unknown, format: WireFormat): unknown {
+type MessageEncoder = (
+  def: MessageDef<unknown>,
+  value: unknown,
+  format: WireFormat,
+) => Record<string, unknown>;
+
+function encodeValue(
+  kind: Kind,
+  value: unknown,
+  format: WireFormat,
+  message: MessageEncoder = encodeMessage,
+): unknown {
   switch (kind.type) {
     case "string":
       return String(value);
@@ -85,10 +96,68 @@ function encodeValue(kind: Kind, value: unknown, format: WireFormat): unknown {
     case "map":
       return copyMap(value);
     case "list":
-      return Array.isArray(value) ? value.map((item) => encodeValue(kind.item, item, format)) : [];
+      return Array.isArray(value) ? value.map((item) => encodeValue(kind.item, item, format, message)) : [];
     case "message":
-      return encodeMessage(kind.message, value, format);
+      return message(kind.message, value, format);
   }
+}
+
+type CompiledEncoder = (src: Record<string, unknown>) => Record<string, unknown>;
+
+/** One compiled encoder per message and format, made at its first use. */
+const compiled = new WeakMap<MessageDef<unknown>, { json?: CompiledEncoder; proto?: CompiledEncoder }>();
+
+/**
+ * Compiles the encoder of one message in one format: straight-line code with the field names as
+ * constants (from the schema tables, never from input), so that every property read and write in
+ * it sees one shape, instead of one loop whose keyed accesses see every message of the API. Same
+ * output as the loop it replaces (`encodeMessageLoop`, which the tests compare it with).
+ */
+function compile(def: MessageDef<unknown>, format: WireFormat): CompiledEncoder {
+  const kinds = def.fields.map((f) => f.kind);
+  const lines: string[] = [];
+  const value = (i: number, x: string): string => {
+    switch (kinds[i]?.type) {
+      case "string":
+        return `String(${x})`;
+      case "int32":
+      case "uint32":
+        return `Number(${x})`;
+      case "bool":
+        return `Boolean(${x})`;
+      default:
+        return `encodeValue(K[${i}], ${x}, F)`;
+    }
+  };
+  def.fields.forEach((f, i) => {
+    lines.push(`const x${i} = src[${JSON.stringify(f.name)}];`);
+  });
+  if (format === "proto") {
+    const props = def.fields.map(
+      (f, i) =>
+        `${JSON.stringify(f.protoKey)}: x${i} === undefined || x${i} === null ? protoDefault(K[${i}]) : ${value(i, `x${i}`)}`,
+    );
+    lines.push(`return { ${props.join(", ")} };`);
+  } else {
+    lines.push("const out = {};");
+    def.fields.forEach((f, i) => {
+      const skip = [`x${i} === undefined`, `x${i} === null`];
+      if (f.optional) skip.push(`isDefault(K[${i}], x${i})`);
+      if (f.kind.type === "timestamp") skip.push(`toBigInt(x${i}) === 0n`);
+      lines.push(`if (!(${skip.join(" || ")})) out[${JSON.stringify(f.jsonKey)}] = ${value(i, `x${i}`)};`);
+    });
+    lines.push("return out;");
+  }
+  const make = new Function(
+    "K",
+    "F",
+    "encodeValue",
+    "protoDefault",
+    "isDefault",
+    "toBigInt",
+    `return function encode${def.name.replace(/\W/g, "")}(src) {\n${lines.join("\n")}\n};`,
+  ) as (...args: unknown[]) => CompiledEncoder;
+  return make(kinds, format, encodeValue, protoDefault, isDefault, toBigInt);
 }
 
 /**
@@ -101,6 +170,25 @@ export function encodeMessage(
   value: unknown,
   format: WireFormat,
 ): Record<string, unknown> {
+  let byFormat = compiled.get(def);
+  if (!byFormat) {
+    byFormat = {};
+    compiled.set(def, byFormat);
+  }
+  let encoder = byFormat[format];
+  if (!encoder) {
+    encoder = compile(def, format);
+    byFormat[format] = encoder;
+  }
+  return encoder(isObjectLike(value) ? value : {});
+}
+
+/** The reference encoder (a loop over the fields): what `encodeMessage` compiles, kept for the tests. */
+export function encodeMessageLoop(
+  def: MessageDef<unknown>,
+  value: unknown,
+  format: WireFormat,
+): Record<string, unknown> {
   const src = isObjectLike(value) ? value : {};
   const out: Record<string, unknown> = {};
   for (const f of def.fields) {
@@ -109,9 +197,9 @@ export function encodeMessage(
     if (format === "json") {
       if (absent || (f.optional && isDefault(f.kind, x))) continue;
       if (f.kind.type === "timestamp" && toBigInt(x) === 0n) continue;
-      out[f.jsonKey] = encodeValue(f.kind, x, format);
+      out[f.jsonKey] = encodeValue(f.kind, x, format, encodeMessageLoop);
     } else {
-      out[f.protoKey] = absent ? protoDefault(f.kind) : encodeValue(f.kind, x, format);
+      out[f.protoKey] = absent ? protoDefault(f.kind) : encodeValue(f.kind, x, format, encodeMessageLoop);
     }
   }
   return out;
