@@ -1,6 +1,7 @@
 /** The OciRuntime seam: a driver for a runc-compatible CLI (runc, crun) with Servin's own --root. */
 import { closeSync, constants as fsConstants, openSync, readSync } from "node:fs";
 import { access, open, readFile, unlink } from "node:fs/promises";
+import { constants as osConstants } from "node:os";
 import { basename, join } from "node:path";
 import { CriError } from "@servin/cri-types";
 import { CommandError, run, runOk } from "./_exec.js";
@@ -51,6 +52,16 @@ export interface OciRuntime {
   start(id: string): Promise<void>;
   /** Sends a signal to the init process; a container that is gone or stopped is not an error. */
   kill(id: string, signal: string): Promise<void>;
+  /**
+   * What `kill` does without running the runtime (its Go process start is
+   * most of a stop's cost): reads the init pid and its start time from the
+   * runtime's state directory and signals the pid only while /proc says the
+   * same process still holds it (runc's own guard against a recycled pid).
+   * "sent", or "stopped" when the init is gone or the container unknown;
+   * undefined when it cannot tell (unreadable state, a signal Node cannot
+   * name): the caller then uses `kill`. Absent when the layout is not runc's.
+   */
+  signal?(id: string, signal: string): Promise<"sent" | "stopped" | undefined>;
   /** `delete --force`; missing containers are ignored. */
   delete(id: string): Promise<void>;
   exec(id: string, cmd: string[], opts: ExecOptions): Promise<ExecResult>;
@@ -98,6 +109,10 @@ export function createRuncRuntime(opts: { name: string; path: string; root: stri
             return (await present(join(opts.root, id, "exec.fifo"))) ? "created" : "started";
           },
         }
+      : {}),
+
+    ...(runcLayout
+      ? { signal: (id: string, signal: string) => signalInit(join(opts.root, id), signal) }
       : {}),
 
     async start(id) {
@@ -242,6 +257,55 @@ async function initPid(stateDir: string): Promise<number | undefined> {
   } catch {
     return undefined;
   }
+}
+
+/** A signal as process.kill takes it ("TERM", "SIGTERM", "15"); undefined for names Node lacks (SIGRTMIN+3). */
+function signalNumber(signal: string): number | undefined {
+  if (/^\d+$/.test(signal)) {
+    const n = Number(signal);
+    return n > 0 && n < 65 ? n : undefined;
+  }
+  const name = (signal.startsWith("SIG") ? signal : `SIG${signal}`) as keyof typeof osConstants.signals;
+  return osConstants.signals[name];
+}
+
+/**
+ * Signals a runc container's init the way runc 1.1's `kill` does
+ * (libcontainer `Signal`: status from `runType`, then `initProcess.signal`):
+ * the pid from `state.json` counts as the init only while /proc/<pid>/stat
+ * shows the start time runc recorded and the process is not a zombie; a
+ * recycled pid belongs to someone else and is never signalled.
+ */
+export async function signalInit(stateDir: string, signal: string): Promise<"sent" | "stopped" | undefined> {
+  const num = signalNumber(signal);
+  if (num === undefined) return undefined;
+  let text: string;
+  try {
+    text = await readFile(join(stateDir, "state.json"), "utf8");
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "ENOENT" ? "stopped" : undefined;
+  }
+  let pid: unknown;
+  let start: unknown;
+  try {
+    ({ init_process_pid: pid, init_process_start: start } = JSON.parse(text) as Record<string, unknown>);
+  } catch {
+    return undefined; // torn or foreign: runc decides
+  }
+  if (typeof pid !== "number" || !Number.isInteger(pid) || pid <= 0 || typeof start !== "number")
+    return undefined;
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
+  if (stat === "") return "stopped";
+  // Fields after "(comm)": state is field 3, starttime field 22.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  if (fields[0] === "Z" || fields[0] === "X" || Number(fields[19]) !== start) return "stopped";
+  try {
+    process.kill(pid, num);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ESRCH") return "stopped";
+    throw err;
+  }
+  return "sent";
 }
 
 /** Alive and not a zombie. */

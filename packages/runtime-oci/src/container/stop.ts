@@ -1,4 +1,7 @@
-/** StopContainer: the stop signal, a grace period, then SIGKILL; resolves once the exit file exists. */
+/**
+ * StopContainer: the stop signal, a grace period, then SIGKILL, each sent to the init pid directly
+ * (verified against runc's recorded start time), `runc kill` where it cannot be; resolves once the exit file exists.
+ */
 import { CriError, nowNanos } from "@servin/cri-types";
 import type { ContainerExit, ContainerRecord } from "@servin/runtime-core";
 import { checkpoint } from "../_cancel.js";
@@ -41,17 +44,23 @@ export async function stopContainer(
   const bundle = paths.bundle(ctx, id);
   // A created (never started) container has no stop signal handler to honour.
   if (timeoutSeconds > 0 && known !== "created") {
-    await runtime.kill(id, state.stopSignal);
+    await sendSignal(runtime, id, state.stopSignal);
     const exit = await waitForExit(ctx.exits, bundle, id, timeoutSeconds * 1000, signal);
     if (exit) return toContainerExit(ctx, exit);
     checkpoint(signal, what);
   }
-  await runtime.kill(id, "KILL");
+  await sendSignal(runtime, id, "KILL");
   // Without a conmon (killed, or lost in a crash mid-create) no exit file comes: do not wait for one.
   const exit = await waitForExit(ctx.exits, bundle, id, KILL_WAIT_MS, signal);
   if (exit) return toContainerExit(ctx, exit);
   checkpoint(signal, what);
   return exitOrUnknown(ctx, id, runtime, signal);
+}
+
+/** Signals the init directly where the runtime allows (no runtime process start); else through `runtime kill`. */
+async function sendSignal(runtime: OciRuntime, id: string, signal: string): Promise<void> {
+  if ((await runtime.signal?.(id, signal)) !== undefined) return;
+  await runtime.kill(id, signal);
 }
 
 /** The exit file, or — when conmon died before writing one — an honest "unknown" exit if runc says stopped. */
