@@ -144,3 +144,21 @@ describe("layer unpack on worker threads", () => {
     await vi.waitFor(() => expect(unpackWorkers().live).toBe(0), { timeout: 20_000, interval: 200 });
   });
 });
+
+describe("layer unpack on worker threads, failures", () => {
+  it("rejects as soon as the worker fails, while its source still waits for the network", async () => {
+    // Over 64 KiB: the unpacker reads its source in 64 KiB pieces.
+    const evil = tar([{ name: "/etc/passwd", type: "file", body: Buffer.alloc(200_000) }]);
+    async function* stalled(): AsyncGenerator<Buffer> {
+      yield evil;
+      await new Promise(() => {}); // a download that never sends its next byte
+    }
+    const err = await unpackLayerOffThread({
+      ...base("stalled"),
+      source: stalled(),
+      expectedDiffId: diffId(evil),
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnpackError);
+    expect((err as Error).message).toBe('entry "/etc/passwd": absolute paths are not allowed');
+  });
+});

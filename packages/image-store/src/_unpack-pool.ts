@@ -220,9 +220,28 @@ export async function unpackLayerOffThread(opts: UnpackOptions): Promise<UnpackR
         wakeSender = r;
       });
   };
+  // The worker may fail while the source waits for the network: stop reading then, not at the next chunk.
+  const stopped = finished.then(
+    () => undefined,
+    () => undefined,
+  );
+  const it = source[Symbol.asyncIterator]();
   try {
-    for await (const chunk of source) {
-      if (settled || progressError !== undefined) break;
+    for (;;) {
+      const next = it.next();
+      const r = await Promise.race([next, stopped]);
+      if (r === undefined) {
+        // Not awaited: the pending read ends when its source does (the caller closes it).
+        next.catch(() => undefined);
+        void it.return?.()?.catch(() => undefined);
+        break;
+      }
+      if (r.done) break;
+      const chunk = r.value;
+      if (settled || progressError !== undefined) {
+        await it.return?.();
+        break;
+      }
       pending.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
       pendingBytes += chunk.byteLength;
       // Small chunks are batched while the worker has work queued; a starved worker gets them at once.
