@@ -147,8 +147,8 @@ describe("layer unpack on worker threads", () => {
 
 describe("layer unpack on worker threads, failures", () => {
   it("rejects as soon as the worker fails, while its source still waits for the network", async () => {
-    // Over 64 KiB: the unpacker reads its source in 64 KiB pieces.
-    const evil = tar([{ name: "/etc/passwd", type: "file", body: Buffer.alloc(200_000) }]);
+    // Over 256 KiB: the bytes go to the worker in messages of that size.
+    const evil = tar([{ name: "/etc/passwd", type: "file", body: Buffer.alloc(300_000) }]);
     async function* stalled(): AsyncGenerator<Buffer> {
       yield evil;
       await new Promise(() => {}); // a download that never sends its next byte
