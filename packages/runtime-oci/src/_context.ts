@@ -24,6 +24,8 @@ export interface OciContext {
   /** Default cgroup parent (cgroupfs path without leading slash), e.g. "servin". */
   cgroupParent: string;
   pausePath: string;
+  /** How pod infras start: "process" (catatonit through util-linux, sandbox/_infra.ts) or "runtime" (conmon + runc). */
+  podInfra: "process" | "runtime";
   nofile: number;
   logger: Logger;
   /** Last CPU sample per container/sandbox, for usage_nano_cores. */

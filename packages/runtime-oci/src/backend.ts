@@ -44,6 +44,12 @@ export interface OciBackendOptions {
   conmonPath?: string;
   /** The pod infra binary, run with -P. Default: catatonit found on PATH. */
   pausePath?: string;
+  /**
+   * How pod infras start: "process" runs catatonit directly in the pod's namespaces (needs
+   * nsenter, unshare, setpriv and busybox); "runtime" (default) runs it as a container under
+   * conmon + the pod's runtime handler.
+   */
+  podInfra?: "process" | "runtime";
   /** cgroupfs parent of pods without a kubelet cgroup parent (default "servin"). */
   cgroupParent?: string;
   /**
@@ -140,6 +146,7 @@ export async function createOciBackend(opts: OciBackendOptions): Promise<Runtime
     cgroupMode: host.cgroupMode,
     cgroupParent: (opts.cgroupParent ?? "servin").replace(/^\/+|\/+$/g, ""),
     pausePath: host.pausePath ?? "/usr/bin/catatonit",
+    podInfra: opts.podInfra ?? "runtime",
     nofile: await nofileLimit(),
     logger,
     cpuSamples: new Map(),

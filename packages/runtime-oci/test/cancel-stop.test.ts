@@ -106,6 +106,8 @@ describe.skipIf(!real.ok)(
         root: h.root,
         stateDir: h.stateDir,
         cgroupParent: h.cgroupParent,
+        // The pod infra as a runc container: these tests hold and watch its runc.
+        podInfra: "runtime",
         runtimes: { runc: { path: runc } },
       });
       h.backend = backend;

@@ -10,8 +10,9 @@ import type { SandboxRecord } from "@servin/runtime-core";
 import { removeCgroup } from "../_cgroups.js";
 import { type OciContext, paths, runtimeIfKnown } from "../_context.js";
 import { removeTree } from "../_mounts.js";
+import { killInfra } from "./_infra.js";
 import { removePodNetwork } from "./_network.js";
-import { monitorCgroup, type SandboxState } from "./_state.js";
+import { infraCgroup, monitorCgroup, type SandboxState } from "./_state.js";
 
 /** What a tombstone holds: enough to finish the removal without the core's record. */
 interface Tombstone {
@@ -70,8 +71,10 @@ function schedule(ctx: OciContext, tomb: Tombstone): void {
 
 /** Every step is idempotent: a removal cut short by a crash is simply run again. */
 async function finishRemoval(ctx: OciContext, { id, state }: Tombstone): Promise<void> {
-  // `delete --force` also kills an infra that was created but never started (a cut-short RunPodSandbox).
-  await runtimeIfKnown(ctx, state.runtime)?.delete(id);
+  // `delete --force` also kills an infra that was created but never started (a cut-short RunPodSandbox);
+  // an infra started directly is killed, found by its cgroup (or, never recorded, by its launch chain).
+  if (state.infra === "process") await killInfra(ctx.cgroupMode, infraCgroup(state, id), id, state.pid);
+  else await runtimeIfKnown(ctx, state.runtime)?.delete(id);
   // The pod files go after the network: until then they mark the pod live for start-up reconcile.
   await Promise.all([
     removePodNetwork(ctx, id),
@@ -84,10 +87,12 @@ async function finishRemoval(ctx: OciContext, { id, state }: Tombstone): Promise
   ctx.sandboxExits.forget(id);
   ctx.cpuSamples.delete(id);
   // Our pod cgroup goes entirely; in a kubelet-owned one only our conmon cgroup.
-  const left = await removeCgroup(
-    ctx.cgroupMode,
-    state.ownCgroup ? state.cgroupParent : monitorCgroup(state),
-  );
+  const left = state.ownCgroup
+    ? await removeCgroup(ctx.cgroupMode, state.cgroupParent)
+    : [
+        ...(await removeCgroup(ctx.cgroupMode, monitorCgroup(state))),
+        ...(state.infra === "process" ? await removeCgroup(ctx.cgroupMode, infraCgroup(state, id)) : []),
+      ];
   if (left.length > 0) throw new Error(`cgroups still busy: ${left.join(", ")}`);
   await unlink(join(tombstoneDir(ctx), id)).catch(() => {});
 }

@@ -7,6 +7,7 @@ import type { SandboxRecord } from "@servin/runtime-core";
 import { type OciContext, paths, runtimeFor } from "../_context.js";
 import { type PodNamespaceModes, podNamespaceModes } from "../spec/namespaces.js";
 import { PAUSE_IN_CONTAINER } from "../spec/sandbox-spec.js";
+import { isLiveProcessInfra } from "./_infra.js";
 
 /** What the backend keeps per sandbox (inside SandboxRecord.backendState). */
 export interface SandboxState {
@@ -27,6 +28,13 @@ export interface SandboxState {
   seccomp?: string;
   /** The pod's pinned network namespace when CNI networks it. */
   netns?: string;
+  /** "process": catatonit started directly (_infra.ts); absent: an infra container under conmon + the runtime. */
+  infra?: "process";
+}
+
+/** The infra's cgroup (below the pod's), whichever way it was started. */
+export function infraCgroup(state: SandboxState, id: string): string {
+  return `${state.cgroupParent}/${id}`;
 }
 
 /** Where the pod's conmon processes live (tracking hierarchies only, see prepareMonitorCgroup). */
@@ -54,6 +62,8 @@ export function derivedState(ctx: OciContext, sandbox: SandboxRecord): SandboxSt
     hostname: podHostname(sandbox, modes),
     cgroupParent: given || `/${ctx.cgroupParent}/pod-${sandbox.id}`,
     ownCgroup: !given,
+    // A record cut short was made by this server's kind of infra: its leftovers are looked for that way.
+    ...(ctx.podInfra === "process" ? { infra: "process" as const } : {}),
     shmPath: modes.ipc === "pod" ? join(paths.podRun(ctx, sandbox.id), "shm") : "/dev/shm",
     files: {
       hosts: join(data, "hosts"),
@@ -89,10 +99,21 @@ export async function isLiveInfra(pid: number, sandboxId: string): Promise<boole
   return comm.trim() === PAUSE_IN_CONTAINER.slice(1) && cgroup.includes(sandboxId);
 }
 
+/** True when the pod's infra process runs, without spawning the runtime. */
+export function infraAlive(ctx: OciContext, state: SandboxState, id: string): Promise<boolean> {
+  return state.infra === "process"
+    ? isLiveProcessInfra(state.pid, id, ctx.pausePath)
+    : isLiveInfra(state.pid, id);
+}
+
 /** The live infra pid, or a FailedPrecondition naming the pod. */
 export async function infraPid(ctx: OciContext, sandbox: SandboxRecord): Promise<number> {
   const state = sandboxState(ctx, sandbox);
-  if (await isLiveInfra(state.pid, sandbox.id)) return state.pid;
+  if (await infraAlive(ctx, state, sandbox.id)) return state.pid;
+  if (state.infra === "process")
+    throw CriError.failedPrecondition(
+      `sandbox "${sandbox.id}" is not ready: its infra process is not running`,
+    );
   const st = await runtimeFor(ctx, state.runtime).state(sandbox.id);
   if (st?.status !== "running" || st.pid <= 0) {
     throw CriError.failedPrecondition(

@@ -13,8 +13,9 @@ import { resolveSeccomp } from "../_seccomp.js";
 import { renderHosts, renderResolvConf } from "../spec/pod-files.js";
 import { buildSandboxSpec } from "../spec/sandbox-spec.js";
 import { seccompProfileName } from "../spec/seccomp.js";
+import { killInfra, launchInfra, sysctlFiles } from "./_infra.js";
 import { networkStatus, podRuntimeConfig, usesCni } from "./_network.js";
-import { derivedState, monitorCgroup, type SandboxState } from "./_state.js";
+import { derivedState, infraCgroup, monitorCgroup, type SandboxState } from "./_state.js";
 
 /** Pod files are bind-mounted read-only into containers of any user, and outlive us with them: fsynced. */
 const POD_FILE = { mode: 0o644 };
@@ -46,6 +47,12 @@ export async function runSandbox(
     seccomp: seccompProfileName(seccomp.choice),
   };
   const id = sandbox.id;
+  // The infra without conmon and runc (_infra.ts): its sysctls are checked before anything is made.
+  const direct = ctx.podInfra === "process";
+  if (direct) {
+    state.infra = "process";
+    sysctlFiles(sandbox.config.linux?.sysctls ?? {}, state.modes);
+  }
   const cleanup = new Cleanup(ctx.logger);
   try {
     checkpoint(signal, what);
@@ -81,67 +88,16 @@ export async function runSandbox(
           )
         : atomicWriteFile(state.files.resolvConf, resolv, POD_FILE),
       state.modes.ipc === "pod" ? mountShm(state.shmPath) : undefined,
-      mkdir(join(bundle, "rootfs"), { recursive: true }),
+      direct ? undefined : mkdir(join(bundle, "rootfs"), { recursive: true }),
     ]);
     if (netns) state.netns = netns;
     checkpoint(signal, what);
 
-    const spec = buildSandboxSpec({
-      id,
-      config: sandbox.config,
-      modes: state.modes,
-      pausePath: ctx.pausePath,
-      hostname: state.hostname,
-      cgroupsPath: `${state.cgroupParent}/${id}`,
-      nofile: ctx.nofile,
-      ...(state.netns ? { netnsPath: state.netns } : {}),
-      ...(seccomp.localhost ? { localhostSeccomp: seccomp.localhost } : {}),
-    });
-    await atomicWriteFile(join(bundle, "config.json"), JSON.stringify(spec, null, 2), BUNDLE_FILE);
-    checkpoint(signal, what);
-
-    // Undone in reverse: CNI DEL, conmon, then the infra, and only then its cgroups (a cgroup with a live process stays busy).
-    if (state.ownCgroup)
-      cleanup.add("runSandbox: removing pod cgroup", () => removeCgroup(ctx.cgroupMode, state.cgroupParent));
-    else {
-      cleanup.add("runSandbox: removing conmon cgroup", () =>
-        removeCgroup(ctx.cgroupMode, monitorCgroup(state)),
-      );
-      // A runtime create killed half-way leaves a cgroup its delete does not know of.
-      cleanup.add("runSandbox: removing infra cgroup", () =>
-        removeCgroup(ctx.cgroupMode, `${state.cgroupParent}/${id}`),
-      );
-    }
-    cleanup.add("runSandbox: deleting infra container", () => runtime.delete(id));
-    // conmon goes before the runtime delete: killed first, it can report no exit of the deleted infra.
-    cleanup.add("runSandbox: killing conmon", async () => {
-      await killMonitors(bundle, id);
-      await unlink(join(paths.sandboxExitDir(ctx), id)).catch(() => {});
-      await unlink(join(paths.socketDir(ctx), id)).catch(() => {});
-      ctx.sandboxExits.forget(id);
-    });
-    const startInfra = async (): Promise<number> => {
-      const { pid } = await ctx.monitor.create({
-        cgroupProcs: await prepareMonitorCgroup(ctx.cgroupMode, monitorCgroup(state)),
-        id,
-        name: `k8s_POD_${sandbox.config.metadata.name}`,
-        bundle,
-        runtime,
-        logPath: "",
-        exitDir: paths.sandboxExitDir(ctx),
-        pidFile: join(bundle, "pid"),
-        conmonPidFile: join(bundle, "conmon.pid"),
-        socketDir: paths.socketDir(ctx),
-        terminal: false,
-        stdin: false,
-        ...(signal ? { signal } : {}),
-      });
-      checkpoint(signal, what);
-      await runtime.start(id);
-      return pid;
-    };
-    // The netns exists (runc joins it); CNI ADD configures it while conmon + runc create and
-    // start the infra: the pause process never looks at the network, so the two overlap.
+    const startInfra = direct
+      ? startProcessInfra(ctx, sandbox, state, cleanup, signal)
+      : await prepareRuntimeInfra(ctx, sandbox, state, seccomp.localhost, cleanup, signal);
+    // The netns exists (the infra joins it); CNI ADD configures it while the infra starts:
+    // the pause process never looks at the network, so the two overlap.
     const attach = async (): Promise<PodSandboxNetworkStatus | undefined> => {
       if (!cni || !state.netns) return undefined;
       const meta = sandbox.config.metadata;
@@ -167,6 +123,106 @@ export async function runSandbox(
     await cleanup.run();
     throw err;
   }
+}
+
+/** catatonit started directly in the pod's namespaces and cgroup (_infra.ts); undone by killing it and removing its cgroups. */
+function startProcessInfra(
+  ctx: OciContext,
+  sandbox: SandboxRecord,
+  state: SandboxState,
+  cleanup: Cleanup,
+  signal?: AbortSignal,
+): () => Promise<number> {
+  const id = sandbox.id;
+  const cgroup = infraCgroup(state, id);
+  cleanup.add("runSandbox: removing infra cgroup", () =>
+    removeCgroup(ctx.cgroupMode, state.ownCgroup ? state.cgroupParent : cgroup),
+  );
+  cleanup.add("runSandbox: killing the infra", () => killInfra(ctx.cgroupMode, cgroup, id, state.pid));
+  return async () => {
+    state.pid = await launchInfra({
+      id,
+      modes: state.modes,
+      hostname: state.hostname,
+      pausePath: ctx.pausePath,
+      cgroupMode: ctx.cgroupMode,
+      cgroupsPath: cgroup,
+      ...(state.netns ? { netnsPath: state.netns } : {}),
+      ...(sandbox.config.linux?.sysctls ? { sysctls: sandbox.config.linux.sysctls } : {}),
+      ...(signal ? { signal } : {}),
+    });
+    return state.pid;
+  };
+}
+
+/** The infra container's bundle and undo steps; the returned step creates and starts it under conmon + the runtime. */
+async function prepareRuntimeInfra(
+  ctx: OciContext,
+  sandbox: SandboxRecord,
+  state: SandboxState,
+  localhostSeccomp: Awaited<ReturnType<typeof resolveSeccomp>>["localhost"],
+  cleanup: Cleanup,
+  signal?: AbortSignal,
+): Promise<() => Promise<number>> {
+  const id = sandbox.id;
+  const what = `run pod sandbox "${sandbox.config.metadata.name}"`;
+  const runtime = runtimeFor(ctx, sandbox.runtimeHandler);
+  const bundle = paths.bundle(ctx, id);
+  const spec = buildSandboxSpec({
+    id,
+    config: sandbox.config,
+    modes: state.modes,
+    pausePath: ctx.pausePath,
+    hostname: state.hostname,
+    cgroupsPath: `${state.cgroupParent}/${id}`,
+    nofile: ctx.nofile,
+    ...(state.netns ? { netnsPath: state.netns } : {}),
+    ...(localhostSeccomp ? { localhostSeccomp } : {}),
+  });
+  await atomicWriteFile(join(bundle, "config.json"), JSON.stringify(spec, null, 2), BUNDLE_FILE);
+  checkpoint(signal, what);
+
+  // Undone in reverse: CNI DEL, conmon, then the infra, and only then its cgroups (a cgroup with a live process stays busy).
+  if (state.ownCgroup)
+    cleanup.add("runSandbox: removing pod cgroup", () => removeCgroup(ctx.cgroupMode, state.cgroupParent));
+  else {
+    cleanup.add("runSandbox: removing conmon cgroup", () =>
+      removeCgroup(ctx.cgroupMode, monitorCgroup(state)),
+    );
+    // A runtime create killed half-way leaves a cgroup its delete does not know of.
+    cleanup.add("runSandbox: removing infra cgroup", () =>
+      removeCgroup(ctx.cgroupMode, `${state.cgroupParent}/${id}`),
+    );
+  }
+  cleanup.add("runSandbox: deleting infra container", () => runtime.delete(id));
+  // conmon goes before the runtime delete: killed first, it can report no exit of the deleted infra.
+  cleanup.add("runSandbox: killing conmon", async () => {
+    await killMonitors(bundle, id);
+    await unlink(join(paths.sandboxExitDir(ctx), id)).catch(() => {});
+    await unlink(join(paths.socketDir(ctx), id)).catch(() => {});
+    ctx.sandboxExits.forget(id);
+  });
+  const startInfra = async (): Promise<number> => {
+    const { pid } = await ctx.monitor.create({
+      cgroupProcs: await prepareMonitorCgroup(ctx.cgroupMode, monitorCgroup(state)),
+      id,
+      name: `k8s_POD_${sandbox.config.metadata.name}`,
+      bundle,
+      runtime,
+      logPath: "",
+      exitDir: paths.sandboxExitDir(ctx),
+      pidFile: join(bundle, "pid"),
+      conmonPidFile: join(bundle, "conmon.pid"),
+      socketDir: paths.socketDir(ctx),
+      terminal: false,
+      stdin: false,
+      ...(signal ? { signal } : {}),
+    });
+    checkpoint(signal, what);
+    await runtime.start(id);
+    return pid;
+  };
+  return startInfra;
 }
 
 /**

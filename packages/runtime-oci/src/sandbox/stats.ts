@@ -6,7 +6,7 @@ import type { SandboxRecord } from "@servin/runtime-core";
 import { readCgroupStats } from "../_cgroups.js";
 import { type OciContext, runtimeIfKnown } from "../_context.js";
 import { cpuUsage, memoryUsage } from "../_usage.js";
-import { sandboxState } from "./_state.js";
+import { infraAlive, sandboxState } from "./_state.js";
 
 export async function sandboxStats(
   ctx: OciContext,
@@ -20,9 +20,14 @@ export async function sandboxStats(
     memory: memoryUsage(sample, at),
   };
   if (sample.pids !== undefined) out.process = { timestamp: at, processCount: { value: sample.pids } };
-  const st = await runtimeIfKnown(ctx, state.runtime)
-    ?.state(sandbox.id)
-    .catch(() => undefined);
+  const st =
+    state.infra === "process"
+      ? (await infraAlive(ctx, state, sandbox.id))
+        ? { pid: state.pid }
+        : undefined
+      : await runtimeIfKnown(ctx, state.runtime)
+          ?.state(sandbox.id)
+          .catch(() => undefined);
   if (st && st.pid > 0 && state.modes.network === "pod") {
     const dev = await readFile(`/proc/${st.pid}/net/dev`, "utf8").catch(() => "");
     const interfaces = parseNetDev(dev).filter((i) => i.name !== "lo");

@@ -2,17 +2,19 @@
 import type { SandboxObservation, SandboxRecord } from "@servin/runtime-core";
 import { type OciContext, paths, runtimeIfKnown } from "../_context.js";
 import { podNetwork } from "./_network.js";
-import { isLiveInfra, sandboxState } from "./_state.js";
+import { infraAlive, sandboxState } from "./_state.js";
 
 export async function inspectSandbox(ctx: OciContext, sandbox: SandboxRecord): Promise<SandboxObservation> {
   const state = sandboxState(ctx, sandbox);
   const runtime = runtimeIfKnown(ctx, state.runtime);
-  const live = await isLiveInfra(state.pid, sandbox.id);
+  const live = await infraAlive(ctx, state, sandbox.id);
   const st = live
     ? { status: "running", pid: state.pid }
-    : runtime
-      ? await runtime.state(sandbox.id).catch(() => undefined)
-      : undefined;
+    : state.infra === "process"
+      ? { status: "stopped", pid: 0 }
+      : runtime
+        ? await runtime.state(sandbox.id).catch(() => undefined)
+        : undefined;
   const network = state.netns ? await podNetwork(ctx, sandbox) : undefined;
   // A CNI pod whose attachment is gone (reconcile undid an interrupted ADD) has lost its network: not ready.
   const ready = st?.status === "running" && (state.netns === undefined || network !== undefined);
@@ -21,7 +23,7 @@ export async function inspectSandbox(ctx: OciContext, sandbox: SandboxRecord): P
     network: network ?? {},
     info: {
       pid: st?.pid ?? 0,
-      runtime: state.runtime,
+      runtime: state.infra === "process" ? "process" : state.runtime,
       runtimeStatus: st?.status ?? "missing",
       bundle: paths.bundle(ctx, sandbox.id),
       cgroupParent: state.cgroupParent,

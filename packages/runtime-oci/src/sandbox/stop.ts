@@ -3,8 +3,9 @@ import type { SandboxRecord } from "@servin/runtime-core";
 import { checkpoint } from "../_cancel.js";
 import { type OciContext, runtimeIfKnown } from "../_context.js";
 import { unmountAll } from "../_mounts.js";
+import { killInfra } from "./_infra.js";
 import { releasePodNetwork } from "./_network.js";
-import { isLiveInfra, type SandboxState, sandboxState } from "./_state.js";
+import { infraCgroup, isLiveInfra, type SandboxState, sandboxState } from "./_state.js";
 
 /** How long an infra process gets to exit after a signal before the next step. */
 const INFRA_STOP_MS = 5_000;
@@ -51,6 +52,12 @@ async function stopInfra(
   what: string,
   signal?: AbortSignal,
 ): Promise<void> {
+  // Started directly: SIGKILL to PID 1 of the pod's namespaces, then wait until nothing of it runs.
+  if (state.infra === "process") {
+    await killInfra(ctx.cgroupMode, infraCgroup(state, id), id, state.pid, signal);
+    checkpoint(signal, what);
+    return;
+  }
   if (await ctx.sandboxExits.read(id)) return;
   const runtime = runtimeIfKnown(ctx, state.runtime);
   if (!runtime) return;

@@ -1,0 +1,290 @@
+/**
+ * The pod's infra without conmon or runc: catatonit -P started through util-linux
+ * (`nsenter --net`, `unshare --ipc --uts --pid`) and busybox sh, as PID 1 of the
+ * pod's PID namespace, holding its IPC/UTS/PID namespaces (and the network one
+ * when no CNI netns was pinned), in the cgroup `<pod cgroup>/<id>`.
+ */
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { CriError } from "@servin/cri-types";
+import { pause } from "../_cancel.js";
+import { findExecutable } from "../host.js";
+import type { PodNamespaceModes } from "../spec/namespaces.js";
+import type { CgroupMode } from "../spec/resources.js";
+
+const CGROUP_ROOT = "/sys/fs/cgroup";
+/** How long a killed infra may take to be gone (D state is the only delay). */
+const KILL_WAIT_MS = 10_000;
+/** Rounds (0-1 ms each) catatonit gets to be exec'd after the fork. */
+const EXEC_WAIT_ROUNDS = 5_000;
+/** Marks every process of the launch chain, so a launch a crash cut short is found by its environment. */
+const MARK = "SERVIN_POD_INFRA";
+
+/**
+ * Run by busybox sh inside the new namespaces, before any fork: only builtins
+ * until catatonit is forked (the first child becomes PID 1 of the new PID
+ * namespace, and the namespace dies with it). Joins the infra cgroup, sets the
+ * hostname and the sysctls, forks catatonit without capabilities and with
+ * no_new_privs, brings `lo` up in a netns of its own, and prints catatonit's
+ * host pid ($! is in the shell's namespace: the host's).
+ * Arguments: cgroup.procs files, "--", then sysctl file/value pairs.
+ */
+const SCRIPT = `set -e
+while [ "$1" != "--" ]; do echo $$ > "$1"; shift; done; shift
+if [ -n "$SERVIN_HOSTNAME" ]; then echo "$SERVIN_HOSTNAME" > /proc/sys/kernel/hostname; fi
+while [ $# -gt 1 ]; do echo "$2" > "$1" || { echo "sysctl $1: cannot write \\"$2\\"" >&2; exit 1; }; shift 2; done
+"$SERVIN_SETPRIV" --no-new-privs --inh-caps=-all --ambient-caps=-all --bounding-set=-all "$SERVIN_PAUSE" -P </dev/null >/dev/null 2>&1 &
+if [ "$SERVIN_LO" = 1 ]; then ip link set lo up; fi
+echo $!`;
+
+interface Tools {
+  nsenter: string;
+  unshare: string;
+  setpriv: string;
+  busybox: string;
+}
+
+let tools: Tools | undefined | null = null;
+
+/** nsenter, unshare, setpriv (util-linux) and busybox, or undefined when one is missing. */
+export function infraTools(): Tools | undefined {
+  if (tools !== null) return tools;
+  const nsenter = findExecutable("nsenter");
+  const unshare = findExecutable("unshare");
+  const setpriv = findExecutable("setpriv");
+  const busybox = findExecutable("busybox");
+  tools = nsenter && unshare && setpriv && busybox ? { nsenter, unshare, setpriv, busybox } : undefined;
+  return tools;
+}
+
+export interface InfraLaunch {
+  id: string;
+  modes: PodNamespaceModes;
+  hostname: string;
+  pausePath: string;
+  cgroupMode: CgroupMode;
+  /** `<pod cgroup>/<id>`. */
+  cgroupsPath: string;
+  /** The pinned CNI netns to join; without it a pod-network pod gets a netns of its own (loopback only). */
+  netnsPath?: string;
+  sysctls?: Record<string, string>;
+  signal?: AbortSignal;
+}
+
+/** IPC sysctls runc lets a pod with its own IPC namespace set (besides fs.mqueue.*). */
+const IPC_SYSCTLS = new Set([
+  "kernel.msgmax",
+  "kernel.msgmnb",
+  "kernel.msgmni",
+  "kernel.sem",
+  "kernel.shmall",
+  "kernel.shmmax",
+  "kernel.shmmni",
+  "kernel.shm_rmid_forced",
+]);
+
+/**
+ * The /proc/sys file of each sysctl, checked as runc checks them: only
+ * namespaced ones, and only for a namespace the pod owns. Either separator is
+ * accepted ("net.ipv4.ip_forward", "net/ipv4/ip_forward").
+ */
+export function sysctlFiles(sysctls: Record<string, string>, modes: PodNamespaceModes): [string, string][] {
+  const out: [string, string][] = [];
+  for (const [key, value] of Object.entries(sysctls)) {
+    const name = key.includes("/") ? key.replaceAll("/", ".") : key;
+    const parts = name.split(".");
+    if (!/^[A-Za-z0-9_.-]+$/.test(name) || parts.some((p) => p === "" || p === "." || p === ".."))
+      throw CriError.invalidArgument(`sysctl "${key}": not a valid sysctl name`);
+    if (/[\n\0]/.test(value)) throw CriError.invalidArgument(`sysctl "${key}": value must be a single line`);
+    const ipc = IPC_SYSCTLS.has(name) || name.startsWith("fs.mqueue.");
+    const net = name.startsWith("net.");
+    const uts = name === "kernel.domainname";
+    if (!ipc && !net && !uts)
+      throw CriError.invalidArgument(`sysctl "${key}": not allowed (not a namespaced sysctl)`);
+    const own = ipc ? modes.ipc : net ? modes.network : modes.uts;
+    if (own !== "pod")
+      throw CriError.invalidArgument(
+        `sysctl "${key}": not allowed in a pod that shares the host's ${ipc ? "ipc" : net ? "network" : "uts"} namespace`,
+      );
+    // With the dot form a dot inside a component (a VLAN interface "eth0.100") is ambiguous: the slash form says it.
+    out.push([join("/proc/sys", ...(key.includes("/") ? key.split("/") : parts)), value]);
+  }
+  return out;
+}
+
+/**
+ * Starts the infra and returns catatonit's pid (host view). The launch chain
+ * is detached (its own session): the infra outlives a restart of the server.
+ * On failure or abort nothing of it runs any more (see killInfra).
+ */
+export async function launchInfra(l: InfraLaunch): Promise<number> {
+  const t = infraTools();
+  if (!t)
+    throw CriError.failedPrecondition(
+      "pod infra needs nsenter, unshare and setpriv (util-linux) and busybox on the host",
+    );
+  const sysctls = sysctlFiles(l.sysctls ?? {}, l.modes);
+  const procs = await prepareInfraCgroup(l.cgroupMode, l.cgroupsPath);
+  const argv: string[] = [];
+  if (l.netnsPath) argv.push(t.nsenter, `--net=${l.netnsPath}`);
+  const flags = [
+    ...(l.modes.network === "pod" && !l.netnsPath ? ["--net"] : []),
+    ...(l.modes.ipc === "pod" ? ["--ipc"] : []),
+    ...(l.modes.uts === "pod" ? ["--uts"] : []),
+    ...(l.modes.pid !== "node" ? ["--pid"] : []),
+  ];
+  if (flags.length > 0) argv.push(t.unshare, ...flags);
+  argv.push(t.busybox, "sh", "-c", SCRIPT, "servin-infra", ...procs, "--", ...sysctls.flat());
+  const [cmd, ...args] = argv as [string, ...string[]];
+  const env: Record<string, string> = {
+    PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    [MARK]: l.id,
+    SERVIN_PAUSE: l.pausePath,
+    SERVIN_SETPRIV: t.setpriv,
+    SERVIN_HOSTNAME: l.modes.uts === "pod" ? l.hostname : "",
+    SERVIN_LO: l.modes.network === "pod" && !l.netnsPath ? "1" : "0",
+  };
+  const child = spawn(cmd, args, { cwd: "/", env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  child.stdout.on("data", (d: Buffer) => out.push(d));
+  child.stderr.on("data", (d: Buffer) => err.length < 16 && err.push(d));
+  const onAbort = () => child.kill("SIGKILL");
+  l.signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    const code = await new Promise<number | null>((resolve, reject) => {
+      child.once("error", reject);
+      child.once("close", (c) => resolve(c));
+    });
+    const pid = Number(Buffer.concat(out).toString().trim());
+    if (code !== 0 || !(pid > 0)) {
+      await killInfra(l.cgroupMode, l.cgroupsPath, l.id, 0);
+      const why = Buffer.concat(err).toString().trim() || `exit status ${code}`;
+      if (l.signal?.aborted) throw l.signal.reason ?? new Error("aborted");
+      throw CriError.internal(`pod infra of "${l.id}" did not start: ${why}`);
+    }
+    // The shell prints the pid right after its fork: wait for the exec of catatonit (through setpriv).
+    const comm = basename(l.pausePath).slice(0, 15);
+    for (let waited = 0; ; waited++) {
+      const now = await liveComm(pid);
+      if (now === comm) return pid;
+      if (now === undefined || waited >= EXEC_WAIT_ROUNDS || l.signal?.aborted) {
+        await killInfra(l.cgroupMode, l.cgroupsPath, l.id, pid);
+        if (l.signal?.aborted) throw l.signal.reason ?? new Error("aborted");
+        throw CriError.internal(`pod infra of "${l.id}" did not start: ${l.pausePath} is not running`);
+      }
+      await pause(waited < 10 ? 0 : 1, l.signal);
+    }
+  } finally {
+    l.signal?.removeEventListener("abort", onAbort);
+  }
+}
+
+/**
+ * Creates `cgroupsPath` in every hierarchy (v1 cpuset levels get their
+ * parent's cpus and mems, or they take no process) and returns the
+ * cgroup.procs files the infra joins.
+ */
+async function prepareInfraCgroup(mode: CgroupMode, cgroupsPath: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const h of await hierarchies(mode)) {
+    const dir = join(h, cgroupsPath);
+    if (basename(h) === "cpuset") await cpusetDir(h, dir);
+    else await mkdir(dir, { recursive: true });
+    out.push(join(dir, "cgroup.procs"));
+  }
+  return out;
+}
+
+async function cpusetDir(root: string, dir: string): Promise<void> {
+  if (dir === root || existsSync(join(dir, "cpuset.cpus"))) {
+    if (dir === root) return;
+  } else {
+    await cpusetDir(root, dirname(dir));
+    await mkdir(dir).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== "EEXIST") throw e;
+    });
+  }
+  for (const f of ["cpuset.cpus", "cpuset.mems"]) {
+    const mine = (await readFile(join(dir, f), "utf8").catch(() => "")).trim();
+    if (mine !== "") continue;
+    const parent = (await readFile(join(dirname(dir), f), "utf8")).trim();
+    await writeFile(join(dir, f), parent);
+  }
+}
+
+async function hierarchies(mode: CgroupMode): Promise<string[]> {
+  if (mode === "v2") return [CGROUP_ROOT];
+  const names = await readdir(CGROUP_ROOT).catch(() => [] as string[]);
+  return names.map((n) => join(CGROUP_ROOT, n)).filter((d) => existsSync(join(d, "cgroup.procs")));
+}
+
+/** The process's comm, or undefined when it is gone or a zombie. */
+async function liveComm(pid: number): Promise<string | undefined> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
+  const close = stat.lastIndexOf(")");
+  if (close < 0) return undefined;
+  const state = stat.charAt(close + 2);
+  if (state === "Z" || state === "X" || state === "") return undefined;
+  return stat.slice(stat.indexOf("(") + 1, close);
+}
+
+/** True when `pid` is still this pod's catatonit: its comm, and its cgroup named after the pod (a reused pid cannot fool us). */
+export async function isLiveProcessInfra(pid: number, id: string, pausePath: string): Promise<boolean> {
+  if (!(pid > 0)) return false;
+  const [comm, cgroup] = await Promise.all([
+    liveComm(pid),
+    readFile(`/proc/${pid}/cgroup`, "utf8").catch(() => ""),
+  ]);
+  return comm === basename(pausePath).slice(0, 15) && cgroup.includes(id);
+}
+
+/** Every live process of the infra: its cgroup's members, else (a launch cut short) the marked chain. */
+async function infraPids(mode: CgroupMode, cgroupsPath: string, id: string, pid: number): Promise<number[]> {
+  const found = new Set<number>();
+  for (const h of await hierarchies(mode)) {
+    const text = await readFile(join(h, cgroupsPath, "cgroup.procs"), "utf8").catch(() => "");
+    for (const p of text.split("\n")) if (Number(p) > 0) found.add(Number(p));
+    if (text !== "") break;
+  }
+  if (pid > 0 && (await liveComm(pid)) !== undefined && found.size === 0) found.add(pid);
+  if (pid === 0) {
+    // Half-created (the pid was never recorded): also the launch chain before it joined the cgroup.
+    for (const name of await readdir("/proc").catch(() => [] as string[])) {
+      if (!/^\d+$/.test(name)) continue;
+      const env = await readFile(`/proc/${name}/environ`, "utf8").catch(() => "");
+      if (env.includes(`\0${MARK}=${id}\0`) || env.startsWith(`${MARK}=${id}\0`)) found.add(Number(name));
+    }
+  }
+  const live: number[] = [];
+  for (const p of found) if ((await liveComm(p)) !== undefined) live.push(p);
+  return live;
+}
+
+/**
+ * Kills the infra (SIGKILL: catatonit holds nothing to flush, and PID 1 dying
+ * takes its whole PID namespace with it) and waits until none of it runs.
+ * Idempotent: nothing to do once it is gone. `pid` 0 when it was never recorded.
+ */
+export async function killInfra(
+  mode: CgroupMode,
+  cgroupsPath: string,
+  id: string,
+  pid: number,
+  signal?: AbortSignal,
+): Promise<void> {
+  for (let waited = 0; waited < KILL_WAIT_MS && !signal?.aborted; ) {
+    const pids = await infraPids(mode, cgroupsPath, id, pid);
+    if (pids.length === 0) return;
+    for (const p of pids) {
+      try {
+        process.kill(p, "SIGKILL");
+      } catch {}
+    }
+    const step = waited < 20 ? 1 : 20;
+    await pause(step, signal);
+    waited += step;
+  }
+}
