@@ -154,6 +154,7 @@ export async function unpackLayerOffThread(opts: UnpackOptions): Promise<UnpackR
   let credit = IN_FLIGHT;
   let wakeSender: (() => void) | undefined;
   let settled = false;
+  let stopWaiter: ((v: undefined) => void) | undefined;
   let progressError: unknown;
   const finished = new Promise<UnpackResult>((resolve, reject) => {
     slot.onMessage = (m) => {
@@ -169,6 +170,7 @@ export async function unpackLayerOffThread(opts: UnpackOptions): Promise<UnpackR
         }
       } else {
         settled = true;
+        stopWaiter?.(undefined);
         if (m.type === "done") resolve(m.result);
         else reject(revive(m));
       }
@@ -178,6 +180,7 @@ export async function unpackLayerOffThread(opts: UnpackOptions): Promise<UnpackR
     };
     slot.onFail = (err) => {
       settled = true;
+      stopWaiter?.(undefined);
       reject(err);
       const w = wakeSender;
       wakeSender = undefined;
@@ -220,16 +223,19 @@ export async function unpackLayerOffThread(opts: UnpackOptions): Promise<UnpackR
         wakeSender = r;
       });
   };
-  // The worker may fail while the source waits for the network: stop reading then, not at the next chunk.
-  const stopped = finished.then(
-    () => undefined,
-    () => undefined,
-  );
+  // The worker may fail while the source waits for the network: stop reading then, not at the next
+  // chunk. A fresh promise per read: racing every read against one long-lived promise would keep
+  // every chunk reachable from its reactions until the layer ends (the whole blob in memory).
   const it = source[Symbol.asyncIterator]();
   try {
     for (;;) {
+      if (settled) break;
       const next = it.next();
-      const r = await Promise.race([next, stopped]);
+      const stop = new Promise<undefined>((r) => {
+        stopWaiter = r;
+      });
+      const r = await Promise.race([next, stop]);
+      stopWaiter = undefined;
       if (r === undefined) {
         // Not awaited: the pending read ends when its source does (the caller closes it).
         next.catch(() => undefined);
