@@ -10,7 +10,7 @@ import { CriError } from "@servin/cri-types";
 import { atomicWriteFile } from "@servin/node-kit";
 import { digestHex, isSha256Digest } from "./_digest.js";
 import type { UnpackResult } from "./_unpack.js";
-import { unpackLayerOffThread } from "./_unpack-pool.js";
+import { UnpackWorkerError, unpackLayerOffThread } from "./_unpack-pool.js";
 
 export interface SnapshotLimits {
   maxLayerBytes: number;
@@ -108,8 +108,8 @@ export class SnapshotStore {
         const code = (err as NodeJS.ErrnoException).code;
         // Faults of this machine are Internal; anything else is the layer's fault.
         if (
-          code &&
-          ["ENOSPC", "EACCES", "EPERM", "EMFILE", "ENFILE", "EIO", "EROFS", "EDQUOT"].includes(code)
+          err instanceof UnpackWorkerError ||
+          (code && ["ENOSPC", "EACCES", "EPERM", "EMFILE", "ENFILE", "EIO", "EROFS", "EDQUOT"].includes(code))
         ) {
           throw CriError.internal(`unpacking ${what}: ${(err as Error).message}`, err);
         }

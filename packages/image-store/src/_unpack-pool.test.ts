@@ -8,7 +8,12 @@ import { DecompressionLimitError } from "./_decompress.js";
 import { ImageExpansionBudget } from "./_limits.js";
 import { padding, TAR_END, type TarWriteEntry, tarHeader } from "./_tar-writer.js";
 import { UnpackError } from "./_unpack.js";
-import { unpackLayerOffThread, unpackWorkers } from "./_unpack-pool.js";
+import {
+  terminateUnpackWorkers,
+  UnpackWorkerError,
+  unpackLayerOffThread,
+  unpackWorkers,
+} from "./_unpack-pool.js";
 
 function tar(entries: Array<TarWriteEntry & { body?: Buffer }>): Buffer {
   const parts: Buffer[] = [];
@@ -160,5 +165,32 @@ describe("layer unpack on worker threads, failures", () => {
     }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UnpackError);
     expect((err as Error).message).toBe('entry "/etc/passwd": absolute paths are not allowed');
+  });
+
+  it("a worker that dies mid-layer (not the layer's fault) rejects with UnpackWorkerError, and the next layer still unpacks", async () => {
+    let sent!: () => void;
+    const firstSent = new Promise<void>((r) => (sent = r));
+    async function* stalled(): AsyncGenerator<Buffer> {
+      yield many.subarray(0, 600_000);
+      sent();
+      await new Promise(() => {}); // the rest never comes
+    }
+    const unpacking = unpackLayerOffThread({
+      ...base("killed"),
+      source: stalled(),
+      expectedDiffId: diffId(many),
+    }).catch((e: unknown) => e);
+    await firstSent;
+    await vi.waitFor(() => expect(unpackWorkers().live).toBeGreaterThan(0));
+    await terminateUnpackWorkers();
+    const err = await unpacking;
+    expect(err).toBeInstanceOf(UnpackWorkerError);
+    expect((err as Error).message).toMatch(/^unpack worker exited/);
+    const again = await unpackLayerOffThread({
+      ...base("after-kill"),
+      source: chunks(many),
+      expectedDiffId: diffId(many),
+    });
+    expect(again.diffId).toBe(diffId(many));
   });
 });

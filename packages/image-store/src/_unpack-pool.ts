@@ -53,8 +53,13 @@ interface Slot {
 }
 
 const idle: Slot[] = [];
+/** Every worker alive, busy or idle. */
+const slots = new Set<Slot>();
 let live = 0;
 const disabled = process.env.SERVIN_UNPACK_WORKERS === "0";
+
+/** The unpack worker died (not a fault of the layer it was unpacking): answered as Internal. */
+export class UnpackWorkerError extends Error {}
 
 /** Built: dist/_unpack-worker.js next to this module. Sources (vitest, tsx): the .ts file, through tsx. */
 function newWorker(): Worker | undefined {
@@ -77,12 +82,14 @@ function spawnSlot(): Slot | undefined {
   const worker = newWorker();
   if (!worker) return undefined;
   const slot: Slot = { worker };
+  slots.add(slot);
   live++;
   worker.on("message", (m: FromWorker) => slot.onMessage?.(m));
   let ended = false;
   const gone = (err: Error) => {
     if (ended) return;
     ended = true;
+    slots.delete(slot);
     const i = idle.indexOf(slot);
     if (i >= 0) idle.splice(i, 1);
     if (slot.idle) clearTimeout(slot.idle);
@@ -92,8 +99,9 @@ function spawnSlot(): Slot | undefined {
     slot.onMessage = undefined;
     fail?.(err);
   };
-  worker.on("error", gone);
-  worker.on("exit", (code) => gone(new Error(`unpack worker exited (${code})`)));
+  // The worker itself failing (out of memory, a bug of ours) is this host's fault, not the layer's.
+  worker.on("error", (err) => gone(new UnpackWorkerError(`unpack worker failed: ${err.message}`)));
+  worker.on("exit", (code) => gone(new UnpackWorkerError(`unpack worker exited (${code})`)));
   return slot;
 }
 
@@ -121,6 +129,11 @@ function release(slot: Slot): void {
     void slot.worker.terminate();
   }, IDLE_MS);
   slot.idle.unref();
+}
+
+/** Ends every unpack worker now; a layer one was unpacking rejects with UnpackWorkerError. */
+export async function terminateUnpackWorkers(): Promise<void> {
+  await Promise.all([...slots].map((slot) => slot.worker.terminate()));
 }
 
 /** Test-only: how many unpack workers exist and how many of them are idle. */
