@@ -22,6 +22,7 @@ import { updateContainerResources } from "./container/update.js";
 import { defaultRuntimes, detectOciHost } from "./host.js";
 import { createConmonMonitor, type Monitor } from "./monitor.js";
 import { createRuncRuntime, type OciRuntime } from "./oci-runtime.js";
+import { infraTools } from "./sandbox/_infra.js";
 import { reconcilePodNetworks } from "./sandbox/_network.js";
 import { resumeRemovals, settleRemovals, tombstoneDir } from "./sandbox/_removals.js";
 import { portForwardStream } from "./sandbox/port-forward.js";
@@ -45,9 +46,9 @@ export interface OciBackendOptions {
   /** The pod infra binary, run with -P. Default: catatonit found on PATH. */
   pausePath?: string;
   /**
-   * How pod infras start: "process" runs catatonit directly in the pod's namespaces (needs
-   * nsenter, unshare, setpriv and busybox); "runtime" (default) runs it as a container under
-   * conmon + the pod's runtime handler.
+   * How pod infras start: "process" (default when nsenter, unshare, setpriv and busybox are
+   * there) runs catatonit directly in the pod's namespaces; "runtime" runs it as a container
+   * under conmon + the pod's runtime handler.
    */
   podInfra?: "process" | "runtime";
   /** cgroupfs parent of pods without a kubelet cgroup parent (default "servin"). */
@@ -146,7 +147,7 @@ export async function createOciBackend(opts: OciBackendOptions): Promise<Runtime
     cgroupMode: host.cgroupMode,
     cgroupParent: (opts.cgroupParent ?? "servin").replace(/^\/+|\/+$/g, ""),
     pausePath: host.pausePath ?? "/usr/bin/catatonit",
-    podInfra: opts.podInfra ?? "runtime",
+    podInfra: opts.podInfra ?? (infraTools() ? "process" : "runtime"),
     nofile: await nofileLimit(),
     logger,
     cpuSamples: new Map(),
