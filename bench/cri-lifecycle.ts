@@ -24,7 +24,7 @@
  *
  * Run: pnpm bench:cri [--only …] [--n 20] [--rounds 2] [--parallel 10] [--par-rounds 2] [--pods 20]
  *      [--containers 10] [--calls 300] [--pull-rounds 3] [--mem-pods 10] [--churn 1000]
- *      [--churn-containerd] [--readme|--no-readme]    (root; BENCH_N / BENCH_ROUNDS in the environment too)
+ *      [--churn-warmup 500] [--churn-containerd] [--readme|--no-readme]    (root; BENCH_N / BENCH_ROUNDS in the environment too)
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -78,6 +78,8 @@ const CALLS = benchArg("calls", "BENCH_CALLS", 300);
 const PULL_ROUNDS = benchArg("pull-rounds", "BENCH_PULL_ROUNDS", 3);
 const MEM_PODS = benchArg("mem-pods", "BENCH_MEM_PODS", 10);
 const CHURN = benchArg("churn", "BENCH_CHURN", 1000);
+/** Pods churned before the measured churn: servin's PSS rises for a few hundred, then lies flat. */
+const CHURN_WARMUP = benchArg("churn-warmup", "BENCH_CHURN_WARMUP", 500);
 const CHURN_CONTAINERD = process.argv.includes("--churn-containerd");
 const WRITE_README = !process.argv.includes("--no-readme") && (FULL || process.argv.includes("--readme"));
 /** "No growth" over the churn, stated: less than this many MB from after the warm-up to the end. */
@@ -305,7 +307,7 @@ const PART_SETTINGS: Record<Part, string> = {
   parallel: `parallel: ${PARALLEL} pods, then ${PARALLEL} containers at once (critest's sample operations, own client) × ${PAR_ROUNDS} round(s) per side (ABBA)`,
   scale: `scale: ${SCALE_PODS * SCALE_CONTAINERS} containers (${SCALE_PODS} pods × ${SCALE_CONTAINERS}), ${CALLS} calls per operation per side, sides interleaved`,
   pull: `pull: ${PULL_ROUNDS} round(s) per side (ABBA), rmi before each pull`,
-  memory: `memory: ${MEM_PODS} pods for idle / per pod; churn of ${CHURN} pods on a second servin with its inspector; "no growth" means less than ${CHURN_GROWTH_LIMIT_MB} MB from after the warm-up to the end, PSS after 3 s of quiet, V8 heap after a forced full GC`,
+  memory: `memory: ${MEM_PODS} pods for idle / per pod; churn of ${CHURN} pods after a warm-up of ${CHURN_WARMUP} on a second servin with its inspector; "no growth" means less than ${CHURN_GROWTH_LIMIT_MB} MB from after the warm-up to the end, PSS after 3 s of quiet, V8 heap after a forced full GC`,
 };
 
 /** One line of the goal table: servin / containerd / ratio / goal / met?. */
@@ -659,7 +661,7 @@ async function main(): Promise<number> {
             await churnMemory(
               { name: "servin", socket: churnServin.socket, pid: churnServin.child?.pid as number },
               CHURN,
-              { inspector, log },
+              { inspector, log, warmup: CHURN_WARMUP },
             ),
           );
         } finally {
@@ -667,7 +669,10 @@ async function main(): Promise<number> {
         }
         if (CHURN_CONTAINERD)
           churns.push(
-            await churnMemory({ name: "containerd", socket: ctrdSocket, pid: ctrdPid }, CHURN, { log }),
+            await churnMemory({ name: "containerd", socket: ctrdSocket, pid: ctrdPid }, CHURN, {
+              log,
+              warmup: CHURN_WARMUP,
+            }),
           );
         result.churn = { limitMb: CHURN_GROWTH_LIMIT_MB, churns };
         const sc = churns.find((x) => x.side === "servin");
@@ -679,7 +684,7 @@ async function main(): Promise<number> {
         goals.push(
           {
             part: "memory",
-            operation: `churn of ${CHURN} pods: daemon PSS growth after the first ${sc?.warmup ?? "?"} (${fmt(sc?.pssMb.afterWarmup)} → ${fmt(sc?.pssMb.end)} MB)`,
+            operation: `churn of ${CHURN} pods: daemon PSS growth after a warm-up of ${sc?.warmup ?? "?"} (${fmt(sc?.pssMb.afterWarmup)} → ${fmt(sc?.pssMb.end)} MB)`,
             unit: "MB",
             servin: g,
             containerd: growth(cc),
@@ -693,6 +698,14 @@ async function main(): Promise<number> {
             servin: h,
             goal: `< ${CHURN_GROWTH_LIMIT_MB} MB`,
             ...(h !== undefined ? { met: h < CHURN_GROWTH_LIMIT_MB } : {}),
+          },
+          {
+            part: "memory",
+            operation: `churn of ${CHURN} pods: daemon PSS slope over the samples after the warm-up (least squares)`,
+            unit: "MB / 1000 pods",
+            servin: sc?.pssSlopeMbPer1000,
+            containerd: cc?.pssSlopeMbPer1000,
+            goal: "",
           },
         );
       },

@@ -7,9 +7,10 @@
  *   names: a process counts when its command line or its cgroup names one of the pods or containers
  *   made here, and it is not the container's own workload (`sleep 3600`); their names are reported.
  *   The daemon's own growth per pod is reported next to it.
- * - churn: CHURN pods (pod + started container + stop + remove, one after the other); the daemon's PSS
- *   and, for a Node daemon reachable through its inspector, its V8 heap after a forced full GC, measured
- *   after a warm-up of the first pods (lazy loading, JIT) and again at the end: the growth is the difference.
+ * - churn: a warm-up of WARMUP pods, then CHURN more (pod + started container + stop + remove, one after
+ *   the other); the daemon's PSS and, for a Node daemon reachable through its inspector, its V8 heap after
+ *   a forced full GC, measured after the warm-up (lazy loading, JIT, allocator high-water marks), every
+ *   tenth of the churn and at the end: the growth is end minus after-warm-up, with the slope beside it.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { heapAfterGc, type InspectorClient } from "./inspector.js";
@@ -34,19 +35,35 @@ export interface PerPodMemory {
 
 export interface ChurnMemory {
   side: string;
+  /** Pods churned after the warm-up: the growth is measured over these. */
   pods: number;
+  /** Pods churned before, unmeasured: the allocator's and V8's high-water marks are reached there. */
   warmup: number;
   pssMb: { start: number; afterWarmup: number; end: number };
   /** V8 heap used after a full GC (only for a daemon with an inspector). */
   heapMb?: { afterWarmup: number; end: number };
+  /** Settled readings every tenth of the measured churn (pods counted from the start, warm-up included). */
+  samples: Array<{ pods: number; pssMb: number; heapMb?: number }>;
+  /** Least-squares slope of PSS over the measured samples, per 1,000 pods: ≈ 0 on a plateau. */
+  pssSlopeMbPer1000: number;
   seconds: number;
+}
+
+/** Least-squares slope of y over x. */
+function slope(points: Array<[number, number]>): number {
+  const n = points.length;
+  if (n < 2) return 0;
+  const mx = points.reduce((s, [x]) => s + x, 0) / n;
+  const my = points.reduce((s, [, y]) => s + y, 0) / n;
+  const sxx = points.reduce((s, [x]) => s + (x - mx) ** 2, 0);
+  return sxx === 0 ? 0 : points.reduce((s, [x, y]) => s + (x - mx) * (y - my), 0) / sxx;
 }
 
 function podConfig(ns: string, name: string, uid: string) {
   return { metadata: { name, namespace: ns, uid, attempt: 0 }, hostname: name, logDirectory: "", linux: {} };
 }
 
-async function podWithSleeper(
+export async function podWithSleeper(
   client: RawCriClient,
   ns: string,
   name: string,
@@ -68,7 +85,7 @@ async function podWithSleeper(
   return { pod: podSandboxId, container: containerId };
 }
 
-async function removePod(client: RawCriClient, pod: string): Promise<void> {
+export async function removePod(client: RawCriClient, pod: string): Promise<void> {
   await client.call("StopPodSandbox", { podSandboxId: pod });
   await client.call("RemovePodSandbox", { podSandboxId: pod });
 }
@@ -143,8 +160,12 @@ export async function perPodMemory(
 }
 
 /**
- * `pods` pod lifecycles one after the other (pod, started `sleep` container, stop, remove), the daemon's
- * PSS (and heap after GC when `inspector` is given) after `warmup` of them and at the end.
+ * `warmup` pod lifecycles one after the other (pod, started `sleep` container, stop, remove), then `pods`
+ * more: the daemon's PSS (and heap after GC when `inspector` is given) after the warm-up, every tenth of
+ * the measured churn and at the end. The warm-up is not part of `pods`: servin's PSS keeps rising for the
+ * first few hundred lifecycles (V8 code and old space filling, glibc's arenas reaching their high-water
+ * mark) and then lies flat, so growth measured from after 50 pods reads that rise as a leak
+ * (bench/churn-growth.ts samples it).
  */
 export async function churnMemory(
   side: { name: string; socket: string; pid: number },
@@ -152,7 +173,7 @@ export async function churnMemory(
   opts: { inspector?: InspectorClient; warmup?: number; ns?: string; log?: (line: string) => void } = {},
 ): Promise<ChurnMemory> {
   const ns = opts.ns ?? "bench-churn";
-  const warmup = opts.warmup ?? Math.min(50, Math.max(1, Math.floor(pods / 10)));
+  const warmup = opts.warmup ?? 500;
   const client = new RawCriClient(side.socket);
   const t0 = Date.now();
   // A settled reading: background cleanup done, then (with an inspector) a full GC.
@@ -165,23 +186,40 @@ export async function churnMemory(
   try {
     await client.call("PullImage", { image: { image: STATUS_SCALE_IMAGE } });
     const start = await settle();
+    const total = warmup + pods;
+    const every = Math.max(1, Math.floor(pods / 10));
+    const samples: ChurnMemory["samples"] = [];
     let afterWarmup = start;
-    for (let i = 0; i < pods; i++) {
+    if (warmup === 0)
+      samples.push({
+        pods: 0,
+        pssMb: start.pss,
+        ...(start.heap !== undefined ? { heapMb: start.heap } : {}),
+      });
+    for (let i = 0; i < total; i++) {
       const m = await podWithSleeper(client, ns, `churn-${i}`, `churn-${side.name}-${i}-${process.pid}`);
       await removePod(client, m.pod);
-      if (i + 1 === warmup) afterWarmup = await settle();
-      if ((i + 1) % 100 === 0)
-        opts.log?.(`${side.name}: churn ${i + 1}/${pods}, PSS ${(pssKb(side.pid) / 1024).toFixed(1)} MB`);
+      const done = i + 1;
+      if (done === warmup || (done > warmup && ((done - warmup) % every === 0 || done === total))) {
+        const r = await settle();
+        if (done === warmup) afterWarmup = r;
+        samples.push({ pods: done, pssMb: r.pss, ...(r.heap !== undefined ? { heapMb: r.heap } : {}) });
+      }
+      if (done % 100 === 0)
+        opts.log?.(`${side.name}: churn ${done}/${total}, PSS ${(pssKb(side.pid) / 1024).toFixed(1)} MB`);
     }
-    const end = await settle();
+    const last = samples.at(-1);
+    const endReading = last ? { pss: last.pssMb, heap: last.heapMb } : start;
     return {
       side: side.name,
       pods,
       warmup,
-      pssMb: { start: start.pss, afterWarmup: afterWarmup.pss, end: end.pss },
-      ...(afterWarmup.heap !== undefined && end.heap !== undefined
-        ? { heapMb: { afterWarmup: afterWarmup.heap, end: end.heap } }
+      pssMb: { start: start.pss, afterWarmup: afterWarmup.pss, end: endReading.pss },
+      ...(afterWarmup.heap !== undefined && endReading.heap !== undefined
+        ? { heapMb: { afterWarmup: afterWarmup.heap, end: endReading.heap } }
         : {}),
+      samples,
+      pssSlopeMbPer1000: slope(samples.map((x) => [x.pods, x.pssMb])) * 1000,
       seconds: (Date.now() - t0) / 1000,
     };
   } finally {
