@@ -91,6 +91,14 @@ export async function removeServinLeftovers(
       process.kill(Number(l.trim().split(/\s+/)[0]), "SIGKILL");
     } catch {}
   }
+  // Pod infras started directly (no conmon, no runc): every process left in the test's own cgroups
+  // (never under the shared default parent, where other servins' pods live).
+  for (const pid of cgroupParent === "servin" ? [] : readdirSync("/proc").filter((n) => /^\d+$/.test(n))) {
+    try {
+      if (readFileSync(`/proc/${pid}/cgroup`, "utf8").includes(`/${cgroupParent}/`))
+        process.kill(Number(pid), "SIGKILL");
+    } catch {}
+  }
   for (const l of readFileSync("/proc/self/mountinfo", "utf8")
     .split("\n")
     .filter((x) => x.includes(dir))
