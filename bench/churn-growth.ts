@@ -51,6 +51,12 @@ function anonMaps(pid: number): { anon: number; arenaLike: number } {
   return { anon, arenaLike };
 }
 
+/** servin's CPU seconds so far (user + system, from /proc/PID/stat; 100 ticks a second). */
+function cpuSeconds(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
 function threads(pid: number): number {
   return Number(/^Threads:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
 }
@@ -104,6 +110,7 @@ async function sample(pods: number) {
     heapTotalMb: (mu?.heapTotal ?? 0) / 2 ** 20,
     spacesMb: Object.fromEntries((spaces ?? []).map((x) => [x.space_name, x.space_used_size / 2 ** 20])),
     spacesCommittedMb: Object.fromEntries((spaces ?? []).map((x) => [x.space_name, x.space_size / 2 ** 20])),
+    cpuSeconds: cpuSeconds(pid),
     fds: readdirSync(`/proc/${pid}/fd`).length,
     threads: threads(pid),
     ...anonMaps(pid),
@@ -112,7 +119,7 @@ async function sample(pods: number) {
   samples.push(s);
   const f = (n: number) => n.toFixed(2);
   console.log(
-    `${String(pods).padStart(5)} pods  PSS ${f(s.pssMb ?? 0)} (anon ${f(s.pssAnonMb ?? 0)}, file ${f(s.pssFileMb ?? 0)})  heap ${f(heap)} (committed ${f(s.heapTotalMb)}, new space ${f(s.spacesCommittedMb.new_space ?? Number.NaN)})  external ${f(s.externalMb)}  arrayBuffers ${f(s.arrayBuffersMb)}  code ${f(s.spacesMb.code_space ?? Number.NaN)}  fds ${s.fds}  threads ${s.threads}  anon maps ${s.anon} (arena-like ${s.arenaLike})  resources ${JSON.stringify(counts)}`,
+    `${String(pods).padStart(5)} pods  PSS ${f(s.pssMb ?? 0)} (anon ${f(s.pssAnonMb ?? 0)}, file ${f(s.pssFileMb ?? 0)})  heap ${f(heap)} (committed ${f(s.heapTotalMb)}, new space ${f(s.spacesCommittedMb.new_space ?? Number.NaN)})  external ${f(s.externalMb)}  arrayBuffers ${f(s.arrayBuffersMb)}  code ${f(s.spacesMb.code_space ?? Number.NaN)}  cpu ${s.cpuSeconds.toFixed(1)} s  fds ${s.fds}  threads ${s.threads}  anon maps ${s.anon} (arena-like ${s.arenaLike})  resources ${JSON.stringify(counts)}`,
   );
 }
 
