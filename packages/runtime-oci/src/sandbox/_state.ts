@@ -7,6 +7,7 @@ import type { SandboxRecord } from "@servin/runtime-core";
 import { type OciContext, paths, runtimeFor } from "../_context.js";
 import { type PodNamespaceModes, podNamespaceModes } from "../spec/namespaces.js";
 import { PAUSE_IN_CONTAINER } from "../spec/sandbox-spec.js";
+import { chooseSeccompProfile } from "../spec/seccomp.js";
 import { isLiveProcessInfra } from "./_infra.js";
 
 /** What the backend keeps per sandbox (inside SandboxRecord.backendState). */
@@ -50,6 +51,21 @@ export function sandboxState(ctx: OciContext, sandbox: SandboxRecord): SandboxSt
   return derivedState(ctx, sandbox);
 }
 
+/**
+ * How a pod's infra runs: catatonit started directly (_infra.ts) unless the pod asks for a seccomp
+ * profile, which only the OCI runtime applies — then the infra is a runc container under that profile,
+ * as containerd's pause is. A function of the pod's config only (recovery derives the same answer).
+ */
+export function infraKind(ctx: OciContext, sandbox: SandboxRecord): "process" | "runtime" {
+  if (ctx.podInfra !== "process") return "runtime";
+  try {
+    const choice = chooseSeccompProfile(sandbox.config.linux?.securityContext, "pod");
+    return choice.type === "Unconfined" ? "process" : "runtime";
+  } catch {
+    return "runtime";
+  }
+}
+
 export function derivedState(ctx: OciContext, sandbox: SandboxRecord): SandboxState {
   const modes = podNamespaceModes(sandbox.config);
   const given = sandbox.config.linux?.cgroupParent;
@@ -62,8 +78,8 @@ export function derivedState(ctx: OciContext, sandbox: SandboxRecord): SandboxSt
     hostname: podHostname(sandbox, modes),
     cgroupParent: given || `/${ctx.cgroupParent}/pod-${sandbox.id}`,
     ownCgroup: !given,
-    // A record cut short was made by this server's kind of infra: its leftovers are looked for that way.
-    ...(ctx.podInfra === "process" ? { infra: "process" as const } : {}),
+    // Decided by the config alone, so a record cut short is looked for the way its infra was made.
+    ...(infraKind(ctx, sandbox) === "process" ? { infra: "process" as const } : {}),
     shmPath: modes.ipc === "pod" ? join(paths.podRun(ctx, sandbox.id), "shm") : "/dev/shm",
     files: {
       hosts: join(data, "hosts"),

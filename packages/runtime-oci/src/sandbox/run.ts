@@ -48,11 +48,8 @@ export async function runSandbox(
   };
   const id = sandbox.id;
   // The infra without conmon and runc (_infra.ts): its sysctls are checked before anything is made.
-  const direct = ctx.podInfra === "process";
-  if (direct) {
-    state.infra = "process";
-    sysctlFiles(sandbox.config.linux?.sysctls ?? {}, state.modes);
-  }
+  const direct = state.infra === "process";
+  if (direct) sysctlFiles(sandbox.config.linux?.sysctls ?? {}, state.modes);
   const cleanup = new Cleanup(ctx.logger);
   try {
     checkpoint(signal, what);
