@@ -192,6 +192,15 @@ export interface RuntimeBackend {
   /** Subscribes to exits the backend notices by itself. Returns an unsubscribe function. */
   onContainerExit(listener: (id: ContainerId, exit: ContainerExit) => void): () => void;
 
+  /**
+   * Resolves once the cleanup work under way now has finished (removals a crash
+   * left and those the backend runs in the background after answering); work
+   * started later is not waited for. Startup recovery awaits it before it
+   * reports itself done, so "recovered" means nothing left over is still being
+   * removed. Optional: a backend that cleans up synchronously has none.
+   */
+  settled?(): Promise<void>;
+
   /** Releases watchers and handles; never stops running containers (they outlive the server). */
   close(): Promise<void>;
 }

@@ -367,4 +367,44 @@ describe("recovery never blocks the API (issue 14)", () => {
       await second.close();
     }
   });
+  it("is recovered only once the backend has settled its background cleanups (nothing left being removed)", async () => {
+    const backend = createMemoryBackend();
+    const images = fakeImages();
+    const first = await createRuntimeService({ backend, images, store: await createFileStore(dir) });
+    const { podSandboxId } = await first.runPodSandbox({ config: podConfig("p") });
+    backend.hold("createContainer"); // never released: the "process" dies mid-create
+    void first.createContainer({ podSandboxId, config: containerConfig("half") }).catch(() => {});
+    await new Promise((r) => setTimeout(r, 20));
+
+    // A backend that, like the OCI one, answers RemoveContainer first and cleans up afterwards.
+    let settle!: () => void;
+    let settledCalls = 0;
+    const cleanedUp = new Promise<void>((r) => {
+      settle = r;
+    });
+    const lazy: RuntimeBackend = Object.assign(Object.create(backend) as RuntimeBackend, {
+      async settled() {
+        settledCalls++;
+        await cleanedUp;
+      },
+    });
+    const second = await createRuntimeService({ backend: lazy, images, store: await createFileStore(dir) });
+    try {
+      let recovered = false;
+      void second.recovered.then(() => {
+        recovered = true;
+      });
+      // The core's own cleanup of "half" ran; the backend's background part has not finished yet.
+      while (settledCalls === 0) await new Promise((r) => setTimeout(r, 5));
+      expect(second.recovery.cleanedUp).toBe(1);
+      await new Promise((r) => setTimeout(r, 20));
+      expect(recovered).toBe(false);
+      settle();
+      expect((await second.recovered).cleanedUp).toBe(1);
+      expect(settledCalls).toBe(1);
+    } finally {
+      settle();
+      await second.close();
+    }
+  });
 });

@@ -238,6 +238,9 @@ export function startRecovery(
     await runAll(containerCleanups);
     await runAll(sandboxCleanups);
     recovery.finished = true;
+    // The backend may finish removals (a crash's, and the cleanups above) in the background:
+    // recovery is done once they are, so nothing left over is still being removed after it.
+    if (!ctx.lifetime.aborted) await ctx.backend.settled?.();
     return report;
   })();
   return recovery;

@@ -57,6 +57,11 @@ async function monitorPids(bundle: string, id: string): Promise<number[]> {
   return (await scan((comm) => comm === "conmon")).filter((p) => p.argv.includes(id)).map((p) => p.pid);
 }
 
+/** True while a conmon of container `id` lives (a crash can leave a runtime container whose conmon died). */
+export async function monitorAlive(bundle: string, id: string): Promise<boolean> {
+  return (await monitorPids(bundle, id)).length > 0;
+}
+
 async function scan(withArgv: (comm: string) => boolean): Promise<ProcessInfo[]> {
   const out: ProcessInfo[] = [];
   for (const name of await readdir("/proc").catch(() => [] as string[])) {

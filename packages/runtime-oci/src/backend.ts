@@ -24,7 +24,7 @@ import { createConmonMonitor, type Monitor } from "./monitor.js";
 import { createRuncRuntime, type OciRuntime } from "./oci-runtime.js";
 import { infraTools } from "./sandbox/_infra.js";
 import { reconcilePodNetworks } from "./sandbox/_network.js";
-import { resumeRemovals, settleRemovals, tombstoneDir } from "./sandbox/_removals.js";
+import { removalsRunning, resumeRemovals, settleRemovals, tombstoneDir } from "./sandbox/_removals.js";
 import { portForwardStream } from "./sandbox/port-forward.js";
 import { removeSandbox } from "./sandbox/remove.js";
 import { runSandbox } from "./sandbox/run.js";
@@ -155,7 +155,9 @@ export async function createOciBackend(opts: OciBackendOptions): Promise<Runtime
     removals: new Map(),
   };
   // Removals a crash interrupted: finished in the background, the API answers at once.
-  void finishRemovals(ctx);
+  const crashRemovals = finishRemovals(ctx).catch((err: unknown) =>
+    logger.error(`finishing the removals a restart interrupted failed: ${(err as Error).message}`),
+  );
   if (opts.cni) {
     const cni = new CniNetwork({
       confDir: opts.cni.confDir ?? DEFAULT_CONF_DIR,
@@ -263,6 +265,12 @@ export async function createOciBackend(opts: OciBackendOptions): Promise<Runtime
     onContainerExit(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
+    },
+
+    async settled() {
+      // A crash's container tombstones, then whatever removal runs now (pods', and the core's recovery cleanups).
+      await crashRemovals;
+      await Promise.all([...[...ctx.removals.values()].map((r) => r.done), removalsRunning(ctx)]);
     },
 
     async close() {

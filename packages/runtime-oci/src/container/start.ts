@@ -7,7 +7,7 @@ import { checkpoint } from "../_cancel.js";
 import { prepareMonitorCgroup, removeCgroup } from "../_cgroups.js";
 import { type ContainerState, containerState } from "../_container-state.js";
 import { Cleanup, type OciContext, paths, runtimeFor } from "../_context.js";
-import { killMonitors } from "../_monitor-processes.js";
+import { killMonitors, monitorAlive } from "../_monitor-processes.js";
 import { mountRootfs, unmountAll } from "../_mounts.js";
 import { lookupContainer, type OciRuntime, readPid } from "../oci-runtime.js";
 import { monitorCgroup, sandboxState } from "../sandbox/_state.js";
@@ -35,7 +35,14 @@ export async function startContainer(
   if (known === "started") {
     throw CriError.failedPrecondition(`container "${id}" was started before: it cannot be started again`);
   }
-  if (known === undefined) {
+  let fresh = known === undefined;
+  if (known === "created" && !(await monitorAlive(paths.bundle(ctx, id), id))) {
+    // Created by a start a crash cut short, but its conmon is gone (it dies when the servin it
+    // reports the pid to is): started, it would run unmonitored (no exit, no log). Made again.
+    await discardUnmonitored(ctx, runtime, state, id);
+    fresh = true;
+  }
+  if (fresh) {
     if (!sandbox) throw CriError.failedPrecondition(`container "${id}": its pod sandbox is gone`);
     state = await spawn(ctx, container, sandbox, state, runtime, signal);
   } else if (!state.pid) {
@@ -63,6 +70,22 @@ export async function startContainer(
   }
   const startedAt = nowNanos();
   return { startedAt, backendState: { ...state, startedAt: startedAt.toString() } };
+}
+
+/** Deletes a runtime container left "created" without its conmon, so that the start makes it again. */
+async function discardUnmonitored(
+  ctx: OciContext,
+  runtime: OciRuntime,
+  state: ContainerState,
+  id: string,
+): Promise<void> {
+  ctx.logger.warn(`container "${id}": created by a start cut short, its conmon gone; creating it again`);
+  await runtime.delete(id);
+  await removeCgroup(ctx.cgroupMode, state.cgroupsPath);
+  await unmountAll(state.rootfs);
+  await unlink(join(paths.exitDir(ctx), id)).catch(() => {});
+  await unlink(join(paths.socketDir(ctx), id)).catch(() => {});
+  ctx.exits.forget(id);
 }
 
 /**

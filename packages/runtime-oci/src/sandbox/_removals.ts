@@ -119,6 +119,11 @@ export async function resumeRemovals(ctx: OciContext): Promise<void> {
   }
 }
 
+/** Resolves once the removals running now have finished (or failed and been logged); later ones are not waited for. */
+export async function removalsRunning(ctx: OciContext): Promise<void> {
+  await Promise.all([...runningOf(ctx).values()]);
+}
+
 /** Resolves once every removal started so far has finished (or failed and been logged): close() and tests. */
 export async function settleRemovals(ctx: OciContext): Promise<void> {
   const m = runningOf(ctx);
