@@ -787,6 +787,8 @@ function writeReadme(text: string): void {
   const b = readme.indexOf(END);
   if (a < 0 || b < a) throw new Error(`bench/README.md has no ${BEGIN} … ${END} markers`);
   writeFileSync(path, `${readme.slice(0, a + BEGIN.length)}\n\n${text}\n\n${readme.slice(b)}`);
+  // The generated table in the repository's own format (`pnpm check` formats markdown too).
+  execFileSync("pnpm", ["exec", "biome", "format", "--write", path], { cwd: repo, stdio: "ignore" });
 }
 
 process.exitCode = await main();
