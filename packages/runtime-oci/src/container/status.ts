@@ -23,9 +23,15 @@ export async function inspectContainer(
   // Its init process still there: no need to spawn the runtime (recovery inspects every container).
   const init = state.pid ? await containerInit(state.pid, id) : undefined;
   if (init === "running") return withStart({ state: "running" as const, pid: state.pid! });
-  if (init === "created") return { state: "created" };
-
   const runtime = runtimeIfKnown(ctx, state.runtime);
+  if (init === "created") {
+    // Still runc's init, but its exec fifo released by a start: it is about to exec the process,
+    // and runc itself reports "running" from the moment the fifo is gone.
+    if (runtime && (await lookupContainer(runtime, id)) === "started")
+      return withStart({ state: "running" as const, pid: state.pid! });
+    return { state: "created" };
+  }
+
   // Created, its processes not made yet (they come at start): its bundle is all there is.
   if (!state.pid && runtime && (await lookupContainer(runtime, id)) === undefined) {
     if (existsSync(join(paths.bundle(ctx, id), "config.json"))) return { state: "created" };
