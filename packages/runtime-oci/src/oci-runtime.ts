@@ -224,6 +224,14 @@ async function releaseInit(stateDir: string): Promise<boolean> {
   }
   try {
     const pid = await initPid(stateDir);
+    // A start cut short between the byte and the unlink (the server killed there): the init has
+    // exec'd the process already and will never write again. Finish that start: remove the fifo.
+    if (pid && (await alive(pid)) && !(await stillRuncInit(pid))) {
+      closeSync(fd);
+      fd = -1;
+      await unlink(fifoPath).catch(() => {});
+      return true;
+    }
     const buf = Buffer.alloc(1);
     const deadline = Date.now() + FIFO_WAIT_MS;
     for (let round = 0; ; round++) {
@@ -242,10 +250,16 @@ async function releaseInit(stateDir: string): Promise<boolean> {
       await new Promise((r) => setTimeout(r, round < 10 ? 0 : 1));
     }
   } finally {
-    closeSync(fd);
+    if (fd >= 0) closeSync(fd);
   }
   await unlink(fifoPath);
   return true;
+}
+
+/** Whether `pid` is still runc's init (comm "runc:[2:INIT]"), not yet the container's process. */
+async function stillRuncInit(pid: number): Promise<boolean> {
+  const comm = await readFile(`/proc/${pid}/comm`, "utf8").catch(() => "");
+  return comm.startsWith("runc:");
 }
 
 async function initPid(stateDir: string): Promise<number | undefined> {
