@@ -106,13 +106,8 @@ export const statsCommand = defineCommand({
       ...(labels ? { labelSelector: labels } : {}),
     };
     const cri = connect(args as ConnectArgs);
-    const list = async (): Promise<ContainerStats[]> => {
-      if (ids.length === 0) return (await cri.listContainerStats({ filter })).stats;
-      const answers = await Promise.all(
-        ids.map((id) => cri.listContainerStats({ filter: { ...filter, id } })),
-      );
-      return answers.flatMap((a) => a.stats);
-    };
+    const list = (): Promise<ContainerStats[]> =>
+      statsOf(ids, filter, (f) => cri.listContainerStats({ filter: f }));
     if (format !== "table") {
       printStructured("listContainerStats", { stats: await list() }, format);
       return;
@@ -142,6 +137,17 @@ export const statsCommand = defineCommand({
   },
 });
 
+/** The stats `filter` selects, or, when IDs are given, those of each ID (one call per ID, as crictl). */
+async function statsOf<F extends object, S>(
+  ids: string[],
+  filter: F,
+  call: (filter: F & { id?: string }) => Promise<{ stats: S[] }>,
+): Promise<S[]> {
+  if (ids.length === 0) return (await call(filter)).stats;
+  const answers = await Promise.all(ids.map((id) => call({ ...filter, id })));
+  return answers.flatMap((a) => a.stats);
+}
+
 export const statspCommand = defineCommand({
   args: {
     ...sharedArgs,
@@ -155,14 +161,9 @@ export const statspCommand = defineCommand({
     if (args.id) ids.push(args.id);
     const labels = labelSelector(rawArgs);
     const cri = connect(args as ConnectArgs);
-    const list = async (): Promise<PodSandboxStats[]> => {
-      const filter = labels ? { labelSelector: labels } : {};
-      if (ids.length === 0) return (await cri.listPodSandboxStats({ filter })).stats;
-      const answers = await Promise.all(
-        ids.map((id) => cri.listPodSandboxStats({ filter: { ...filter, id } })),
-      );
-      return answers.flatMap((a) => a.stats);
-    };
+    const filter = labels ? { labelSelector: labels } : {};
+    const list = (): Promise<PodSandboxStats[]> =>
+      statsOf(ids, filter, (f) => cri.listPodSandboxStats({ filter: f }));
     if (format !== "table") {
       printStructured("listPodSandboxStats", { stats: await list() }, format);
       return;
