@@ -44,6 +44,11 @@ export interface ScaleRow {
   n: number;
   p50: number;
   p99: number;
+  /**
+   * The daemon's CPU time per call (all its threads, from /proc/PID/task/∗/schedstat): unlike the
+   * latency, this does not depend on what else the two cores are doing.
+   */
+  cpuUs: number;
 }
 
 export interface ScaleMemory {
@@ -152,6 +157,25 @@ export function pssOfMatching(re: RegExp): number {
   return kb;
 }
 
+/** Nanoseconds all threads of `pid` have spent on a CPU (schedstat's first field, summed over tasks). */
+export function cpuNs(pid: number): number {
+  let ns = 0;
+  let tasks: string[];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return 0;
+  }
+  for (const t of tasks) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, "utf8").split(" ")[0]);
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return ns;
+}
+
 function readdirPids(): number[] {
   return readdirSync("/proc")
     .filter((d) => /^\d+$/.test(d))
@@ -258,19 +282,26 @@ export async function measureStatusScale(sides: ScaleSide[], opts: ScaleOptions)
     const rows: ScaleRow[] = [];
     for (const [op, build] of ops) {
       const samples = sides.map(() => [] as number[]);
+      const cpu = sides.map(() => 0);
       const warm = Math.min(50, opts.calls);
       for (let k = -warm; k < opts.calls; k++) {
         for (let j = 0; j < sides.length; j++) {
           const i = (k + j + warm) % sides.length;
           const [name, req] = build(i, k + warm);
+          const side = sides[i] as ScaleSide;
+          const c0 = k >= 0 ? cpuNs(side.pid) : 0;
           const t0 = process.hrtime.bigint();
           await (clients[i] as RawCriClient).call(name, req);
-          if (k >= 0) (samples[i] as number[]).push(Number(process.hrtime.bigint() - t0) / 1e6);
+          if (k >= 0) {
+            (samples[i] as number[]).push(Number(process.hrtime.bigint() - t0) / 1e6);
+            cpu[i] = (cpu[i] as number) + cpuNs(side.pid) - c0;
+          }
         }
       }
       for (const [i, s] of sides.entries()) {
         const xs = samples[i] as number[];
-        rows.push({ op, side: s.name, n: xs.length, p50: q(xs, 0.5), p99: q(xs, 0.99) });
+        const cpuUs = (cpu[i] as number) / 1000 / Math.max(1, xs.length);
+        rows.push({ op, side: s.name, n: xs.length, p50: q(xs, 0.5), p99: q(xs, 0.99), cpuUs });
       }
     }
     return { rows, memory };
@@ -291,8 +322,8 @@ function pick(xs: string[] | undefined, k: number): string {
 /** The rows as a markdown table, servin ÷ containerd per operation. */
 export function scaleTable(result: ScaleResult, a = "servin", b = "containerd"): string {
   const lines = [
-    `| call (ms, 200 containers) | ${a} p50 | ${a} p99 | ${b} p50 | ${b} p99 | ratio p50 | ratio p99 |`,
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    `| call (ms, 200 containers) | ${a} p50 | ${a} p99 | ${b} p50 | ${b} p99 | ratio p50 | ratio p99 | daemon CPU µs per call, ${a} / ${b} |`,
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
   ];
   const ops = [...new Set(result.rows.map((r) => r.op))];
   for (const op of ops) {
@@ -300,7 +331,7 @@ export function scaleTable(result: ScaleResult, a = "servin", b = "containerd"):
     const y = result.rows.find((r) => r.op === op && r.side === b);
     if (!x || !y) continue;
     lines.push(
-      `| ${op} | ${x.p50.toFixed(3)} | ${x.p99.toFixed(3)} | ${y.p50.toFixed(3)} | ${y.p99.toFixed(3)} | ${(x.p50 / y.p50).toFixed(2)}× | ${(x.p99 / y.p99).toFixed(2)}× |`,
+      `| ${op} | ${x.p50.toFixed(3)} | ${x.p99.toFixed(3)} | ${y.p50.toFixed(3)} | ${y.p99.toFixed(3)} | ${(x.p50 / y.p50).toFixed(2)}× | ${(x.p99 / y.p99).toFixed(2)}× | ${x.cpuUs.toFixed(0)} / ${y.cpuUs.toFixed(0)} |`,
     );
   }
   lines.push(
