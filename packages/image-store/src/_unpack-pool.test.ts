@@ -9,6 +9,7 @@ import { ImageExpansionBudget } from "./_limits.js";
 import { padding, TAR_END, type TarWriteEntry, tarHeader } from "./_tar-writer.js";
 import { UnpackError } from "./_unpack.js";
 import {
+  configureUnpackPool,
   terminateUnpackWorkers,
   UnpackWorkerError,
   unpackLayerOffThread,
@@ -59,7 +60,65 @@ const base = (name: string) => ({
   privileged: false,
 });
 
+describe("small layers", () => {
+  it("unpacks a layer that ends within the first bytes on the main thread: no worker is started", async () => {
+    const prev = configureUnpackPool({ smallLayerBytes: 1 << 20 });
+    try {
+      const gz = gzipSync(many);
+      expect(gz.length).toBeLessThan(1 << 20);
+      const result = await unpackLayerOffThread({
+        ...base("small"),
+        source: chunks(gz),
+        expectedDiffId: diffId(many),
+      });
+      expect(result).toMatchObject({ diffId: diffId(many), size: many.length, entries: 303 });
+      expect(await readFile(join(dir, "small/etc/f7"))).toEqual(Buffer.alloc(1007, 7));
+      expect(unpackWorkers().live).toBe(0);
+      // A small layer's own errors and its source's errors are the same as on a worker.
+      const evil = tar([{ name: "../escape", type: "file", body: Buffer.from("x") }]);
+      await expect(
+        unpackLayerOffThread({ ...base("small-evil"), source: chunks(evil), expectedDiffId: diffId(evil) }),
+      ).rejects.toThrow('entry "../escape": ".." is not allowed');
+      const broken = new Error("connection reset by the registry");
+      async function* source(): AsyncGenerator<Buffer> {
+        yield many.subarray(0, 200_000);
+        throw broken;
+      }
+      await expect(
+        unpackLayerOffThread({ ...base("small-broken"), source: source(), expectedDiffId: diffId(many) }),
+      ).rejects.toBe(broken);
+      expect(unpackWorkers().live).toBe(0);
+    } finally {
+      configureUnpackPool(prev);
+    }
+  });
+
+  it("sends a layer larger than the first bytes to a worker, those bytes included", async () => {
+    const prev = configureUnpackPool({ smallLayerBytes: 100_000 });
+    try {
+      const result = await unpackLayerOffThread({
+        ...base("over"),
+        source: chunks(many),
+        expectedDiffId: diffId(many),
+      });
+      expect(result).toMatchObject({ diffId: diffId(many), size: many.length, entries: 303 });
+      expect(unpackWorkers().live).toBeGreaterThan(0);
+    } finally {
+      configureUnpackPool(prev);
+    }
+  });
+});
+
 describe("layer unpack on worker threads", () => {
+  let prev: ReturnType<typeof configureUnpackPool>;
+  // Every layer to a worker, however small.
+  beforeAll(() => {
+    prev = configureUnpackPool({ smallLayerBytes: 0 });
+  });
+  afterAll(() => {
+    configureUnpackPool(prev);
+  });
+
   it("unpacks a gzip layer on a worker, files, modes, times and symlinks as on the main thread", async () => {
     const result = await unpackLayerOffThread({
       ...base("a"),
@@ -148,9 +207,45 @@ describe("layer unpack on worker threads", () => {
   it("ends its workers once they are idle", async () => {
     await vi.waitFor(() => expect(unpackWorkers().live).toBe(0), { timeout: 20_000, interval: 200 });
   });
+
+  it("keeps an idle worker while another layer unpacks, and ends every worker once the last layer ended", async () => {
+    // An idle worker would live a minute while the pull goes on: only the end of the last layer ends it.
+    const was = configureUnpackPool({ betweenMs: 60_000, lastMs: 0 });
+    try {
+      let release!: () => void;
+      const go = new Promise<void>((r) => (release = r));
+      async function* slow(): AsyncGenerator<Buffer> {
+        yield many.subarray(0, 600_000);
+        await go;
+        yield many.subarray(600_000);
+      }
+      const long = unpackLayerOffThread({ ...base("long"), source: slow(), expectedDiffId: diffId(many) });
+      const short = await unpackLayerOffThread({
+        ...base("short"),
+        source: chunks(many),
+        expectedDiffId: diffId(many),
+      });
+      expect(short.entries).toBe(303);
+      // The short layer's worker waits for the next layer of the pull.
+      expect(unpackWorkers()).toEqual({ live: 2, idle: 1 });
+      release();
+      expect((await long).entries).toBe(303);
+      await vi.waitFor(() => expect(unpackWorkers().live).toBe(0), { timeout: 20_000, interval: 50 });
+    } finally {
+      configureUnpackPool(was);
+    }
+  });
 });
 
 describe("layer unpack on worker threads, failures", () => {
+  let prev: ReturnType<typeof configureUnpackPool>;
+  beforeAll(() => {
+    prev = configureUnpackPool({ smallLayerBytes: 0 });
+  });
+  afterAll(() => {
+    configureUnpackPool(prev);
+  });
+
   it("rejects as soon as the worker fails, while its source still waits for the network", async () => {
     // Over 256 KiB: the bytes go to the worker in messages of that size.
     const evil = tar([{ name: "/etc/passwd", type: "file", body: Buffer.alloc(300_000) }]);

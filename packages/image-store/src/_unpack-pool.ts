@@ -1,10 +1,17 @@
 /**
  * Layer unpacks on worker threads: the untar (decompression, diffID hash, path checks, file
  * creation) of each layer runs on a worker of its own with synchronous file calls, so the main
- * thread only moves bytes and a pull spreads over the cores. Workers are made when a layer needs
- * one (at most MAX_WORKERS; past that a layer unpacks on the main thread as before) and end once
- * idle for IDLE_MS, so an idle daemon holds none. The worker runs the same `unpackLayer`: same
- * checks, same errors.
+ * thread only moves bytes and a pull spreads over the cores. The worker runs the same
+ * `unpackLayer`: same checks, same errors.
+ *
+ * A worker is a V8 isolate of its own (a few MB of heap, ~30 ms to start), so:
+ * - a small layer never gets one: the first SMALL_LAYER bytes of the stored blob are read before
+ *   choosing, and a layer that ends within them unpacks on the main thread (busybox, pause: the
+ *   pull of a small image starts no thread at all);
+ * - workers are made when a layer needs one (at most MAX_WORKERS; past that a layer unpacks on the
+ *   main thread) and end BETWEEN_MS after their last layer while other layers are still unpacking
+ *   (the next layer of the pull takes it), LAST_MS after it once none is: an idle daemon, and one
+ *   that just finished a pull, holds none.
  */
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
@@ -39,7 +46,17 @@ export type FromWorker =
   | { type: "error"; name: string; message: string; code?: string };
 
 const MAX_WORKERS = 3;
-const IDLE_MS = 2_000;
+/** How the pool decides; `configureUnpackPool` changes it (tests). */
+const config = {
+  /** A layer whose stored blob ends within this many bytes unpacks on the main thread. */
+  smallLayerBytes: 2 << 20,
+  /** An idle worker's life while other layers are unpacking. */
+  betweenMs: 2_000,
+  /** An idle worker's life once no layer is unpacking (the pull ended). */
+  lastMs: 100,
+};
+/** A worker's young generation: its allocations are mostly Buffers (outside the V8 heap). */
+const WORKER_YOUNG_MB = 4;
 /** Bytes sent to a worker and not yet taken by its unpacker: the hand-off's memory bound. */
 const IN_FLIGHT = 4 << 20;
 /** Chunks are copied into messages of about this size (fewer messages than network chunks). */
@@ -56,6 +73,8 @@ const idle: Slot[] = [];
 /** Every worker alive, busy or idle. */
 const slots = new Set<Slot>();
 let live = 0;
+/** Unpacks under way, on a worker or on this thread. */
+let active = 0;
 const disabled = process.env.SERVIN_UNPACK_WORKERS === "0";
 
 /** The unpack worker died (not a fault of the layer it was unpacking): answered as Internal. */
@@ -64,7 +83,8 @@ export class UnpackWorkerError extends Error {}
 /** Built: dist/_unpack-worker.js next to this module. Sources (vitest, tsx): the .ts file, through tsx. */
 function newWorker(): Worker | undefined {
   const js = new URL("./_unpack-worker.js", import.meta.url);
-  if (existsSync(fileURLToPath(js))) return new Worker(js);
+  const resourceLimits = { maxYoungGenerationSizeMb: WORKER_YOUNG_MB };
+  if (existsSync(fileURLToPath(js))) return new Worker(js, { resourceLimits });
   const ts = new URL("./_unpack-worker.ts", import.meta.url);
   if (!existsSync(fileURLToPath(ts))) return undefined;
   // Only when running from sources: tsx (a dev dependency) loads the TypeScript worker.
@@ -74,7 +94,7 @@ function newWorker(): Worker | undefined {
       .replace(/\.cjs$/, ".mjs"),
   );
   const boot = `import { tsImport } from ${JSON.stringify(api.href)}; await tsImport(${JSON.stringify(ts.href)}, ${JSON.stringify(import.meta.url)});`;
-  return new Worker(new URL(`data:text/javascript,${encodeURIComponent(boot)}`));
+  return new Worker(new URL(`data:text/javascript,${encodeURIComponent(boot)}`), { resourceLimits });
 }
 
 function spawnSlot(): Slot | undefined {
@@ -118,17 +138,39 @@ function take(): Slot | undefined {
   return spawnSlot();
 }
 
+/** Ends an idle worker in `ms`. */
+function expire(slot: Slot, ms: number): void {
+  if (slot.idle) clearTimeout(slot.idle);
+  slot.idle = setTimeout(() => {
+    const i = idle.indexOf(slot);
+    if (i >= 0) idle.splice(i, 1);
+    void slot.worker.terminate();
+  }, ms);
+  slot.idle.unref();
+}
+
 function release(slot: Slot): void {
   slot.onMessage = undefined;
   slot.onFail = undefined;
   slot.worker.unref();
   idle.push(slot);
-  slot.idle = setTimeout(() => {
-    const i = idle.indexOf(slot);
-    if (i >= 0) idle.splice(i, 1);
-    void slot.worker.terminate();
-  }, IDLE_MS);
-  slot.idle.unref();
+  expire(slot, active > 0 ? config.betweenMs : config.lastMs);
+}
+
+/** One unpack ended (called after its worker, if any, was released): the last one shortens every idle worker's life. */
+function ended(): void {
+  active--;
+  if (active === 0) for (const slot of idle) expire(slot, config.lastMs);
+}
+
+/**
+ * Test-only: changes how the pool decides (e.g. `smallLayerBytes: 0` sends every layer to a worker);
+ * returns the previous settings.
+ */
+export function configureUnpackPool(next: Partial<typeof config>): typeof config {
+  const prev = { ...config };
+  Object.assign(config, next);
+  return prev;
 }
 
 /** Ends every unpack worker now; a layer one was unpacking rejects with UnpackWorkerError. */
@@ -161,8 +203,50 @@ function revive(m: { name: string; message: string; code?: string }): Error {
  * errors as `unpackLayer`. Resolves or rejects only once the worker stopped touching `opts.dir`.
  */
 export async function unpackLayerOffThread(opts: UnpackOptions): Promise<UnpackResult> {
-  const slot = take();
-  if (!slot) return unpackLayer(opts);
+  active++;
+  try {
+    return await unpackSomewhere(opts);
+  } finally {
+    ended();
+  }
+}
+
+async function unpackSomewhere(opts: UnpackOptions): Promise<UnpackResult> {
+  if (disabled) return unpackLayer(opts);
+  // The first bytes decide: a layer that ends within them is not worth a thread.
+  const source = opts.source[Symbol.asyncIterator]();
+  const head: Uint8Array[] = [];
+  let headBytes = 0;
+  let whole = false;
+  let dirMade = false;
+  while (headBytes < config.smallLayerBytes) {
+    const r = await source.next();
+    if (r.done) {
+      whole = true;
+      break;
+    }
+    if (!dirMade) {
+      // The unpack began with the first byte, wherever it runs: its directory exists from then on,
+      // and the caller hears so (a cancel or a digest failure from here on has a snapshot to remove).
+      await mkdir(opts.dir, { mode: 0o755 });
+      dirMade = true;
+      opts.onBytes?.(0);
+    }
+    head.push(r.value);
+    headBytes += r.value.byteLength;
+  }
+  // The bytes read so far, then (unless it ended) the rest of the source; `return` reaches the source.
+  const it: AsyncIterator<Uint8Array> = {
+    next: () => {
+      const chunk = head.shift();
+      if (chunk) return Promise.resolve({ done: false, value: chunk });
+      if (whole) return Promise.resolve({ done: true, value: undefined });
+      return source.next();
+    },
+    return: (v?: unknown) => source.return?.(v) ?? Promise.resolve({ done: true, value: undefined }),
+  };
+  const slot = whole ? undefined : take();
+  if (!slot) return unpackLayer({ ...opts, source: { [Symbol.asyncIterator]: () => it }, dirMade });
   const meter = (opts.onBytes as MeteredCallback | undefined)?.meter;
   let credit = IN_FLIGHT;
   let wakeSender: (() => void) | undefined;
@@ -201,10 +285,10 @@ export async function unpackLayerOffThread(opts: UnpackOptions): Promise<UnpackR
     };
   });
   finished.catch(() => undefined);
-  const { source, onBytes, syncFiles: _sync, ...rest } = opts;
+  const { source: _source, onBytes, syncFiles: _sync, ...rest } = opts;
   try {
     // Made here, so that the snapshot directory exists once the caller hears the unpack began.
-    await mkdir(opts.dir, { mode: 0o755 });
+    if (!dirMade) await mkdir(opts.dir, { mode: 0o755 });
   } catch (err) {
     release(slot);
     throw err;
@@ -239,7 +323,6 @@ export async function unpackLayerOffThread(opts: UnpackOptions): Promise<UnpackR
   // The worker may fail while the source waits for the network: stop reading then, not at the next
   // chunk. A fresh promise per read: racing every read against one long-lived promise would keep
   // every chunk reachable from its reactions until the layer ends (the whole blob in memory).
-  const it = source[Symbol.asyncIterator]();
   try {
     for (;;) {
       if (settled) break;
