@@ -1,14 +1,16 @@
 /**
  * A direct protobuf encoder for the answers servin sends: from the "proto" wire objects of
  * @servin/cri-messages (enums by name, int64 as decimal strings, maps as objects) straight to bytes,
- * one plan per message type compiled once from the .proto's descriptors.
+ * one function per message type compiled once from the .proto's descriptors.
  *
  * Why: proto-loader's serializer is protobufjs `fromObject` (a copy of the whole answer into message
  * instances, every int64 string parsed into a Long) then `encode` through a list of deferred write
  * operations. Measured on a 200-container ListContainers answer: 0.55 ms + 1.05 ms, the largest share of
- * the call's CPU; a ContainerStatus answer: 82 µs. Proto3 semantics: scalar fields holding their
- * default are left out (a reader cannot tell), numeric repeated fields are packed, map entries carry
- * key and value.
+ * the call's CPU; a ContainerStatus answer: 82 µs. A first replacement interpreted a per-field plan
+ * (one loop whose keyed reads saw every message shape of the API): 746 µs for that list. The compiled
+ * functions read each field by its constant name and write its tag as constant bytes. Proto3
+ * semantics: scalar fields holding their default are left out (a reader cannot tell), numeric
+ * repeated fields are packed, map entries carry key and value.
  */
 import type { PackageDefinition } from "@grpc/proto-loader";
 
@@ -44,24 +46,30 @@ enum Kind {
   Map,
 }
 
-/** Every plan has every property (one hidden class: the encoder's property reads stay monomorphic). */
 interface FieldPlan {
   key: string;
   number: number;
   kind: Kind;
   repeated: boolean;
   packed: boolean;
-  enumValues: Map<string, number> | undefined;
-  /** Resolved on first use: message types refer to each other in any order. */
-  message: MessagePlan | undefined;
+  /** Index into the enum tables handed to the compiled code. */
+  enumIndex: number;
+  /** Resolved while compiling: message types refer to each other in any order. */
   resolve: (() => MessagePlan) | undefined;
   mapKey: FieldPlan | undefined;
   mapValue: FieldPlan | undefined;
 }
 
 interface MessagePlan {
+  /** Index of its compiled function in the table the compiled code calls through. */
+  index: number;
+  name: string;
   fields: FieldPlan[];
+  compiled: boolean;
 }
+
+/** The compiled encoder of one message: appends its fields (not its own tag or length) to `w`. */
+type MessageFn = (w: Writer, value: Record<string, unknown>) => void;
 
 const SCALAR: Record<string, Kind> = {
   TYPE_STRING: Kind.String,
@@ -81,9 +89,42 @@ function camelCase(s: string): string {
   );
 }
 
+const WT_VARINT = 0;
+const WT_I64 = 1;
+const WT_LEN = 2;
+
+/** The bytes of a field's tag (a varint), as a comma-separated list for the generated code. */
+function tagBytes(field: number, wireType: number): number[] {
+  let n = (field << 3) | wireType;
+  const out: number[] = [];
+  while (n >= 0x80) {
+    out.push((n & 0x7f) | 0x80);
+    n >>>= 7;
+  }
+  out.push(n);
+  return out;
+}
+
+function tagCode(field: number, wireType: number): string {
+  const b = tagBytes(field, wireType);
+  return b.length === 1
+    ? `w.byte(${b[0]});`
+    : `w.byte2(${b[0]}, ${b[1] ?? 0});${b
+        .slice(2)
+        .map((x) => `w.byte(${x});`)
+        .join("")}`;
+}
+
+/** A proto3 scalar default as protobufjs sees it in a wire object (number, decimal string, bool, bigint). */
+const ZERO = (x: string) => `(${x} === 0 || ${x} === "0" || ${x} === false || ${x} === 0n)`;
+
 /** Compiles encoders for the messages of one proto package (e.g. "runtime.v1"). */
 export class ProtoEncoders {
   private readonly plans = new Map<string, MessagePlan>();
+  private readonly all: MessagePlan[] = [];
+  /** The compiled functions, by plan index: the generated code calls nested messages through it. */
+  private readonly fns: MessageFn[] = [];
+  private readonly enums: Map<string, number>[] = [];
   constructor(
     private readonly def: PackageDefinition,
     private readonly pkg: string,
@@ -92,25 +133,22 @@ export class ProtoEncoders {
   /** The encoder of message `name` (short name, e.g. "ListContainersResponse"). */
   encoder(name: string): (value: unknown) => Buffer {
     const plan = this.plan(name);
-    return (value) => {
-      const w = new Writer();
-      writeMessage(w, plan, value as Record<string, unknown>);
-      return w.finish();
-    };
+    this.compile(plan);
+    const fns = this.fns;
+    return (value) => encodeWith(fns[plan.index] as MessageFn, value as Record<string, unknown>);
   }
 
   private plan(typeName: string, scope?: MessageDescriptor): MessagePlan {
     const nested = scope?.nestedType?.find((n) => n.name === typeName);
     const fullName = `${this.pkg}.${typeName}`;
-    const cacheKey = nested ? `${fullName}#nested` : fullName;
-    if (!nested) {
-      const cached = this.plans.get(fullName);
-      if (cached) return cached;
-    }
+    const cacheKey = nested && scope ? `${fullName}#${scope.name}` : fullName;
+    const cached = this.plans.get(cacheKey);
+    if (cached) return cached;
     const desc = nested ?? this.descriptor<MessageDescriptor>(fullName);
-    const plan: MessagePlan = { fields: [] };
+    const plan: MessagePlan = { index: this.all.length, name: typeName, fields: [], compiled: false };
     // Cached before its fields so that recursive types terminate.
-    if (!nested) this.plans.set(cacheKey, plan);
+    this.plans.set(cacheKey, plan);
+    this.all.push(plan);
     for (const f of desc.field) plan.fields.push(this.fieldPlan(f, desc));
     return plan;
   }
@@ -121,8 +159,7 @@ export class ProtoEncoders {
       key: camelCase(f.name),
       number: f.number,
       repeated,
-      enumValues: undefined,
-      message: undefined,
+      enumIndex: -1,
       resolve: undefined,
       mapKey: undefined,
       mapValue: undefined,
@@ -134,11 +171,12 @@ export class ProtoEncoders {
     }
     if (f.type === "TYPE_ENUM") {
       const desc = this.descriptor<EnumDescriptor>(`${this.pkg}.${f.typeName}`);
+      this.enums.push(new Map(desc.value.map((v) => [v.name, v.number])));
       return {
         ...base,
         kind: Kind.Enum,
         packed: repeated && f.options?.packed !== false,
-        enumValues: new Map(desc.value.map((v) => [v.name, v.number])),
+        enumIndex: this.enums.length - 1,
       };
     }
     if (f.type !== "TYPE_MESSAGE") throw new Error(`unsupported protobuf field type ${f.type} (${f.name})`);
@@ -163,112 +201,193 @@ export class ProtoEncoders {
     if (!entry?.type) throw new Error(`protobuf type ${fullName} is not in the package definition`);
     return entry.type;
   }
+
+  /** Compiles `root` and every message it reaches (each once; the table makes recursion free). */
+  private compile(root: MessagePlan): void {
+    const queue = [root];
+    for (let plan = queue.pop(); plan; plan = queue.pop()) {
+      if (plan.compiled) continue;
+      plan.compiled = true;
+      const gen = new Generator((f) => {
+        const target = (f.resolve as () => MessagePlan)();
+        if (!target.compiled) queue.push(target);
+        return target.index;
+      });
+      const body = plan.fields.map((f) => gen.field(f)).join("\n");
+      const make = new Function(
+        "M",
+        "E",
+        `"use strict";\nreturn function encode${plan.name.replace(/\W/g, "")}(w, v) {\nlet x;\n${body}\n};`,
+      ) as (fns: MessageFn[], enums: Map<string, number>[]) => MessageFn;
+      this.fns[plan.index] = make(this.fns, this.enums);
+    }
+  }
 }
 
-const WT_VARINT = 0;
-const WT_I64 = 1;
-const WT_LEN = 2;
+/**
+ * Writes the code of each field: reads it once by its constant key, skips proto3 defaults, writes its
+ * tag as constant bytes. Only names from the descriptors (never from input) reach the generated code.
+ */
+class Generator {
+  private n = 0;
+  constructor(private readonly messageIndex: (f: FieldPlan) => number) {}
 
-function writeMessage(w: Writer, plan: MessagePlan, value: Record<string, unknown>): void {
-  for (const f of plan.fields) {
-    const v = value[f.key];
-    if (v === undefined || v === null) continue;
+  private local(prefix: string): string {
+    return `${prefix}${this.n++}`;
+  }
+
+  field(f: FieldPlan): string {
+    const x = this.local("x");
+    const read = `const ${x} = v[${JSON.stringify(f.key)}];\nif (${x} !== undefined && ${x} !== null) {`;
     if (f.kind === Kind.Map) {
-      for (const [k, item] of Object.entries(v as Record<string, unknown>)) {
-        w.tag(f.number, WT_LEN);
-        const at = w.beginLength();
-        writeField(w, f.mapKey as FieldPlan, k, true);
-        writeField(w, f.mapValue as FieldPlan, item, true);
-        w.endLength(at);
-      }
-    } else if (f.repeated) {
-      const items = v as unknown[];
-      if (items.length === 0) continue;
+      const keys = this.local("k");
+      const i = this.local("i");
+      const key = this.local("key");
+      const at = this.local("at");
+      return `${read}
+const ${keys} = Object.keys(${x});
+for (let ${i} = 0; ${i} < ${keys}.length; ${i}++) {
+const ${key} = ${keys}[${i}];
+${tagCode(f.number, WT_LEN)}
+const ${at} = w.beginLength();
+${this.one(f.mapKey as FieldPlan, key, true)}
+${this.one(f.mapValue as FieldPlan, `${x}[${key}]`, true)}
+w.endLength(${at});
+}
+}`;
+    }
+    if (f.repeated) {
+      const i = this.local("i");
+      const item = this.local("item");
       if (f.packed) {
-        w.tag(f.number, WT_LEN);
-        const at = w.beginLength();
-        for (const item of items) writeScalar(w, f, item);
-        w.endLength(at);
-      } else {
-        for (const item of items) writeField(w, f, item, true);
+        const at = this.local("at");
+        return `${read}
+if (${x}.length !== 0) {
+${tagCode(f.number, WT_LEN)}
+const ${at} = w.beginLength();
+for (let ${i} = 0; ${i} < ${x}.length; ${i}++) {
+const ${item} = ${x}[${i}];
+${this.scalar(f, item)}
+}
+w.endLength(${at});
+}
+}`;
       }
-    } else {
-      writeField(w, f, v, false);
+      return `${read}
+for (let ${i} = 0; ${i} < ${x}.length; ${i}++) {
+const ${item} = ${x}[${i}];
+${this.one(f, item, true)}
+}
+}`;
+    }
+    return `${read}\n${this.one(f, x, false)}\n}`;
+  }
+
+  /** One occurrence of a field holding `x`; `always` writes defaults too (repeated elements, map entries). */
+  private one(f: FieldPlan, xExpr: string, always: boolean): string {
+    const x = this.local("y");
+    const head = `const ${x} = ${xExpr};`;
+    const when = (zero: string) => (always ? "" : `if (!${zero})`);
+    switch (f.kind) {
+      case Kind.Message: {
+        const at = this.local("at");
+        return `${head}
+if (${x} !== undefined && ${x} !== null) {
+${tagCode(f.number, WT_LEN)}
+const ${at} = w.beginLength();
+M[${this.messageIndex(f)}](w, ${x});
+w.endLength(${at});
+}`;
+      }
+      case Kind.String: {
+        return `${head}
+${always ? "" : `if (${x} !== "")`} { ${tagCode(f.number, WT_LEN)} w.string(typeof ${x} === "string" ? ${x} : String(${x})); }`;
+      }
+      case Kind.Bytes: {
+        const b = this.local("b");
+        return `${head}
+const ${b} = typeof ${x} === "string" ? Buffer.from(${x}, "base64") : ${x};
+${always ? "" : `if (${b}.length !== 0)`} { ${tagCode(f.number, WT_LEN)} w.bytes(${b}); }`;
+      }
+      case Kind.Double: {
+        const d = this.local("d");
+        return `${head}
+const ${d} = Number(${x});
+${when(`(${d} === 0 && !Object.is(${d}, -0))`)} { ${tagCode(f.number, WT_I64)} w.double(${d}); }`;
+      }
+      case Kind.Enum: {
+        const e = this.local("e");
+        return `${head}
+const ${e} = typeof ${x} === "number" ? ${x} : (E[${f.enumIndex}].get(String(${x})) ?? 0);
+${when(`(${e} === 0)`)} { ${tagCode(f.number, WT_VARINT)} w.int32(${e}); }`;
+      }
+      default:
+        return `${head}
+${when(ZERO(x))} { ${tagCode(f.number, WT_VARINT)} ${this.scalar(f, x)} }`;
+    }
+  }
+
+  /** A varint (or fixed64 double) scalar without its tag: the elements of a packed field. */
+  private scalar(f: FieldPlan, x: string): string {
+    switch (f.kind) {
+      case Kind.Bool:
+        return `w.byte(${x} ? 1 : 0);`;
+      case Kind.Enum:
+        // An unknown name is written as 0, as protobufjs' fromObject leaves it unset.
+        return `w.int32(typeof ${x} === "number" ? ${x} : (E[${f.enumIndex}].get(String(${x})) ?? 0));`;
+      case Kind.Int32:
+        return `w.int32(Number(${x}));`;
+      case Kind.Uint32:
+        return `w.varint(Number(${x}) >>> 0);`;
+      case Kind.Double:
+        return `w.double(Number(${x}));`;
+      default:
+        return `w.int64(${x});`;
     }
   }
 }
 
-/** One field occurrence; `always` writes defaults too (repeated elements, map entries). */
-function writeField(w: Writer, f: FieldPlan, v: unknown, always: boolean): void {
-  switch (f.kind) {
-    case Kind.Message: {
-      if (v === undefined || v === null) return;
-      w.tag(f.number, WT_LEN);
-      const at = w.beginLength();
-      f.message ??= (f.resolve as () => MessagePlan)();
-      writeMessage(w, f.message, v as Record<string, unknown>);
-      w.endLength(at);
-      return;
-    }
-    case Kind.String:
-      if (!always && v === "") return;
-      w.tag(f.number, WT_LEN);
-      w.string(String(v));
-      return;
-    case Kind.Bytes: {
-      const bytes = typeof v === "string" ? Buffer.from(v, "base64") : (v as Uint8Array);
-      if (!always && bytes.length === 0) return;
-      w.tag(f.number, WT_LEN);
-      w.bytes(bytes);
-      return;
-    }
-    case Kind.Double:
-      if (!always && Number(v) === 0 && !Object.is(Number(v), -0)) return;
-      w.tag(f.number, WT_I64);
-      w.double(Number(v));
-      return;
-    default:
-      if (!always && isZero(f, v)) return;
-      w.tag(f.number, WT_VARINT);
-      writeScalar(w, f, v);
+/** One writer reused by every answer (encoding is synchronous); a nested call gets its own. */
+let shared: Writer | undefined;
+
+function encodeWith(fn: MessageFn, value: Record<string, unknown>): Buffer {
+  const reuse = shared;
+  shared = undefined;
+  const w = reuse ?? new Writer();
+  w.pos = 0;
+  try {
+    fn(w, value ?? {});
+    return w.finish();
+  } finally {
+    // A writer grown for a huge answer is dropped rather than kept for the daemon's lifetime.
+    if (w.buf.length <= MAX_KEPT) shared = w;
   }
 }
 
-function isZero(f: FieldPlan, v: unknown): boolean {
-  if (f.kind === Kind.Enum) return (typeof v === "number" ? v : (f.enumValues?.get(String(v)) ?? 0)) === 0;
-  return v === 0 || v === "0" || v === false || v === 0n;
-}
-
-/** A varint-encoded scalar (no tag). */
-function writeScalar(w: Writer, f: FieldPlan, v: unknown): void {
-  switch (f.kind) {
-    case Kind.Bool:
-      w.byte(v ? 1 : 0);
-      return;
-    case Kind.Enum:
-      // An unknown name is written as 0, as protobufjs' fromObject leaves it unset.
-      w.int32(typeof v === "number" ? v : (f.enumValues?.get(String(v)) ?? 0));
-      return;
-    case Kind.Int32:
-      w.int32(Number(v));
-      return;
-    case Kind.Uint32:
-      w.varint(Number(v) >>> 0);
-      return;
-    case Kind.Double:
-      w.double(Number(v));
-      return;
-    default:
-      w.int64(v);
-  }
-}
+const MAX_KEPT = 1 << 20;
 
 const TWO_32 = 2 ** 32;
+/** Below this size Buffer.allocUnsafe serves from Node's shared pool (half its 8 KiB poolSize). */
+const POOLED = 4096;
 
-/** A growing byte buffer; nested lengths are reserved as one byte and widened in place when needed. */
+/**
+ * Buffer's own UTF-8 writer (what `buf.write(s, offset)` calls after checking its arguments): the
+ * capacity was ensured beforehand, so the checks are not needed on this path.
+ */
+const nativeUtf8Write = (Buffer.prototype as unknown as { utf8Write?: unknown }).utf8Write;
+const utf8Write: (buf: Buffer, s: string, offset: number) => number =
+  typeof nativeUtf8Write === "function"
+    ? (buf, s, offset) =>
+        (nativeUtf8Write as (this: Buffer, s: string, offset: number) => number).call(buf, s, offset)
+    : (buf, s, offset) => buf.write(s, offset);
+
+/**
+ * A growing byte buffer; nested lengths are reserved as one byte and widened in place when needed.
+ * `finish()` copies the answer out, so the buffer can serve the next one.
+ */
 class Writer {
-  private buf = Buffer.allocUnsafe(1024);
-  private pos = 0;
+  buf = Buffer.allocUnsafe(16 * 1024);
+  pos = 0;
 
   private ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
@@ -284,8 +403,10 @@ class Writer {
     this.buf[this.pos++] = b;
   }
 
-  tag(field: number, wireType: number): void {
-    this.varint((field << 3) | wireType);
+  byte2(a: number, b: number): void {
+    this.ensure(2);
+    this.buf[this.pos++] = a;
+    this.buf[this.pos++] = b;
   }
 
   /** A non-negative integer below 2^53. */
@@ -310,20 +431,45 @@ class Writer {
       this.varint(v);
       return;
     }
-    if (typeof v === "string" && v.length > 0 && v.length < 20 && /^\d+$/.test(v)) {
-      // Non-negative decimal (timestamps in ns: beyond 2^53) into two 32-bit words, no BigInt.
-      let lo = 0;
-      let hi = 0;
-      for (let i = 0; i < v.length; i++) {
-        const l = lo * 10 + (v.charCodeAt(i) - 48);
-        lo = l % TWO_32;
-        hi = (hi * 10 + Math.floor(l / TWO_32)) % TWO_32;
+    if (typeof v === "string" && v.length > 0 && v.length < 20) {
+      // A non-negative decimal below 10^19 (timestamps in ns: beyond 2^53) read as its high digits and its
+      // last nine, both exact in a double: no BigInt, and no floating-point modulo (a C call per digit).
+      const len = v.length;
+      const split = len > 9 ? len - 9 : 0;
+      let high = 0;
+      let low = 0;
+      let i = 0;
+      for (; i < len; i++) {
+        const d = v.charCodeAt(i) - 48;
+        if (d < 0 || d > 9) break;
+        if (i < split) high = high * 10 + d;
+        else low = low * 10 + d;
       }
-      this.varint64(lo, hi);
-      return;
+      if (i === len) {
+        this.decimal(high, low);
+        return;
+      }
     }
     const big = typeof v === "bigint" ? v : BigInt(typeof v === "number" ? Math.trunc(v) : String(v));
     this.bigVarint(BigInt.asUintN(64, big));
+  }
+
+  /** The varint of `high` × 10^9 + `low`, with `high` < 10^10 and `low` < 10^9 (so below 2^64). */
+  private decimal(high: number, low: number): void {
+    if (high < 9_007_198) {
+      // Below 2^53: exact as one double.
+      this.varint(high * 1e9 + low);
+      return;
+    }
+    // high = h1·2^16 + h0, so value = (h1·10^9)·2^16 + (h0·10^9 + low), every product below 2^53.
+    const h1 = Math.floor(high / 65536);
+    const a = h1 * 1e9;
+    const b = (high - h1 * 65536) * 1e9 + low;
+    const aHigh = Math.floor(a / 65536);
+    const bHigh = Math.floor(b / TWO_32);
+    const t = (a - aHigh * 65536) * 65536 + (b - bHigh * TWO_32);
+    const carry = t >= TWO_32 ? 1 : 0;
+    this.varint64(t - carry * TWO_32, aHigh + bHigh + carry);
   }
 
   /** A 64-bit varint from its low and high 32-bit words. */
@@ -367,8 +513,8 @@ class Writer {
 
   string(s: string): void {
     const len = s.length;
-    if (len < 0x80) {
-      // Short ASCII (IDs, names, references: nearly every string of an answer) byte by byte.
+    if (len < 16) {
+      // Short ASCII (names, enum-like values, label keys) byte by byte: cheaper than a native call.
       this.ensure(1 + len);
       const buf = this.buf;
       const start = this.pos;
@@ -384,19 +530,28 @@ class Writer {
         return;
       }
     }
-    // Worst case 3 bytes per UTF-16 unit; write first, then the length in front.
-    const max = len * 3;
-    if (max < 0x80) {
-      this.ensure(1 + max);
-      const n = this.buf.write(s, this.pos + 1, "utf8");
-      this.buf[this.pos] = n;
-      this.pos += 1 + n;
+    if (len < 0x80) {
+      // IDs, digests, references: one native write behind a one-byte length (at most 3 bytes per
+      // UTF-16 unit), widened to two bytes when the UTF-8 form reaches 128 (it stays below 384).
+      this.ensure(2 + len * 3);
+      const buf = this.buf;
+      const start = this.pos;
+      const n = utf8Write(buf, s, start + 1);
+      if (n < 0x80) {
+        buf[start] = n;
+        this.pos = start + 1 + n;
+        return;
+      }
+      buf.copyWithin(start + 2, start + 1, start + 1 + n);
+      buf[start] = (n & 0x7f) | 0x80;
+      buf[start + 1] = n >>> 7;
+      this.pos = start + 2 + n;
       return;
     }
     const n = Buffer.byteLength(s);
     this.varint(n);
     this.ensure(n);
-    this.buf.write(s, this.pos, "utf8");
+    utf8Write(this.buf, s, this.pos);
     this.pos += n;
   }
 
@@ -435,6 +590,15 @@ class Writer {
   }
 
   finish(): Buffer {
-    return this.buf.subarray(0, this.pos);
+    if (this.pos >= POOLED) {
+      // A large answer takes the buffer with it (no copy); the next one starts in a new one of that size.
+      const out = this.buf.subarray(0, this.pos);
+      this.buf = Buffer.allocUnsafe(this.buf.length);
+      return out;
+    }
+    // allocUnsafe takes small answers from Node's shared pool: no allocation of their own.
+    const out = Buffer.allocUnsafe(this.pos);
+    this.buf.copy(out, 0, 0, this.pos);
+    return out;
   }
 }

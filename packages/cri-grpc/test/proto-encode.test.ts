@@ -118,3 +118,35 @@ describe("the direct answer encoder", () => {
     expect(responseTypes.size).toBeGreaterThan(30);
   });
 });
+
+describe("int64 decimal strings", () => {
+  const encoders = new ProtoEncoders(def as never, "runtime.v1");
+  const u64 = def["runtime.v1.UInt64Value"] as (typeof def)[string];
+  const i64 = def["runtime.v1.Int64Value"] as (typeof def)[string];
+  const encodeU = encoders.encoder("UInt64Value");
+  const encodeI = encoders.encoder("Int64Value");
+  // Every length up to 19 digits, the boundaries of the double-exact fast path, and a seeded random walk.
+  const values = new Set<string>(["1", "9", "10", "999999999", "1000000000", "9007199254740991"]);
+  for (const s of ["9007199254740992", "9007199254740993", "9007198000000000", "9007197999999999"])
+    values.add(s);
+  for (const s of ["9223372036854775807", "9223372036854775808", "9999999999999999999", "4294967296"])
+    values.add(s);
+  for (const s of ["4294967295", "18446744073709551615", "1796011833285785921", "0001", "-42"]) values.add(s);
+  let seed = 7n;
+  for (let i = 0; i < 2000; i++) {
+    seed = (seed * 6364136223846793005n + 1442695040888963407n) % 2n ** 64n;
+    const digits = 1 + (i % 19);
+    values.add((seed % 10n ** BigInt(digits)).toString());
+  }
+
+  it("encode as protobufjs encodes them, on both sides of 2^53 and 2^63", () => {
+    for (const value of values) {
+      expect(u64.deserialize(encodeU({ value })), `uint64 ${value}`).toEqual(
+        u64.deserialize(u64.serialize({ value })),
+      );
+      expect(i64.deserialize(encodeI({ value })), `int64 ${value}`).toEqual(
+        i64.deserialize(i64.serialize({ value })),
+      );
+    }
+  });
+});
