@@ -80,30 +80,30 @@ const rows: string[] = [
 for (const c of cases) {
   const m = method(c.name);
   const raw = Array.from({ length: 64 }, (_, k) => m.requestSerialize(c.request(k)));
-  const t = [0, 0, 0, 0, 0];
+  const t: number[] = [0, 0, 0, 0, 0];
   let size = 0;
   for (let round = -200; round < ROUNDS; round++) {
     const on = round >= 0;
     let t0 = cpu();
     const wireReq = m.requestDeserialize(raw[(round + 200) % raw.length] as Buffer);
     let t1 = cpu();
-    if (on) t[0] += t1 - t0;
+    if (on) t[0] = (t[0] as number) + t1 - t0;
     t0 = t1;
     const req = decodeRequest(c.rpc, wireReq, "proto");
     t1 = cpu();
-    if (on) t[1] += t1 - t0;
+    if (on) t[1] = (t[1] as number) + t1 - t0;
     t0 = t1;
     const result = await dispatchRpc(services, c.rpc, req as never, opts);
     t1 = cpu();
-    if (on) t[2] += t1 - t0;
+    if (on) t[2] = (t[2] as number) + t1 - t0;
     t0 = t1;
     const wire = encodeResponse(c.rpc, result as never, "proto");
     t1 = cpu();
-    if (on) t[3] += t1 - t0;
+    if (on) t[3] = (t[3] as number) + t1 - t0;
     t0 = t1;
     const bytes = m.responseSerialize(wire);
     t1 = cpu();
-    if (on) t[4] += t1 - t0;
+    if (on) t[4] = (t[4] as number) + t1 - t0;
     size = bytes.length;
   }
   const per = t.map((x) => x / ROUNDS);

@@ -124,6 +124,8 @@ export class ProtoEncoders {
   private readonly all: MessagePlan[] = [];
   /** The compiled functions, by plan index: the generated code calls nested messages through it. */
   private readonly fns: MessageFn[] = [];
+  /** By plan index: the bytes of frozen wire objects of that message (see Writer.message). */
+  private readonly caches: WeakMap<object, Buffer>[] = [];
   private readonly enums: Map<string, number>[] = [];
   constructor(
     private readonly def: PackageDefinition,
@@ -214,12 +216,14 @@ export class ProtoEncoders {
         return target.index;
       });
       const body = plan.fields.map((f) => gen.field(f)).join("\n");
+      this.caches[plan.index] = new WeakMap();
       const make = new Function(
         "M",
+        "C",
         "E",
         `"use strict";\nreturn function encode${plan.name.replace(/\W/g, "")}(w, v) {\nlet x;\n${body}\n};`,
-      ) as (fns: MessageFn[], enums: Map<string, number>[]) => MessageFn;
-      this.fns[plan.index] = make(this.fns, this.enums);
+      ) as (fns: MessageFn[], caches: WeakMap<object, Buffer>[], enums: Map<string, number>[]) => MessageFn;
+      this.fns[plan.index] = make(this.fns, this.caches, this.enums);
     }
   }
 }
@@ -290,13 +294,11 @@ ${this.one(f, item, true)}
     const when = (zero: string) => (always ? "" : `if (!${zero})`);
     switch (f.kind) {
       case Kind.Message: {
-        const at = this.local("at");
+        const j = this.messageIndex(f);
         return `${head}
 if (${x} !== undefined && ${x} !== null) {
 ${tagCode(f.number, WT_LEN)}
-const ${at} = w.beginLength();
-M[${this.messageIndex(f)}](w, ${x});
-w.endLength(${at});
+w.message(M[${j}], C[${j}], ${x});
 }`;
       }
       case Kind.String: {
@@ -560,6 +562,24 @@ class Writer {
     this.ensure(b.length);
     this.buf.set(b, this.pos);
     this.pos += b.length;
+  }
+
+  /**
+   * A nested message with its length (its tag is written). A frozen wire object never changes (the
+   * cri-messages encoders freeze what they make of runtime-core's views of unchanged containers and
+   * pods), so its bytes are kept, by identity, and copied the next time.
+   */
+  message(fn: MessageFn, cache: WeakMap<object, Buffer>, value: Record<string, unknown>): void {
+    const hit = cache.get(value);
+    if (hit !== undefined) {
+      this.bytes(hit);
+      return;
+    }
+    const at = this.beginLength();
+    fn(this, value);
+    const len = this.pos - at;
+    this.endLength(at);
+    if (Object.isFrozen(value)) cache.set(value, Buffer.from(this.buf.subarray(this.pos - len, this.pos)));
   }
 
   /** Reserves one byte for a length; returns where the content starts. */

@@ -150,3 +150,45 @@ describe("int64 decimal strings", () => {
     }
   });
 });
+
+describe("frozen wire objects", () => {
+  const encoders = new ProtoEncoders(def as never, "runtime.v1");
+  const type = def["runtime.v1.ListContainersResponse"] as (typeof def)[string];
+  const encode = encoders.encoder("ListContainersResponse");
+  const item = (id: string, state: string, name: string) => ({
+    id,
+    podSandboxId: "p".repeat(64),
+    metadata: { name, attempt: 1 },
+    image: { image: "busybox", annotations: {}, userSpecifiedImage: "", runtimeHandler: "" },
+    imageRef: "sha256:1",
+    imageId: "sha256:1",
+    state,
+    createdAt: "1796011833285785921",
+    // Long enough that the item's length takes two bytes (the writer widens it in place).
+    labels: { app: "x".repeat(200) },
+    annotations: {},
+  });
+
+  it("are written from their kept bytes the next time, equal to a fresh encoding", () => {
+    const a = Object.freeze(item("a".repeat(64), "CONTAINER_RUNNING", "€uro"));
+    const b = Object.freeze(item("b".repeat(64), "CONTAINER_EXITED", "b"));
+    const first = encode({ containers: [a, b] });
+    const again = encode({ containers: [a, b] });
+    expect(again.equals(first)).toBe(true);
+    expect(type.deserialize(again)).toEqual(type.deserialize(type.serialize({ containers: [a, b] })));
+    // In another order and beside an item seen for the first time.
+    const c = item("c".repeat(64), "CONTAINER_CREATED", "c");
+    const mixed = encode({ containers: [b, c, a] });
+    expect(type.deserialize(mixed)).toEqual(type.deserialize(type.serialize({ containers: [b, c, a] })));
+  });
+
+  it("are the only ones kept: a wire object changed in place is written as it is now", () => {
+    const c = item("c".repeat(64), "CONTAINER_RUNNING", "c");
+    encode({ containers: [c] });
+    c.state = "CONTAINER_EXITED";
+    c.labels = { app: "y" };
+    expect(type.deserialize(encode({ containers: [c] }))).toEqual(
+      type.deserialize(type.serialize({ containers: [c] })),
+    );
+  });
+});

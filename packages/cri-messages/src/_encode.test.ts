@@ -6,6 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { encodeMessage, encodeMessageLoop } from "./_encode.js";
 import type { Kind, MessageDef } from "./_schema.js";
+import { ContainerDef } from "./messages/_container.js";
 import { RPC_NAMES, RPCS } from "./rpcs.js";
 
 type Fill = "values" | "defaults";
@@ -72,4 +73,43 @@ describe("compiled message encoders", () => {
     const value = { containerId: "c1", verbose: true, '"]; process.exit(1); //': 1, __proto__: { x: 1 } };
     expect(encodeMessage(def, value, "json")).toEqual({ container_id: "c1", verbose: true });
   });
+});
+
+describe("frozen values", () => {
+  const def = ContainerDef as unknown as MessageDef<unknown>;
+  const item = (state: string) => ({
+    id: "c1",
+    podSandboxId: "p1",
+    metadata: { name: "a", attempt: 0 },
+    image: { image: "busybox" },
+    imageRef: "sha256:1",
+    imageId: "sha256:1",
+    state,
+    createdAt: 1_764_467_000_123_456_789n,
+    labels: { app: "x" },
+    annotations: {},
+  });
+
+  for (const format of ["json", "proto"] as const) {
+    it(`are encoded once, to a frozen wire object (${format})`, () => {
+      const frozen = Object.freeze(item("CONTAINER_RUNNING"));
+      const first = encodeMessage(def, frozen, format);
+      expect(Object.isFrozen(first)).toBe(true);
+      expect(encodeMessage(def, frozen, format)).toBe(first);
+      expect(first).toEqual(encodeMessageLoop(def, frozen, format));
+      // A new frozen version (runtime-core swaps its views whole) has its own encoding.
+      const next = Object.freeze(item("CONTAINER_EXITED"));
+      expect(encodeMessage(def, next, format)).toEqual(encodeMessageLoop(def, next, format));
+      expect(encodeMessage(def, next, format)).not.toEqual(first);
+    });
+
+    it(`are the only values cached: a value changed in place is encoded as it is now (${format})`, () => {
+      const value = item("CONTAINER_RUNNING");
+      const first = encodeMessage(def, value, format);
+      expect(Object.isFrozen(first)).toBe(false);
+      value.state = "CONTAINER_EXITED";
+      expect(encodeMessage(def, value, format)).toEqual(encodeMessageLoop(def, value, format));
+      expect(encodeMessage(def, value, format)).not.toEqual(first);
+    });
+  }
 });

@@ -105,7 +105,16 @@ function encodeValue(
 type CompiledEncoder = (src: Record<string, unknown>) => Record<string, unknown>;
 
 /** One compiled encoder per message and format, made at its first use. */
-const compiled = new WeakMap<MessageDef<unknown>, { json?: CompiledEncoder; proto?: CompiledEncoder }>();
+const compiled = new WeakMap<
+  MessageDef<unknown>,
+  {
+    json?: CompiledEncoder;
+    proto?: CompiledEncoder;
+    /** What frozen domain objects encoded to (frozen too): they never change, so neither does their encoding. */
+    jsonOfFrozen?: WeakMap<object, Record<string, unknown>>;
+    protoOfFrozen?: WeakMap<object, Record<string, unknown>>;
+  }
+>();
 
 /**
  * Compiles the encoder of one message in one format: straight-line code with the field names as
@@ -163,7 +172,9 @@ function compile(def: MessageDef<unknown>, format: WireFormat): CompiledEncoder 
 /**
  * Encodes a domain message. JSON omits absent fields, optional fields at
  * their proto3 default and zero timestamps; proto fills every field (absent
- * messages as null), as proto-loader does with `defaults: true`.
+ * messages as null), as proto-loader does with `defaults: true`. A frozen
+ * value is encoded once and answered from a cache after that (its wire
+ * object is frozen as well): freeze only what is never changed, nested parts included.
  */
 export function encodeMessage(
   def: MessageDef<unknown>,
@@ -180,7 +191,18 @@ export function encodeMessage(
     encoder = compile(def, format);
     byFormat[format] = encoder;
   }
-  return encoder(isObjectLike(value) ? value : {});
+  if (!isObjectLike(value)) return encoder({});
+  if (!Object.isFrozen(value)) return encoder(value);
+  // A frozen domain object (runtime-core's views of an unchanged container or pod) is encoded once:
+  // the frozen wire object lets the protobuf writer cache its bytes in turn.
+  const cache = format === "proto" ? byFormat.protoOfFrozen : byFormat.jsonOfFrozen;
+  const hit = cache?.get(value);
+  if (hit) return hit;
+  const wire = Object.freeze(encoder(value));
+  if (cache) cache.set(value, wire);
+  else if (format === "proto") byFormat.protoOfFrozen = new WeakMap([[value, wire]]);
+  else byFormat.jsonOfFrozen = new WeakMap([[value, wire]]);
+  return wire;
 }
 
 /** The reference encoder (a loop over the fields): what `encodeMessage` compiles, kept for the tests. */

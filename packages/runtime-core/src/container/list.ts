@@ -5,8 +5,31 @@ import type {
   ListContainersRequest,
   ListContainersResponse,
 } from "@servin/cri-types";
-import { filterContainerId, filterSandboxId, matchesLabels, type RuntimeContext } from "../_context.js";
+import {
+  type ContainerEntry,
+  filterContainerId,
+  filterSandboxId,
+  matchesLabels,
+  type RuntimeContext,
+} from "../_context.js";
+import { EntryViews } from "../_views.js";
 import { containerState, isContainerPending } from "../store/container-status.js";
+
+/** The list item of a container, built once per version of its entry (see _views.ts). */
+const items = new EntryViews(
+  ({ record, status }: ContainerEntry): Container => ({
+    id: record.id,
+    podSandboxId: record.sandboxId,
+    metadata: record.config.metadata,
+    image: record.config.image,
+    imageRef: record.image.ref,
+    imageId: record.image.id,
+    state: containerState(status),
+    createdAt: status.createdAt,
+    labels: record.config.labels ?? {},
+    annotations: record.config.annotations ?? {},
+  }),
+);
 
 /**
  * ListContainers RPC. Filters: `id` and `podSandboxId` (full ID or unique
@@ -42,18 +65,7 @@ export async function listContainers(
     const state = containerState(status);
     if (filter.state && state !== filter.state.state) continue;
     if (!matchesLabels(record.config.labels, filter.labelSelector)) continue;
-    containers.push({
-      id: record.id,
-      podSandboxId: record.sandboxId,
-      metadata: record.config.metadata,
-      image: record.config.image,
-      imageRef: record.image.ref,
-      imageId: record.image.id,
-      state,
-      createdAt: status.createdAt,
-      labels: record.config.labels ?? {},
-      annotations: record.config.annotations ?? {},
-    });
+    containers.push(items.of(entry));
   }
   return { containers };
 }

@@ -7,10 +7,20 @@ import type {
 } from "@servin/cri-types";
 import { type ContainerEntry, findContainer, type RuntimeContext } from "../_context.js";
 import { stringifyInfo } from "../_json.js";
+import { EntryViews } from "../_views.js";
 import { containerState } from "../store/container-status.js";
 
-/** Builds the CRI ContainerStatus from an index entry (no I/O: safe for lists and events). */
+const statusViews = new EntryViews(buildContainerStatus);
+
+/**
+ * The CRI ContainerStatus of an index entry (no I/O: safe for lists and events): built once per
+ * version of the entry and frozen (see _views.ts).
+ */
 export function toContainerStatus(entry: ContainerEntry): ContainerStatus {
+  return statusViews.of(entry);
+}
+
+function buildContainerStatus(entry: ContainerEntry): ContainerStatus {
   const { record, status } = entry;
   const state = containerState(status);
   const config = record.config;
@@ -28,7 +38,7 @@ export function toContainerStatus(entry: ContainerEntry): ContainerStatus {
     finishedAt: status.finishedAt,
     exitCode: status.exitCode,
     // As containerd: report the image by its first tag when it has one, and its digest reference as image_ref.
-    image: { ...config.image, image: record.image.repoTags[0] ?? config.image.image },
+    image: Object.freeze({ ...config.image, image: record.image.repoTags[0] ?? config.image.image }),
     imageRef: record.image.ref,
     imageId: record.image.id,
     reason,

@@ -5,8 +5,22 @@ import type {
   ListPodSandboxResponse,
   PodSandbox,
 } from "@servin/cri-types";
-import { filterSandboxId, matchesLabels, type RuntimeContext } from "../_context.js";
+import { filterSandboxId, matchesLabels, type RuntimeContext, type SandboxEntry } from "../_context.js";
+import { EntryViews } from "../_views.js";
 import { isSandboxPending } from "../store/sandbox-status.js";
+
+/** The list item of a pod, built once per version of its entry (see _views.ts). */
+const items = new EntryViews(
+  ({ record, status }: SandboxEntry): PodSandbox => ({
+    id: record.id,
+    metadata: record.config.metadata,
+    state: status.state,
+    createdAt: status.createdAt,
+    labels: record.config.labels ?? {},
+    annotations: record.config.annotations ?? {},
+    runtimeHandler: record.runtimeHandler,
+  }),
+);
 
 /**
  * ListPodSandbox RPC. Filters: `id` (full ID or unique prefix; an unknown or
@@ -27,22 +41,14 @@ export async function listPodSandbox(
     onlyId = filterSandboxId(ctx, filter.id);
     if (onlyId === null) return { items: [] };
   }
-  const items: PodSandbox[] = [];
+  const found: PodSandbox[] = [];
   for (const entry of ctx.sandboxes.values()) {
     const { record, status } = entry;
     if (isSandboxPending(status)) continue;
     if (onlyId !== undefined && record.id !== onlyId) continue;
     if (filter.state && status.state !== filter.state.state) continue;
     if (!matchesLabels(record.config.labels, filter.labelSelector)) continue;
-    items.push({
-      id: record.id,
-      metadata: record.config.metadata,
-      state: status.state,
-      createdAt: status.createdAt,
-      labels: record.config.labels ?? {},
-      annotations: record.config.annotations ?? {},
-      runtimeHandler: record.runtimeHandler,
-    });
+    found.push(items.of(entry));
   }
-  return { items };
+  return { items: found };
 }

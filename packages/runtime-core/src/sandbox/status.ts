@@ -8,10 +8,17 @@ import type {
 import { nowNanos } from "@servin/cri-types";
 import { containersOf, findSandbox, type RuntimeContext, type SandboxEntry } from "../_context.js";
 import { stringifyInfo } from "../_json.js";
+import { EntryViews } from "../_views.js";
 import { toContainerStatus } from "../container/status.js";
 
-/** Builds the CRI PodSandboxStatus from an index entry (no I/O). */
+const statusViews = new EntryViews(buildSandboxStatus);
+
+/** The CRI PodSandboxStatus of an index entry (no I/O): built once per version of it and frozen (see _views.ts). */
 export function toSandboxStatus(entry: SandboxEntry): PodSandboxStatus {
+  return statusViews.of(entry);
+}
+
+function buildSandboxStatus(entry: SandboxEntry): PodSandboxStatus {
   const { record, status } = entry;
   const config = record.config;
   const ns = config.linux?.securityContext?.namespaceOptions;

@@ -1,0 +1,88 @@
+/**
+ * The views of containers and pods (list items, statuses) are built once per version of an entry and
+ * frozen, and a change of state (start, stop, exit, removal of the pod's network) gives new ones: the
+ * encoders downstream cache by the identity of frozen objects, so a stale view would be a stale answer.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { containerConfig, createHarness, type Harness, podConfig } from "./_test-harness.js";
+
+let h: Harness;
+afterEach(async () => {
+  await h?.close();
+});
+
+async function podWithContainer() {
+  const config = podConfig();
+  const podSandboxId = (await h.runtime.runPodSandbox({ config })).podSandboxId;
+  const containerId = (
+    await h.runtime.createContainer({ podSandboxId, config: containerConfig("a"), sandboxConfig: config })
+  ).containerId;
+  return { podSandboxId, containerId };
+}
+
+describe("entry views", () => {
+  it("answer the same frozen object while a container is unchanged, and a new one once it changes", async () => {
+    h = await createHarness();
+    const { podSandboxId, containerId } = await podWithContainer();
+    const item = async () => (await h.runtime.listContainers({ filter: { id: containerId } })).containers[0];
+    const status = async () => (await h.runtime.containerStatus({ containerId })).status;
+
+    const created = await status();
+    expect(Object.isFrozen(created)).toBe(true);
+    expect(await status()).toBe(created);
+    const createdItem = await item();
+    expect(Object.isFrozen(createdItem)).toBe(true);
+    expect(await item()).toBe(createdItem);
+
+    await h.runtime.startContainer({ containerId });
+    const running = await status();
+    expect(running).not.toBe(created);
+    expect(running.state).toBe("CONTAINER_RUNNING");
+    expect(running.startedAt).toBeGreaterThan(0n);
+    expect((await item())?.state).toBe("CONTAINER_RUNNING");
+    const inPod = (await h.runtime.podSandboxStatus({ podSandboxId })).containersStatuses;
+    expect(inPod?.[0]).toBe(running);
+
+    await h.runtime.stopContainer({ containerId, timeout: 0 });
+    const exited = await status();
+    expect(exited.state).toBe("CONTAINER_EXITED");
+    expect(exited.finishedAt).toBeGreaterThan(0n);
+    expect((await item())?.state).toBe("CONTAINER_EXITED");
+    expect((await h.runtime.podSandboxStatus({ podSandboxId })).containersStatuses?.[0]?.state).toBe(
+      "CONTAINER_EXITED",
+    );
+  });
+
+  it("answer a new pod view after StopPodSandbox (state and network), the same one in between", async () => {
+    h = await createHarness();
+    const { podSandboxId } = await podWithContainer();
+    const status = async () => (await h.runtime.podSandboxStatus({ podSandboxId })).status;
+    const item = async () => (await h.runtime.listPodSandbox({ filter: { id: podSandboxId } })).items[0];
+
+    const ready = await status();
+    expect(Object.isFrozen(ready)).toBe(true);
+    expect(await status()).toBe(ready);
+    const readyItem = await item();
+    expect(await item()).toBe(readyItem);
+    expect(readyItem?.state).toBe("SANDBOX_READY");
+
+    await h.runtime.stopPodSandbox({ podSandboxId });
+    const stopped = await status();
+    expect(stopped).not.toBe(ready);
+    expect(stopped.state).toBe("SANDBOX_NOTREADY");
+    expect(stopped.network).toEqual({});
+    expect((await item())?.state).toBe("SANDBOX_NOTREADY");
+  });
+
+  it("are not shared between runtimes over the same store (a restart rebuilds them)", async () => {
+    h = await createHarness();
+    const { containerId } = await podWithContainer();
+    const before = (await h.runtime.containerStatus({ containerId })).status;
+    await h.runtime.startContainer({ containerId });
+    const runtime = await h.restart();
+    await runtime.recovered;
+    const after = (await runtime.containerStatus({ containerId })).status;
+    expect(after.state).toBe("CONTAINER_RUNNING");
+    expect(after).not.toBe(before);
+  });
+});
