@@ -1,19 +1,9 @@
 /**
- * One generic handler factory for every CRI gRPC method: decode the proto
+ * One generic handler factory for every CRI gRPC method (served by ./h2/grpc.ts): decode the proto
  * request with @servin/cri-messages, call the domain service with an
  * AbortSignal, encode the answer, map errors through the status table.
  */
-import { once } from "node:events";
-import {
-  status as GrpcStatus,
-  type MethodDefinition,
-  type ServerUnaryCall,
-  type ServerWritableStream,
-  type ServiceDefinition,
-  type sendUnaryData,
-  type UntypedHandleCall,
-  type UntypedServiceImplementation,
-} from "@grpc/grpc-js";
+import { status as GrpcStatus, type MethodDefinition, type ServiceDefinition } from "@grpc/grpc-js";
 import { decodeRequest, dispatchRpc, encodeResponse, RPCS, type RpcName } from "@servin/cri-messages";
 import {
   type CallObserver,
@@ -27,6 +17,7 @@ import {
 import type { Logger } from "@servin/node-kit";
 import { type CallScope, openCallScope } from "./_call-scope.js";
 import { LIST_STREAM_CHUNK, type MethodSpec } from "./_rpc-table.js";
+import type { GrpcMethod, GrpcServerCall } from "./h2/grpc.js";
 import type { VersionInfo } from "./options.js";
 import type { CriApiVersion } from "./proto.js";
 import { grpcStatusOf } from "./status.js";
@@ -45,26 +36,30 @@ export interface HandlerContext {
 
 type WireObject = Record<string, unknown>;
 
-/** Builds the grpc-js implementation of one service from its definition and method table. */
+/** The served methods of one service, from its definition (paths, codecs) and method table. */
 export function implementService(
   definition: ServiceDefinition,
   table: Readonly<Record<string, MethodSpec>>,
   ctx: HandlerContext,
-): UntypedServiceImplementation {
-  const impl: UntypedServiceImplementation = {};
-  for (const [name, def] of Object.entries(definition)) {
+): GrpcMethod[] {
+  return Object.entries(definition).map(([name, def]) => ({
+    path: def.path,
+    responseStream: def.responseStream,
+    decode: def.requestDeserialize as (bytes: Buffer) => unknown,
+    encode: def.responseSerialize as (message: unknown) => Buffer,
     // A method of the .proto that the table does not know is answered UNIMPLEMENTED, never dropped.
-    impl[name] = makeHandler(name, def, table[name] ?? { kind: "unimplemented" }, ctx);
-  }
-  return impl;
+    handler: makeHandler(name, def, table[name] ?? { kind: "unimplemented" }, ctx),
+  }));
 }
+
+type Handler = (call: GrpcServerCall) => void;
 
 function makeHandler(
   name: string,
-  def: MethodDefinition<unknown, unknown>,
+  _def: MethodDefinition<unknown, unknown>,
   spec: MethodSpec,
   ctx: HandlerContext,
-): UntypedHandleCall {
+): Handler {
   switch (spec.kind) {
     case "unary":
       return unaryHandler(name, spec.rpc, ctx);
@@ -87,22 +82,14 @@ function makeHandler(
           await write({ [spec.to]: items.slice(i, i + LIST_STREAM_CHUNK) });
         }
       });
-    case "unimplemented": {
-      const status = { code: GrpcStatus.UNIMPLEMENTED, details: `${name} is not implemented by servin` };
-      if (def.responseStream) {
-        return ((call: ServerWritableStream<unknown, unknown>) => {
-          call.emit("error", status);
-        }) as UntypedHandleCall;
-      }
-      return ((_call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
-        callback(status);
-      }) as UntypedHandleCall;
-    }
+    case "unimplemented":
+      return (call) =>
+        call.end({ code: GrpcStatus.UNIMPLEMENTED, details: `${name} is not implemented by servin` });
   }
 }
 
-function unaryHandler(name: string, rpc: RpcName, ctx: HandlerContext): UntypedHandleCall {
-  return ((call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
+function unaryHandler(name: string, rpc: RpcName, ctx: HandlerContext): Handler {
+  return (call) => {
     const scope = openCallScope(call, ctx.scopes);
     const started = performance.now();
     const run = async () => {
@@ -116,11 +103,11 @@ function unaryHandler(name: string, rpc: RpcName, ctx: HandlerContext): UntypedH
     };
     run()
       .then(
-        (wire) => callback(null, wire),
-        (err) => callback(failure(name, rpc, started, err, ctx)),
+        (wire) => call.sendUnary(wire),
+        (err) => call.end(failure(name, rpc, started, err, ctx)),
       )
       .finally(() => scope.dispose());
-  }) as UntypedHandleCall;
+  };
 }
 
 type Writer = (message: unknown) => Promise<void>;
@@ -131,31 +118,28 @@ function streamHandler(
   ctx: HandlerContext,
   longLived: boolean,
   body: (raw: unknown, scope: CallScope, write: Writer) => Promise<void>,
-): UntypedHandleCall {
-  return ((call: ServerWritableStream<unknown, unknown>) => {
+): Handler {
+  return (call) => {
     const scope = openCallScope(call, ctx.scopes, longLived);
     const started = performance.now();
-    const write: Writer = async (message) => {
-      if (scope.signal.aborted) return;
-      // Respect backpressure: a slow reader must not make us buffer events without bound.
-      if (!call.write(message)) await once(call, "drain", { signal: scope.signal }).catch(() => undefined);
-    };
+    // call.write waits for flow control and the socket: a slow reader never makes us buffer without bound.
+    const write: Writer = (message) => (scope.signal.aborted ? Promise.resolve() : call.write(message));
     body(call.request, scope, write)
       .then(
-        () => finish(call, scope),
-        (err) => finish(call, scope, err),
+        () => finish(scope),
+        (err) => finish(scope, err),
       )
       .catch((err) => ctx.logger.error(`grpc ${name}: ending the stream failed`, err))
       .finally(() => scope.dispose());
 
-    function finish(call: ServerWritableStream<unknown, unknown>, scope: CallScope, err?: unknown) {
+    function finish(scope: CallScope, err?: unknown) {
       if (call.cancelled) return; // the client is gone; nothing to send
       const reason = scope.signal.aborted ? (scope.signal.reason as unknown) : undefined;
       const cause = err ?? reason;
       if (cause === undefined) call.end();
-      else call.emit("error", failure(name, rpc, started, cause, ctx));
+      else call.end(failure(name, rpc, started, cause, ctx));
     }
-  }) as UntypedHandleCall;
+  };
 }
 
 /** Calls `fn` for each item until the iterable ends or `signal` aborts, even if the iterable ignores the signal. */

@@ -2,31 +2,28 @@
 import { chmod } from "node:fs/promises";
 import type { Server as NetServer, Socket } from "node:net";
 import { resolve as resolvePath } from "node:path";
-import {
-  type ChannelOptions,
-  type ConnectionInjector,
-  Server,
-  ServerCredentials,
-  type ServerInterceptor,
-} from "@grpc/grpc-js";
+import { type ChannelOptions, status as GrpcStatus } from "@grpc/grpc-js";
+import { RPCS, type RpcName } from "@servin/cri-messages";
 import { type CallObserver, CriError, type ImageService, type RuntimeService } from "@servin/cri-types";
 import { defaultPaths, type Logger, silentLogger } from "@servin/node-kit";
-import { rewriteAuthority } from "./_authority-rewrite.js";
 import type { CallScope } from "./_call-scope.js";
 import { type HandlerContext, implementService } from "./_handlers.js";
 import { listen, parseHostPort, stopListening } from "./_listeners.js";
 import { IMAGE_METHODS, RUNTIME_METHODS } from "./_rpc-table.js";
-import { bearerTokenInterceptor, denyAllInterceptor } from "./_tcp-auth.js";
+import { bearerMatches } from "./_tcp-auth.js";
 import { prepareUnixSocket, removeSocketFile, SOCKET_MODE } from "./_unix-socket.js";
+import type { H2ServerConnection } from "./h2/connection.js";
+import { type GrpcMethod, type GrpcServerCall, type GrpcStatusObject, serveGrpc } from "./h2/grpc.js";
 import type { CriGrpcTcpAuth, TcpPeer, VersionInfo } from "./options.js";
 import { CRI_API_VERSIONS, type CriApiVersion, criServiceDefinitions } from "./proto.js";
+import { CRI_CODE_OF_GRPC } from "./status.js";
 
 export type { CriGrpcTcpAuth, TcpPeer, VersionInfo };
 
 /** kubelet's own limit for CRI messages (16 MiB), both ways. */
 export const CRI_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
-/** Server channel options: kubelet-sized messages, keepalive that never cuts a quiet GetContainerEvents stream. */
+/** Server options: kubelet-sized messages, keepalive that never cuts a quiet GetContainerEvents stream. */
 export const CRI_SERVER_CHANNEL_OPTIONS: Readonly<ChannelOptions> = Object.freeze({
   "grpc.max_receive_message_length": CRI_MAX_MESSAGE_BYTES,
   "grpc.max_send_message_length": CRI_MAX_MESSAGE_BYTES,
@@ -61,7 +58,10 @@ export interface CriGrpcServerOptions {
   versionInfo?: VersionInfo;
   /** API packages to serve; default both "v1" and "v1alpha2". */
   apiVersions?: readonly CriApiVersion[];
-  /** Extra grpc-js server options, merged over CRI_SERVER_CHANNEL_OPTIONS. */
+  /**
+   * Overrides of CRI_SERVER_CHANNEL_OPTIONS (grpc's option names): `grpc.max_receive_message_length`,
+   * `grpc.max_send_message_length`, `grpc.keepalive_time_ms` and `grpc.keepalive_timeout_ms` are honoured.
+   */
   channelOptions?: ChannelOptions;
   /**
    * Observes each call refused before a service saw it (malformed message, …): with the
@@ -103,65 +103,105 @@ export function createCriGrpcServer(opts: CriGrpcServerOptions): CriGrpcServer {
   const tcpAddress = opts.tcp ? parseHostPort(opts.tcp) : undefined;
   const scopes = new Set<CallScope>();
 
-  // One grpc-js server per admission rule, each with the same handlers: grpc-js gives a
-  // handler no way to know which connection a call came on, but each server has its own
-  // connection injector, so the rule is chosen by where a connection is injected.
-  const servers: Server[] = [];
-  const makeInjector = (interceptors: ServerInterceptor[]): ConnectionInjector => {
-    const server = new Server({ ...CRI_SERVER_CHANNEL_OPTIONS, ...opts.channelOptions, interceptors });
-    for (const apiVersion of opts.apiVersions ?? CRI_API_VERSIONS) {
-      const ctx: HandlerContext = {
-        runtime: opts.runtime,
-        images: opts.images,
-        apiVersion,
-        versionInfo: opts.versionInfo ?? {},
-        logger,
-        scopes,
-        onRefused: opts.onRefused,
-      };
-      const defs = criServiceDefinitions(apiVersion);
-      server.addService(defs.RuntimeService, implementService(defs.RuntimeService, RUNTIME_METHODS, ctx));
-      server.addService(defs.ImageService, implementService(defs.ImageService, IMAGE_METHODS, ctx));
+  const options = { ...CRI_SERVER_CHANNEL_OPTIONS, ...opts.channelOptions };
+  const methods = new Map<string, GrpcMethod>();
+  /** path → the RPC it serves, to name calls refused before a handler ran. */
+  const rpcOfPath = new Map<string, RpcName>();
+  for (const apiVersion of opts.apiVersions ?? CRI_API_VERSIONS) {
+    const ctx: HandlerContext = {
+      runtime: opts.runtime,
+      images: opts.images,
+      apiVersion,
+      versionInfo: opts.versionInfo ?? {},
+      logger,
+      scopes,
+      onRefused: opts.onRefused,
+    };
+    const defs = criServiceDefinitions(apiVersion);
+    for (const [definition, table] of [
+      [defs.RuntimeService, RUNTIME_METHODS],
+      [defs.ImageService, IMAGE_METHODS],
+    ] as const) {
+      for (const method of implementService(definition, table, ctx)) methods.set(method.path, method);
+      for (const [name, def] of Object.entries(definition)) {
+        const spec = table[name];
+        if (spec && spec.kind !== "unimplemented") rpcOfPath.set(def.path, spec.rpc);
+      }
     }
-    servers.push(server);
-    return server.createConnectionInjector(ServerCredentials.createInsecure());
-  };
-  const open = makeInjector([]);
+  }
+
+  // Who may call is decided per connection (by where it was accepted), then per call.
+  type Admission = ((call: GrpcServerCall) => GrpcStatusObject | undefined) | undefined;
   const token = opts.tcpAuth?.token;
   const trustPeer = token ? undefined : opts.tcpAuth?.trustPeer;
-  const tcpInjector = tcpAddress && token ? makeInjector([bearerTokenInterceptor(token)]) : open;
-  const denied =
-    tcpAddress && trustPeer
-      ? makeInjector([denyAllInterceptor("this tcp peer is not trusted; use the unix socket")])
-      : undefined;
+  const tokenAdmission: Admission = token
+    ? (call) =>
+        bearerMatches(
+          call.metadata.filter((f) => f.name === "authorization").map((f) => f.value),
+          token,
+        )
+          ? undefined
+          : {
+              code: GrpcStatus.UNAUTHENTICATED,
+              details: "missing or wrong bearer token (metadata authorization: Bearer <token>)",
+            }
+    : undefined;
+  const untrusted: Admission = () => ({
+    code: GrpcStatus.PERMISSION_DENIED,
+    details: "this tcp peer is not trusted; use the unix socket",
+  });
+  const onRefused = (call: GrpcServerCall, status: GrpcStatusObject) => {
+    const rpc = rpcOfPath.get(call.path);
+    if (!rpc) return;
+    const code = CRI_CODE_OF_GRPC[status.code] ?? "Internal";
+    opts.onRefused?.({ service: RPCS[rpc].service, rpc, transport: "grpc", code, durationMs: 0 });
+    if (code === "Unauthenticated") logger.warn(`cri grpc: ${call.path} refused: ${status.details}`);
+    else logger.debug(`cri grpc: ${call.path} refused: ${code}: ${status.details}`);
+  };
+  const maxReceiveMessageBytes = Number(options["grpc.max_receive_message_length"] ?? CRI_MAX_MESSAGE_BYTES);
+  const maxSendMessageBytes = Number(options["grpc.max_send_message_length"] ?? CRI_MAX_MESSAGE_BYTES);
+  const limits = {
+    keepaliveTimeMs: Number(options["grpc.keepalive_time_ms"] ?? 0),
+    keepaliveTimeoutMs: Number(options["grpc.keepalive_timeout_ms"] ?? 20_000),
+  };
 
   let state: "new" | "listening" | "closed" = "new";
   let boundSocket: string | undefined;
   const listeners: NetServer[] = [];
   const connections = new Set<Socket>();
+  const sessions = new Set<H2ServerConnection>();
+  let idle: (() => void) | undefined;
 
-  /** Every connection, unix or TCP, reaches grpc-js through the authority rewrite. */
-  const inject = (injector: ConnectionInjector, socket: Socket) => {
+  const serve = (socket: Socket, admit: Admission) => {
     if (socket.destroyed || state === "closed") {
       socket.destroy();
       return;
     }
-    injector.injectConnection(
-      rewriteAuthority(socket, {
-        onProtocolError: (err) => logger.debug(`cri grpc: dropping a connection: ${err.message}`),
-      }),
-    );
+    const session = serveGrpc(socket, {
+      methods,
+      admit,
+      onRefused,
+      maxReceiveMessageBytes,
+      maxSendMessageBytes,
+      limits,
+      onProtocolError: (err) => logger.debug(`cri grpc: dropping a connection: ${err.message}`),
+      onClose: () => {
+        sessions.delete(session);
+        if (sessions.size === 0) idle?.();
+      },
+    });
+    sessions.add(session);
   };
   const track = (socket: Socket) => {
     connections.add(socket);
     socket.once("close", () => connections.delete(socket));
-    // Until grpc-js has the connection, a reset must not become an unhandled error.
+    // A reset must not become an unhandled error.
     socket.on("error", () => undefined);
   };
   const acceptTcp = (socket: Socket) => {
     track(socket);
-    if (!trustPeer || !denied) {
-      inject(tcpInjector, socket);
+    if (!trustPeer) {
+      serve(socket, tokenAdmission);
       return;
     }
     const peer: TcpPeer = {
@@ -179,7 +219,7 @@ export function createCriGrpcServer(opts: CriGrpcServerOptions): CriGrpcServer {
         );
         return false;
       })
-      .then((trusted) => inject(trusted === true ? open : denied, socket));
+      .then((trusted) => serve(socket, trusted === true ? undefined : untrusted));
   };
 
   return {
@@ -192,7 +232,7 @@ export function createCriGrpcServer(opts: CriGrpcServerOptions): CriGrpcServer {
           await prepareUnixSocket(socketPath);
           const listener = await listen({ path: socketPath }, (socket) => {
             track(socket);
-            inject(open, socket);
+            serve(socket, undefined);
           }).catch((err: Error) => {
             throw new Error(`grpc socket "${socketPath}": ${err.message}`, { cause: err });
           });
@@ -216,7 +256,7 @@ export function createCriGrpcServer(opts: CriGrpcServerOptions): CriGrpcServer {
         }
       } catch (err) {
         for (const listener of listeners) stopListening(listener);
-        for (const server of servers) server.forceShutdown();
+        for (const socket of connections) socket.destroy();
         if (boundSocket) await removeSocketFile(boundSocket);
         state = "closed";
         throw err;
@@ -229,28 +269,28 @@ export function createCriGrpcServer(opts: CriGrpcServerOptions): CriGrpcServer {
       const wasListening = state === "listening";
       state = "closed";
       for (const listener of listeners) stopListening(listener);
-      if (!wasListening) {
-        for (const server of servers) server.forceShutdown();
-        return;
-      }
+      if (!wasListening) return;
       const shuttingDown = new CriError("Unavailable", "servin is shutting down");
-      // Event streams never finish by themselves; end them so that tryShutdown can complete.
+      // Event streams never finish by themselves; end them so that the connections can close.
       for (const scope of scopes) if (scope.longLived) scope.abort(shuttingDown);
-      const drained = servers.map(
-        (server) => new Promise<void>((resolve) => server.tryShutdown(() => resolve())),
-      );
+      // GOAWAY: no new calls; each connection closes once its calls are answered.
+      for (const session of sessions) session.goAway();
+      const drained = new Promise<void>((resolve) => {
+        idle = resolve;
+        if (sessions.size === 0) resolve();
+      });
       let timer: NodeJS.Timeout | undefined;
       const graceOver = new Promise<"timeout">((resolve) => {
         timer = setTimeout(() => resolve("timeout"), graceMs);
       });
-      const outcome = await Promise.race([Promise.all(drained), graceOver]);
+      const outcome = await Promise.race([drained, graceOver]);
       clearTimeout(timer);
       if (outcome === "timeout") {
         logger.warn(`cri grpc: ${scopes.size} call(s) still running after ${graceMs} ms; cancelling them`);
         for (const scope of scopes) scope.abort(shuttingDown);
-        for (const server of servers) server.forceShutdown();
+        for (const session of sessions) session.destroy();
       }
-      // Connections grpc-js never took over (a peer still being judged, a half-open one) end here.
+      // Connections that never became sessions (a peer still being judged, a half-open one) end here.
       for (const socket of connections) socket.destroy();
       if (boundSocket) await removeSocketFile(boundSocket);
     },

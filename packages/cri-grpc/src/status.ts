@@ -26,7 +26,8 @@ const NEAREST_CRI_CODE: Partial<Record<GrpcStatus, CriErrorCode>> = {
   [GrpcStatus.DATA_LOSS]: "Internal",
 };
 
-const CRI_CODE_BY_GRPC_STATUS: Partial<Record<GrpcStatus, CriErrorCode>> = {
+/** gRPC status code → the CriError code a client sees (the nearest one for codes the CRI lacks). */
+export const CRI_CODE_OF_GRPC: Readonly<Partial<Record<GrpcStatus, CriErrorCode>>> = {
   ...NEAREST_CRI_CODE,
   ...Object.fromEntries(Object.entries(GRPC_STATUS_BY_CRI_CODE).map(([cri, grpc]) => [grpc, cri])),
 };
@@ -50,7 +51,7 @@ export function grpcStatusOf(err: unknown): { code: GrpcStatus; details: string 
  * criErrorFromGrpc({ code: 5, details: "not found" }).code; // "NotFound"
  */
 export function criErrorFromGrpc(err: { code?: number; details?: string; message?: string }): CriError {
-  const code = (err.code !== undefined && CRI_CODE_BY_GRPC_STATUS[err.code as GrpcStatus]) || "Internal";
+  const code = (err.code !== undefined && CRI_CODE_OF_GRPC[err.code as GrpcStatus]) || "Internal";
   const message = err.details ?? err.message ?? "grpc call failed";
   return new CriError(code, message, { cause: err });
 }

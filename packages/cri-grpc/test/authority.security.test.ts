@@ -28,6 +28,7 @@ const END_HEADERS = 0x4;
 const PADDED = 0x8;
 const PROTOCOL_ERROR = 0x1;
 const COMPRESSION_ERROR = 0x9;
+const FRAME_SIZE_ERROR = 0x6;
 
 let dir: Awaited<ReturnType<typeof tempDir>>;
 let services: MemoryServices;
@@ -150,10 +151,11 @@ describe("malformed input ends only its own connection", () => {
     ],
     ["PUSH_PROMISE from a client", frame(0x5, END_HEADERS, 1, Buffer.alloc(4)), PROTOCOL_ERROR],
     [
-      // Only the 9-octet header of a 16 MiB HEADERS frame: refused before any of it is buffered.
+      // Only the 9-octet header of a 16 MiB HEADERS frame: refused before any of it is buffered,
+      // FRAME_SIZE_ERROR as RFC 9113 §4.2 says (above our SETTINGS_MAX_FRAME_SIZE, 16384).
       "a HEADERS frame announcing 16 MiB",
       Buffer.from([0xff, 0xff, 0xff, HEADERS, END_HEADERS, 0, 0, 0, 1]),
-      PROTOCOL_ERROR,
+      FRAME_SIZE_ERROR,
     ],
   ])("%s: GOAWAY and close, the server keeps serving", async (_what, bad, code) => {
     const { frames, closed } = await rawExchange(socketPath, [PREFACE, SETTINGS, bad]);

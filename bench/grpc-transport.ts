@@ -1,31 +1,24 @@
 /**
- * Benchmark (not a test): what the `:authority` normalisation costs.
+ * Benchmark (not a test): servin's own HTTP/2 gRPC transport (packages/cri-grpc/src/h2) against grpc-js's
+ * server bound the ordinary way, with the same handlers.
  *
- * 1. Per-call latency of sequential unary Version calls over ONE HTTP/2
- *    connection (Node's http2 client, gRPC framing by hand), side by side in
- *    the same run: a plain grpc-js server bound the ordinary way (clients send
- *    `localhost`) against servin's server, which owns the socket and rewrites
- *    every request's HEADERS — once with the socket path as authority (what
- *    crictl/kubelet ≤ 1.29 send), once with `localhost`. Same handlers on both
- *    sides; only the connection path differs. p50/p99 and the ratio.
- * 2. The rewrite alone: header blocks per second through decode + re-encode +
- *    re-frame, and through the whole connection wrapper, with blocks captured
- *    from Node's HTTP/2 client (Huffman, dynamic table) as crictl would send them.
+ * Per-call latency of sequential unary Version calls over ONE HTTP/2 connection each (Node's http2
+ * client, gRPC framing by hand), interleaved call by call in one process: grpc-js (the client sends
+ * `localhost`: nghttp2 refuses a path authority) and servin's server, once with the socket path as
+ * authority (what crictl/kubelet ≤ 1.29 send) and once with `localhost`. p50/p99 and the ratio.
  *
  * Run: pnpm bench:grpc  [--calls 3000] [--rounds 3]
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { type ClientHttp2Session, connect } from "node:http2";
 import { createRequire } from "node:module";
-import { connect as netConnect, type Socket } from "node:net";
+import { connect as netConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Duplex, PassThrough } from "node:stream";
 // bench/ is not a workspace package: import the packages' sources directly.
-import { frameHeaderBlock, rewriteAuthority } from "../packages/cri-grpc/src/_authority-rewrite.js";
 import { implementService } from "../packages/cri-grpc/src/_handlers.js";
-import { encodeHeaderBlock, HpackDecoder } from "../packages/cri-grpc/src/_hpack.js";
 import { IMAGE_METHODS, RUNTIME_METHODS } from "../packages/cri-grpc/src/_rpc-table.js";
+import type { GrpcMethod, GrpcServerCall } from "../packages/cri-grpc/src/h2/grpc.js";
 import { createCriGrpcServer } from "../packages/cri-grpc/src/index.js";
 import { criServiceDefinitions } from "../packages/cri-grpc/src/proto.js";
 import { createImageService, createMemoryImageBackend } from "../packages/image-store/src/index.js";
@@ -58,7 +51,7 @@ const runtime = await createRuntimeService({
   store: createMemoryStore(),
 });
 
-// servin: owns the socket, every connection through the authority rewrite.
+// servin: its own HTTP/2 transport.
 const servinSocket = join(dir, "servin.sock");
 const servin = createCriGrpcServer({ runtime, images, socketPath: servinSocket });
 await servin.listen();
@@ -75,8 +68,36 @@ const ctx = {
   scopes: new Set<never>(),
 };
 const defs = criServiceDefinitions("v1");
-plain.addService(defs.RuntimeService, implementService(defs.RuntimeService, RUNTIME_METHODS, ctx));
-plain.addService(defs.ImageService, implementService(defs.ImageService, IMAGE_METHODS, ctx));
+/** The same handlers under grpc-js: a unary handler's call answers through grpc-js's callback. */
+function underGrpcJs(methods: GrpcMethod[]): Parameters<typeof plain.addService>[1] {
+  const impl: Record<string, unknown> = {};
+  for (const m of methods) {
+    if (m.responseStream) continue;
+    impl[m.path.slice(m.path.lastIndexOf("/") + 1)] = (
+      call: { request: unknown; getDeadline(): Date | number; on(e: string, l: () => void): void },
+      callback: (err: unknown, value?: unknown) => void,
+    ) => {
+      const adapted = {
+        request: call.request,
+        cancelled: false,
+        getDeadline: () => call.getDeadline(),
+        on(event: string, listener: () => void) {
+          call.on(event, listener);
+          return adapted;
+        },
+        sendUnary: (wire: unknown) => callback(null, wire),
+        end: (status?: unknown) => callback(status ?? null),
+      };
+      m.handler(adapted as unknown as GrpcServerCall);
+    };
+  }
+  return impl as Parameters<typeof plain.addService>[1];
+}
+plain.addService(
+  defs.RuntimeService,
+  underGrpcJs(implementService(defs.RuntimeService, RUNTIME_METHODS, ctx)),
+);
+plain.addService(defs.ImageService, underGrpcJs(implementService(defs.ImageService, IMAGE_METHODS, ctx)));
 await new Promise<void>((resolve, reject) =>
   plain.bindAsync(`unix://${plainSocket}`, ServerCredentials.createInsecure(), (err) =>
     err ? reject(err) : resolve(),
@@ -115,8 +136,8 @@ const pct = (sorted: number[], p: number) =>
 
 const sides: [name: string, socketPath: string, authority: string][] = [
   ["grpc-js bound, authority localhost (reference)", plainSocket, "localhost"],
-  ["servin rewrite, authority = socket path", servinSocket, servinSocket],
-  ["servin rewrite, authority localhost", servinSocket, "localhost"],
+  ["servin h2, authority = socket path", servinSocket, servinSocket],
+  ["servin h2, authority localhost", servinSocket, "localhost"],
 ];
 const sessions = sides.map(([, socketPath]) =>
   connect("http://localhost", { createConnection: () => netConnect(socketPath) }),
@@ -157,106 +178,14 @@ for (const [k, [name]] of sides.entries()) {
   );
 }
 
-// --- The rewrite alone ---------------------------------------------------------------
-/** HEADERS frames of `count` crictl-like requests, as Node's HTTP/2 client (nghttp2) encodes them. */
-async function capturedRequests(count: number): Promise<Buffer[]> {
-  const chunks: Buffer[] = [];
-  const sink = new Duplex({
-    read() {},
-    write(chunk: Buffer, _enc, cb) {
-      chunks.push(chunk);
-      cb();
-    },
-  });
-  const session = connect("http://localhost", { createConnection: () => sink as never });
-  session.on("error", () => undefined);
-  for (let i = 0; i < count; i++) {
-    const s = session.request(
-      {
-        ":method": "POST",
-        ":path": i % 2 ? "/runtime.v1.RuntimeService/ListContainers" : versionDef.path,
-        ":authority": "/run/servin/servin.sock",
-        "content-type": "application/grpc",
-        "user-agent": "grpc-go/1.51.0",
-        te: "trailers",
-        "grpc-timeout": `${1 + (i % 9)}S`,
-      },
-      { endStream: true },
-    );
-    s.on("error", () => undefined);
-  }
-  await new Promise((r) => setTimeout(r, 200));
-  session.destroy();
-  const all = Buffer.concat(chunks).subarray(24);
-  const frames: Buffer[] = [];
-  for (let pos = 0; pos + 9 <= all.length; ) {
-    const length = all.readUIntBE(pos, 3);
-    if (all[pos + 3] === 1) frames.push(all.subarray(pos, pos + 9 + length));
-    pos += 9 + length;
-  }
-  return frames;
-}
-
-const captured = await capturedRequests(100); // nghttp2 sends 100 streams before a server's SETTINGS
-const blocks = captured.map((f) => f.subarray(9));
-const codecRounds = 2000;
-let t0 = process.hrtime.bigint();
-for (let r = 0; r < codecRounds; r++) {
-  const decoder = new HpackDecoder();
-  for (const [i, block] of blocks.entries()) {
-    const fields = decoder.decode(block);
-    for (const f of fields) if (f.name === ":authority") f.value = "localhost";
-    frameHeaderBlock(encodeHeaderBlock(fields), 2 * i + 1, 0x5);
-  }
-}
-const codecSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
-const codecRate = (codecRounds * blocks.length) / codecSeconds;
-
-// The whole wrapper: preface + the captured frames, fed as a connection would deliver them.
-const preface = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
-const connectionBytes = Buffer.concat([preface, ...captured]);
-const streamRounds = 1000;
-t0 = process.hrtime.bigint();
-for (let r = 0; r < streamRounds; r++) {
-  const fake = new PassThrough();
-  const wrapped = rewriteAuthority(fake as unknown as Socket);
-  wrapped.on("data", () => undefined);
-  fake.write(connectionBytes);
-  await new Promise((resolve) => setImmediate(resolve));
-  if (wrapped.stats.headerBlocks !== captured.length) throw new Error("rewrite lost frames");
-  wrapped.destroy();
-}
-const streamSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
-const streamRate = (streamRounds * captured.length) / streamSeconds;
-const avgIn = blocks.reduce((n, b) => n + b.length, 0) / blocks.length;
-
-console.log(
-  `\nthe rewrite alone (${blocks.length} captured crictl-like blocks, avg ${avgIn.toFixed(1)} octets in)`,
-);
-console.log(
-  `decode + re-encode + re-frame:       ${Math.round(codecRate).toLocaleString("en")} header blocks/s (${(1e6 / codecRate).toFixed(2)} µs each)`,
-);
-console.log(
-  `through the connection wrapper:      ${Math.round(streamRate).toLocaleString("en")} header blocks/s (${(1e6 / streamRate).toFixed(2)} µs each)`,
-);
-
-mkdirSync("bench/results", { recursive: true });
+mkdirSync(join(import.meta.dirname, "results"), { recursive: true });
 writeFileSync(
-  "bench/results/grpc-authority.json",
-  JSON.stringify(
-    {
-      calls: CALLS,
-      rounds: ROUNDS,
-      latency: summary,
-      headerBlocksPerSecond: { codec: codecRate, wrapper: streamRate },
-    },
-    null,
-    2,
-  ),
+  join(import.meta.dirname, "results/grpc-transport.json"),
+  `${JSON.stringify({ date: new Date().toISOString(), calls: ROUNDS * CALLS, summary }, null, 2)}\n`,
 );
-
 await servin.close(1000);
 plain.forceShutdown();
 await runtime.close();
 await images.close();
 rmSync(dir, { recursive: true, force: true });
+process.exit(0);

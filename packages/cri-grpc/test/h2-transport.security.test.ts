@@ -1,0 +1,269 @@
+/**
+ * Hostile and broken gRPC-over-HTTP/2 input, frame by frame, against the real server on a unix socket:
+ * each is refused with a status or error code that names it, ends at most its own stream or
+ * connection, and the server goes on serving.
+ */
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { encodeHeaderBlock, type HeaderField, HpackDecoder } from "../src/_hpack.js";
+import { type CriGrpcClient, createCriGrpcClient, createCriGrpcServer } from "../src/index.js";
+import {
+  frame,
+  grpcMessage,
+  PREFACE,
+  type RawFrame,
+  rawExchange,
+  VERSION_PATH,
+  VERSION_REQUEST,
+} from "./_h2.js";
+import { tempDir } from "./_helpers.js";
+import { createMemoryServices, type MemoryServices } from "./_memory-services.js";
+
+const DATA = 0x0;
+const HEADERS = 0x1;
+const RST_STREAM = 0x3;
+const SETTINGS_TYPE = 0x4;
+const PING = 0x6;
+const GOAWAY = 0x7;
+const WINDOW_UPDATE = 0x8;
+const CONTINUATION = 0x9;
+const END_STREAM = 0x1;
+const END_HEADERS = 0x4;
+const ACK = 0x1;
+
+const SETTINGS = frame(SETTINGS_TYPE, 0, 0);
+
+let dir: Awaited<ReturnType<typeof tempDir>>;
+let services: MemoryServices;
+let server: ReturnType<typeof createCriGrpcServer>;
+let socketPath: string;
+let cri: CriGrpcClient;
+
+beforeAll(async () => {
+  dir = await tempDir();
+  services = await createMemoryServices();
+  server = createCriGrpcServer({
+    runtime: services.runtime,
+    images: services.images,
+    socketPath: join(dir.path, "servin.sock"),
+    channelOptions: { "grpc.max_receive_message_length": 1024 * 1024 },
+  });
+  socketPath = (await server.listen()).socketPath as string;
+  cri = createCriGrpcClient(`unix://${socketPath}`);
+});
+
+afterAll(async () => {
+  cri?.close();
+  await server?.close(2000);
+  await services?.close();
+  await dir?.remove();
+});
+
+function request(overrides: Record<string, string | undefined> = {}): Buffer {
+  const fields: Record<string, string | undefined> = {
+    ":method": "POST",
+    ":scheme": "http",
+    ":path": VERSION_PATH,
+    ":authority": "/run/servin/servin.sock",
+    "content-type": "application/grpc",
+    te: "trailers",
+    ...overrides,
+  };
+  const list: HeaderField[] = [];
+  for (const [name, value] of Object.entries(fields)) if (value !== undefined) list.push({ name, value });
+  return encodeHeaderBlock(list);
+}
+
+/** The header fields the server sent on `streamId`, in order, all blocks together. */
+function headersOf(frames: RawFrame[], streamId: number): Record<string, string> {
+  const decoder = new HpackDecoder();
+  const out: Record<string, string> = {};
+  for (const f of frames) {
+    if (f.type !== HEADERS || f.streamId !== streamId) continue;
+    for (const { name, value } of decoder.decode(f.payload)) out[name] = value;
+  }
+  return out;
+}
+
+async function exchange(bytes: Buffer[]): Promise<RawFrame[]> {
+  // The server keeps the connection open after answering: collect for a moment, then drop it.
+  const { frames } = await rawExchange(socketPath, [PREFACE, SETTINGS, ...bytes], { closeWithinMs: 400 });
+  return frames;
+}
+
+async function expectServerAlive(): Promise<void> {
+  await expect(cri.version({})).resolves.toMatchObject({ runtimeApiVersion: "v1" });
+}
+
+describe("gRPC framing of a request", () => {
+  it.each([
+    [
+      "a compressed message without grpc-encoding",
+      [frame(HEADERS, END_HEADERS, 1, request()), frame(DATA, END_STREAM, 1, Buffer.from([1, 0, 0, 0, 0]))],
+      "13",
+      /invalid|compress/,
+    ],
+    [
+      "a compressed message with grpc-encoding gzip",
+      [
+        frame(HEADERS, END_HEADERS, 1, request({ "grpc-encoding": "gzip" })),
+        frame(DATA, END_STREAM, 1, Buffer.from([1, 0, 0, 0, 0])),
+      ],
+      "12",
+      /compressed messages are not supported/,
+    ],
+    [
+      "a message announcing more than the receive limit",
+      [frame(HEADERS, END_HEADERS, 1, request()), frame(DATA, 0, 1, Buffer.from([0, 0x7f, 0, 0, 0]))],
+      "8",
+      /larger than max \(2130706432 vs 1048576\)/,
+    ],
+    [
+      "no request message",
+      [frame(HEADERS, END_HEADERS | END_STREAM, 1, request())],
+      "3",
+      /exactly one request message, got 0/,
+    ],
+    [
+      "two request messages",
+      [
+        frame(HEADERS, END_HEADERS, 1, request()),
+        frame(DATA, END_STREAM, 1, Buffer.concat([VERSION_REQUEST, VERSION_REQUEST])),
+      ],
+      "3",
+      /more than one request message/,
+    ],
+    [
+      "a message cut short",
+      [frame(HEADERS, END_HEADERS, 1, request()), frame(DATA, END_STREAM, 1, VERSION_REQUEST.subarray(0, 7))],
+      "3",
+      /truncated/,
+    ],
+    [
+      "a malformed grpc-timeout",
+      [
+        frame(HEADERS, END_HEADERS, 1, request({ "grpc-timeout": "10 years" })),
+        frame(DATA, END_STREAM, 1, VERSION_REQUEST),
+      ],
+      "3",
+      /invalid grpc-timeout "10 years"/,
+    ],
+    [
+      "an unknown method",
+      [
+        frame(HEADERS, END_HEADERS, 1, request({ ":path": "/runtime.v1.RuntimeService/Nope" })),
+        frame(DATA, END_STREAM, 1, VERSION_REQUEST),
+      ],
+      "12",
+      /unknown method "\/runtime.v1.RuntimeService\/Nope"/,
+    ],
+  ])("%s: a gRPC status naming it; the server goes on", async (_what, bytes, status, message) => {
+    const frames = await exchange(bytes);
+    const h = headersOf(frames, 1);
+    expect(h["grpc-status"]).toBe(status);
+    expect(decodeURIComponent(h["grpc-message"] ?? "")).toMatch(message);
+    await expectServerAlive();
+  });
+
+  it("a request that is not gRPC gets a plain HTTP status: 405 for GET, 415 for another content-type", async () => {
+    const frames = await exchange([
+      frame(HEADERS, END_HEADERS | END_STREAM, 1, request({ ":method": "GET" })),
+      frame(HEADERS, END_HEADERS, 3, request({ "content-type": "application/json" })),
+      frame(DATA, END_STREAM, 3, Buffer.from("{}")),
+    ]);
+    expect(headersOf(frames, 1)[":status"]).toBe("405");
+    expect(headersOf(frames, 3)[":status"]).toBe("415");
+  });
+
+  it("an answer complete before its request ends is followed by RST_STREAM(NO_ERROR)", async () => {
+    // A message over the limit is refused at its prefix; the client was still sending.
+    const frames = await exchange([
+      frame(HEADERS, END_HEADERS, 1, request()),
+      frame(DATA, 0, 1, Buffer.from([0, 0x7f, 0, 0, 0])),
+    ]);
+    const rst = frames.find((f) => f.type === RST_STREAM && f.streamId === 1);
+    expect(rst?.payload.readUInt32BE(0)).toBe(0);
+  });
+});
+
+describe("HTTP/2 protocol errors end the connection with GOAWAY naming the error", () => {
+  it.each([
+    ["HEADERS on stream 0", [frame(HEADERS, END_HEADERS, 0, request())], 0x1],
+    ["an even (server-initiated) stream id", [frame(HEADERS, END_HEADERS, 2, request())], 0x1],
+    [
+      "a stream id going backwards",
+      [
+        frame(HEADERS, END_HEADERS, 5, request()),
+        frame(DATA, END_STREAM, 5, VERSION_REQUEST),
+        frame(HEADERS, END_HEADERS, 3, request()),
+      ],
+      0x5,
+    ],
+    [
+      "a header block interrupted by another frame",
+      [frame(HEADERS, 0, 1, request()), frame(PING, 0, 0, Buffer.alloc(8))],
+      0x1,
+    ],
+    ["a CONTINUATION with no header block open", [frame(CONTINUATION, END_HEADERS, 1, request())], 0x1],
+    ["a PING of 7 octets", [frame(PING, 0, 0, Buffer.alloc(7))], 0x6],
+    ["SETTINGS of 5 octets", [frame(SETTINGS_TYPE, 0, 0, Buffer.alloc(5))], 0x6],
+    ["a WINDOW_UPDATE of 0 on the connection", [frame(WINDOW_UPDATE, 0, 0, Buffer.alloc(4))], 0x1],
+    [
+      "a connection window pushed over 2^31-1",
+      [frame(WINDOW_UPDATE, 0, 0, Buffer.from([0x7f, 0xff, 0xff, 0xff]))],
+      0x3,
+    ],
+    ["DATA on a stream never opened", [frame(DATA, 0, 7, Buffer.alloc(4))], 0x1],
+    ["a PUSH_PROMISE from the client", [frame(0x5, END_HEADERS, 1, Buffer.alloc(4))], 0x1],
+    [
+      "a header block that is not HPACK",
+      [frame(HEADERS, END_HEADERS, 1, Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]))],
+      0x9,
+    ],
+  ])("%s", async (_what, bytes, code) => {
+    const { frames, closed } = await rawExchange(socketPath, [PREFACE, SETTINGS, ...bytes]);
+    expect(closed).toBe(true);
+    const goaway = frames.find((f) => f.type === GOAWAY);
+    expect(goaway?.payload.readUInt32BE(4)).toBe(code);
+    await expectServerAlive();
+  });
+
+  it("a client preface not followed by SETTINGS", async () => {
+    const { frames, closed } = await rawExchange(socketPath, [PREFACE, frame(PING, 0, 0, Buffer.alloc(8))]);
+    expect(closed).toBe(true);
+    expect(frames.find((f) => f.type === GOAWAY)?.payload.readUInt32BE(4)).toBe(0x1);
+  });
+
+  it("a stream sending beyond its window is reset (FLOW_CONTROL_ERROR), the connection goes on", async () => {
+    // Our stream window is 1 MiB: send 1 MiB + 16 KiB of DATA on one stream without END_STREAM.
+    const chunk = Buffer.alloc(16_384);
+    const data = Array.from({ length: 65 }, () => frame(DATA, 0, 1, chunk));
+    const frames = await exchange([
+      frame(HEADERS, END_HEADERS, 1, request()),
+      frame(DATA, 0, 1, grpcMessage(Buffer.alloc(0)).subarray(0, 5)),
+      ...data,
+      frame(HEADERS, END_HEADERS, 3, request()),
+      frame(DATA, END_STREAM, 3, VERSION_REQUEST),
+    ]);
+    // Stream 1 ends: refused at its prefix (over the receive limit) or reset for flow control.
+    expect(frames.some((f) => f.streamId === 1 && (f.type === RST_STREAM || f.type === HEADERS))).toBe(true);
+    expect(headersOf(frames, 3)["grpc-status"]).toBe("0");
+  });
+});
+
+describe("what the server owes every client", () => {
+  it("acknowledges SETTINGS and answers PING with the same payload", async () => {
+    const payload = Buffer.from("servin!!");
+    const frames = await exchange([frame(PING, 0, 0, payload)]);
+    expect(frames.some((f) => f.type === SETTINGS_TYPE && f.flags === ACK)).toBe(true);
+    const pong = frames.find((f) => f.type === PING && f.flags === ACK);
+    expect(pong?.payload.equals(payload)).toBe(true);
+  });
+
+  it("opens with its SETTINGS and a connection window far above 64 KiB", async () => {
+    const frames = await exchange([]);
+    expect(frames[0]?.type).toBe(SETTINGS_TYPE);
+    const wu = frames.find((f) => f.type === WINDOW_UPDATE && f.streamId === 0);
+    expect(wu?.payload.readUInt32BE(0)).toBeGreaterThan(1024 * 1024);
+  });
+});

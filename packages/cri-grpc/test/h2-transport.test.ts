@@ -1,0 +1,111 @@
+/**
+ * The server's own HTTP/2 transport under a real client (grpc-js over Node's http2) and raw frames on a
+ * real unix socket: answers larger than every flow-control window, many calls at once on one
+ * connection, and the keepalive that drops a peer that stopped answering PINGs.
+ */
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type CriGrpcClient, createCriGrpcClient, createCriGrpcServer } from "../src/index.js";
+import { frame, PREFACE, rawExchange } from "./_h2.js";
+import { rawServerStream, tempDir } from "./_helpers.js";
+import { createMemoryServices, type MemoryServices } from "./_memory-services.js";
+
+let dir: Awaited<ReturnType<typeof tempDir>>;
+let services: MemoryServices;
+let server: ReturnType<typeof createCriGrpcServer>;
+let socketPath: string;
+let cri: CriGrpcClient;
+const BIG = 48 * 1024;
+const CONTAINERS = 40;
+
+beforeAll(async () => {
+  dir = await tempDir();
+  services = await createMemoryServices();
+  server = createCriGrpcServer({
+    runtime: services.runtime,
+    images: services.images,
+    socketPath: join(dir.path, "servin.sock"),
+  });
+  socketPath = (await server.listen()).socketPath as string;
+  cri = createCriGrpcClient(`unix://${socketPath}`);
+  await cri.pullImage({ image: { image: "busybox:latest" } });
+  const config = { metadata: { name: "big", namespace: "h2", uid: "h2-big", attempt: 0 } };
+  const { podSandboxId } = await cri.runPodSandbox({ config });
+  for (let i = 0; i < CONTAINERS; i++) {
+    await cri.createContainer({
+      podSandboxId,
+      config: {
+        metadata: { name: `c${i}`, attempt: 0 },
+        image: { image: "busybox:latest" },
+        // Annotations travel in every Container of a ListContainers answer.
+        annotations: { payload: String(i % 10).repeat(BIG) },
+      },
+      sandboxConfig: config,
+    });
+  }
+});
+
+afterAll(async () => {
+  cri?.close();
+  await server?.close(2000);
+  await services?.close();
+  await dir?.remove();
+});
+
+describe("flow control when sending", () => {
+  it("delivers a ListContainers answer of ~2 MiB, far above the client's 64 KiB windows, intact", async () => {
+    const { containers } = await cri.listContainers({});
+    expect(containers).toHaveLength(CONTAINERS);
+    for (const c of containers) {
+      const i = Number(c.metadata?.name.slice(1));
+      expect(c.annotations?.payload).toBe(String(i % 10).repeat(BIG));
+    }
+  });
+
+  it("interleaves 20 such answers on one connection at once", async () => {
+    const all = await Promise.all(Array.from({ length: 20 }, () => cri.listContainers({})));
+    for (const { containers } of all) {
+      expect(containers).toHaveLength(CONTAINERS);
+      expect(containers.every((c) => c.annotations?.payload?.length === BIG)).toBe(true);
+    }
+  });
+
+  it("streams the Stream* variant under the same windows", async () => {
+    const result = await rawServerStream(`unix://${socketPath}`, "RuntimeService", "StreamContainers", {});
+    expect(result.code).toBe(0);
+    const items = result.messages.flatMap((m) => (m as { containers: unknown[] }).containers);
+    expect(items).toHaveLength(CONTAINERS);
+  });
+});
+
+describe("keepalive", () => {
+  it("ends a connection whose peer does not answer the server's PING", async () => {
+    const quick = createCriGrpcServer({
+      runtime: services.runtime,
+      images: services.images,
+      socketPath: join(dir.path, "quick.sock"),
+      channelOptions: { "grpc.keepalive_time_ms": 100, "grpc.keepalive_timeout_ms": 100 },
+    });
+    const path = (await quick.listen()).socketPath as string;
+    try {
+      // A raw client that sends its preface and SETTINGS, then never reads a PING.
+      const { frames, closed } = await rawExchange(path, [PREFACE, frame(0x4, 0, 0)], {
+        closeWithinMs: 5000,
+      });
+      expect(frames.some((f) => f.type === 0x6 && f.flags === 0)).toBe(true);
+      expect(closed).toBe(true);
+      // A real client answers the PINGs and keeps working past several keepalive periods.
+      const client = createCriGrpcClient(`unix://${path}`);
+      try {
+        for (let i = 0; i < 5; i++) {
+          await expect(client.version({})).resolves.toMatchObject({ runtimeApiVersion: "v1" });
+          await new Promise((r) => setTimeout(r, 150));
+        }
+      } finally {
+        client.close();
+      }
+    } finally {
+      await quick.close(1000);
+    }
+  });
+});
