@@ -117,6 +117,9 @@ function* visibleContainerIds(ctx: RuntimeContext): Iterable<ContainerId> {
 
 /** Finds a pod sandbox by full ID or unique prefix; pending (still being created) ones are invisible. */
 export function findSandbox(ctx: RuntimeContext, query: string): SandboxEntry {
+  // A full ID (what kubelet sends) is one map lookup; an exact match wins over prefixes in matchId too.
+  const exact = ctx.sandboxes.get(query as SandboxId);
+  if (exact !== undefined && !isSandboxPending(exact.status)) return exact;
   return ctx.sandboxes.get(resolveId(visibleSandboxIds(ctx), query, SANDBOX_LOOKUP))!;
 }
 export function findSandboxOrUndefined(ctx: RuntimeContext, query: string): SandboxEntry | undefined {
@@ -124,6 +127,8 @@ export function findSandboxOrUndefined(ctx: RuntimeContext, query: string): Sand
   return id === undefined ? undefined : ctx.sandboxes.get(id);
 }
 export function findContainer(ctx: RuntimeContext, query: string): ContainerEntry {
+  const exact = ctx.containers.get(query as ContainerId);
+  if (exact !== undefined && !isContainerPending(exact.status)) return exact;
   return ctx.containers.get(resolveId(visibleContainerIds(ctx), query, CONTAINER_LOOKUP))!;
 }
 /**
