@@ -27,6 +27,7 @@ export {
   DEFAULT_NETNS_DIR,
   listNetns,
   type NetnsEntry,
+  netnsMountPoint,
   netnsPath,
   removeNetns,
 } from "./netns.js";

@@ -64,6 +64,25 @@ export async function createNetns(dir: string, id: string): Promise<string> {
 }
 
 /**
+ * The mount point of `id`'s namespace, for a caller that creates and pins the namespace in
+ * its own first process (`unshare --net=PATH …`, as CRI-O's pinns does: one exec fewer than
+ * createNetns, and the pod's other steps need not wait for it). `pinned` is true when a
+ * namespace is pinned there already (a retry): join that one instead. The caller brings `lo`
+ * up; removeNetns removes the file, pinned or not.
+ *
+ * @example
+ * const { path, pinned } = await netnsMountPoint("/run/servin/netns", "3f2a9c");
+ * if (!pinned) spawnSync("unshare", [`--net=${path}`, "ip", "link", "set", "lo", "up"]);
+ */
+export async function netnsMountPoint(dir: string, id: string): Promise<{ path: string; pinned: boolean }> {
+  const path = netnsPath(dir, id);
+  await mkdir(dir, { recursive: true, mode: 0o755 });
+  if (await isPinned(dir, path)) return { path, pinned: true };
+  await writeFile(path, "", { mode: 0o444 });
+  return { path, pinned: false };
+}
+
+/**
  * Unmounts and deletes a pinned namespace file. Idempotent: a missing file or a file no
  * longer mounted is fine. The namespace itself dies when nothing else holds it.
  *

@@ -19,7 +19,15 @@ import {
 import { DEFAULT_BIN_DIRS, DEFAULT_CONF_DIR, findPlugin, isObject } from "./config.js";
 import { CniPluginError } from "./errors.js";
 import { type CniCommand, DEFAULT_PLUGIN_TIMEOUT_MS, invokePlugin } from "./exec.js";
-import { checkId, createNetns, DEFAULT_NETNS_DIR, listNetns, netnsPath, removeNetns } from "./netns.js";
+import {
+  checkId,
+  createNetns,
+  DEFAULT_NETNS_DIR,
+  listNetns,
+  netnsMountPoint,
+  netnsPath,
+  removeNetns,
+} from "./netns.js";
 import { type CniResult, parseResult, podIps } from "./result.js";
 import { ConfigWatcher, type NetworkStatus } from "./watcher.js";
 
@@ -43,8 +51,14 @@ export interface CniNetworkOptions {
 export interface SetupRequest {
   /** The pod sandbox ID (CNI_CONTAINERID and K8S_POD_INFRA_CONTAINER_ID). */
   id: string;
-  /** The pinned netns (from createNetns). */
+  /** The pinned netns (from createNetns, or pinned by the runtime at netnsMountPoint's path). */
   netnsPath: string;
+  /**
+   * Settles once the runtime has pinned the netns at `netnsPath` (see netnsMountPoint): the
+   * record is written meanwhile, the plugins run after. When it rejects, setup fails with its
+   * reason and leaves nothing (no plugin has run).
+   */
+  netnsReady?: Promise<unknown>;
   pod: PodIdentity;
   /** Passed to plugins declaring the matching capability. */
   runtimeConfig?: RuntimeConfig;
@@ -124,6 +138,14 @@ export class CniNetwork {
     return this.serialized(id, () => createNetns(this.netnsDir, id));
   }
 
+  /**
+   * The mount point of the pod's netns for a runtime that pins it itself (`unshare
+   * --net=PATH`, see netnsMountPoint), and whether one is pinned there already (a retry).
+   */
+  netnsMountPoint(id: string): Promise<{ path: string; pinned: boolean }> {
+    return this.serialized(id, () => netnsMountPoint(this.netnsDir, id));
+  }
+
   /** Unmounts and deletes the pod's netns; idempotent. Call after teardown. */
   removeNetns(id: string): Promise<void> {
     return this.serialized(id, () => removeNetns(netnsPath(this.netnsDir, id)));
@@ -144,6 +166,8 @@ export class CniNetwork {
    * clean (DEL first). On failure the partial ADD is undone with DEL.
    */
   setup(req: SetupRequest): Promise<Attachment> {
+    // Awaited only after the record is written: a rejection before then is not unhandled.
+    req.netnsReady?.catch(() => {});
     checkId(req.id, "pod sandbox id");
     return this.serialized(req.id, async () => {
       const existing = await this.store.get(req.id);
@@ -170,9 +194,18 @@ export class CniNetwork {
       };
       const args = cniArgs(req.id, req.pod); // validates before anything is written
       await this.store.put(record);
+      if (req.netnsReady) {
+        try {
+          await req.netnsReady;
+        } catch (err) {
+          await this.store.delete(req.id);
+          throw err;
+        }
+      }
       let prev: Record<string, unknown> | undefined;
       try {
-        for (const plugin of record.network.plugins) {
+        for (const [i, plugin] of record.network.plugins.entries()) {
+          if (isNoOp(plugin, i, record.runtimeConfig)) continue;
           const out = await this.exec(record, plugin, "ADD", prev, args, req.signal);
           try {
             prev = parseResult(out).raw;
@@ -212,8 +245,10 @@ export class CniNetwork {
       if (rec?.state !== "added" || rec.network.disableCheck || rec.network.cniVersion.startsWith("0.3."))
         return false;
       const args = cniArgs(id, rec.pod);
-      for (const plugin of rec.network.plugins)
+      for (const [i, plugin] of rec.network.plugins.entries()) {
+        if (isNoOp(plugin, i, rec.runtimeConfig)) continue;
         await this.exec(rec, plugin, "CHECK", rec.result, args, signal);
+      }
       return true;
     });
   }
@@ -277,7 +312,8 @@ export class CniNetwork {
     const args = cniArgs(rec.id, rec.pod);
     // Spec 0.4.0+: DEL gets the cached result as prevResult; 0.3.x plugins do not expect one.
     const prev = rec.network.cniVersion.startsWith("0.3.") ? undefined : rec.result;
-    for (const plugin of [...rec.network.plugins].reverse()) {
+    for (const [i, plugin] of [...rec.network.plugins.entries()].reverse()) {
+      if (isNoOp(plugin, i, rec.runtimeConfig)) continue;
       await this.exec(target, plugin, "DEL", prev, args, signal);
     }
     await this.store.delete(rec.id);
@@ -343,6 +379,26 @@ export class CniNetwork {
     });
     return next;
   }
+}
+
+/**
+ * True for a plugin whose run would change nothing, so it is not run (a Go process, 3-5 ms,
+ * on each of ADD and DEL): the reference `portmap` plugin, chained after another and given no
+ * port mappings, answers ADD with its prevResult unchanged and returns from CHECK and DEL at
+ * once (its cmdAdd, cmdCheck and cmdDel, from 0.x to the current 1.x, all start with
+ * `if len(netConf.RuntimeConfig.PortMaps) == 0`). It gets mappings only through its declared
+ * capability (exec() passes no conf-level runtimeConfig), and they are the record's, ADD's
+ * own, so DEL skips exactly what ADD skipped. Most pods have no host port.
+ */
+export function isNoOp(
+  plugin: Record<string, unknown>,
+  index: number,
+  runtimeConfig: RuntimeConfig,
+): boolean {
+  // First in the list it has no prevResult, and fails ADD: that error stays the plugin's to give.
+  if (plugin.type !== "portmap" || index === 0) return false;
+  const caps = isObject(plugin.capabilities) ? plugin.capabilities : {};
+  return caps.portMappings !== true || (runtimeConfig.portMappings?.length ?? 0) === 0;
 }
 
 /** CNI_ARGS as kubelet-era runtimes pass them; `;` and `=` would split a value, so they are refused. */

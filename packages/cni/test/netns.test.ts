@@ -4,7 +4,7 @@ import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createNetns, listNetns, removeNetns } from "../src/index.js";
+import { createNetns, listNetns, netnsMountPoint, removeNetns } from "../src/index.js";
 
 const canRun = process.getuid?.() === 0;
 if (!canRun && process.env.SERVIN_REQUIRE_REAL === "1") throw new Error("SERVIN_REQUIRE_REAL=1 but not root");
@@ -28,6 +28,17 @@ describe.skipIf(!canRun)("pinned network namespaces (real unshare)", () => {
     expect(await createNetns(dir, "pod-a")).toBe(path); // a retry reuses it
     expect((await stat(path)).ino).toBe(inode);
     expect(await listNetns(dir)).toEqual([{ id: "pod-a", path, mounted: true }]);
+  });
+
+  it("netnsMountPoint makes the file for `unshare --net=FILE` to pin, and finds a pinned one again", async () => {
+    const mp = await netnsMountPoint(dir, "pod-c");
+    expect(mp).toEqual({ path: join(dir, "pod-c"), pinned: false });
+    expect(await listNetns(dir)).toContainEqual({ id: "pod-c", path: mp.path, mounted: false });
+    execFileSync("unshare", [`--net=${mp.path}`, "true"]);
+    expect(await netnsMountPoint(dir, "pod-c")).toEqual({ path: mp.path, pinned: true });
+    expect(await listNetns(dir)).toContainEqual({ id: "pod-c", path: mp.path, mounted: true });
+    await removeNetns(mp.path);
+    expect((await listNetns(dir)).map((n) => n.id)).not.toContain("pod-c");
   });
 
   it("lists a file whose pin was lost as unmounted, and removes both kinds idempotently", async () => {

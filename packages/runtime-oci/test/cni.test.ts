@@ -176,6 +176,32 @@ describe.skipIf(missing !== undefined)("oci backend with CNI (real runc + plugin
     expect(existsSync(netns)).toBe(false);
   }, 120_000);
 
+  it("the infra pins the pod's netns itself (lo up, its own netns); a launch failing after the pin leaves no netns, IP or record", async () => {
+    const s = sandboxRecord();
+    pods.push(s);
+    await runPod(h.backend, s);
+    const netns = (s.backendState as { netns?: string }).netns as string;
+    const pid = (s.backendState as { pid: number }).pid;
+    expect(netnsMounted(netns)).toBe(true);
+    // The pinned file is the infra's own network namespace (an nsfs bind mount keeps its inode).
+    expect(execFileSync("stat", ["-L", "-c", "%i", `/proc/${pid}/ns/net`], { encoding: "utf8" })).toBe(
+      execFileSync("stat", ["-c", "%i", netns], { encoding: "utf8" }),
+    );
+    const links = execFileSync("nsenter", [`--net=${netns}`, "ip", "-br", "link"], { encoding: "utf8" });
+    expect(links).toMatch(/^lo\s+UNKNOWN/m); // up (loopback reports UNKNOWN when up)
+    expect(links).toMatch(/^eth0@\S+\s+UP/m);
+    await h.backend.removeSandbox(s);
+
+    // The sysctl's name passes the checks, its write inside the new namespaces fails: after the pin.
+    const before = await net.allocations();
+    const bad = sandboxRecord({ linux: { sysctls: { "net.ipv4.no_such_sysctl": "1" } } });
+    await expect(h.backend.runSandbox(bad)).rejects.toThrow(/did not start: .*no_such_sysctl/);
+    expect(await net.allocations()).toEqual(before);
+    expect(existsSync(join(h.stateDir, "netns", bad.id))).toBe(false);
+    expect(readFileSync("/proc/self/mountinfo", "utf8")).not.toContain(bad.id);
+    expect(bridgeVeths().join("\n")).not.toContain(bad.id.slice(0, 8));
+  }, 60_000);
+
   it("Remove without Stop releases the IP, the portmap rules and the netns", async () => {
     const s = await webPod(await freePort());
     const ip = (await h.backend.inspectSandbox(s)).network?.ip;

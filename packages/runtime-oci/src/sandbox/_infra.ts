@@ -1,12 +1,13 @@
 /**
  * The pod's infra without conmon or runc: catatonit -P started through util-linux
- * (`nsenter --net`, `unshare --ipc --uts --pid`) and busybox sh, as PID 1 of the
- * pod's PID namespace, holding its IPC/UTS/PID namespaces (and the network one
- * when no CNI netns was pinned), in the cgroup `<pod cgroup>/<id>`.
+ * (`unshare --net=FILE --ipc --uts --pid`, or `nsenter --net` into a netns pinned
+ * before) and busybox sh, as PID 1 of the pod's PID namespace, holding its
+ * IPC/UTS/PID namespaces (and the network one, pinned to the CNI netns file or
+ * its own), in the cgroup `<pod cgroup>/<id>`.
  */
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
-import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readdir, readFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { CriError } from "@servin/cri-types";
 import { pause } from "../_cancel.js";
@@ -25,13 +26,17 @@ const MARK = "SERVIN_POD_INFRA";
 /**
  * Run by busybox sh inside the new namespaces, before any fork: only builtins
  * until catatonit is forked (the first child becomes PID 1 of the new PID
- * namespace, and the namespace dies with it). Joins the infra cgroup, sets the
- * hostname and the sysctls, forks catatonit without capabilities and with
- * no_new_privs, brings `lo` up in a netns of its own, and prints catatonit's
- * host pid ($! is in the shell's namespace: the host's).
+ * namespace, and the namespace dies with it). Says "netns" first when unshare
+ * has just pinned the netns (CNI ADD may start: the shell runs only after the
+ * bind mount), joins the infra cgroup (the first cgroup.procs write after a
+ * quiet spell waits out an RCU grace period, ~10 ms here: ADD runs meanwhile),
+ * sets the hostname and the sysctls, forks catatonit without capabilities and
+ * with no_new_privs, brings `lo` up in a netns it made (busybox's `ip` applet),
+ * and prints catatonit's host pid ($! is in the shell's namespace: the host's).
  * Arguments: cgroup.procs files, "--", then sysctl file/value pairs.
  */
 const SCRIPT = `set -e
+[ "$SERVIN_PINNED" != 1 ] || echo netns
 while [ "$1" != "--" ]; do echo $$ > "$1"; shift; done; shift
 if [ -n "$SERVIN_HOSTNAME" ]; then echo "$SERVIN_HOSTNAME" > /proc/sys/kernel/hostname; fi
 while [ $# -gt 1 ]; do echo "$2" > "$1" || { echo "sysctl $1: cannot write \\"$2\\"" >&2; exit 1; }; shift 2; done
@@ -67,8 +72,12 @@ export interface InfraLaunch {
   cgroupMode: CgroupMode;
   /** `<pod cgroup>/<id>`. */
   cgroupsPath: string;
-  /** The pinned CNI netns to join; without it a pod-network pod gets a netns of its own (loopback only). */
+  /** The pinned CNI netns to join; without it (or `pinNetnsPath`) a pod-network pod gets a netns of its own (loopback only). */
   netnsPath?: string;
+  /** A mount point (cni's netnsMountPoint) where the launch pins the pod's new netns, `lo` up. */
+  pinNetnsPath?: string;
+  /** Called once the netns at `pinNetnsPath` is pinned (CNI ADD may start), before the launch ends. */
+  onNetnsPinned?: () => void;
   sysctls?: Record<string, string>;
   signal?: AbortSignal;
 }
@@ -126,11 +135,13 @@ export async function launchInfra(l: InfraLaunch): Promise<number> {
       "pod infra needs nsenter, unshare and setpriv (util-linux) and busybox on the host",
     );
   const sysctls = sysctlFiles(l.sysctls ?? {}, l.modes);
-  const procs = await prepareInfraCgroup(l.cgroupMode, l.cgroupsPath);
+  const procs = prepareInfraCgroup(l.cgroupMode, l.cgroupsPath);
   const argv: string[] = [];
   if (l.netnsPath) argv.push(t.nsenter, `--net=${l.netnsPath}`);
+  const ownNetns = l.modes.network === "pod" && !l.netnsPath;
+  const pin = ownNetns && l.pinNetnsPath !== undefined;
   const flags = [
-    ...(l.modes.network === "pod" && !l.netnsPath ? ["--net"] : []),
+    ...(pin ? [`--net=${l.pinNetnsPath}`] : ownNetns ? ["--net"] : []),
     ...(l.modes.ipc === "pod" ? ["--ipc"] : []),
     ...(l.modes.uts === "pod" ? ["--uts"] : []),
     ...(l.modes.pid !== "node" ? ["--pid"] : []),
@@ -144,12 +155,21 @@ export async function launchInfra(l: InfraLaunch): Promise<number> {
     SERVIN_PAUSE: l.pausePath,
     SERVIN_SETPRIV: t.setpriv,
     SERVIN_HOSTNAME: l.modes.uts === "pod" ? l.hostname : "",
-    SERVIN_LO: l.modes.network === "pod" && !l.netnsPath ? "1" : "0",
+    // `lo` up in the pod's netns: one the launch made, or (a retry) one it joins that a cut-short launch pinned.
+    SERVIN_LO: l.modes.network === "pod" ? "1" : "0",
+    SERVIN_PINNED: pin ? "1" : "0",
   };
   const child = spawn(cmd, args, { cwd: "/", env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
-  const out: Buffer[] = [];
+  let out = "";
   const err: Buffer[] = [];
-  child.stdout.on("data", (d: Buffer) => out.push(d));
+  let pinned = !pin;
+  child.stdout.setEncoding("utf8").on("data", (d: string) => {
+    out += d;
+    if (!pinned && out.startsWith("netns\n")) {
+      pinned = true;
+      l.onNetnsPinned?.();
+    }
+  });
   child.stderr.on("data", (d: Buffer) => err.length < 16 && err.push(d));
   const onAbort = () => child.kill("SIGKILL");
   l.signal?.addEventListener("abort", onAbort, { once: true });
@@ -158,7 +178,7 @@ export async function launchInfra(l: InfraLaunch): Promise<number> {
       child.once("error", reject);
       child.once("close", (c) => resolve(c));
     });
-    const pid = Number(Buffer.concat(out).toString().trim());
+    const pid = Number((pin ? out.replace(/^netns\n/, "") : out).trim());
     if (code !== 0 || !(pid > 0)) {
       await killInfra(l.cgroupMode, l.cgroupsPath, l.id, 0);
       const why = Buffer.concat(err).toString().trim() || `exit status ${code}`;
@@ -185,40 +205,52 @@ export async function launchInfra(l: InfraLaunch): Promise<number> {
 /**
  * Creates `cgroupsPath` in every hierarchy (v1 cpuset levels get their
  * parent's cpus and mems, or they take no process) and returns the
- * cgroup.procs files the infra joins.
+ * cgroup.procs files the infra joins. Synchronous on purpose: cgroupfs
+ * operations are in-memory (a few µs each, ~0.4 ms for v1's ten hierarchies),
+ * while queued in libuv's four threads they waited behind the pod files' and
+ * CNI records' fsyncs, and the launch, the longest step, started 8+ ms late.
  */
-async function prepareInfraCgroup(mode: CgroupMode, cgroupsPath: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const h of await hierarchies(mode)) {
+function prepareInfraCgroup(mode: CgroupMode, cgroupsPath: string): string[] {
+  return hierarchies(mode).map((h) => {
     const dir = join(h, cgroupsPath);
-    if (basename(h) === "cpuset") await cpusetDir(h, dir);
-    else await mkdir(dir, { recursive: true });
-    out.push(join(dir, "cgroup.procs"));
-  }
-  return out;
+    if (basename(h) === "cpuset") cpusetDir(h, dir);
+    else mkdirSync(dir, { recursive: true });
+    return join(dir, "cgroup.procs");
+  });
 }
 
-async function cpusetDir(root: string, dir: string): Promise<void> {
-  if (dir === root || existsSync(join(dir, "cpuset.cpus"))) {
-    if (dir === root) return;
-  } else {
-    await cpusetDir(root, dirname(dir));
-    await mkdir(dir).catch((e: NodeJS.ErrnoException) => {
-      if (e.code !== "EEXIST") throw e;
-    });
+function cpusetDir(root: string, dir: string): void {
+  if (dir === root) return;
+  if (!existsSync(join(dir, "cpuset.cpus"))) {
+    cpusetDir(root, dirname(dir));
+    try {
+      mkdirSync(dir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    }
   }
   for (const f of ["cpuset.cpus", "cpuset.mems"]) {
-    const mine = (await readFile(join(dir, f), "utf8").catch(() => "")).trim();
+    let mine = "";
+    try {
+      mine = readFileSync(join(dir, f), "utf8").trim();
+    } catch {}
     if (mine !== "") continue;
-    const parent = (await readFile(join(dirname(dir), f), "utf8")).trim();
-    await writeFile(join(dir, f), parent);
+    writeFileSync(join(dir, f), readFileSync(join(dirname(dir), f), "utf8").trim());
   }
 }
 
-async function hierarchies(mode: CgroupMode): Promise<string[]> {
+/** The mounted hierarchies (v1's set is fixed once the host is up: read once). */
+let v1Hierarchies: string[] | undefined;
+function hierarchies(mode: CgroupMode): string[] {
   if (mode === "v2") return [CGROUP_ROOT];
-  const names = await readdir(CGROUP_ROOT).catch(() => [] as string[]);
-  return names.map((n) => join(CGROUP_ROOT, n)).filter((d) => existsSync(join(d, "cgroup.procs")));
+  if (v1Hierarchies) return v1Hierarchies;
+  let names: string[] = [];
+  try {
+    names = readdirSync(CGROUP_ROOT);
+  } catch {}
+  const found = names.map((n) => join(CGROUP_ROOT, n)).filter((d) => existsSync(join(d, "cgroup.procs")));
+  if (found.length > 0) v1Hierarchies = found;
+  return found;
 }
 
 /** The process's comm, or undefined when it is gone or a zombie. */
@@ -244,7 +276,7 @@ export async function isLiveProcessInfra(pid: number, id: string, pausePath: str
 /** Every live process of the infra: its cgroup's members, else (a launch cut short) the marked chain. */
 async function infraPids(mode: CgroupMode, cgroupsPath: string, id: string, pid: number): Promise<number[]> {
   const found = new Set<number>();
-  for (const h of await hierarchies(mode)) {
+  for (const h of hierarchies(mode)) {
     const text = await readFile(join(h, cgroupsPath, "cgroup.procs"), "utf8").catch(() => "");
     for (const p of text.split("\n")) if (Number(p) > 0) found.add(Number(p));
     if (text !== "") break;

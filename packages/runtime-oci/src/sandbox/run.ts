@@ -1,4 +1,8 @@
-/** RunPodSandbox: pod files, the netns, /dev/shm, then CNI ADD beside the infra container (catatonit -P under conmon + runc) holding the pod's namespaces. */
+/**
+ * RunPodSandbox: the infra (catatonit started directly, pinning the pod's netns itself, or an
+ * infra container under conmon + runc), the pod files, /dev/shm and CNI ADD, each as early as
+ * what it needs allows.
+ */
 import { copyFile, mkdir, rm, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import type { PodSandboxNetworkStatus } from "@servin/cri-types";
@@ -17,17 +21,24 @@ import { killInfra, launchInfra, sysctlFiles } from "./_infra.js";
 import { networkStatus, podRuntimeConfig, usesCni } from "./_network.js";
 import { derivedState, infraCgroup, monitorCgroup, type SandboxState } from "./_state.js";
 
-/** Pod files are bind-mounted read-only into containers of any user, and outlive us with them: fsynced. */
-const POD_FILE = { mode: 0o644 };
+/**
+ * Pod files are bind-mounted read-only into containers of any user. Written atomically, not
+ * fsynced: they outlive a restart of servin in the page cache, and a host crash ends the pod
+ * with them (after a reboot it is NOTREADY, and kubelet makes a new sandbox with new files).
+ */
+const POD_FILE = { mode: 0o644, sync: false };
 /** The bundle lives in the runtime state dir, gone with the containers after a host crash: no fsync (saves ms per create). */
 const BUNDLE_FILE = { mode: 0o644, sync: false };
 
 /**
- * `signal` is checked between the steps (pod files, netns, /dev/shm, spec
- * write, then CNI ADD beside conmon + runtime create + start) and cuts the
- * wait for `runtime create` and the plugins short; when it aborts, the infra
- * is killed and every undo step runs before the cancellation error is thrown,
- * so nothing of the pod is left.
+ * A directly started infra begins at once, side by side with the pod files and
+ * /dev/shm: it pins the CNI netns itself (`unshare --net=FILE`) and CNI ADD
+ * starts the moment it is pinned, while the infra joins its cgroup. An infra
+ * container waits for the files and the netns (its spec names them), then
+ * starts beside CNI ADD. `signal` is checked between the steps and cuts the
+ * waits for the launch, `runtime create` and the plugins short; when it aborts,
+ * the infra is killed and every undo step runs before the cancellation error
+ * is thrown, so nothing of the pod is left.
  */
 export async function runSandbox(
   ctx: OciContext,
@@ -71,13 +82,15 @@ export async function runSandbox(
       cleanup.add("runSandbox: unmounting /dev/shm", () => removeTree(paths.podRun(ctx, id)));
     const bundle = paths.bundle(ctx, id);
     cleanup.add("runSandbox: removing bundle", () => removeTree(bundle));
-    // The pod files (three fsyncs), the pinned netns, /dev/shm and the bundle dir do not depend on each other.
-    const [netns] = await settleAll([
-      cni?.createNetns(id),
+    // The pod files (fsynced), /dev/shm and the bundle dir do not depend on each other, nor on the infra.
+    // With CNI the hosts file is written once, after ADD, with the pod's IPs.
+    const podFiles = () => [
       atomicWriteFile(state.files.hostname, `${state.hostname}\n`, POD_FILE),
       state.modes.network === "node"
         ? copyFile("/etc/hosts", state.files.hosts)
-        : atomicWriteFile(state.files.hosts, renderHosts(state.hostname), POD_FILE),
+        : cni
+          ? undefined
+          : atomicWriteFile(state.files.hosts, renderHosts(state.hostname), POD_FILE),
       // No DNS config: the host's resolv.conf, as containerd does.
       resolv === undefined
         ? copyFile("/etc/resolv.conf", state.files.resolvConf).catch(() =>
@@ -86,21 +99,16 @@ export async function runSandbox(
         : atomicWriteFile(state.files.resolvConf, resolv, POD_FILE),
       state.modes.ipc === "pod" ? mountShm(state.shmPath) : undefined,
       direct ? undefined : mkdir(join(bundle, "rootfs"), { recursive: true }),
-    ]);
-    if (netns) state.netns = netns;
-    checkpoint(signal, what);
-
-    const startInfra = direct
-      ? startProcessInfra(ctx, sandbox, state, cleanup, signal)
-      : await prepareRuntimeInfra(ctx, sandbox, state, seccomp.localhost, cleanup, signal);
-    // The netns exists (the infra joins it); CNI ADD configures it while the infra starts:
-    // the pause process never looks at the network, so the two overlap.
-    const attach = async (): Promise<PodSandboxNetworkStatus | undefined> => {
-      if (!cni || !state.netns) return undefined;
+    ];
+    // CNI ADD configures the netns while the infra starts: the pause process never looks at the network.
+    // With the netns pinned by the infra, setup writes its record while the infra starts.
+    const attach = async (netnsReady?: Promise<unknown>): Promise<PodSandboxNetworkStatus | undefined> => {
+      if (!cni) return undefined;
       const meta = sandbox.config.metadata;
       const { ips } = await cni.setup({
         id,
-        netnsPath: state.netns,
+        netnsPath: state.netns as string,
+        ...(netnsReady ? { netnsReady } : {}),
         pod: { podName: meta.name, podNamespace: meta.namespace ?? "", podUid: meta.uid ?? "" },
         runtimeConfig: podRuntimeConfig(sandbox.config),
         ...(signal ? { signal } : {}),
@@ -110,8 +118,49 @@ export async function runSandbox(
       return networkStatus(ips);
     };
     // setup() undoes a failed ADD itself; this undoes a completed one, first of all the undo steps.
-    if (cni) cleanup.add("runSandbox: tearing down the pod network", () => cni.teardown(id));
-    const [pid, network] = await settleAll([startInfra(), attach()]);
+    const undoAttach = () => {
+      if (cni) cleanup.add("runSandbox: tearing down the pod network", () => cni.teardown(id));
+    };
+
+    let pid: number;
+    let network: PodSandboxNetworkStatus | undefined;
+    if (direct) {
+      // The netns is pinned by the infra's own first process, or joined when a retry finds it pinned.
+      let pin: string | undefined;
+      if (cni) {
+        const mount = await cni.netnsMountPoint(id);
+        state.netns = mount.path;
+        if (!mount.pinned) pin = mount.path;
+      }
+      checkpoint(signal, what);
+      let pinned: () => void = () => {};
+      let notPinned: (err: unknown) => void = () => {};
+      const netnsReady = new Promise<void>((resolve, reject) => {
+        pinned = resolve;
+        notPinned = reject;
+      });
+      netnsReady.catch(() => {});
+      if (!pin) pinned();
+      const infra = startProcessInfra(ctx, sandbox, state, cleanup, signal, pin, pinned)().then(
+        (p) => {
+          pinned();
+          return p;
+        },
+        (err: unknown) => {
+          notPinned(err);
+          throw err;
+        },
+      );
+      undoAttach();
+      [pid, network] = await settleAll([infra, attach(netnsReady), ...podFiles()]);
+    } else {
+      const [netns] = await settleAll([cni?.createNetns(id), ...podFiles()]);
+      if (netns) state.netns = netns;
+      checkpoint(signal, what);
+      const startInfra = await prepareRuntimeInfra(ctx, sandbox, state, seccomp.localhost, cleanup, signal);
+      undoAttach();
+      [pid, network] = await settleAll([startInfra(), attach()]);
+    }
     state.pid = pid;
     // The last moment a cancellation can still undo everything: after the return the core owns the pod.
     checkpoint(signal, what);
@@ -122,13 +171,19 @@ export async function runSandbox(
   }
 }
 
-/** catatonit started directly in the pod's namespaces and cgroup (_infra.ts); undone by killing it and removing its cgroups. */
+/**
+ * catatonit started directly in the pod's namespaces and cgroup (_infra.ts), pinning the
+ * netns at `pinNetnsPath` when given (`onNetnsPinned` then says when); undone by killing it
+ * and removing its cgroups.
+ */
 function startProcessInfra(
   ctx: OciContext,
   sandbox: SandboxRecord,
   state: SandboxState,
   cleanup: Cleanup,
   signal?: AbortSignal,
+  pinNetnsPath?: string,
+  onNetnsPinned?: () => void,
 ): () => Promise<number> {
   const id = sandbox.id;
   const cgroup = infraCgroup(state, id);
@@ -144,7 +199,8 @@ function startProcessInfra(
       pausePath: ctx.pausePath,
       cgroupMode: ctx.cgroupMode,
       cgroupsPath: cgroup,
-      ...(state.netns ? { netnsPath: state.netns } : {}),
+      ...(pinNetnsPath ? { pinNetnsPath } : state.netns ? { netnsPath: state.netns } : {}),
+      ...(onNetnsPinned ? { onNetnsPinned } : {}),
       ...(sandbox.config.linux?.sysctls ? { sysctls: sandbox.config.linux.sysctls } : {}),
       ...(signal ? { signal } : {}),
     });
