@@ -1,6 +1,7 @@
 /** The pod infra without conmon and runc: catatonit started directly in the pod's namespaces and cgroup. */
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import type { CriError } from "@servin/cri-types";
 import type { ContainerRecord, SandboxRecord } from "@servin/runtime-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -108,6 +109,14 @@ describe.skipIf(!real.ok)(
       expect(await exec(s, ["cat", "/proc/sys/net/ipv4/ip_unprivileged_port_start"])).toBe("80\n");
       expect(await exec(s, ["cat", "/proc/1/cmdline"])).toMatch(/catatonit\0-P\0$/);
       expect(await exec(s, ["cat", "/sys/class/net/lo/operstate"])).toMatch(/^(unknown|up)\n$/);
+      // The launch mounted the pod's /dev/shm: a 64 MiB tmpfs, nosuid,nodev,noexec, the containers' /dev/shm.
+      const shm = (s.backendState as { shmPath: string }).shmPath;
+      const line = readFileSync("/proc/self/mountinfo", "utf8")
+        .split("\n")
+        .find((l) => l.split(" ")[4] === shm);
+      expect(line).toMatch(/ rw,nosuid,nodev,noexec\S* - tmpfs shm rw,size=65536k/);
+      await exec(s, ["sh", "-c", "echo shared > /dev/shm/mark"]);
+      expect(readFileSync(join(shm, "mark"), "utf8")).toBe("shared\n");
       // Pod stats read the pod cgroup, which holds the infra too.
       expect((await h.backend.sandboxStats(s)).process?.processCount?.value).toBeGreaterThan(0);
     });

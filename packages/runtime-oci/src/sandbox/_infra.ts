@@ -6,7 +6,7 @@
  * its own), in the cgroup `<pod cgroup>/<id>`.
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { CriError } from "@servin/cri-types";
@@ -22,6 +22,8 @@ const KILL_WAIT_MS = 10_000;
 const EXEC_WAIT_ROUNDS = 5_000;
 /** Marks every process of the launch chain, so a launch a crash cut short is found by its environment. */
 const MARK = "SERVIN_POD_INFRA";
+/** The pod's /dev/shm size, as mountShm's (and containerd's): 64 MiB. */
+const SHM_BYTES = 64 << 20;
 
 /**
  * Run by busybox sh inside the new namespaces, before any fork: only builtins
@@ -32,6 +34,8 @@ const MARK = "SERVIN_POD_INFRA";
  * quiet spell waits out an RCU grace period, ~10 ms here: ADD runs meanwhile),
  * sets the hostname and the sysctls, forks catatonit without capabilities and
  * with no_new_privs, brings `lo` up in a netns it made (busybox's `ip` applet),
+ * mounts the pod's /dev/shm tmpfs (busybox's `mount`: one spawn fewer from the
+ * server, whose event loop each fork blocks for ms),
  * and prints catatonit's host pid ($! is in the shell's namespace: the host's).
  * Arguments: cgroup.procs files, "--", then sysctl file/value pairs.
  */
@@ -42,6 +46,7 @@ if [ -n "$SERVIN_HOSTNAME" ]; then echo "$SERVIN_HOSTNAME" > /proc/sys/kernel/ho
 while [ $# -gt 1 ]; do echo "$2" > "$1" || { echo "sysctl $1: cannot write \\"$2\\"" >&2; exit 1; }; shift 2; done
 "$SERVIN_SETPRIV" --no-new-privs --inh-caps=-all --ambient-caps=-all --bounding-set=-all "$SERVIN_PAUSE" -P </dev/null >/dev/null 2>&1 &
 if [ "$SERVIN_LO" = 1 ]; then ip link set lo up; fi
+if [ -n "$SERVIN_SHM" ]; then mount -t tmpfs -o "nosuid,nodev,noexec,mode=1777,size=$SERVIN_SHM_BYTES" shm "$SERVIN_SHM"; fi
 echo $!`;
 
 interface Tools {
@@ -78,6 +83,8 @@ export interface InfraLaunch {
   pinNetnsPath?: string;
   /** Called once the netns at `pinNetnsPath` is pinned (CNI ADD may start), before the launch ends. */
   onNetnsPinned?: () => void;
+  /** Where the launch mounts the pod's /dev/shm (a tmpfs of SHM_BYTES), unless one is mounted there already (a retry). */
+  shmPath?: string;
   sysctls?: Record<string, string>;
   signal?: AbortSignal;
 }
@@ -158,6 +165,8 @@ export async function launchInfra(l: InfraLaunch): Promise<number> {
     // `lo` up in the pod's netns: one the launch made, or (a retry) one it joins that a cut-short launch pinned.
     SERVIN_LO: l.modes.network === "pod" ? "1" : "0",
     SERVIN_PINNED: pin ? "1" : "0",
+    SERVIN_SHM: l.shmPath && !isMountPoint(l.shmPath) ? l.shmPath : "",
+    SERVIN_SHM_BYTES: String(SHM_BYTES),
   };
   const child = spawn(cmd, args, { cwd: "/", env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
@@ -237,6 +246,12 @@ function cpusetDir(root: string, dir: string): void {
     if (mine !== "") continue;
     writeFileSync(join(dir, f), readFileSync(join(dirname(dir), f), "utf8").trim());
   }
+}
+
+/** Makes `path` when missing, and says whether something is mounted on it (another device than its parent's). */
+function isMountPoint(path: string): boolean {
+  mkdirSync(path, { recursive: true });
+  return statSync(path).dev !== statSync(dirname(path)).dev;
 }
 
 /** The mounted hierarchies (v1's set is fixed once the host is up: read once). */

@@ -97,7 +97,8 @@ export async function runSandbox(
             atomicWriteFile(state.files.resolvConf, "", POD_FILE),
           )
         : atomicWriteFile(state.files.resolvConf, resolv, POD_FILE),
-      state.modes.ipc === "pod" ? mountShm(state.shmPath) : undefined,
+      // The direct infra's launch mounts it (one spawn from the server fewer).
+      state.modes.ipc === "pod" && !direct ? mountShm(state.shmPath) : undefined,
       direct ? undefined : mkdir(join(bundle, "rootfs"), { recursive: true }),
     ];
     // CNI ADD configures the netns while the infra starts: the pause process never looks at the network.
@@ -201,6 +202,7 @@ function startProcessInfra(
       cgroupsPath: cgroup,
       ...(pinNetnsPath ? { pinNetnsPath } : state.netns ? { netnsPath: state.netns } : {}),
       ...(onNetnsPinned ? { onNetnsPinned } : {}),
+      ...(state.modes.ipc === "pod" ? { shmPath: state.shmPath } : {}),
       ...(sandbox.config.linux?.sysctls ? { sysctls: sandbox.config.linux.sysctls } : {}),
       ...(signal ? { signal } : {}),
     });
