@@ -679,17 +679,26 @@ async function main(): Promise<number> {
         const cc = churns.find((x) => x.side === "containerd");
         const growth = (x?: ChurnMemory) => (x ? x.pssMb.end - x.pssMb.afterWarmup : undefined);
         const heapGrowth = (x?: ChurnMemory) => (x?.heapMb ? x.heapMb.end - x.heapMb.afterWarmup : undefined);
-        const g = growth(sc);
+        const anonGrowth = (x?: ChurnMemory) => (x ? x.anonMb.end - x.anonMb.afterWarmup : undefined);
+        const g = anonGrowth(sc);
         const h = heapGrowth(sc);
         goals.push(
           {
             part: "memory",
-            operation: `churn of ${CHURN} pods: daemon PSS growth after a warm-up of ${sc?.warmup ?? "?"} (${fmt(sc?.pssMb.afterWarmup)} → ${fmt(sc?.pssMb.end)} MB)`,
+            operation: `churn of ${CHURN} pods: daemon anonymous PSS growth after a warm-up of ${sc?.warmup ?? "?"} (${fmt(sc?.anonMb.afterWarmup)} → ${fmt(sc?.anonMb.end)} MB)`,
             unit: "MB",
             servin: g,
-            containerd: growth(cc),
+            containerd: anonGrowth(cc),
             goal: `< ${CHURN_GROWTH_LIMIT_MB} MB`,
             ...(g !== undefined ? { met: g < CHURN_GROWTH_LIMIT_MB } : {}),
+          },
+          {
+            part: "memory",
+            operation: `churn of ${CHURN} pods: daemon PSS growth, file pages included (their share moves with other node processes) (${fmt(sc?.pssMb.afterWarmup)} → ${fmt(sc?.pssMb.end)} MB)`,
+            unit: "MB",
+            servin: growth(sc),
+            containerd: growth(cc),
+            goal: "",
           },
           {
             part: "memory",
@@ -701,10 +710,10 @@ async function main(): Promise<number> {
           },
           {
             part: "memory",
-            operation: `churn of ${CHURN} pods: daemon PSS slope over the samples after the warm-up (least squares)`,
+            operation: `churn of ${CHURN} pods: daemon anonymous PSS slope over the samples after the warm-up (least squares)`,
             unit: "MB / 1000 pods",
-            servin: sc?.pssSlopeMbPer1000,
-            containerd: cc?.pssSlopeMbPer1000,
+            servin: sc?.anonSlopeMbPer1000,
+            containerd: cc?.anonSlopeMbPer1000,
             goal: "",
           },
         );

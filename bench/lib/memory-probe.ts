@@ -40,12 +40,19 @@ export interface ChurnMemory {
   /** Pods churned before, unmeasured: the allocator's and V8's high-water marks are reached there. */
   warmup: number;
   pssMb: { start: number; afterWarmup: number; end: number };
+  /**
+   * The anonymous part of that PSS (heap, stacks, malloc): the daemon's own memory. The rest is file
+   * pages (node's binary) whose share moves by MBs when other node processes start or end.
+   */
+  anonMb: { start: number; afterWarmup: number; end: number };
   /** V8 heap used after a full GC (only for a daemon with an inspector). */
   heapMb?: { afterWarmup: number; end: number };
   /** Settled readings every tenth of the measured churn (pods counted from the start, warm-up included). */
-  samples: Array<{ pods: number; pssMb: number; heapMb?: number }>;
+  samples: Array<{ pods: number; pssMb: number; anonMb: number; heapMb?: number }>;
   /** Least-squares slope of PSS over the measured samples, per 1,000 pods: ≈ 0 on a plateau. */
   pssSlopeMbPer1000: number;
+  /** The same for the anonymous part. */
+  anonSlopeMbPer1000: number;
   seconds: number;
 }
 
@@ -181,7 +188,11 @@ export async function churnMemory(
     await sleep(3000);
     const heap = opts.inspector ? await heapAfterGc(opts.inspector) : undefined;
     await sleep(500);
-    return { pss: pssKb(side.pid) / 1024, heap: heap === undefined ? undefined : heap / 2 ** 20 };
+    return {
+      pss: pssKb(side.pid) / 1024,
+      anon: pssKb(side.pid, "Pss_Anon") / 1024,
+      heap: heap === undefined ? undefined : heap / 2 ** 20,
+    };
   };
   try {
     await client.call("PullImage", { image: { image: STATUS_SCALE_IMAGE } });
@@ -194,6 +205,7 @@ export async function churnMemory(
       samples.push({
         pods: 0,
         pssMb: start.pss,
+        anonMb: start.anon,
         ...(start.heap !== undefined ? { heapMb: start.heap } : {}),
       });
     for (let i = 0; i < total; i++) {
@@ -203,23 +215,30 @@ export async function churnMemory(
       if (done === warmup || (done > warmup && ((done - warmup) % every === 0 || done === total))) {
         const r = await settle();
         if (done === warmup) afterWarmup = r;
-        samples.push({ pods: done, pssMb: r.pss, ...(r.heap !== undefined ? { heapMb: r.heap } : {}) });
+        samples.push({
+          pods: done,
+          pssMb: r.pss,
+          anonMb: r.anon,
+          ...(r.heap !== undefined ? { heapMb: r.heap } : {}),
+        });
       }
       if (done % 100 === 0)
         opts.log?.(`${side.name}: churn ${done}/${total}, PSS ${(pssKb(side.pid) / 1024).toFixed(1)} MB`);
     }
     const last = samples.at(-1);
-    const endReading = last ? { pss: last.pssMb, heap: last.heapMb } : start;
+    const endReading = last ? { pss: last.pssMb, anon: last.anonMb, heap: last.heapMb } : start;
     return {
       side: side.name,
       pods,
       warmup,
       pssMb: { start: start.pss, afterWarmup: afterWarmup.pss, end: endReading.pss },
+      anonMb: { start: start.anon, afterWarmup: afterWarmup.anon, end: endReading.anon },
       ...(afterWarmup.heap !== undefined && endReading.heap !== undefined
         ? { heapMb: { afterWarmup: afterWarmup.heap, end: endReading.heap } }
         : {}),
       samples,
       pssSlopeMbPer1000: slope(samples.map((x) => [x.pods, x.pssMb])) * 1000,
+      anonSlopeMbPer1000: slope(samples.map((x) => [x.pods, x.anonMb])) * 1000,
       seconds: (Date.now() - t0) / 1000,
     };
   } finally {
