@@ -202,6 +202,26 @@ describe.skipIf(missing !== undefined)("oci backend with CNI (real runc + plugin
     expect(bridgeVeths().join("\n")).not.toContain(bad.id.slice(0, 8));
   }, 60_000);
 
+  it("a Run that finds the pod's netns pinned already (a retry after a cut-short launch) joins it, lo up", async () => {
+    const s = sandboxRecord();
+    pods.push(s);
+    const path = join(h.stateDir, "netns", s.id);
+    await mkdir(join(h.stateDir, "netns"), { recursive: true });
+    writeFileSync(path, "");
+    execFileSync("unshare", [`--net=${path}`, "true"]); // pinned, lo still down
+    const inode = execFileSync("stat", ["-c", "%i", path], { encoding: "utf8" });
+    await runPod(h.backend, s);
+    const pid = (s.backendState as { pid: number }).pid;
+    expect((s.backendState as { netns?: string }).netns).toBe(path);
+    expect(execFileSync("stat", ["-L", "-c", "%i", `/proc/${pid}/ns/net`], { encoding: "utf8" })).toBe(inode);
+    const links = execFileSync("nsenter", [`--net=${path}`, "ip", "-br", "link"], { encoding: "utf8" });
+    expect(links).toMatch(/^lo\s+UNKNOWN/m);
+    expect(links).toMatch(/^eth0@\S+\s+UP/m);
+    await h.backend.removeSandbox(s);
+    expect(await removalsSettled(h)).toEqual([]);
+    expect(netnsMounted(path)).toBe(false);
+  }, 60_000);
+
   it("Remove without Stop releases the IP, the portmap rules and the netns", async () => {
     const s = await webPod(await freePort());
     const ip = (await h.backend.inspectSandbox(s)).network?.ip;
