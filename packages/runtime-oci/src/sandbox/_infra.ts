@@ -268,9 +268,20 @@ function hierarchies(mode: CgroupMode): string[] {
   return found;
 }
 
-/** The process's comm, or undefined when it is gone or a zombie. */
+/**
+ * The process's comm, or undefined when it is gone or a zombie. Read synchronously, like the
+ * cgroup.procs files below: procfs and cgroupfs answer from memory in µs, and Stop polls them
+ * every ms beside CNI DEL, whose own file steps must not queue behind them in libuv's pool.
+ */
 async function liveComm(pid: number): Promise<string | undefined> {
-  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
+  return commOf(pid);
+}
+
+function commOf(pid: number): string | undefined {
+  let stat = "";
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {}
   const close = stat.lastIndexOf(")");
   if (close < 0) return undefined;
   const state = stat.charAt(close + 2);
@@ -288,15 +299,20 @@ export async function isLiveProcessInfra(pid: number, id: string, pausePath: str
   return comm === basename(pausePath).slice(0, 15) && cgroup.includes(id);
 }
 
-/** Every live process of the infra: its cgroup's members, else (a launch cut short) the marked chain. */
+/**
+ * Every live process of the infra: its cgroup's members, else (a launch cut short) the marked
+ * chain. The launch joins the hierarchies in their order, so a process in any of them is in
+ * the first: one cgroup.procs read per poll, not ten once the infra is gone.
+ */
 async function infraPids(mode: CgroupMode, cgroupsPath: string, id: string, pid: number): Promise<number[]> {
   const found = new Set<number>();
-  for (const h of hierarchies(mode)) {
-    const text = await readFile(join(h, cgroupsPath, "cgroup.procs"), "utf8").catch(() => "");
-    for (const p of text.split("\n")) if (Number(p) > 0) found.add(Number(p));
-    if (text !== "") break;
-  }
-  if (pid > 0 && (await liveComm(pid)) !== undefined && found.size === 0) found.add(pid);
+  const first = hierarchies(mode)[0];
+  let text = "";
+  try {
+    if (first) text = readFileSync(join(first, cgroupsPath, "cgroup.procs"), "utf8");
+  } catch {}
+  for (const p of text.split("\n")) if (Number(p) > 0) found.add(Number(p));
+  if (pid > 0 && commOf(pid) !== undefined && found.size === 0) found.add(pid);
   if (pid === 0) {
     // Half-created (the pid was never recorded): also the launch chain before it joined the cgroup.
     for (const name of await readdir("/proc").catch(() => [] as string[])) {
@@ -305,9 +321,7 @@ async function infraPids(mode: CgroupMode, cgroupsPath: string, id: string, pid:
       if (env.includes(`\0${MARK}=${id}\0`) || env.startsWith(`${MARK}=${id}\0`)) found.add(Number(name));
     }
   }
-  const live: number[] = [];
-  for (const p of found) if ((await liveComm(p)) !== undefined) live.push(p);
-  return live;
+  return [...found].filter((p) => commOf(p) !== undefined);
 }
 
 /**
