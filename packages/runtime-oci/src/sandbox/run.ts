@@ -82,8 +82,8 @@ export async function runSandbox(
       cleanup.add("runSandbox: unmounting /dev/shm", () => removeTree(paths.podRun(ctx, id)));
     const bundle = paths.bundle(ctx, id);
     cleanup.add("runSandbox: removing bundle", () => removeTree(bundle));
-    // The pod files (fsynced), /dev/shm and the bundle dir do not depend on each other, nor on the infra.
-    // With CNI the hosts file is written once, after ADD, with the pod's IPs.
+    // The pod files, an infra container's /dev/shm and its bundle dir depend neither on each other nor
+    // on a direct infra. With CNI the hosts file is written once, after ADD, with the pod's IPs.
     const podFiles = () => [
       atomicWriteFile(state.files.hostname, `${state.hostname}\n`, POD_FILE),
       state.modes.network === "node"
