@@ -35,11 +35,6 @@ export interface MonitorCreateOptions {
    */
   ready?: Promise<unknown>;
   /**
-   * A program conmon runs (with these arguments, no environment) once the
-   * container has exited and its exit file is written; absent: none.
-   */
-  exitCommand?: { path: string; args: string[] };
-  /**
    * Aborting it while the runtime's create runs kills conmon and everything
    * under it, waits until they are gone, and rejects with the cancellation
    * error; once the pid was reported it has no effect.
@@ -118,10 +113,6 @@ export function createConmonMonitor(opts: {
         "--persist-dir",
         c.bundle,
       ];
-      if (c.exitCommand) {
-        args.push("--exit-command", c.exitCommand.path);
-        for (const a of c.exitCommand.args) args.push("--exit-command-arg", a);
-      }
       if (c.terminal) args.push("-t");
       if (c.stdin) args.push("-i");
       if (c.stdin && c.leaveStdinOpen) args.push("--leave-stdin-open");

@@ -1,6 +1,5 @@
 /** StartContainer: the rootfs mount, conmon + `runtime create`, then `runtime start` — the process is made here, as containerd does. */
-import { constants } from "node:fs";
-import { access, unlink } from "node:fs/promises";
+import { unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { CriError, nowNanos, type UnixNanos } from "@servin/cri-types";
 import type { BackendState, ContainerRecord, SandboxRecord } from "@servin/runtime-core";
@@ -135,7 +134,6 @@ async function spawn(
       await unlink(join(paths.socketDir(ctx), id)).catch(() => {});
       ctx.exits.forget(id);
     });
-    const umount = await umountPath();
     const created = await ctx.monitor.create({
       cgroupProcs: await prepareMonitorCgroup(ctx.cgroupMode, monitorCgroup(sandboxState(ctx, sandbox))),
       id,
@@ -151,9 +149,6 @@ async function spawn(
       stdin: config.stdin === true,
       leaveStdinOpen: config.stdinOnce !== true,
       ready: mounted,
-      // The rootfs goes when the container exits (as containerd unmounts at task exit), by conmon:
-      // RemoveContainer's cleanup then finds nothing mounted and forks no umount from this process.
-      ...(umount ? { exitCommand: { path: umount, args: [state.rootfs] } } : {}),
       ...(signal ? { signal } : {}),
     });
     next.rootfsMode = await mounted;
@@ -170,22 +165,4 @@ async function spawn(
     }
     throw err;
   }
-}
-
-let umountFound: Promise<string | undefined> | undefined;
-/** umount(8) on this host, looked up once; undefined when there is none (the cleanup unmounts then). */
-function umountPath(): Promise<string | undefined> {
-  umountFound ??= (async () => {
-    for (const p of ["/usr/bin/umount", "/bin/umount", "/usr/sbin/umount", "/sbin/umount"]) {
-      if (
-        await access(p, constants.X_OK).then(
-          () => true,
-          () => false,
-        )
-      )
-        return p;
-    }
-    return undefined;
-  })();
-  return umountFound;
 }
