@@ -23,19 +23,28 @@ export interface CallScope {
  * so that the server can end every in-flight call on forced shutdown.
  */
 export function openCallScope(call: CancellableCall, registry: Set<CallScope>, longLived = false): CallScope {
-  const controller = new AbortController();
-  let timer: NodeJS.Timeout | undefined;
+  // The AbortController is made when someone asks for the signal: status and list calls never do,
+  // and making one was a measurable share of such a call.
+  let controller: AbortController | undefined;
+  let reason: CriError | undefined;
   let disposed = false;
 
   const scope: CallScope = {
-    signal: controller.signal,
+    get signal() {
+      if (!controller) {
+        controller = new AbortController();
+        if (reason) controller.abort(reason);
+      }
+      return controller.signal;
+    },
     longLived,
-    abort(reason) {
-      if (!controller.signal.aborted) controller.abort(reason);
+    abort(why) {
+      if (reason) return;
+      reason = why;
+      controller?.abort(why);
     },
     dispose() {
       disposed = true;
-      if (timer) clearTimeout(timer);
       registry.delete(scope);
     },
   };
@@ -43,28 +52,21 @@ export function openCallScope(call: CancellableCall, registry: Set<CallScope>, l
 
   const deadline = call.getDeadline();
   const at = deadline instanceof Date ? deadline.getTime() : deadline;
-  const deadlineExceeded = () => new CriError("DeadlineExceeded", "call deadline exceeded");
 
   // A client whose deadline passes cancels the stream (RST_STREAM CANCEL), exactly as an
   // explicit cancel does, so only the time tells the two apart. The server's deadline is
   // the client's timeout counted from when the request *arrived*, so it lies later than the
   // client's by the request's transit and queueing time (hundreds of ms on a loaded host):
   // a cancel within DEADLINE_SLACK_MS of our deadline is the client's deadline passing.
-  // grpc-js also emits "cancelled" when the stream closes after the answer was sent: the call is
-  // over by then, so build no error (its stack trace was a measurable share of a status call).
+  // The server's own deadline timer (h2/grpc.ts) cancels the call the same way. A "cancelled"
+  // after the call was answered builds no error (its stack trace was a measurable share of a call).
   call.on("cancelled", () => {
-    if (disposed || controller.signal.aborted) return;
+    if (disposed || reason) return;
     scope.abort(
       Date.now() >= at - DEADLINE_SLACK_MS
-        ? deadlineExceeded()
+        ? new CriError("DeadlineExceeded", "call deadline exceeded")
         : new CriError("Aborted", "call cancelled by the client"),
     );
   });
-
-  // Belt and braces: the service learns of the deadline even if no cancel event comes.
-  if (Number.isFinite(at)) {
-    timer = setTimeout(() => scope.abort(deadlineExceeded()), Math.max(0, at - Date.now()));
-    timer.unref();
-  }
   return scope;
 }

@@ -66,7 +66,7 @@ function makeHandler(
     case "events":
       return streamHandler(name, spec.rpc, ctx, true, async (raw, scope, write) => {
         const req = decodeRequest(spec.rpc, raw, "proto");
-        const events = invoke(ctx, spec.rpc, req, scope.signal) as AsyncIterable<unknown>;
+        const events = invoke(ctx, spec.rpc, req, scope) as AsyncIterable<unknown>;
         await forEachUntilAborted(events, scope.signal, (event) =>
           write(encodeResponse(spec.rpc, event as never, "proto")),
         );
@@ -74,7 +74,7 @@ function makeHandler(
     case "list-stream":
       return streamHandler(name, spec.rpc, ctx, false, async (raw, scope, write) => {
         const req = decodeRequest(spec.rpc, raw, "proto");
-        const result = await invoke(ctx, spec.rpc, req, scope.signal);
+        const result = await invoke(ctx, spec.rpc, req, scope);
         const wire = encodeResponse(spec.rpc, result as never, "proto") as WireObject;
         const items = (wire[spec.from] as unknown[] | undefined) ?? [];
         // The CRI wants at least one item per message, so an empty list sends no message at all.
@@ -94,7 +94,7 @@ function unaryHandler(name: string, rpc: RpcName, ctx: HandlerContext): Handler 
     const started = performance.now();
     const run = async () => {
       const req = decodeRequest(rpc, call.request, "proto");
-      let result = await invoke(ctx, rpc, req, scope.signal);
+      let result = await invoke(ctx, rpc, req, scope);
       if (rpc === "version") {
         // The same service answers both packages; only the API version differs.
         result = { ...(result as VersionResponse), ...ctx.versionInfo, runtimeApiVersion: ctx.apiVersion };
@@ -165,9 +165,17 @@ async function forEachUntilAborted<T>(
   }
 }
 
-/** Calls the service with the call's signal; `transport` lets the service's metrics tell gRPC calls apart. */
-function invoke(ctx: HandlerContext, rpc: RpcName, req: unknown, signal: AbortSignal): unknown {
-  const opts: CallOptions = { signal, transport: "grpc" };
+/**
+ * Calls the service with the call's signal (made only if the service reads it); `transport` lets the
+ * service's metrics tell gRPC calls apart.
+ */
+function invoke(ctx: HandlerContext, rpc: RpcName, req: unknown, scope: CallScope): unknown {
+  const opts: CallOptions = {
+    get signal() {
+      return scope.signal;
+    },
+    transport: "grpc",
+  };
   return dispatchRpc({ runtime: ctx.runtime, image: ctx.images }, rpc, req as never, opts);
 }
 
