@@ -148,6 +148,15 @@ export class H2Stream {
     return this.conn.sendOnStream(this, headerBlock, data, trailerBlock);
   }
 
+  /**
+   * A whole unary gRPC answer: response headers, `message` with its 5-octet gRPC prefix, trailers. When
+   * the windows allow it, all three frames are written into one buffer (one copy of the message).
+   */
+  sendUnary(headerBlock: Buffer, message: Buffer, trailerBlock: Buffer): void {
+    if (this.localClosed) return;
+    this.conn.sendUnaryOnStream(this, headerBlock, message, trailerBlock);
+  }
+
   /** Ends the stream with RST_STREAM (e.g. NO_ERROR after a complete answer to an unfinished request). */
   reset(code: number): void {
     this.conn.resetStream(this, code);
@@ -606,6 +615,58 @@ export class H2ServerConnection {
     return stream.queuedBytes === 0;
   }
 
+  /** @internal H2Stream.sendUnary */
+  sendUnaryOnStream(stream: H2Stream, headerBlock: Buffer, message: Buffer, trailerBlock: Buffer): void {
+    const data = 5 + message.length;
+    const fits =
+      !stream.headersSent &&
+      stream.queue.length === 0 &&
+      data <= this.connSendWindow &&
+      data <= stream.sendWindow &&
+      data <= this.peerMaxFrame &&
+      headerBlock.length <= this.peerMaxFrame &&
+      trailerBlock.length <= this.peerMaxFrame;
+    if (!fits) {
+      const framed = Buffer.allocUnsafe(data);
+      framed[0] = 0;
+      framed.writeUInt32BE(message.length, 1);
+      message.copy(framed, 5);
+      this.sendOnStream(stream, headerBlock, framed, trailerBlock);
+      return;
+    }
+    if (this.closed) return;
+    const total = 3 * FRAME_HEADER + headerBlock.length + data + trailerBlock.length;
+    const buf = Buffer.allocUnsafe(total);
+    let pos = putFrameHeader(buf, 0, headerBlock.length, FrameType.HEADERS, FLAG_END_HEADERS, stream.id);
+    pos += headerBlock.copy(buf, pos);
+    pos = putFrameHeader(buf, pos, data, FrameType.DATA, 0, stream.id);
+    buf[pos] = 0;
+    buf.writeUInt32BE(message.length, pos + 1);
+    pos += 5;
+    pos += message.copy(buf, pos);
+    pos = putFrameHeader(
+      buf,
+      pos,
+      trailerBlock.length,
+      FrameType.HEADERS,
+      FLAG_END_HEADERS | FLAG_END_STREAM,
+      stream.id,
+    );
+    trailerBlock.copy(buf, pos);
+    stream.headersSent = true;
+    stream.sendWindow -= data;
+    this.connSendWindow -= data;
+    this.queueOut(buf);
+    stream.localClosed = true;
+    if (stream.remoteClosed) this.forget(stream);
+    else {
+      // The answer is complete before the request: tell the client to stop sending (§8.1).
+      this.writeFrame(FrameType.RST_STREAM, 0, stream.id, u32(H2Error.NO_ERROR));
+      stream.remoteClosed = true;
+      this.forget(stream);
+    }
+  }
+
   /** Sends what the windows allow of a stream's queued DATA, then its trailers once the queue is empty. */
   private pump(stream: H2Stream): void {
     while (stream.queue.length > 0) {
@@ -688,16 +749,16 @@ export class H2ServerConnection {
   private writeFrame(type: number, flags: number, streamId: number, payload: Buffer): void {
     if (this.closed) return;
     const header = Buffer.allocUnsafe(FRAME_HEADER);
-    header.writeUIntBE(payload.length, 0, 3);
-    header[3] = type;
-    header[4] = flags;
-    header.writeUInt32BE(streamId, 5);
-    this.out.push(header);
-    this.outBytes += FRAME_HEADER;
-    if (payload.length > 0) {
-      this.out.push(payload);
-      this.outBytes += payload.length;
-    }
+    putFrameHeader(header, 0, payload.length, type, flags, streamId);
+    this.queueOut(header);
+    if (payload.length > 0) this.queueOut(payload);
+  }
+
+  /** Queues octets for the flush at the end of this turn. */
+  private queueOut(buf: Buffer): void {
+    if (this.closed) return;
+    this.out.push(buf);
+    this.outBytes += buf.length;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       process.nextTick(this.flush);
@@ -792,6 +853,24 @@ export class H2ServerConnection {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** Writes a frame header at `pos`; answers the position after it. */
+function putFrameHeader(
+  buf: Buffer,
+  pos: number,
+  length: number,
+  type: number,
+  flags: number,
+  streamId: number,
+): number {
+  buf[pos] = (length >>> 16) & 0xff;
+  buf[pos + 1] = (length >>> 8) & 0xff;
+  buf[pos + 2] = length & 0xff;
+  buf[pos + 3] = type;
+  buf[pos + 4] = flags;
+  buf.writeUInt32BE(streamId, pos + 5);
+  return pos + FRAME_HEADER;
+}
 
 function u32(value: number): Buffer {
   const b = Buffer.allocUnsafe(4);

@@ -107,13 +107,14 @@ function httpRefusal(stream: H2Stream, status: string): void {
   stream.send(undefined, undefined, headerBlock([{ name: ":status", value: status }]));
 }
 
+const TIMEOUT_UNIT_MS = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 0.000001 } as const;
+
 /** `grpc-timeout`: at most 8 digits and a unit (gRPC over HTTP2). Milliseconds, or undefined if malformed. */
 export function parseGrpcTimeout(value: string): number | undefined {
   const m = /^(\d{1,8})([HMSmun])$/.exec(value);
   if (!m) return undefined;
   const n = Number(m[1]);
-  const unitMs = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 0.000001 }[m[2] as "H"];
-  return n * unitMs;
+  return n * (TIMEOUT_UNIT_MS[m[2] as keyof typeof TIMEOUT_UNIT_MS] as number);
 }
 
 /** One call: the request as it arrives, then the answer. */
@@ -274,11 +275,11 @@ export class GrpcServerCall {
   /** The whole answer of a unary call: headers, the message and OK, in one write. */
   sendUnary(message: unknown): void {
     if (this.ended) return;
-    const framed = this.frame(message);
-    if (!framed) return;
+    const bytes = this.encode(message);
+    if (!bytes) return;
     this.ended = true;
     this.clearDeadline();
-    this.stream.send(RESPONSE_HEADERS, framed, OK_TRAILERS);
+    this.stream.sendUnary(RESPONSE_HEADERS, bytes, OK_TRAILERS);
   }
 
   /** One message of a server stream; resolves when it may be followed (flow control, socket buffer). */
@@ -314,6 +315,17 @@ export class GrpcServerCall {
   }
 
   private frame(message: unknown): Buffer | undefined {
+    const bytes = this.encode(message);
+    if (!bytes) return undefined;
+    const framed = Buffer.allocUnsafe(5 + bytes.length);
+    framed[0] = 0;
+    framed.writeUInt32BE(bytes.length, 1);
+    bytes.copy(framed, 5);
+    return framed;
+  }
+
+  /** The message's protobuf bytes, or undefined after ending the call (it could not be encoded or is too large). */
+  private encode(message: unknown): Buffer | undefined {
     let bytes: Buffer;
     try {
       bytes = (this.method as GrpcMethod).encode(message);
@@ -331,11 +343,7 @@ export class GrpcServerCall {
       });
       return undefined;
     }
-    const framed = Buffer.allocUnsafe(5 + bytes.length);
-    framed[0] = 0;
-    framed.writeUInt32BE(bytes.length, 1);
-    bytes.copy(framed, 5);
-    return framed;
+    return bytes;
   }
 
   private onReset(): void {
