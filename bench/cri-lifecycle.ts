@@ -582,6 +582,16 @@ async function main(): Promise<number> {
             met: atMost(s, c),
           });
         }
+      // The daemon's CPU time per call: steadier than latency on a shared machine (no goal of its own).
+      for (const op of [...new Set(scale.rows.map((r) => r.op))])
+        goals.push({
+          part: `${n} containers`,
+          operation: op,
+          unit: "daemon CPU µs per call",
+          servin: scale.rows.find((r) => r.op === op && r.side === "servin")?.cpuUs,
+          containerd: scale.rows.find((r) => r.op === op && r.side === "containerd")?.cpuUs,
+          goal: "",
+        });
     });
 
     await part("pull", async () => {
