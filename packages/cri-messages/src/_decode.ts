@@ -431,3 +431,170 @@ export function decodeWith(
   const message = more > 0 ? `${listed.join("; ")}; and ${more} more` : listed.join("; ");
   throw new CriError(code, message, { details: { fields } });
 }
+
+/** What a fast decoder answers for anything it does not plainly accept: the valibot schema then decides. */
+export const FAST_FAIL: unique symbol = Symbol("fast decode: not plainly valid");
+/** Wire → domain for plainly valid input, FAST_FAIL otherwise (never throws on data, never reports). */
+export type FastDecoder = (input: unknown) => unknown;
+
+const fastMessages = { request: new WeakMap<MessageDef<unknown>, FastDecoder>(), response: new WeakMap() };
+const fastKinds = new Map<string, FastDecoder>();
+
+function fastParsed(parse: (input: unknown) => Parsed): FastDecoder {
+  return (input) => {
+    const result = parse(input);
+    return result.ok ? result.value : FAST_FAIL;
+  };
+}
+
+function fastMap(nulFree: boolean, anyValues: boolean): FastDecoder {
+  return (input) => {
+    if (!isObjectLike(input)) return FAST_FAIL;
+    const out: Record<string, string> = Object.create(null);
+    for (const key of Object.keys(input)) {
+      const value = input[key];
+      if (typeof value !== "string") return FAST_FAIL;
+      if (nulFree && (key.includes("\0") || (!anyValues && value.includes("\0")))) return FAST_FAIL;
+      out[key] = value;
+    }
+    return out;
+  };
+}
+
+function fastKind(kind: Kind, side: Side): FastDecoder {
+  switch (kind.type) {
+    case "message":
+      return fastDecoder(kind.message, undefined, side);
+    case "list": {
+      const item = fastKind(kind.item, side);
+      return (input) => {
+        if (!Array.isArray(input)) return FAST_FAIL;
+        const out = new Array<unknown>(input.length);
+        for (let i = 0; i < input.length; i++) {
+          const value = item(input[i]);
+          if (value === FAST_FAIL) return FAST_FAIL;
+          out[i] = value;
+        }
+        return out;
+      };
+    }
+    case "map":
+      return fastMap(side === "request", kind.anyValues === true);
+    case "string":
+      return side === "request"
+        ? (input) => (typeof input === "string" && !input.includes("\0") ? input : FAST_FAIL)
+        : (input) => (typeof input === "string" ? input : FAST_FAIL);
+    case "bool":
+      return (input) => (typeof input === "boolean" ? input : FAST_FAIL);
+    default: {
+      const key =
+        kind.type === "enum"
+          ? `enum:${kind.enum.name}`
+          : kind.type === "int64"
+            ? `int64:${kind.unsigned}`
+            : kind.type;
+      let fast = fastKinds.get(key);
+      if (!fast) {
+        fast = fastParsed(fastScalar(kind));
+        fastKinds.set(key, fast);
+      }
+      return fast;
+    }
+  }
+}
+
+function fastScalar(kind: Kind): (input: unknown) => Parsed {
+  switch (kind.type) {
+    case "enum":
+      return readEnum(kind.enum);
+    case "int32":
+      return integerIn(INT32, "");
+    case "uint32":
+      return integerIn(UINT32, "");
+    case "int64":
+      return integerIn(kind.unsigned ? UINT64 : INT64, "");
+    case "bytes":
+      return readBytes;
+    case "timestamp":
+      return (input) => readTimestamp(input);
+    default:
+      throw new Error(`not a scalar kind: ${kind.type}`);
+  }
+}
+
+interface FastField {
+  readonly f: FieldDef;
+  readonly name: string;
+  readonly keys: readonly string[];
+  readonly inner: FastDecoder;
+  readonly required: boolean;
+  readonly check: ((value: unknown, report: () => void) => void) | undefined;
+}
+
+/**
+ * The fast decoder of a message under an RPC's requirements: the same domain object as
+ * buildMessageSchema's for input that passes it, built by plain code (a status request in well
+ * under a microsecond instead of several through valibot). Anything unusual — a bad value, a
+ * missing required field, two casings of one field, a failed check — answers FAST_FAIL, and the
+ * caller runs the valibot schema, which names every problem (codec.ts). Cached per message and side
+ * when there are no requirements.
+ */
+export function fastDecoder(
+  def: MessageDef<unknown>,
+  requirement: Requirement | undefined,
+  side: Side,
+): FastDecoder {
+  if (requirement === undefined) {
+    const cached = fastMessages[side].get(def);
+    if (cached) return cached;
+  }
+  // Filled after the cache entry exists, so that recursive messages find themselves.
+  const fields: FastField[] = [];
+  const decoder: FastDecoder = (input) => {
+    if (!isObjectLike(input)) return FAST_FAIL;
+    const out: Record<string, unknown> = {};
+    for (const ff of fields) {
+      let raw: unknown;
+      for (const key of ff.keys) {
+        const candidate = input[key];
+        if (candidate !== undefined && candidate !== null) {
+          if (raw !== undefined) return FAST_FAIL;
+          raw = candidate;
+        }
+      }
+      if (raw === undefined) {
+        if (ff.required) return FAST_FAIL;
+        if (!ff.f.optional) out[ff.name] = defaultValue(ff.f.kind);
+        continue;
+      }
+      const value = ff.inner(raw);
+      if (value === FAST_FAIL) return FAST_FAIL;
+      if (ff.required && isMissing(ff.f.kind, value)) return FAST_FAIL;
+      if (ff.check !== undefined) {
+        let bad = false;
+        ff.check(value, () => {
+          bad = true;
+        });
+        if (bad) return FAST_FAIL;
+      }
+      if (!(ff.f.optional && isDefault(ff.f.kind, value))) out[ff.name] = value;
+    }
+    return out;
+  };
+  if (requirement === undefined) fastMessages[side].set(def, decoder);
+  for (const f of def.fields) {
+    const sub = requirement && Object.hasOwn(requirement, f.name) ? requirement[f.name] : undefined;
+    fields.push({
+      f,
+      name: f.name,
+      keys: f.inputKeys,
+      inner:
+        sub && f.kind.type === "message" && Object.keys(sub).length > 0
+          ? fastDecoder(f.kind.message, sub, side)
+          : fastKind(f.kind, side),
+      required: sub !== undefined,
+      check: f.check as FastField["check"],
+    });
+  }
+  return decoder;
+}

@@ -1,6 +1,15 @@
 /** The four conversions transports use: decode/encode requests and responses of any RPC, in JSON or proto form. */
 import { CriError, isCriError } from "@servin/cri-types";
-import { buildMessageSchema, decodeWith, isObjectLike, messageSchema, type Requirement } from "./_decode.js";
+import {
+  buildMessageSchema,
+  decodeWith,
+  FAST_FAIL,
+  type FastDecoder,
+  fastDecoder,
+  isObjectLike,
+  messageSchema,
+  type Requirement,
+} from "./_decode.js";
 import { encodeMessage } from "./_encode.js";
 import type { MessageDef } from "./_schema.js";
 import { isRpcName, type RequestOf, type ResponseOf, RPCS, type RpcName } from "./rpcs.js";
@@ -9,7 +18,13 @@ import { isRpcName, type RequestOf, type ResponseOf, RPCS, type RpcName } from "
 export type WireFormat = "json" | "proto";
 
 type AnySchema = ReturnType<typeof messageSchema>;
-const requestSchemas = new Map<string, AnySchema>();
+/** A message's valibot schema (every problem named) and its fast decoder (plainly valid input only). */
+interface Decoder {
+  readonly schema: AnySchema;
+  readonly fast: FastDecoder;
+}
+const requestDecoders = new Map<string, Decoder>();
+const responseDecoders = new WeakMap<MessageDef<unknown>, Decoder>();
 
 interface UntypedSpec {
   readonly request: MessageDef<unknown>;
@@ -36,21 +51,33 @@ function spec(rpc: RpcName): UntypedSpec {
   return RPCS[rpc] as unknown as UntypedSpec;
 }
 
-function requestSchema(rpc: RpcName, format: WireFormat): AnySchema {
+function requestDecoder(rpc: RpcName, format: WireFormat): Decoder {
   const key = `${rpc}:${format}`;
-  let schema = requestSchemas.get(key);
-  if (!schema) {
+  let decoder = requestDecoders.get(key);
+  if (!decoder) {
     const s = spec(rpc);
-    schema = s.requires
-      ? buildMessageSchema(s.request, s.requires, format, "request")
-      : messageSchema(s.request, "request");
-    requestSchemas.set(key, schema);
+    decoder = {
+      schema: s.requires
+        ? buildMessageSchema(s.request, s.requires, format, "request")
+        : messageSchema(s.request, "request"),
+      fast: fastDecoder(s.request, s.requires, "request"),
+    };
+    requestDecoders.set(key, decoder);
   }
-  return schema;
+  return decoder;
+}
+
+function responseDecoder(def: MessageDef<unknown>): Decoder {
+  let decoder = responseDecoders.get(def);
+  if (!decoder) {
+    decoder = { schema: messageSchema(def, "response"), fast: fastDecoder(def, undefined, "response") };
+    responseDecoders.set(def, decoder);
+  }
+  return decoder;
 }
 
 function decode(
-  schema: AnySchema,
+  decoder: Decoder,
   wire: unknown,
   format: WireFormat,
   side: "request" | "response",
@@ -71,7 +98,11 @@ function decode(
     });
   }
   try {
-    return decodeWith(schema, input, root, code);
+    // Plainly valid input (nearly every call) is decoded by plain code; the rest goes through valibot,
+    // which names every problem. The fast path reads the same keys, so a throwing getter throws there too.
+    const fast = decoder.fast(input);
+    if (fast !== FAST_FAIL) return fast;
+    return decodeWith(decoder.schema, input, root, code);
   } catch (err) {
     if (isCriError(err)) throw err;
     // Hostile input (getters that throw, proxies) must still surface as a CriError.
@@ -100,7 +131,7 @@ function encode(rpc: RpcName, side: "request" | "response", run: () => unknown):
  * req.config.metadata.name; // "web"
  */
 export function decodeRequest<R extends RpcName>(rpc: R, wire: unknown, format: WireFormat): RequestOf<R> {
-  return decode(requestSchema(rpc, format), wire, format, "request", "InvalidArgument") as RequestOf<R>;
+  return decode(requestDecoder(rpc, format), wire, format, "request", "InvalidArgument") as RequestOf<R>;
 }
 
 /**
@@ -144,11 +175,5 @@ export function decodeResponse<R extends RpcName>(rpc: R, wire: unknown, format:
   if (rpc === "version" && format === "json" && isObjectLike(wire) && isObjectLike(wire.version)) {
     input = wire.version;
   }
-  return decode(
-    messageSchema(s.response, "response"),
-    input,
-    format,
-    "response",
-    "Internal",
-  ) as ResponseOf<R>;
+  return decode(responseDecoder(s.response), input, format, "response", "Internal") as ResponseOf<R>;
 }
