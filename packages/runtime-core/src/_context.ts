@@ -53,7 +53,8 @@ export interface RuntimeContext {
   readonly logger: Logger;
   readonly events: EventHub;
   readonly sandboxes: Map<SandboxId, SandboxEntry>;
-  readonly containers: Map<ContainerId, ContainerEntry>;
+  /** Every container, with its pod's kept alongside (ContainerIndex.ofSandbox: no walk over all of them). */
+  readonly containers: ContainerIndex;
   readonly sandboxNames: NameRegistry<SandboxId>;
   readonly containerNames: NameRegistry<ContainerId>;
   /** Aborted by close(): passed to backend creates instead of the caller's signal (see _names.ts). */
@@ -67,6 +68,61 @@ export interface RuntimeContext {
   readonly ownedLogRoot?: string;
   /** Registers background work (abandoned creates, exit handling) that close() waits for. */
   track(work: Promise<unknown>): void;
+}
+
+/**
+ * The containers by ID, and each pod's containers by pod ID, kept by the Map's own set/delete/clear:
+ * every place that adds or removes a container keeps both without knowing of the second.
+ * A container's pod never changes (its record is swapped, its sandboxId stays).
+ *
+ * @example
+ * const index = new ContainerIndex();
+ * index.set(entry.record.id, entry);
+ * index.ofSandbox(entry.record.sandboxId); // Set { entry }
+ */
+export class ContainerIndex extends Map<ContainerId, ContainerEntry> {
+  private readonly bySandbox = new Map<SandboxId, Set<ContainerEntry>>();
+  private static readonly none: ReadonlySet<ContainerEntry> = new Set();
+
+  override set(id: ContainerId, entry: ContainerEntry): this {
+    // Map's constructor calls set() before our field exists: it is only ever called without entries here.
+    const previous = super.get(id);
+    if (previous !== entry) {
+      if (previous !== undefined) this.unlink(previous);
+      const sandboxId = entry.record.sandboxId;
+      let set = this.bySandbox.get(sandboxId);
+      if (set === undefined) {
+        set = new Set();
+        this.bySandbox.set(sandboxId, set);
+      }
+      set.add(entry);
+    }
+    return super.set(id, entry);
+  }
+
+  override delete(id: ContainerId): boolean {
+    const previous = super.get(id);
+    if (previous !== undefined) this.unlink(previous);
+    return super.delete(id);
+  }
+
+  override clear(): void {
+    this.bySandbox.clear();
+    super.clear();
+  }
+
+  /** The containers of one pod, pending ones included, in the order they were added. */
+  ofSandbox(sandboxId: SandboxId): ReadonlySet<ContainerEntry> {
+    return this.bySandbox.get(sandboxId) ?? ContainerIndex.none;
+  }
+
+  private unlink(entry: ContainerEntry): void {
+    const sandboxId = entry.record.sandboxId;
+    const set = this.bySandbox.get(sandboxId);
+    if (set === undefined) return;
+    set.delete(entry);
+    if (set.size === 0) this.bySandbox.delete(sandboxId);
+  }
 }
 
 export function newSandboxEntry(record: SandboxRecord, status: SandboxStatusData): SandboxEntry {
@@ -191,9 +247,7 @@ export function matchesLabels(labels: StringMap | undefined, selector: StringMap
 /** Visible containers of a pod (pending ones excluded). */
 export function containersOf(ctx: RuntimeContext, sandboxId: SandboxId): ContainerEntry[] {
   const out: ContainerEntry[] = [];
-  for (const e of ctx.containers.values()) {
-    if (e.record.sandboxId === sandboxId && !isContainerPending(e.status)) out.push(e);
-  }
+  for (const e of ctx.containers.ofSandbox(sandboxId)) if (!isContainerPending(e.status)) out.push(e);
   return out;
 }
 

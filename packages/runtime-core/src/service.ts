@@ -11,7 +11,7 @@ import type {
 } from "@servin/cri-types";
 import { CriError, InFlight, instrument } from "@servin/cri-types";
 import { type Logger, silentLogger } from "@servin/node-kit";
-import { type RuntimeContext, saveContainer } from "./_context.js";
+import { ContainerIndex, type RuntimeContext, saveContainer } from "./_context.js";
 import { NameRegistry } from "./_names.js";
 import type { ContainerExit, RuntimeBackend } from "./backend.js";
 import { attach } from "./container/attach.js";
@@ -145,7 +145,7 @@ export async function createRuntimeService(options: RuntimeServiceOptions): Prom
     logger,
     events: new EventHub(logger, options.eventBufferSize ?? DEFAULT_EVENT_BUFFER),
     sandboxes: new Map(),
-    containers: new Map(),
+    containers: new ContainerIndex(),
     sandboxNames: new NameRegistry(),
     containerNames: new NameRegistry(),
     lifetime: lifetime.signal,
