@@ -3,6 +3,7 @@
  * shared by every image that has the layer. A snapshot is built under `tmp/`
  * and renamed into place only when complete and verified.
  */
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdir, readdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
@@ -26,6 +27,8 @@ export class SnapshotStore {
   /** Deletions in progress: `has`/`ensure` wait for them, so a half-removed snapshot never counts as present. */
   private readonly deleting = new Map<string, Promise<void>>();
   readonly privileged = process.getuid?.() === 0;
+  /** Whether `tmp/` carries ext4's top-directory attribute (see markTopDirectory); false before init. */
+  spread: Promise<boolean> = Promise.resolve(false);
 
   constructor(root: string) {
     this.dir = join(root, "snapshots");
@@ -37,6 +40,7 @@ export class SnapshotStore {
     // Half-built snapshots of an interrupted run were never renamed into place: drop them.
     await rm(this.tmpDir, { recursive: true, force: true });
     await mkdir(this.tmpDir, { recursive: true, mode: 0o700 });
+    this.spread = markTopDirectory(this.tmpDir);
   }
 
   path(diffId: string): string {
@@ -72,6 +76,7 @@ export class SnapshotStore {
     if (running) return running.catch(() => this.ensure(diffId, source, limits, what, onBytes, beforeCommit));
     const p = (async () => {
       if (await this.has(diffId)) return undefined;
+      await this.spread;
       const tmp = join(this.tmpDir, `${digestHex(diffId)}.${randomBytes(6).toString("hex")}`);
       try {
         const result = await unpackLayerOffThread({
@@ -139,4 +144,20 @@ export class SnapshotStore {
     this.deleting.set(diffId, p);
     return p;
   }
+}
+
+/**
+ * Gives `dir` ext4's top-directory attribute (`chattr +T`), so that each snapshot made in it starts
+ * in a block group of its own choosing (the Orlov allocator spreads top directories) instead of its
+ * parent's. Without it every snapshot lands in the group of the snapshots before it, and on an ext4
+ * without a journal the inode allocator skips each inode freed in the last minutes (ext4's
+ * `recently_deleted`, a buffer lookup per freed inode, for every new file): after `rmi` of an image,
+ * unpacking a layer of 8,000 small files took 3.1 s instead of 0.66 s, nearly all of it in the kernel.
+ * Node has no ioctl, hence e2fsprogs' `chattr`. Elsewhere (no chattr, another filesystem) it answers
+ * false and nothing changes.
+ */
+export function markTopDirectory(dir: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    execFile("chattr", ["+T", dir], { timeout: 5_000 }, (err) => resolve(!err));
+  });
 }
