@@ -267,3 +267,53 @@ describe("what the server owes every client", () => {
     expect(wu?.payload.readUInt32BE(0)).toBeGreaterThan(1024 * 1024);
   });
 });
+
+describe("hostile peers hold bounded memory", () => {
+  it("a flood of empty CONTINUATION frames ends the connection (ENHANCE_YOUR_CALM)", async () => {
+    const empty = frame(CONTINUATION, 0, 1);
+    const flood = Buffer.concat(Array.from({ length: 20_000 }, () => empty));
+    const { frames, closed } = await rawExchange(socketPath, [
+      PREFACE,
+      SETTINGS,
+      frame(HEADERS, 0, 1, request()),
+      flood,
+    ]);
+    expect(closed).toBe(true);
+    expect(frames.find((f) => f.type === GOAWAY)?.payload.readUInt32BE(4)).toBe(0xb);
+    await expectServerAlive();
+  });
+
+  it("streams that each buffer a large unfinished message are refused past the connection's budget", async () => {
+    // The receive limit is 1 MiB here, so a connection may hold 2 MiB of unfinished requests.
+    const prefix = Buffer.from([0, 0, 0x0f, 0xff, 0xff]); // a message of 1 MiB - 1
+    const chunk = Buffer.alloc(16_000);
+    const partial = (id: number) => [
+      frame(HEADERS, END_HEADERS, id, request()),
+      frame(DATA, 0, id, prefix),
+      ...Array.from({ length: 50 }, () => frame(DATA, 0, id, chunk)), // 800 kB of it
+    ];
+    const frames = await exchange([...partial(1), ...partial(3), ...partial(5)]);
+    const h5 = headersOf(frames, 5);
+    expect(h5["grpc-status"]).toBe("8");
+    expect(decodeURIComponent(h5["grpc-message"] ?? "")).toMatch(/unfinished requests/);
+    // The first two streams are still waiting for the rest of their message.
+    expect(frames.some((f) => f.type === HEADERS && (f.streamId === 1 || f.streamId === 3))).toBe(false);
+    await expectServerAlive();
+  });
+
+  it("request trailers crossing our early answer's RST_STREAM are ignored: other calls go on", async () => {
+    // An unknown method is refused at its HEADERS; the client was still sending DATA and trailers.
+    const frames = await exchange([
+      frame(HEADERS, END_HEADERS, 1, request({ ":path": "/runtime.v1.RuntimeService/Nope" })),
+      frame(DATA, 0, 1, VERSION_REQUEST),
+      frame(HEADERS, END_HEADERS | END_STREAM, 1, encodeHeaderBlock([{ name: "x-trailer", value: "1" }])),
+      frame(HEADERS, END_HEADERS, 3, request()),
+      frame(DATA, END_STREAM, 3, VERSION_REQUEST),
+    ]);
+    expect(headersOf(frames, 1)["grpc-status"]).toBe("12");
+    expect(frames.some((f) => f.type === GOAWAY)).toBe(false);
+    // The DATA in flight after our RST_STREAM is ignored (RFC 9113 §5.1), not answered with another.
+    expect(frames.filter((f) => f.type === RST_STREAM && f.streamId === 1)).toHaveLength(1);
+    expect(headersOf(frames, 3)["grpc-status"]).toBe("0");
+  });
+});

@@ -64,6 +64,14 @@ const DEFAULT_WINDOW = 65_535;
 const MAX_WINDOW = 2 ** 31 - 1;
 /** The frame size we accept (we never raise SETTINGS_MAX_FRAME_SIZE) and the peer's until it says more. */
 const DEFAULT_MAX_FRAME = 16_384;
+/** CONTINUATION frames one header block may take (a 64 KiB list in 16 KiB frames takes 4). */
+const MAX_CONTINUATION_FRAMES = 64;
+/** Answers not yet taken by the socket above which we stop reading the peer until they drain. */
+const MAX_UNSENT_OCTETS = 1024 * 1024;
+/** Streams we reset while the peer was still sending, remembered so that its frames in flight are ignored. */
+const MAX_RECENTLY_RESET = 1024;
+/** After a connection error, how long the peer has to read our GOAWAY and close before we drop it. */
+const CLOSE_GRACE_MS = 1000;
 
 /** What this side announces; the connection's receive window is raised to `connectionWindow` at once. */
 export interface H2Limits {
@@ -218,8 +226,12 @@ export class H2ServerConnection {
   private pending: Buffer | undefined;
   /** A header block still waiting for CONTINUATION frames. */
   private continuation:
-    | { streamId: number; endStream: boolean; fragments: Buffer[]; size: number }
+    | { streamId: number; endStream: boolean; fragments: Buffer[]; size: number; frames: number }
     | undefined;
+  /** Streams reset by us before the peer ended them (RFC 9113 §5.1: its frames in flight are ignored). */
+  private readonly recentlyReset = new Set<number>();
+  /** Reading paused until the socket drains our answers. */
+  private readPaused = false;
   private lastStreamId = 0;
   private goingAway = false;
   private closed = false;
@@ -411,6 +423,7 @@ export class H2ServerConnection {
     const data = this.unpad(flags, streamId, payload, 0);
     const stream = this.streams.get(streamId);
     if (!stream || stream.remoteClosed) {
+      if (!stream && this.recentlyReset.has(streamId)) return; // in flight when we reset it
       if (streamId > this.lastStreamId)
         throw new ConnectionError(H2Error.PROTOCOL_ERROR, "DATA on an idle stream");
       throw new StreamError(streamId, H2Error.STREAM_CLOSED, "DATA on a closed stream");
@@ -443,13 +456,19 @@ export class H2ServerConnection {
       this.onHeaderBlock(streamId, endStream, fragment);
       return;
     }
-    this.continuation = { streamId, endStream, fragments: [fragment], size: fragment.length };
+    this.continuation = { streamId, endStream, fragments: [fragment], size: fragment.length, frames: 0 };
   }
 
   private onContinuation(flags: number, streamId: number, payload: Buffer): void {
     const c = this.continuation;
     if (!c || c.streamId !== streamId) {
       throw new ConnectionError(H2Error.PROTOCOL_ERROR, "CONTINUATION without a header block in progress");
+    }
+    if (++c.frames > MAX_CONTINUATION_FRAMES) {
+      throw new ConnectionError(
+        H2Error.ENHANCE_YOUR_CALM,
+        `header block in more than ${MAX_CONTINUATION_FRAMES} CONTINUATION frames`,
+      );
     }
     c.fragments.push(payload);
     c.size += payload.length;
@@ -483,15 +502,13 @@ export class H2ServerConnection {
     if (streamId % 2 === 0)
       throw new ConnectionError(H2Error.PROTOCOL_ERROR, `client stream ${streamId} is even`);
     if (streamId <= this.lastStreamId) {
+      if (this.recentlyReset.has(streamId)) return; // trailers in flight when we reset it
       throw new ConnectionError(H2Error.STREAM_CLOSED, `stream ${streamId} was already used`);
     }
     this.lastStreamId = streamId;
-    if (this.goingAway) {
+    if (this.goingAway || this.streams.size >= this.limits.maxConcurrentStreams) {
       this.writeFrame(FrameType.RST_STREAM, 0, streamId, u32(H2Error.REFUSED_STREAM));
-      return;
-    }
-    if (this.streams.size >= this.limits.maxConcurrentStreams) {
-      this.writeFrame(FrameType.RST_STREAM, 0, streamId, u32(H2Error.REFUSED_STREAM));
+      if (!endStream) this.noteReset(streamId);
       return;
     }
     const stream = new H2Stream(streamId, fields, this, this.peerInitialWindow);
@@ -662,6 +679,7 @@ export class H2ServerConnection {
     else {
       // The answer is complete before the request: tell the client to stop sending (§8.1).
       this.writeFrame(FrameType.RST_STREAM, 0, stream.id, u32(H2Error.NO_ERROR));
+      this.noteReset(stream.id);
       stream.remoteClosed = true;
       this.forget(stream);
     }
@@ -694,6 +712,7 @@ export class H2ServerConnection {
       if (!stream.remoteClosed) {
         // The answer is complete before the request: tell the client to stop sending (§8.1).
         this.writeFrame(FrameType.RST_STREAM, 0, stream.id, u32(H2Error.NO_ERROR));
+        this.noteReset(stream.id);
         stream.remoteClosed = true;
         this.forget(stream);
       }
@@ -711,10 +730,19 @@ export class H2ServerConnection {
   resetStream(stream: H2Stream, code: number, notify = false): void {
     if (!this.streams.has(stream.id)) return;
     if (!stream.localClosed) this.writeFrame(FrameType.RST_STREAM, 0, stream.id, u32(code));
+    if (!stream.remoteClosed) this.noteReset(stream.id);
     stream.localClosed = true;
     stream.remoteClosed = true;
     this.forget(stream);
     if (notify) stream.handler?.onReset(code);
+  }
+
+  /** Remembers a stream we reset while its peer was still sending (the oldest is forgotten first). */
+  private noteReset(streamId: number): void {
+    this.recentlyReset.add(streamId);
+    if (this.recentlyReset.size > MAX_RECENTLY_RESET) {
+      this.recentlyReset.delete(this.recentlyReset.values().next().value as number);
+    }
   }
 
   private maybeForget(stream: H2Stream): void {
@@ -772,7 +800,19 @@ export class H2ServerConnection {
     const buf = this.out.length === 1 ? (this.out[0] as Buffer) : Buffer.concat(this.out, this.outBytes);
     this.out = [];
     this.outBytes = 0;
-    if (!this.socket.destroyed) this.socket.write(buf);
+    if (this.socket.destroyed) return;
+    this.socket.write(buf);
+    // A peer that does not read what we answer is not read from either: what it is owed stays bounded.
+    if (this.socket.writableLength > MAX_UNSENT_OCTETS && !this.readPaused) {
+      this.readPaused = true;
+      this.socket.pause();
+      this.socket.once("drain", this.resumeReading);
+    }
+  };
+
+  private readonly resumeReading = (): void => {
+    this.readPaused = false;
+    if (!this.closed) this.socket.resume();
   };
 
   private sendServerPreface(): void {
@@ -815,6 +855,8 @@ export class H2ServerConnection {
     this.flush();
     this.closed = true;
     this.socket.end();
+    // A peer that neither reads nor closes is dropped.
+    setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref();
     this.abortAll(H2Error.CANCEL);
   }
 

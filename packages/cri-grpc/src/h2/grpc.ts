@@ -35,6 +35,12 @@ export interface GrpcConnectionOptions {
   onRefused?: (call: GrpcServerCall, status: GrpcStatusObject) => void;
   maxReceiveMessageBytes: number;
   maxSendMessageBytes: number;
+  /**
+   * Octets of requests not complete yet (a message still arriving) one connection may hold at once,
+   * all its streams together; a call that would hold more is refused with RESOURCE_EXHAUSTED.
+   * Default: twice `maxReceiveMessageBytes`.
+   */
+  maxBufferedRequestBytes?: number;
   limits?: Partial<H2Limits>;
   onProtocolError?: (err: Error) => void;
   onClose?: () => void;
@@ -57,15 +63,30 @@ const MAX_STATUS_DETAILS = 8 * 1024;
  * net.createServer((socket) => serveGrpc(socket, { methods, maxReceiveMessageBytes: 16 << 20, maxSendMessageBytes: 16 << 20 }));
  */
 export function serveGrpc(socket: Socket, opts: GrpcConnectionOptions): H2ServerConnection {
+  const budget: RequestBudget = {
+    held: 0,
+    max: opts.maxBufferedRequestBytes ?? 2 * opts.maxReceiveMessageBytes,
+  };
   return new H2ServerConnection(socket, {
     limits: opts.limits,
     onProtocolError: opts.onProtocolError,
     onClose: opts.onClose,
-    onStream: (stream, endStream) => startCall(stream, endStream, opts),
+    onStream: (stream, endStream) => startCall(stream, endStream, opts, budget),
   });
 }
 
-function startCall(stream: H2Stream, endStream: boolean, opts: GrpcConnectionOptions): void {
+/** A connection's octets of unfinished requests, all its calls together. */
+interface RequestBudget {
+  held: number;
+  readonly max: number;
+}
+
+function startCall(
+  stream: H2Stream,
+  endStream: boolean,
+  opts: GrpcConnectionOptions,
+  budget: RequestBudget,
+): void {
   if (stream.header(":method") !== "POST") {
     httpRefusal(stream, "405");
     return;
@@ -76,7 +97,7 @@ function startCall(stream: H2Stream, endStream: boolean, opts: GrpcConnectionOpt
     return;
   }
   const path = stream.header(":path") ?? "";
-  const call = new GrpcServerCall(stream, opts.methods.get(path), opts);
+  const call = new GrpcServerCall(stream, opts.methods.get(path), opts, budget);
   if (!call.method) {
     call.refuse({ code: GrpcStatus.UNIMPLEMENTED, details: `unknown method ${JSON.stringify(path)}` });
     return;
@@ -129,6 +150,8 @@ export class GrpcServerCall {
   private readonly cancelListeners: (() => void)[] = [];
   private chunks: Buffer[] = [];
   private buffered = 0;
+  /** Octets of this call's request counted in the connection's budget. */
+  private held = 0;
   private message: Buffer | undefined;
   private messages = 0;
   private drainWaiters: (() => void)[] = [];
@@ -137,6 +160,7 @@ export class GrpcServerCall {
     readonly stream: H2Stream,
     readonly method: GrpcMethod | undefined,
     private readonly opts: GrpcConnectionOptions,
+    private readonly budget: RequestBudget = { held: 0, max: Number.POSITIVE_INFINITY },
   ) {}
 
   /** Request headers (metadata), names lowercase. */
@@ -194,6 +218,15 @@ export class GrpcServerCall {
     if (data.length > 0) {
       this.chunks.push(data);
       this.buffered += data.length;
+      this.held += data.length;
+      this.budget.held += data.length;
+      if (this.budget.held > this.budget.max) {
+        this.fail(
+          GrpcStatus.RESOURCE_EXHAUSTED,
+          `the connection holds ${this.budget.held} octets of unfinished requests (max ${this.budget.max}); send fewer large requests at once`,
+        );
+        return;
+      }
       if (!this.takeMessages()) return;
     }
     if (!end) return;
@@ -214,6 +247,7 @@ export class GrpcServerCall {
     const method = this.method as GrpcMethod;
     this.request = method.decode(this.message);
     this.message = undefined;
+    this.release();
     try {
       method.handler(this);
     } catch (err) {
@@ -266,6 +300,15 @@ export class GrpcServerCall {
     return true;
   }
 
+  /** Gives back this call's share of the connection's budget and drops what it buffered. */
+  private release(): void {
+    this.budget.held -= this.held;
+    this.held = 0;
+    this.chunks = [];
+    this.buffered = 0;
+    this.message = undefined;
+  }
+
   private fail(code: GrpcStatus, details: string): void {
     const status = { code, details };
     this.opts.onRefused?.(this, status);
@@ -279,6 +322,7 @@ export class GrpcServerCall {
     if (!bytes) return;
     this.ended = true;
     this.clearDeadline();
+    this.release();
     this.stream.sendUnary(RESPONSE_HEADERS, bytes, OK_TRAILERS);
   }
 
@@ -300,6 +344,7 @@ export class GrpcServerCall {
     if (this.ended) return;
     this.ended = true;
     this.clearDeadline();
+    this.release();
     if (!status || status.code === GrpcStatus.OK) {
       if (!this.stream.headersSent)
         this.stream.send(undefined, undefined, statusBlock(GrpcStatus.OK, "", true));
@@ -351,6 +396,7 @@ export class GrpcServerCall {
     this.cancelled = true;
     this.ended = true;
     this.clearDeadline();
+    this.release();
     this.releaseDrainWaiters();
     this.fireCancel();
   }
