@@ -3,6 +3,7 @@
  * each is refused with a status or error code that names it, ends at most its own stream or
  * connection, and the server goes on serving.
  */
+import { connect as netConnect } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodeHeaderBlock, type HeaderField, HpackDecoder } from "../src/_hpack.js";
@@ -16,7 +17,7 @@ import {
   VERSION_PATH,
   VERSION_REQUEST,
 } from "./_h2.js";
-import { tempDir } from "./_helpers.js";
+import { tempDir, until } from "./_helpers.js";
 import { createMemoryServices, type MemoryServices } from "./_memory-services.js";
 
 const DATA = 0x0;
@@ -215,6 +216,7 @@ describe("HTTP/2 protocol errors end the connection with GOAWAY naming the error
     ],
     ["DATA on a stream never opened", [frame(DATA, 0, 7, Buffer.alloc(4))], 0x1],
     ["a PUSH_PROMISE from the client", [frame(0x5, END_HEADERS, 1, Buffer.alloc(4))], 0x1],
+    ["a GOAWAY of 4 octets", [frame(GOAWAY, 0, 0, Buffer.alloc(4))], 0x6],
     [
       "a header block that is not HPACK",
       [frame(HEADERS, END_HEADERS, 1, Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]))],
@@ -315,5 +317,56 @@ describe("hostile peers hold bounded memory", () => {
     // The DATA in flight after our RST_STREAM is ignored (RFC 9113 §5.1), not answered with another.
     expect(frames.filter((f) => f.type === RST_STREAM && f.streamId === 1)).toHaveLength(1);
     expect(headersOf(frames, 3)["grpc-status"]).toBe("0");
+  });
+});
+
+describe("more hostile peers", () => {
+  it("a rapid reset flood (open a call, cancel it, again) ends the connection (ENHANCE_YOUR_CALM)", async () => {
+    const bytes: Buffer[] = [];
+    for (let i = 0; i < 1200; i++) {
+      const id = 2 * i + 1;
+      bytes.push(
+        frame(HEADERS, END_HEADERS, id, request()),
+        frame(RST_STREAM, 0, id, Buffer.from([0, 0, 0, 8])),
+      );
+    }
+    const { frames, closed } = await rawExchange(socketPath, [PREFACE, SETTINGS, Buffer.concat(bytes)]);
+    expect(closed).toBe(true);
+    expect(frames.find((f) => f.type === GOAWAY)?.payload.readUInt32BE(4)).toBe(0xb);
+    await expectServerAlive();
+  });
+
+  it("a stream refused for depending on itself still feeds the HPACK table: the next stream decodes", async () => {
+    // Stream 1 adds "x-a: 1" to the dynamic table (literal with incremental indexing); stream 3 refers to it.
+    const addEntry = Buffer.from([0x40, 3, ...Buffer.from("x-a"), 1, ...Buffer.from("1")]);
+    const selfPriority = Buffer.from([0, 0, 0, 1, 15]);
+    const frames = await exchange([
+      frame(HEADERS, END_HEADERS | 0x20, 1, Buffer.concat([selfPriority, request(), addEntry])),
+      frame(HEADERS, END_HEADERS, 3, Buffer.concat([request(), Buffer.from([0x80 | 62])])),
+      frame(DATA, END_STREAM, 3, VERSION_REQUEST),
+    ]);
+    expect(frames.find((f) => f.type === RST_STREAM && f.streamId === 1)?.payload.readUInt32BE(0)).toBe(0x1);
+    expect(frames.some((f) => f.type === GOAWAY)).toBe(false);
+    expect(headersOf(frames, 3)["grpc-status"]).toBe("0");
+  });
+
+  it("a peer that neither reads nor closes after our GOAWAY is dropped", async () => {
+    const socket = netConnect({ path: socketPath, allowHalfOpen: true });
+    socket.on("error", () => undefined);
+    socket.on("data", () => undefined);
+    let closed = false;
+    socket.on("close", () => {
+      closed = true;
+    });
+    socket.write(Buffer.concat([PREFACE, SETTINGS, frame(PING, 0, 0, Buffer.alloc(7))]));
+    try {
+      // Half-closed by the server already: only a write tells whether it has let go of its end.
+      await until(() => {
+        if (!closed) socket.write(Buffer.alloc(1));
+        return closed;
+      }, "the server to drop the connection");
+    } finally {
+      socket.destroy();
+    }
   });
 });

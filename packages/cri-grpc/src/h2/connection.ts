@@ -72,6 +72,13 @@ const MAX_UNSENT_OCTETS = 1024 * 1024;
 const MAX_RECENTLY_RESET = 1024;
 /** After a connection error, how long the peer has to read our GOAWAY and close before we drop it. */
 const CLOSE_GRACE_MS = 1000;
+/**
+ * Calls a client may cancel (RST_STREAM on a stream we had not finished) in a burst, and per second
+ * after it (a token bucket, as nghttp2's stream reset rate limit): a cancelled call's work goes on
+ * after its stream is gone, so cancelling without bound would get around the concurrent stream limit.
+ */
+const RESET_BURST = 1000;
+const RESETS_PER_SECOND = 100;
 
 /** What this side announces; the connection's receive window is raised to `connectionWindow` at once. */
 export interface H2Limits {
@@ -226,12 +233,21 @@ export class H2ServerConnection {
   private pending: Buffer | undefined;
   /** A header block still waiting for CONTINUATION frames. */
   private continuation:
-    | { streamId: number; endStream: boolean; fragments: Buffer[]; size: number; frames: number }
+    | {
+        streamId: number;
+        endStream: boolean;
+        selfDependent: boolean;
+        fragments: Buffer[];
+        size: number;
+        frames: number;
+      }
     | undefined;
   /** Streams reset by us before the peer ended them (RFC 9113 §5.1: its frames in flight are ignored). */
   private readonly recentlyReset = new Set<number>();
   /** Reading paused until the socket drains our answers. */
   private readPaused = false;
+  private resetTokens = RESET_BURST;
+  private resetTokensAt = 0;
   private lastStreamId = 0;
   private goingAway = false;
   private closed = false;
@@ -377,6 +393,7 @@ export class H2ServerConnection {
         return;
       case FrameType.GOAWAY:
         if (streamId !== 0) throw new ConnectionError(H2Error.PROTOCOL_ERROR, "GOAWAY on a stream");
+        if (payload.length < 8) throw new ConnectionError(H2Error.FRAME_SIZE_ERROR, "GOAWAY size");
         this.goingAway = true;
         this.closeIfIdle();
         return;
@@ -445,18 +462,23 @@ export class H2ServerConnection {
   private onHeadersFrame(flags: number, streamId: number, payload: Buffer): void {
     if (streamId === 0) throw new ConnectionError(H2Error.PROTOCOL_ERROR, "HEADERS on stream 0");
     const fragment = this.unpad(flags, streamId, payload, flags & FLAG_PRIORITY ? 5 : 0);
-    if (
-      flags & FLAG_PRIORITY &&
-      (payload.readUInt32BE(flags & FLAG_PADDED ? 1 : 0) & 0x7fffffff) === streamId
-    ) {
-      throw new StreamError(streamId, H2Error.PROTOCOL_ERROR, "stream depends on itself");
-    }
+    // A stream depending on itself is refused (§5.3.1), once its header block fed the HPACK table.
+    const selfDependent =
+      (flags & FLAG_PRIORITY) !== 0 &&
+      (payload.readUInt32BE(flags & FLAG_PADDED ? 1 : 0) & 0x7fffffff) === streamId;
     const endStream = (flags & FLAG_END_STREAM) !== 0;
     if (flags & FLAG_END_HEADERS) {
-      this.onHeaderBlock(streamId, endStream, fragment);
+      this.onHeaderBlock(streamId, endStream, fragment, selfDependent);
       return;
     }
-    this.continuation = { streamId, endStream, fragments: [fragment], size: fragment.length, frames: 0 };
+    this.continuation = {
+      streamId,
+      endStream,
+      selfDependent,
+      fragments: [fragment],
+      size: fragment.length,
+      frames: 0,
+    };
   }
 
   private onContinuation(flags: number, streamId: number, payload: Buffer): void {
@@ -480,13 +502,17 @@ export class H2ServerConnection {
     }
     if (flags & FLAG_END_HEADERS) {
       this.continuation = undefined;
-      this.onHeaderBlock(streamId, c.endStream, Buffer.concat(c.fragments, c.size));
+      this.onHeaderBlock(streamId, c.endStream, Buffer.concat(c.fragments, c.size), c.selfDependent);
     }
   }
 
-  private onHeaderBlock(streamId: number, endStream: boolean, block: Buffer): void {
+  private onHeaderBlock(streamId: number, endStream: boolean, block: Buffer, selfDependent = false): void {
     // Always decode: the HPACK table must stay in step even for a stream we refuse.
     const fields = this.decoder.decode(block);
+    if (selfDependent) {
+      if (streamId > this.lastStreamId && streamId % 2 === 1) this.lastStreamId = streamId;
+      throw new StreamError(streamId, H2Error.PROTOCOL_ERROR, "stream depends on itself");
+    }
     const existing = this.streams.get(streamId);
     if (existing) {
       // Trailers of a request: they must end the stream.
@@ -528,6 +554,7 @@ export class H2ServerConnection {
       throw new ConnectionError(H2Error.PROTOCOL_ERROR, "RST_STREAM on an idle stream");
     const stream = this.streams.get(streamId);
     if (!stream) return; // closed already: a reset crossing our answer
+    this.takeResetToken();
     stream.localClosed = true;
     stream.remoteClosed = true;
     this.forget(stream);
@@ -735,6 +762,25 @@ export class H2ServerConnection {
     stream.remoteClosed = true;
     this.forget(stream);
     if (notify) stream.handler?.onReset(code);
+  }
+
+  /** Counts a call cancelled by the client; too many too fast end the connection. */
+  private takeResetToken(): void {
+    const now = performance.now();
+    if (this.resetTokens < RESET_BURST) {
+      this.resetTokens = Math.min(
+        RESET_BURST,
+        this.resetTokens + ((now - this.resetTokensAt) * RESETS_PER_SECOND) / 1000,
+      );
+    }
+    this.resetTokensAt = now;
+    if (this.resetTokens < 1) {
+      throw new ConnectionError(
+        H2Error.ENHANCE_YOUR_CALM,
+        `more than ${RESET_BURST} calls cancelled at once (RST_STREAM), ${RESETS_PER_SECOND} per second after that`,
+      );
+    }
+    this.resetTokens -= 1;
   }
 
   /** Remembers a stream we reset while its peer was still sending (the oldest is forgotten first). */
