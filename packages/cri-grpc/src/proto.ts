@@ -3,6 +3,7 @@ import { fileURLToPath } from "node:url";
 import type { ServiceDefinition } from "@grpc/grpc-js";
 import { loadSync, type Options, type PackageDefinition } from "@grpc/proto-loader";
 import { MalformedWire } from "@servin/cri-messages";
+import { PROTO_FALLBACK, ProtoDecoders } from "./_proto-decode.js";
 import { ProtoEncoders } from "./_proto-encode.js";
 
 /** Absolute path of `proto/runtime_v1.proto` (shipped in the package's `proto/` directory). */
@@ -86,10 +87,21 @@ function serviceOf(def: PackageDefinition, name: string): ServiceDefinition {
   // Malformed request bytes are the caller's error: grpc-js answers INTERNAL when a
   // deserializer throws, so hand the handler a MalformedWire (InvalidArgument) instead.
   const out: Record<string, ServiceDefinition[string]> = {};
-  const encoders = new ProtoEncoders(def, name.slice(0, name.lastIndexOf(".")));
+  const pkg = name.slice(0, name.lastIndexOf("."));
+  const encoders = new ProtoEncoders(def, pkg);
+  const decoders = new ProtoDecoders(def, pkg);
   for (const [method, m] of Object.entries(service as ServiceDefinition)) {
-    const parse = m.requestDeserialize;
+    const protobufjs = m.requestDeserialize;
     const responseType = (m as { responseType?: { type?: { name?: string } } }).responseType?.type?.name;
+    const requestType = (m as { requestType?: { type?: { name?: string } } }).requestType?.type?.name;
+    // Plain requests (status, list, stop, remove…) are read straight from their bytes (see _proto-decode.ts).
+    const direct = requestType ? decoders.decoder(requestType) : undefined;
+    const parse = direct
+      ? (bytes: Buffer) => {
+          const decoded = direct(bytes);
+          return decoded === PROTO_FALLBACK ? protobufjs(bytes) : decoded;
+        }
+      : protobufjs;
     out[method] = {
       ...m,
       // Answers are encoded directly from the wire objects (see _proto-encode.ts): no protobufjs copy.
