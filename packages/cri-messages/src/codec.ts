@@ -23,7 +23,8 @@ interface Decoder {
   readonly schema: AnySchema;
   readonly fast: FastDecoder;
 }
-const requestDecoders = new Map<string, Decoder>();
+/** By format, then RPC: no key string is built per call. */
+const requestDecoders: Record<WireFormat, Map<RpcName, Decoder>> = { json: new Map(), proto: new Map() };
 const responseDecoders = new WeakMap<MessageDef<unknown>, Decoder>();
 
 interface UntypedSpec {
@@ -52,8 +53,8 @@ function spec(rpc: RpcName): UntypedSpec {
 }
 
 function requestDecoder(rpc: RpcName, format: WireFormat): Decoder {
-  const key = `${rpc}:${format}`;
-  let decoder = requestDecoders.get(key);
+  const decoders = format === "proto" ? requestDecoders.proto : requestDecoders.json;
+  let decoder = decoders.get(rpc);
   if (!decoder) {
     const s = spec(rpc);
     decoder = {
@@ -62,7 +63,7 @@ function requestDecoder(rpc: RpcName, format: WireFormat): Decoder {
         : messageSchema(s.request, "request"),
       fast: fastDecoder(s.request, s.requires, "request"),
     };
-    requestDecoders.set(key, decoder);
+    decoders.set(rpc, decoder);
   }
   return decoder;
 }

@@ -62,7 +62,7 @@ describe("PodSandboxStatus's containers", () => {
       pods.push({ id, containers });
     }
     const ids = async (podSandboxId: string) =>
-      (await h.runtime.podSandboxStatus({ podSandboxId })).containersStatuses.map((s) => s.id);
+      ((await h.runtime.podSandboxStatus({ podSandboxId })).containersStatuses ?? []).map((s) => s.id);
     for (const pod of pods) expect(await ids(pod.id)).toEqual(pod.containers);
 
     const [first, second] = pods as [(typeof pods)[0], (typeof pods)[0]];
