@@ -3,11 +3,13 @@
  * real unix socket: answers larger than every flow-control window, many calls at once on one
  * connection, and the keepalive that drops a peer that stopped answering PINGs.
  */
+import { connect as netConnect } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { encodeHeaderBlock } from "../src/_hpack.js";
 import { type CriGrpcClient, createCriGrpcClient, createCriGrpcServer } from "../src/index.js";
-import { frame, PREFACE, rawExchange } from "./_h2.js";
-import { rawServerStream, tempDir } from "./_helpers.js";
+import { frame, grpcMessage, PREFACE, rawExchange } from "./_h2.js";
+import { rawServerStream, tempDir, until } from "./_helpers.js";
 import { createMemoryServices, type MemoryServices } from "./_memory-services.js";
 
 let dir: Awaited<ReturnType<typeof tempDir>>;
@@ -75,6 +77,61 @@ describe("flow control when sending", () => {
     expect(result.code).toBe(0);
     const items = result.messages.flatMap((m) => (m as { containers: unknown[] }).containers);
     expect(items).toHaveLength(CONTAINERS);
+  });
+});
+
+describe("answers a client does not take", () => {
+  it("a client that opens no window holds at most ~16 MiB of answers: further calls are refused (REFUSED_STREAM)", async () => {
+    const socket = netConnect(socketPath);
+    socket.on("error", () => undefined);
+    const received: { type: number; streamId: number; payload: Buffer }[] = [];
+    let rest = Buffer.alloc(0);
+    socket.on("data", (chunk: Buffer) => {
+      const buf = Buffer.concat([rest, chunk]);
+      let pos = 0;
+      while (buf.length - pos >= 9 && buf.length - pos >= 9 + buf.readUIntBE(pos, 3)) {
+        const length = buf.readUIntBE(pos, 3);
+        const type = buf[pos + 3] as number;
+        const streamId = buf.readUInt32BE(pos + 5) & 0x7fffffff;
+        received.push({ type, streamId, payload: buf.subarray(pos + 9, pos + 9 + length) });
+        pos += 9 + length;
+      }
+      rest = buf.subarray(pos);
+    });
+    const call = (id: number) =>
+      Buffer.concat([
+        frame(
+          0x1,
+          0x4,
+          id,
+          encodeHeaderBlock([
+            { name: ":method", value: "POST" },
+            { name: ":scheme", value: "http" },
+            { name: ":path", value: "/runtime.v1.RuntimeService/ListContainers" },
+            { name: ":authority", value: "localhost" },
+            { name: "content-type", value: "application/grpc" },
+          ]),
+        ),
+        frame(0x0, 0x1, id, grpcMessage(Buffer.alloc(0))),
+      ]);
+    try {
+      // SETTINGS_INITIAL_WINDOW_SIZE 0: no answer's DATA may leave; each ~2 MiB answer waits in memory.
+      const windowZero = Buffer.from([0, 4, 0, 0, 0, 0]);
+      socket.write(Buffer.concat([PREFACE, frame(0x4, 0, 0, windowZero)]));
+      const ids = Array.from({ length: 10 }, (_, i) => 2 * i + 1);
+      socket.write(Buffer.concat(ids.map(call)));
+      // Their response HEADERS (not flow-controlled) say the answers are queued.
+      await until(
+        () => ids.every((id) => received.some((f) => f.type === 0x1 && f.streamId === id)),
+        "10 answers queued",
+      );
+      socket.write(call(21));
+      await until(() => received.some((f) => f.streamId === 21), "an answer on stream 21");
+      const rst = received.find((f) => f.type === 0x3 && f.streamId === 21);
+      expect(rst?.payload.readUInt32BE(0)).toBe(0x7);
+    } finally {
+      socket.destroy();
+    }
   });
 });
 

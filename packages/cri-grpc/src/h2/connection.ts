@@ -68,6 +68,8 @@ const DEFAULT_MAX_FRAME = 16_384;
 const MAX_CONTINUATION_FRAMES = 64;
 /** Answers not yet taken by the socket above which we stop reading the peer until they drain. */
 const MAX_UNSENT_OCTETS = 1024 * 1024;
+/** Answer octets waiting for the peer's flow-control windows above which new streams are refused. */
+const MAX_QUEUED_OCTETS = 16 * 1024 * 1024;
 /** Streams we reset while the peer was still sending, remembered so that its frames in flight are ignored. */
 const MAX_RECENTLY_RESET = 1024;
 /** After a connection error, how long the peer has to read our GOAWAY and close before we drop it. */
@@ -246,6 +248,8 @@ export class H2ServerConnection {
   private readonly recentlyReset = new Set<number>();
   /** Reading paused until the socket drains our answers. */
   private readPaused = false;
+  /** DATA octets of all streams waiting for flow-control window. */
+  private queuedOctets = 0;
   private resetTokens = RESET_BURST;
   private resetTokensAt = 0;
   private lastStreamId = 0;
@@ -532,7 +536,12 @@ export class H2ServerConnection {
       throw new ConnectionError(H2Error.STREAM_CLOSED, `stream ${streamId} was already used`);
     }
     this.lastStreamId = streamId;
-    if (this.goingAway || this.streams.size >= this.limits.maxConcurrentStreams) {
+    if (
+      this.goingAway ||
+      this.streams.size >= this.limits.maxConcurrentStreams ||
+      // A peer that does not open its windows gets no more answers to hold.
+      this.queuedOctets > MAX_QUEUED_OCTETS
+    ) {
       this.writeFrame(FrameType.RST_STREAM, 0, streamId, u32(H2Error.REFUSED_STREAM));
       if (!endStream) this.noteReset(streamId);
       return;
@@ -653,6 +662,7 @@ export class H2ServerConnection {
     if (data && data.length > 0) {
       stream.queue.push(data);
       stream.queuedBytes += data.length;
+      this.queuedOctets += data.length;
     }
     if (trailerBlock) stream.trailers = trailerBlock;
     this.pump(stream);
@@ -726,6 +736,7 @@ export class H2ServerConnection {
       if (n === head.length) stream.queue.shift();
       else stream.queue[0] = head.subarray(n);
       stream.queuedBytes -= n;
+      this.queuedOctets -= n;
       stream.sendWindow -= n;
       this.connSendWindow -= n;
     }
@@ -798,6 +809,7 @@ export class H2ServerConnection {
   private forget(stream: H2Stream): void {
     this.streams.delete(stream.id);
     this.blocked.delete(stream);
+    this.queuedOctets -= stream.queuedBytes;
     stream.queue = [];
     stream.queuedBytes = 0;
     this.closeIfIdle();
@@ -932,9 +944,12 @@ export class H2ServerConnection {
     const open = [...this.streams.values()];
     this.streams.clear();
     this.blocked.clear();
+    this.queuedOctets = 0;
     for (const s of open) {
       s.localClosed = true;
       s.remoteClosed = true;
+      s.queue = [];
+      s.queuedBytes = 0;
       s.handler?.onReset(code);
     }
   }
