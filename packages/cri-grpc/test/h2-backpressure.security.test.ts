@@ -6,7 +6,7 @@
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { H2ServerConnection } from "../src/h2/connection.js";
+import { H2ServerConnection, headerBlock } from "../src/h2/connection.js";
 import { frame, PREFACE } from "./_h2.js";
 import { tempDir, until } from "./_helpers.js";
 
@@ -14,13 +14,26 @@ let dir: Awaited<ReturnType<typeof tempDir>>;
 let server: Server;
 let socketPath: string;
 let serverSocket: Socket | undefined;
+/** Streams that asked to be told when the socket drains. */
+let waiting = 0;
 
 beforeAll(async () => {
   dir = await tempDir();
   socketPath = join(dir.path, "h2.sock");
   server = createServer((socket) => {
     serverSocket = socket;
-    new H2ServerConnection(socket, { onStream: (s) => s.reset(0x7) });
+    new H2ServerConnection(socket, {
+      onStream: (s) => {
+        if (s.header(":path") !== "/big") {
+          s.reset(0x7);
+          return;
+        }
+        s.handler = { onData: () => undefined, onReset: () => undefined };
+        s.send(headerBlock([{ name: ":status", value: "200" }]), Buffer.alloc(256 * 1024), undefined);
+        s.onSocketDrain(() => undefined);
+        waiting++;
+      },
+    });
   });
   await new Promise<void>((r) => server.listen(socketPath, r));
 });
@@ -74,3 +87,37 @@ it("a PING flood from a peer that does not read is held to a bounded write buffe
     client.destroy();
   }
 }, 60_000);
+
+it("many streams waiting for the socket to drain share one listener on it", async () => {
+  serverSocket = undefined;
+  const client = connect(socketPath);
+  client.on("error", () => undefined);
+  client.pause(); // never reads
+  try {
+    await new Promise((r) => client.once("connect", r));
+    const settings = Buffer.from([0, 4, 0x7f, 0xff, 0xff, 0xff]); // INITIAL_WINDOW_SIZE 2^31-1
+    const calls = Array.from({ length: 20 }, (_, i) =>
+      frame(
+        0x1,
+        0x4 | 0x1,
+        2 * i + 1,
+        headerBlock([
+          { name: ":method", value: "POST" },
+          { name: ":path", value: "/big" },
+        ]),
+      ),
+    );
+    client.write(
+      Buffer.concat([
+        PREFACE,
+        frame(0x4, 0, 0, settings),
+        frame(0x8, 0, 0, Buffer.from([0x7f, 0xff, 0x00, 0x00])),
+        ...calls,
+      ]),
+    );
+    await until(() => waiting === 20, "20 streams waiting");
+    expect((serverSocket as Socket | undefined)?.listenerCount("drain")).toBeLessThanOrEqual(1);
+  } finally {
+    client.destroy();
+  }
+});

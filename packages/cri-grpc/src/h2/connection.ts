@@ -250,6 +250,8 @@ export class H2ServerConnection {
   private readPaused = false;
   /** DATA octets of all streams waiting for flow-control window. */
   private queuedOctets = 0;
+  /** Told once the socket drains (one "drain" listener for them all). */
+  private drainCallbacks: (() => void)[] = [];
   private resetTokens = RESET_BURST;
   private resetTokensAt = 0;
   private lastStreamId = 0;
@@ -278,6 +280,7 @@ export class H2ServerConnection {
     socket.on("end", () => this.onPeerEnd());
     socket.on("error", () => socket.destroy());
     socket.on("close", () => this.onSocketClose());
+    socket.on("drain", () => this.onSocketDrained());
     this.sendServerPreface();
     this.armKeepalive();
   }
@@ -294,7 +297,18 @@ export class H2ServerConnection {
   /** @internal H2Stream.onSocketDrain */
   onceSocketDrain(cb: () => void): void {
     if (this.closed || this.socket.destroyed) cb();
-    else this.socket.once("drain", cb);
+    else this.drainCallbacks.push(cb);
+  }
+
+  private onSocketDrained(): void {
+    if (this.readPaused) {
+      this.readPaused = false;
+      if (!this.closed) this.socket.resume();
+    }
+    const callbacks = this.drainCallbacks;
+    if (callbacks.length === 0) return;
+    this.drainCallbacks = [];
+    for (const cb of callbacks) cb();
   }
 
   /** Graceful end: GOAWAY (no new streams), then close once the open streams are done. */
@@ -863,14 +877,8 @@ export class H2ServerConnection {
     // A peer that does not read what we answer is not read from either: what it is owed stays bounded.
     if (this.socket.writableLength > MAX_UNSENT_OCTETS && !this.readPaused) {
       this.readPaused = true;
-      this.socket.pause();
-      this.socket.once("drain", this.resumeReading);
+      this.socket.pause(); // resumed by onSocketDrained
     }
-  };
-
-  private readonly resumeReading = (): void => {
-    this.readPaused = false;
-    if (!this.closed) this.socket.resume();
   };
 
   private sendServerPreface(): void {
@@ -937,6 +945,9 @@ export class H2ServerConnection {
     if (this.keepaliveTimer) clearInterval(this.keepaliveTimer);
     if (this.pingTimer) clearTimeout(this.pingTimer);
     this.abortAll(H2Error.CANCEL);
+    const callbacks = this.drainCallbacks;
+    this.drainCallbacks = [];
+    for (const cb of callbacks) cb();
     this.opts.onClose?.();
   }
 
