@@ -50,7 +50,8 @@ export async function unmountAll(path: string): Promise<void> {
 const MOUNT_DATA_MAX = 4000;
 
 let overlaySupported: boolean | undefined;
-async function hasOverlay(): Promise<boolean> {
+/** Whether the kernel has overlayfs (loading the module if need be); asked once. */
+export async function hasOverlay(): Promise<boolean> {
   if (overlaySupported === undefined) {
     const fs = await readFile("/proc/filesystems", "utf8").catch(() => "");
     overlaySupported = /\boverlay\b/.test(fs);

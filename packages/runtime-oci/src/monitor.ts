@@ -29,17 +29,40 @@ export interface MonitorCreateOptions {
   /** cgroup.procs files to move conmon into before it starts the runtime (best effort). */
   cgroupProcs?: string[];
   /**
-   * Work conmon's start waits for (the rootfs mount), done while conmon
-   * itself starts up: conmon runs the runtime only once it resolves; a
+   * An overlay mount (the container's rootfs) made in conmon's own process
+   * just before it becomes conmon (`sh -c 'mount …; exec conmon …'`): one fork
+   * of the daemon for both, where each fork of a large process stalls its
+   * event loop for milliseconds. conmon runs whatever the mount's outcome
+   * (handed to `ready`) and waits on its start pipe, so a failed mount can
+   * still be made good (the copy fallback) before the runtime runs.
+   */
+  mount?: OverlayMount;
+  /**
+   * Work conmon's start waits for, done while conmon itself starts up: called
+   * with the outcome of `mount` once known (at once, with undefined, without
+   * one); conmon runs the runtime only once its promise resolves, and a
    * rejection fails the create with that error (conmon killed first).
    */
-  ready?: Promise<unknown>;
+  ready?: (mount: MountOutcome | undefined) => Promise<unknown>;
   /**
    * Aborting it while the runtime's create runs kills conmon and everything
    * under it, waits until they are gone, and rejects with the cancellation
    * error; once the pid was reported it has no effect.
    */
   signal?: AbortSignal;
+}
+
+/** `mount -t overlay overlay -o <data> <target>`, run in `cwd` (relative lowerdirs) when given. */
+export interface OverlayMount {
+  data: string;
+  target: string;
+  cwd?: string;
+}
+
+/** How `mount` ended: its exit code (-1 when it never reported one) and its stderr. */
+export interface MountOutcome {
+  code: number;
+  stderr: string;
 }
 
 /** A process monitor that creates containers (runtime `created` state) and keeps them company until they exit. */
@@ -59,6 +82,23 @@ export interface Monitor {
  * (and the cleanup after it) happens while kubelet still listens.
  */
 const SYNC_TIMEOUT_MS = 60_000;
+/**
+ * `sh -c` with: $1 the mount's working directory ("" = stay), $2 its options,
+ * $3 its target, then conmon's path and arguments. The mount's stderr and
+ * exit code go to fd 5, closed before conmon is exec'd in sh's place (same
+ * pid, same session: the monitor's kill reaches a mount still running). No
+ * input is ever part of the script: everything comes in as arguments.
+ */
+const MOUNT_THEN_CONMON = [
+  "bundle=$PWD",
+  '{ { [ -z "$1" ] || cd -- "$1"; } && mount -t overlay overlay -o "$2" "$3"; } 2>&5',
+  'printf "\\n%d" "$?" >&5',
+  "exec 5>&-",
+  'cd -- "$bundle" || exit 1',
+  "shift 3",
+  'exec "$@"',
+].join("\n");
+
 /** How long conmon may take to put the reopened log file in place (it does so within milliseconds). */
 const REOPEN_WAIT_MS = 10_000;
 /** How long a killed conmon (and the runtime under it) may take to be gone. */
@@ -117,17 +157,32 @@ export function createConmonMonitor(opts: {
       if (c.stdin) args.push("-i");
       if (c.stdin && c.leaveStdinOpen) args.push("--leave-stdin-open");
       if (c.signal?.aborted) return Promise.reject(cancelledError(c.signal, `container "${c.id}": create`));
+      const m = c.mount;
       return new Promise((resolve, reject) => {
-        const child = spawn(opts.path, args, {
-          detached: true,
-          stdio: ["ignore", "ignore", "pipe", "pipe", "pipe"],
-          env: { ...process.env, _OCI_SYNCPIPE: "3", _OCI_STARTPIPE: "4" },
-          cwd: c.bundle,
-        });
+        const child = m
+          ? spawn(
+              "/bin/sh",
+              ["-c", MOUNT_THEN_CONMON, "conmon", m.cwd ?? "", m.data, m.target, opts.path, ...args],
+              {
+                detached: true,
+                stdio: ["ignore", "ignore", "pipe", "pipe", "pipe", "pipe"],
+                env: { ...process.env, _OCI_SYNCPIPE: "3", _OCI_STARTPIPE: "4" },
+                cwd: c.bundle,
+              },
+            )
+          : spawn(opts.path, args, {
+              detached: true,
+              stdio: ["ignore", "ignore", "pipe", "pipe", "pipe"],
+              env: { ...process.env, _OCI_SYNCPIPE: "3", _OCI_STARTPIPE: "4" },
+              cwd: c.bundle,
+            });
         child.unref();
         const stderr: Buffer[] = [];
         const sync = child.stdio[3] as Readable;
         const start = child.stdio[4] as Writable;
+        const mountPipe = m ? (child.stdio as unknown as Readable[])[5] : undefined;
+        // A conmon gone early (or never exec'd) closes its pipes: what that means comes through sync's end.
+        start.on("error", () => {});
         let buf = "";
         let settled = false;
         const cleanup = () => {
@@ -135,6 +190,7 @@ export function createConmonMonitor(opts: {
           c.signal?.removeEventListener("abort", onAbort);
           sync.destroy();
           start.destroy();
+          mountPipe?.destroy();
           child.stderr?.destroy();
         };
         // On any failure the detached conmon may still be running — and with it
@@ -183,8 +239,28 @@ export function createConmonMonitor(opts: {
         });
         sync.on("end", () => {
           const why = Buffer.concat(stderr).toString().trim();
-          fail(`conmon exited before reporting a pid${why ? `: ${why}` : ""}`);
+          if (!m) return fail(`conmon exited before reporting a pid${why ? `: ${why}` : ""}`);
+          // Under sh, a conmon that cannot be executed is sh's exit 127/126, not a spawn error: same message as spawn's.
+          void exited.then(() => {
+            const code = child.exitCode === 127 ? "ENOENT" : child.exitCode === 126 ? "EACCES" : undefined;
+            if (code) fail(`cannot run conmon ${opts.path}: spawn ${opts.path} ${code}`);
+            else fail(`conmon exited before reporting a pid${why ? `: ${why}` : ""}`);
+          });
         });
+        // The mount's stderr, then "\n<exit code>" once it is done; sh closes the pipe before it execs conmon.
+        const mounted = mountPipe
+          ? new Promise<MountOutcome>((res) => {
+              const out: Buffer[] = [];
+              mountPipe.on("data", (d: Buffer) => out.push(d));
+              mountPipe.on("error", () => {});
+              mountPipe.on("close", () => {
+                const text = Buffer.concat(out).toString();
+                const nl = text.lastIndexOf("\n");
+                const code = nl >= 0 && /^\d+$/.test(text.slice(nl + 1)) ? Number(text.slice(nl + 1)) : -1;
+                res({ code, stderr: (code === -1 ? text : text.slice(0, nl)).trim() });
+              });
+            })
+          : undefined;
         // conmon blocks on the start pipe: place it in its cgroup first, so
         // that it (and its double-forked daemon) never lives in ours.
         const pid = child.pid;
@@ -192,7 +268,7 @@ export function createConmonMonitor(opts: {
           ...(c.cgroupProcs ?? []).map((procs) =>
             pid ? appendFile(procs, `${pid}\n`).catch(() => undefined) : undefined,
           ),
-          c.ready,
+          mounted ? mounted.then((o) => c.ready?.(o)) : c.ready?.(undefined),
         ]).then(
           () => {
             if (settled) return;

@@ -1,4 +1,4 @@
-/** StartContainer: the rootfs mount, conmon + `runtime create`, then `runtime start` — the process is made here, as containerd does. */
+/** StartContainer: the rootfs mount and conmon (one process), `runtime create` under it, then `runtime start` — the process is made here, as containerd does. */
 import { unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { CriError, nowNanos, type UnixNanos } from "@servin/cri-types";
@@ -8,9 +8,10 @@ import { prepareMonitorCgroup, removeCgroup } from "../_cgroups.js";
 import { type ContainerState, containerState } from "../_container-state.js";
 import { Cleanup, type OciContext, paths, runtimeFor } from "../_context.js";
 import { killMonitors, monitorAlive } from "../_monitor-processes.js";
-import { mountRootfs, unmountAll } from "../_mounts.js";
+import { unmountAll } from "../_mounts.js";
 import { lookupContainer, type OciRuntime, readPid } from "../oci-runtime.js";
 import { monitorCgroup, sandboxState } from "../sandbox/_state.js";
+import { finishRootfs, planRootfs, type RootfsOptions } from "./_rootfs.js";
 
 /**
  * Starts a created container: mounts its rootfs and has conmon run
@@ -111,8 +112,7 @@ async function spawn(
   let mounted: Promise<"overlay" | "copy"> | undefined;
   try {
     cleanup.add("startContainer: unmounting rootfs", () => unmountAll(state.rootfs));
-    // The mount runs while conmon starts up; conmon runs `runtime create` once it is done.
-    mounted = mountRootfs({
+    const rootfs: RootfsOptions = {
       layers: container.image.layers,
       upper: state.upper,
       work: state.work,
@@ -120,8 +120,10 @@ async function spawn(
       copyDir: state.copyDir,
       id,
       logger: ctx.logger,
-    });
-    mounted.catch(() => {});
+    };
+    // The overlay mount is made by conmon's own process before it execs conmon (one fork of the
+    // daemon, not two); conmon runs `runtime create` once the rootfs is there (the copy fallback too).
+    const mount = await planRootfs(rootfs);
     // A runtime create killed half-way leaves a cgroup its delete does not know of.
     cleanup.add("startContainer: removing container cgroup", () =>
       removeCgroup(ctx.cgroupMode, state.cgroupsPath),
@@ -148,9 +150,14 @@ async function spawn(
       terminal: config.tty === true,
       stdin: config.stdin === true,
       leaveStdinOpen: config.stdinOnce !== true,
-      ready: mounted,
+      ...(mount ? { mount } : {}),
+      ready: (outcome) => {
+        mounted = finishRootfs(rootfs, mount, outcome);
+        return mounted;
+      },
       ...(signal ? { signal } : {}),
     });
+    if (!mounted) throw CriError.internal(`container "${id}": the monitor created it without its rootfs`);
     next.rootfsMode = await mounted;
     next.pid = created.pid;
     // The last moment a cancellation can still undo everything.
