@@ -302,9 +302,10 @@ export class GrpcServerCall {
 
   /** Gives back this call's share of the connection's budget and drops what it buffered. */
   private release(): void {
+    if (this.held === 0) return;
     this.budget.held -= this.held;
     this.held = 0;
-    this.chunks = [];
+    if (this.chunks.length > 0) this.chunks = [];
     this.buffered = 0;
     this.message = undefined;
   }
