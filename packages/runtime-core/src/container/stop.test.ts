@@ -87,3 +87,16 @@ describe("stopContainer (memory backend: the process dies of the first signal it
     });
   });
 });
+
+describe("exitStatus", () => {
+  it("never finishes a container before it started (an exit file's mtime is a coarse clock)", async () => {
+    const { exitStatus } = await import("./stop.js");
+    const { pendingContainerStatus } = await import("../store/container-status.js");
+    const status = { ...pendingContainerStatus(), createdAt: 1_000n, startedAt: 2_000_000_500n };
+    const entry = { status } as Parameters<typeof exitStatus>[0];
+    const early = exitStatus(entry, { exitCode: 0, finishedAt: 2_000_000_000n, reason: "Completed" });
+    expect(early.finishedAt).toBe(2_000_000_500n);
+    const later = exitStatus(entry, { exitCode: 0, finishedAt: 3_000_000_000n, reason: "Completed" });
+    expect(later.finishedAt).toBe(3_000_000_000n);
+  });
+});

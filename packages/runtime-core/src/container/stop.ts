@@ -82,7 +82,10 @@ export async function stopContainerLocked(
 
 /** The status after an exit; without one (the process is gone, nobody knows how) containerd's 255/Unknown. */
 export function exitStatus(entry: ContainerEntry, exit: ContainerExit | undefined): ContainerStatusData {
-  const finishedAt = exit?.finishedAt && exit.finishedAt !== 0n ? exit.finishedAt : nowNanos();
+  const reported = exit?.finishedAt && exit.finishedAt !== 0n ? exit.finishedAt : nowNanos();
+  // An exit time read from a file's mtime comes from the kernel's coarse clock, up to a tick behind the
+  // precise clock StartContainer read: a container that exits at once must not finish before it started.
+  const finishedAt = reported < entry.status.startedAt ? entry.status.startedAt : reported;
   return {
     ...entry.status,
     unknown: false,
