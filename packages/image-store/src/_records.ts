@@ -2,7 +2,7 @@
 import type { Image, OciImageConfig, RuntimeImage } from "@servin/cri-types";
 import { CriError, parseImageId } from "@servin/cri-types";
 import type { ImageConfigFile, ImageRecord } from "./backend.js";
-import { tryParseReference } from "./reference.js";
+import { type ImageReference, tryParseReference } from "./reference.js";
 
 /** The CRI Image view of a record, with uid/username derived as containerd does. */
 export function toCriImage(rec: ImageRecord): Image {
@@ -65,6 +65,23 @@ export function toRuntimeImage(rec: ImageRecord, layers: string[]): RuntimeImage
 const HEX_PREFIX = /^(?:sha256:)?([a-f0-9]{1,64})$/;
 
 /**
+ * Parsed references by their text: kubelet asks ImageStatus about the same few images over and over,
+ * and parsing one (domain rules, normalisation) was a measurable share of the call. Bounded; the
+ * parsed values are frozen, so a hit can be shared.
+ */
+const parsedReferences = new Map<string, Readonly<ImageReference> | undefined>();
+const PARSED_REFERENCES_MAX = 512;
+
+function parsedReference(ref: string): Readonly<ImageReference> | undefined {
+  const hit = parsedReferences.get(ref);
+  if (hit !== undefined || parsedReferences.has(ref)) return hit;
+  const parsed = tryParseReference(ref);
+  if (parsedReferences.size >= PARSED_REFERENCES_MAX) parsedReferences.clear();
+  parsedReferences.set(ref, parsed && Object.freeze(parsed));
+  return parsed;
+}
+
+/**
  * Finds the image a CRI reference names: a full ID (`sha256:…` or bare hex),
  * a tag or digest reference (normalised, so short names work), or a unique ID
  * prefix (as docker tries it after the name). Returns undefined when nothing
@@ -75,7 +92,7 @@ export function findImage(records: Iterable<ImageRecord>, ref: string): ImageRec
   const full = parseImageId(ref) ?? parseImageId(`sha256:${ref}`);
   if (full) return all.find((r) => r.id === full);
 
-  const parsed = tryParseReference(ref);
+  const parsed = parsedReference(ref);
   if (parsed) {
     if (parsed.digest) {
       const want = `${parsed.name}@${parsed.digest}`;
