@@ -265,10 +265,10 @@ export class GrpcServerCall {
       const length = head.readUInt32BE(1);
       if (compressed !== 0) {
         const encoding = this.stream.header("grpc-encoding");
+        // The caller's doing either way, never INTERNAL: servin offers no compression
+        // (grpc-accept-encoding: identity), and other flag values do not exist.
         this.fail(
-          compressed === 1 && encoding && encoding !== "identity"
-            ? GrpcStatus.UNIMPLEMENTED
-            : GrpcStatus.INTERNAL,
+          compressed === 1 ? GrpcStatus.UNIMPLEMENTED : GrpcStatus.INVALID_ARGUMENT,
           compressed === 1
             ? `compressed messages are not supported (grpc-encoding ${JSON.stringify(encoding ?? "")}); send identity`
             : `invalid message flags ${compressed}`,
