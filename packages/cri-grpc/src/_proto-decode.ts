@@ -13,29 +13,10 @@
  * exact behaviour and errors.
  */
 import type { PackageDefinition } from "@grpc/proto-loader";
+import type { EnumDescriptor, FieldDescriptor, MessageDescriptor } from "./_descriptors.js";
 
 /** What a compiled decoder answers for bytes it leaves to protobufjs. */
 export const PROTO_FALLBACK: unique symbol = Symbol("protobufjs decodes these bytes");
-
-interface FieldDescriptor {
-  name: string;
-  number: number;
-  label: string;
-  type: string;
-  typeName: string;
-  oneofIndex?: number;
-  proto3Optional?: boolean;
-}
-interface MessageDescriptor {
-  name: string;
-  field: FieldDescriptor[];
-  nestedType?: MessageDescriptor[];
-  oneofDecl?: unknown[];
-  options?: { mapEntry?: boolean } | null;
-}
-interface EnumDescriptor {
-  value: { name: string; number: number }[];
-}
 
 const STRING = 0;
 const BOOL = 1;

@@ -13,24 +13,7 @@
  * repeated fields are packed, map entries carry key and value.
  */
 import type { PackageDefinition } from "@grpc/proto-loader";
-
-interface FieldDescriptor {
-  name: string;
-  number: number;
-  label: string;
-  type: string;
-  typeName: string;
-  options: { packed?: boolean } | null;
-}
-interface MessageDescriptor {
-  name: string;
-  field: FieldDescriptor[];
-  nestedType?: MessageDescriptor[];
-  options?: { mapEntry?: boolean } | null;
-}
-interface EnumDescriptor {
-  value: { name: string; number: number }[];
-}
+import type { EnumDescriptor, FieldDescriptor, MessageDescriptor } from "./_descriptors.js";
 
 enum Kind {
   String,

@@ -6,22 +6,10 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import type { MessageDescriptor } from "../src/_descriptors.js";
 import { PROTO_FALLBACK, ProtoDecoders } from "../src/_proto-decode.js";
 import { criServiceDefinitions, loadCriPackageDefinition } from "../src/proto.js";
 
-interface FieldDescriptor {
-  name: string;
-  number: number;
-  label: string;
-  type: string;
-  typeName: string;
-}
-interface MessageDescriptor {
-  name: string;
-  field: FieldDescriptor[];
-  nestedType?: MessageDescriptor[];
-  options?: { mapEntry?: boolean } | null;
-}
 const def = loadCriPackageDefinition() as unknown as Record<
   string,
   { type: unknown; serialize: (v: unknown) => Buffer; deserialize: (b: Buffer) => unknown }

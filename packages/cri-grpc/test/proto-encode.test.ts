@@ -5,21 +5,9 @@
  * decode to the same object from both encoders' bytes.
  */
 import { describe, expect, it } from "vitest";
+import type { FieldDescriptor, MessageDescriptor } from "../src/_descriptors.js";
 import { ProtoEncoders } from "../src/_proto-encode.js";
 import { criServiceDefinitions, loadCriPackageDefinition } from "../src/proto.js";
-
-interface FieldDescriptor {
-  name: string;
-  label: string;
-  type: string;
-  typeName: string;
-}
-interface MessageDescriptor {
-  name: string;
-  field: FieldDescriptor[];
-  nestedType?: MessageDescriptor[];
-  options?: { mapEntry?: boolean } | null;
-}
 
 const def = loadCriPackageDefinition() as unknown as Record<
   string,
