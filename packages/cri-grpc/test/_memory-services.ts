@@ -3,6 +3,8 @@
  * @servin/image-store over its memory image backend, plus per-method overrides for the few tests
  * that need a behaviour no backend has (a chosen error code, a call that never answers, a gate).
  */
+
+import { join } from "node:path";
 import type {
   CallOptions,
   ContainerEventResponse,
@@ -17,6 +19,13 @@ import {
   type MemoryBackend,
   type ServinRuntimeService,
 } from "@servin/runtime-core";
+import {
+  type CriGrpcClient,
+  type CriGrpcServerOptions,
+  createCriGrpcClient,
+  createCriGrpcServer,
+} from "../src/index.js";
+import { tempDir } from "./_helpers.js";
 
 export interface MemoryServices {
   runtime: ServinRuntimeService;
@@ -80,4 +89,49 @@ export function countingSubscribers<S extends RuntimeService>(runtime: S): S & {
     },
   });
   return counted as S & { subscriberCount(): number };
+}
+
+export interface MemoryGrpcServer {
+  services: MemoryServices;
+  server: ReturnType<typeof createCriGrpcServer>;
+  socketPath: string;
+  /** A grpc-js client on the socket. */
+  cri: CriGrpcClient;
+  close(): Promise<void>;
+}
+
+/**
+ * The real gRPC server over fresh memory services on a unix socket in a temp dir, with a client:
+ * the fixture of the transport tests.
+ *
+ * @example
+ * const s = await startMemoryGrpcServer({ channelOptions: { "grpc.keepalive_time_ms": 100 } });
+ * await s.cri.version({});
+ * await s.close();
+ */
+export async function startMemoryGrpcServer(
+  opts: Omit<CriGrpcServerOptions, "runtime" | "images" | "socketPath"> = {},
+): Promise<MemoryGrpcServer> {
+  const dir = await tempDir();
+  const services = await createMemoryServices();
+  const server = createCriGrpcServer({
+    ...opts,
+    runtime: services.runtime,
+    images: services.images,
+    socketPath: join(dir.path, "servin.sock"),
+  });
+  const socketPath = (await server.listen()).socketPath as string;
+  const cri = createCriGrpcClient(`unix://${socketPath}`);
+  return {
+    services,
+    server,
+    socketPath,
+    cri,
+    async close() {
+      cri.close();
+      await server.close(2000);
+      await services.close();
+      await dir.remove();
+    },
+  };
 }

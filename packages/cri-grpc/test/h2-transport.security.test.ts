@@ -4,60 +4,51 @@
  * connection, and the server goes on serving.
  */
 import { connect as netConnect } from "node:net";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodeHeaderBlock, type HeaderField, HpackDecoder } from "../src/_hpack.js";
-import { type CriGrpcClient, createCriGrpcClient, createCriGrpcServer } from "../src/index.js";
+import type { CriGrpcClient } from "../src/index.js";
 import {
   frame,
   grpcMessage,
+  H2,
   PREFACE,
   type RawFrame,
   rawExchange,
   VERSION_PATH,
   VERSION_REQUEST,
 } from "./_h2.js";
-import { tempDir, until } from "./_helpers.js";
-import { createMemoryServices, type MemoryServices } from "./_memory-services.js";
+import { until } from "./_helpers.js";
+import { type MemoryGrpcServer, startMemoryGrpcServer } from "./_memory-services.js";
 
-const DATA = 0x0;
-const HEADERS = 0x1;
-const RST_STREAM = 0x3;
-const SETTINGS_TYPE = 0x4;
-const PING = 0x6;
-const GOAWAY = 0x7;
-const WINDOW_UPDATE = 0x8;
-const CONTINUATION = 0x9;
-const END_STREAM = 0x1;
-const END_HEADERS = 0x4;
-const ACK = 0x1;
+const {
+  DATA,
+  HEADERS,
+  RST_STREAM,
+  SETTINGS: SETTINGS_TYPE,
+  PING,
+  GOAWAY,
+  WINDOW_UPDATE,
+  CONTINUATION,
+  END_STREAM,
+  END_HEADERS,
+  ACK,
+} = H2;
 
 const SETTINGS = frame(SETTINGS_TYPE, 0, 0);
 
-let dir: Awaited<ReturnType<typeof tempDir>>;
-let services: MemoryServices;
-let server: ReturnType<typeof createCriGrpcServer>;
+let fixture: MemoryGrpcServer;
 let socketPath: string;
 let cri: CriGrpcClient;
 
 beforeAll(async () => {
-  dir = await tempDir();
-  services = await createMemoryServices();
-  server = createCriGrpcServer({
-    runtime: services.runtime,
-    images: services.images,
-    socketPath: join(dir.path, "servin.sock"),
+  fixture = await startMemoryGrpcServer({
     channelOptions: { "grpc.max_receive_message_length": 1024 * 1024 },
   });
-  socketPath = (await server.listen()).socketPath as string;
-  cri = createCriGrpcClient(`unix://${socketPath}`);
+  ({ socketPath, cri } = fixture);
 });
 
 afterAll(async () => {
-  cri?.close();
-  await server?.close(2000);
-  await services?.close();
-  await dir?.remove();
+  await fixture?.close();
 });
 
 function request(overrides: Record<string, string | undefined> = {}): Buffer {

@@ -4,32 +4,22 @@
  * connection, and the keepalive that drops a peer that stopped answering PINGs.
  */
 import { connect as netConnect } from "node:net";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodeHeaderBlock } from "../src/_hpack.js";
-import { type CriGrpcClient, createCriGrpcClient, createCriGrpcServer } from "../src/index.js";
-import { frame, grpcMessage, PREFACE, rawExchange } from "./_h2.js";
-import { rawServerStream, tempDir, until } from "./_helpers.js";
-import { createMemoryServices, type MemoryServices } from "./_memory-services.js";
+import type { CriGrpcClient } from "../src/index.js";
+import { frame, grpcMessage, H2, PREFACE, rawExchange } from "./_h2.js";
+import { rawServerStream, until } from "./_helpers.js";
+import { type MemoryGrpcServer, startMemoryGrpcServer } from "./_memory-services.js";
 
-let dir: Awaited<ReturnType<typeof tempDir>>;
-let services: MemoryServices;
-let server: ReturnType<typeof createCriGrpcServer>;
+let fixture: MemoryGrpcServer;
 let socketPath: string;
 let cri: CriGrpcClient;
 const BIG = 48 * 1024;
 const CONTAINERS = 40;
 
 beforeAll(async () => {
-  dir = await tempDir();
-  services = await createMemoryServices();
-  server = createCriGrpcServer({
-    runtime: services.runtime,
-    images: services.images,
-    socketPath: join(dir.path, "servin.sock"),
-  });
-  socketPath = (await server.listen()).socketPath as string;
-  cri = createCriGrpcClient(`unix://${socketPath}`);
+  fixture = await startMemoryGrpcServer();
+  ({ socketPath, cri } = fixture);
   await cri.pullImage({ image: { image: "busybox:latest" } });
   const config = { metadata: { name: "big", namespace: "h2", uid: "h2-big", attempt: 0 } };
   const { podSandboxId } = await cri.runPodSandbox({ config });
@@ -48,10 +38,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  cri?.close();
-  await server?.close(2000);
-  await services?.close();
-  await dir?.remove();
+  await fixture?.close();
 });
 
 describe("flow control when sending", () => {
@@ -137,32 +124,24 @@ describe("answers a client does not take", () => {
 
 describe("keepalive", () => {
   it("ends a connection whose peer does not answer the server's PING", async () => {
-    const quick = createCriGrpcServer({
-      runtime: services.runtime,
-      images: services.images,
-      socketPath: join(dir.path, "quick.sock"),
+    const quick = await startMemoryGrpcServer({
       channelOptions: { "grpc.keepalive_time_ms": 100, "grpc.keepalive_timeout_ms": 100 },
     });
-    const path = (await quick.listen()).socketPath as string;
+    const path = quick.socketPath;
     try {
       // A raw client that sends its preface and SETTINGS, then never reads a PING.
-      const { frames, closed } = await rawExchange(path, [PREFACE, frame(0x4, 0, 0)], {
+      const { frames, closed } = await rawExchange(path, [PREFACE, frame(H2.SETTINGS, 0, 0)], {
         closeWithinMs: 5000,
       });
-      expect(frames.some((f) => f.type === 0x6 && f.flags === 0)).toBe(true);
+      expect(frames.some((f) => f.type === H2.PING && f.flags === 0)).toBe(true);
       expect(closed).toBe(true);
       // A real client answers the PINGs and keeps working past several keepalive periods.
-      const client = createCriGrpcClient(`unix://${path}`);
-      try {
-        for (let i = 0; i < 5; i++) {
-          await expect(client.version({})).resolves.toMatchObject({ runtimeApiVersion: "v1" });
-          await new Promise((r) => setTimeout(r, 150));
-        }
-      } finally {
-        client.close();
+      for (let i = 0; i < 5; i++) {
+        await expect(quick.cri.version({})).resolves.toMatchObject({ runtimeApiVersion: "v1" });
+        await new Promise((r) => setTimeout(r, 150));
       }
     } finally {
-      await quick.close(1000);
+      await quick.close();
     }
   });
 });
