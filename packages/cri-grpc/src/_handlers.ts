@@ -3,7 +3,7 @@
  * request with @servin/cri-messages, call the domain service with an
  * AbortSignal, encode the answer, map errors through the status table.
  */
-import { status as GrpcStatus, type MethodDefinition, type ServiceDefinition } from "@grpc/grpc-js";
+import { status as GrpcStatus, type ServiceDefinition } from "@grpc/grpc-js";
 import { decodeRequest, dispatchRpc, encodeResponse, RPCS, type RpcName } from "@servin/cri-messages";
 import {
   type CallObserver,
@@ -48,18 +48,13 @@ export function implementService(
     decode: def.requestDeserialize as (bytes: Buffer) => unknown,
     encode: def.responseSerialize as (message: unknown) => Buffer,
     // A method of the .proto that the table does not know is answered UNIMPLEMENTED, never dropped.
-    handler: makeHandler(name, def, table[name] ?? { kind: "unimplemented" }, ctx),
+    handler: makeHandler(name, table[name] ?? { kind: "unimplemented" }, ctx),
   }));
 }
 
 type Handler = (call: GrpcServerCall) => void;
 
-function makeHandler(
-  name: string,
-  _def: MethodDefinition<unknown, unknown>,
-  spec: MethodSpec,
-  ctx: HandlerContext,
-): Handler {
+function makeHandler(name: string, spec: MethodSpec, ctx: HandlerContext): Handler {
   switch (spec.kind) {
     case "unary":
       return unaryHandler(name, spec.rpc, ctx);

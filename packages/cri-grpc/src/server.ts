@@ -136,10 +136,7 @@ export function createCriGrpcServer(opts: CriGrpcServerOptions): CriGrpcServer {
   const trustPeer = token ? undefined : opts.tcpAuth?.trustPeer;
   const tokenAdmission: Admission = token
     ? (call) =>
-        bearerMatches(
-          call.metadata.filter((f) => f.name === "authorization").map((f) => f.value),
-          token,
-        )
+        bearerMatches(call.stream.headerValues("authorization"), token)
           ? undefined
           : {
               code: GrpcStatus.UNAUTHENTICATED,

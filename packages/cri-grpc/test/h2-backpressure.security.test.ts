@@ -6,7 +6,8 @@
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { H2ServerConnection, headerBlock } from "../src/h2/connection.js";
+import { encodeHeaderBlock as headerBlock } from "../src/_hpack.js";
+import { H2ServerConnection } from "../src/h2/connection.js";
 import { frame, PREFACE } from "./_h2.js";
 import { tempDir, until } from "./_helpers.js";
 

@@ -16,12 +16,12 @@
  * malformed stream ends that stream only (RST_STREAM).
  */
 import type { Socket } from "node:net";
-import { encodeHeaderBlock, type HeaderField, HpackDecoder, HpackError } from "../_hpack.js";
+import { type HeaderField, HpackDecoder, HpackError } from "../_hpack.js";
 
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
 const FRAME_HEADER = 9;
 
-export const FrameType = {
+const FrameType = {
   DATA: 0x0,
   HEADERS: 0x1,
   PRIORITY: 0x2,
@@ -97,7 +97,7 @@ export interface H2Limits {
   keepaliveTimeoutMs: number;
 }
 
-export const DEFAULT_H2_LIMITS: Readonly<H2Limits> = Object.freeze({
+const DEFAULT_H2_LIMITS: Readonly<H2Limits> = Object.freeze({
   maxConcurrentStreams: 256,
   streamWindow: 1024 * 1024,
   connectionWindow: 16 * 1024 * 1024,
@@ -283,11 +283,6 @@ export class H2ServerConnection {
     socket.on("drain", () => this.onSocketDrained());
     this.sendServerPreface();
     this.armKeepalive();
-  }
-
-  /** Streams still open. */
-  get openStreams(): number {
-    return this.streams.size;
   }
 
   get writable(): boolean {
@@ -695,11 +690,7 @@ export class H2ServerConnection {
       headerBlock.length <= this.peerMaxFrame &&
       trailerBlock.length <= this.peerMaxFrame;
     if (!fits) {
-      const framed = Buffer.allocUnsafe(data);
-      framed[0] = 0;
-      framed.writeUInt32BE(message.length, 1);
-      message.copy(framed, 5);
-      this.sendOnStream(stream, headerBlock, framed, trailerBlock);
+      this.sendOnStream(stream, headerBlock, lengthPrefixed(message), trailerBlock);
       return;
     }
     if (this.closed) return;
@@ -725,15 +716,18 @@ export class H2ServerConnection {
     stream.sendWindow -= data;
     this.connSendWindow -= data;
     this.queueOut(buf);
+    this.endLocal(stream);
+  }
+
+  /** Our END_STREAM went out: the stream is done, and a client still sending is told to stop (§8.1). */
+  private endLocal(stream: H2Stream): void {
     stream.localClosed = true;
-    if (stream.remoteClosed) this.forget(stream);
-    else {
-      // The answer is complete before the request: tell the client to stop sending (§8.1).
+    if (!stream.remoteClosed) {
       this.writeFrame(FrameType.RST_STREAM, 0, stream.id, u32(H2Error.NO_ERROR));
       this.noteReset(stream.id);
       stream.remoteClosed = true;
-      this.forget(stream);
     }
+    this.forget(stream);
   }
 
   /** Sends what the windows allow of a stream's queued DATA, then its trailers once the queue is empty. */
@@ -759,15 +753,7 @@ export class H2ServerConnection {
       const block = stream.trailers;
       stream.trailers = undefined;
       this.writeHeaders(stream.id, block, FLAG_END_STREAM);
-      stream.localClosed = true;
-      this.maybeForget(stream);
-      if (!stream.remoteClosed) {
-        // The answer is complete before the request: tell the client to stop sending (§8.1).
-        this.writeFrame(FrameType.RST_STREAM, 0, stream.id, u32(H2Error.NO_ERROR));
-        this.noteReset(stream.id);
-        stream.remoteClosed = true;
-        this.forget(stream);
-      }
+      this.endLocal(stream);
     }
     stream.handler?.onDrain?.();
   }
@@ -968,6 +954,15 @@ export class H2ServerConnection {
 
 const EMPTY = Buffer.alloc(0);
 
+/** A gRPC length-prefixed message: the uncompressed flag, the length, the message. */
+export function lengthPrefixed(message: Buffer): Buffer {
+  const framed = Buffer.allocUnsafe(5 + message.length);
+  framed[0] = 0;
+  framed.writeUInt32BE(message.length, 1);
+  message.copy(framed, 5);
+  return framed;
+}
+
 /** Writes a frame header at `pos`; answers the position after it. */
 function putFrameHeader(
   buf: Buffer,
@@ -990,9 +985,4 @@ function u32(value: number): Buffer {
   const b = Buffer.allocUnsafe(4);
   b.writeUInt32BE(value >>> 0, 0);
   return b;
-}
-
-/** Encodes a header list for sending (static table and literals only: no state shared with the peer). */
-export function headerBlock(fields: readonly HeaderField[]): Buffer {
-  return encodeHeaderBlock(fields);
 }

@@ -7,7 +7,8 @@
 import type { Socket } from "node:net";
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import type { HeaderField } from "../_hpack.js";
-import { H2Error, type H2Limits, H2ServerConnection, type H2Stream, headerBlock } from "./connection.js";
+import { encodeHeaderBlock as headerBlock } from "../_hpack.js";
+import { type H2Limits, H2ServerConnection, type H2Stream, lengthPrefixed } from "./connection.js";
 
 /** A served method: its decoder and encoder, and the handler that answers a call. */
 export interface GrpcMethod {
@@ -159,7 +160,7 @@ export class GrpcServerCall {
     readonly stream: H2Stream,
     readonly method: GrpcMethod | undefined,
     private readonly opts: GrpcConnectionOptions,
-    private readonly budget: RequestBudget = { held: 0, max: Number.POSITIVE_INFINITY },
+    private readonly budget: RequestBudget,
   ) {}
 
   /** Request headers (metadata), names lowercase. */
@@ -360,12 +361,7 @@ export class GrpcServerCall {
 
   private frame(message: unknown): Buffer | undefined {
     const bytes = this.encode(message);
-    if (!bytes) return undefined;
-    const framed = Buffer.allocUnsafe(5 + bytes.length);
-    framed[0] = 0;
-    framed.writeUInt32BE(bytes.length, 1);
-    bytes.copy(framed, 5);
-    return framed;
+    return bytes && lengthPrefixed(bytes);
   }
 
   /** The message's protobuf bytes, or undefined after ending the call (it could not be encoded or is too large). */
@@ -487,5 +483,3 @@ export function percentEncode(text: string): string {
   }
   return out;
 }
-
-export { H2Error };
