@@ -47,10 +47,8 @@ export function netnsPath(dir: string, id: string): string {
  * const path = await createNetns("/run/servin/netns", "3f2a9c"); // "/run/servin/netns/3f2a9c"
  */
 export async function createNetns(dir: string, id: string): Promise<string> {
-  const path = netnsPath(dir, id);
-  await mkdir(dir, { recursive: true, mode: 0o755 });
-  if (await isPinned(dir, path)) return path;
-  await writeFile(path, "", { mode: 0o444 });
+  const { path, pinned } = await netnsMountPoint(dir, id);
+  if (pinned) return path;
   try {
     // One process: unshare(CLONE_NEWNET), bind-mount /proc/self/ns/net onto `path`, then run
     // `ip link set lo up` inside the new namespace. Loopback is the runtime's job (CNI spec).

@@ -165,7 +165,7 @@ export async function launchInfra(l: InfraLaunch): Promise<number> {
     // `lo` up in the pod's netns: one the launch made, or (a retry) one it joins that a cut-short launch pinned.
     SERVIN_LO: l.modes.network === "pod" ? "1" : "0",
     SERVIN_PINNED: pin ? "1" : "0",
-    SERVIN_SHM: l.shmPath && !isMountPoint(l.shmPath) ? l.shmPath : "",
+    SERVIN_SHM: l.shmPath && !ensureDirMounted(l.shmPath) ? l.shmPath : "",
     SERVIN_SHM_BYTES: String(SHM_BYTES),
   };
   const child = spawn(cmd, args, { cwd: "/", env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
@@ -197,7 +197,7 @@ export async function launchInfra(l: InfraLaunch): Promise<number> {
     // The shell prints the pid right after its fork: wait for the exec of catatonit (through setpriv).
     const comm = basename(l.pausePath).slice(0, 15);
     for (let waited = 0; ; waited++) {
-      const now = await liveComm(pid);
+      const now = commOf(pid);
       if (now === comm) return pid;
       if (now === undefined || waited >= EXEC_WAIT_ROUNDS || l.signal?.aborted) {
         await killInfra(l.cgroupMode, l.cgroupsPath, l.id, pid);
@@ -249,7 +249,7 @@ function cpusetDir(root: string, dir: string): void {
 }
 
 /** Makes `path` when missing, and says whether something is mounted on it (another device than its parent's). */
-function isMountPoint(path: string): boolean {
+function ensureDirMounted(path: string): boolean {
   mkdirSync(path, { recursive: true });
   return statSync(path).dev !== statSync(dirname(path)).dev;
 }
@@ -273,10 +273,6 @@ function hierarchies(mode: CgroupMode): string[] {
  * cgroup.procs files below: procfs and cgroupfs answer from memory in µs, and Stop polls them
  * every ms beside CNI DEL, whose own file steps must not queue behind them in libuv's pool.
  */
-async function liveComm(pid: number): Promise<string | undefined> {
-  return commOf(pid);
-}
-
 function commOf(pid: number): string | undefined {
   let stat = "";
   try {
@@ -292,10 +288,8 @@ function commOf(pid: number): string | undefined {
 /** True when `pid` is still this pod's catatonit: its comm, and its cgroup named after the pod (a reused pid cannot fool us). */
 export async function isLiveProcessInfra(pid: number, id: string, pausePath: string): Promise<boolean> {
   if (!(pid > 0)) return false;
-  const [comm, cgroup] = await Promise.all([
-    liveComm(pid),
-    readFile(`/proc/${pid}/cgroup`, "utf8").catch(() => ""),
-  ]);
+  const comm = commOf(pid);
+  const cgroup = await readFile(`/proc/${pid}/cgroup`, "utf8").catch(() => "");
   return comm === basename(pausePath).slice(0, 15) && cgroup.includes(id);
 }
 
