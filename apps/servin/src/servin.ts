@@ -10,7 +10,8 @@ import { setFlagsFromString } from "node:v8";
  * line or NODE_OPTIONS) wins.
  */
 const nodeFlags = `${process.execArgv.join(" ")} ${process.env.NODE_OPTIONS ?? ""}`;
-if (!/--(max|min)-semi-space-size|--semi-space-growth-factor/.test(nodeFlags))
+// V8 takes "_" for "-" in flag names: a user's --max_semi_space_size wins too.
+if (!/--(max|min)[-_]semi[-_]space[-_]size|--semi[-_]space[-_]growth[-_]factor/.test(nodeFlags))
   setFlagsFromString("--semi-space-growth-factor=1");
 
 const { runServin } = await import("@servin/cli/main");
