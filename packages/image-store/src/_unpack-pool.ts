@@ -72,7 +72,6 @@ interface Slot {
 const idle: Slot[] = [];
 /** Every worker alive, busy or idle. */
 const slots = new Set<Slot>();
-let live = 0;
 /** Unpacks under way, on a worker or on this thread. */
 let active = 0;
 const disabled = process.env.SERVIN_UNPACK_WORKERS === "0";
@@ -103,7 +102,6 @@ function spawnSlot(): Slot | undefined {
   if (!worker) return undefined;
   const slot: Slot = { worker };
   slots.add(slot);
-  live++;
   worker.on("message", (m: FromWorker) => slot.onMessage?.(m));
   let ended = false;
   const gone = (err: Error) => {
@@ -113,7 +111,6 @@ function spawnSlot(): Slot | undefined {
     const i = idle.indexOf(slot);
     if (i >= 0) idle.splice(i, 1);
     if (slot.idle) clearTimeout(slot.idle);
-    live--;
     const fail = slot.onFail;
     slot.onFail = undefined;
     slot.onMessage = undefined;
@@ -134,7 +131,7 @@ function take(): Slot | undefined {
     slot.worker.ref();
     return slot;
   }
-  if (live >= MAX_WORKERS) return undefined;
+  if (slots.size >= MAX_WORKERS) return undefined;
   return spawnSlot();
 }
 
@@ -180,7 +177,7 @@ export async function terminateUnpackWorkers(): Promise<void> {
 
 /** Test-only: how many unpack workers exist and how many of them are idle. */
 export function unpackWorkers(): { live: number; idle: number } {
-  return { live, idle: idle.length };
+  return { live: slots.size, idle: idle.length };
 }
 
 /** The worker's error as the class the unpacker threw (messages and errno codes kept). */
