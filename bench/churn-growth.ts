@@ -5,25 +5,22 @@
  * `sleep` container, stop, remove) and every --every pods, after 3 s of quiet and a forced full GC, samples:
  * PSS (anonymous and file parts), V8 heap used and per space, process.memoryUsage() (external,
  * arrayBuffers), open fds, threads, libuv's active resources, and the anonymous mappings (glibc malloc
- * arenas are 64 MiB reservations). Prints one line per sample and writes bench/results/churn-growth.json,
+ * arenas are 64 MiB reservations). Prints one line per sample and writes bench/results/churn-growth-<tag>.json,
  * so a plateau (allocator high-water mark) tells itself apart from a linear leak.
  *
- * Run (root, kit up): node --import tsx bench/churn-growth.ts [--pods 2000] [--every 250]
+ * Run (root, kit up): node --import tsx bench/churn-growth.ts [--pods 2000] [--every 250] [--tag default]
  *   extra environment (MALLOC_ARENA_MAX=2 …) reaches servin unchanged.
  */
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { benchArg } from "../tooling/conformance/containerd-process.js";
 import { kitUnavailable, kitUp, repo, ServinProcess } from "../tooling/conformance/servin-process.js";
 import { heapAfterGc, InspectorClient, inspectorUrl } from "./lib/inspector.js";
 import { podWithSleeper, removePod } from "./lib/memory-probe.js";
-import { RawCriClient, STATUS_SCALE_IMAGE } from "./lib/status-scale.js";
+import { cpuNs, RawCriClient, STATUS_SCALE_IMAGE } from "./lib/status-scale.js";
 
-const arg = (name: string, dflt: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : dflt;
-};
-const PODS = arg("pods", 2000);
-const EVERY = arg("every", 250);
+const PODS = benchArg("pods", "BENCH_PODS", 2000);
+const EVERY = benchArg("every", "BENCH_EVERY", 250);
 const TAG = (() => {
   const i = process.argv.indexOf("--tag");
   return i > 0 ? (process.argv[i + 1] as string) : "default";
@@ -52,11 +49,6 @@ function anonMaps(pid: number): { anon: number; arenaLike: number } {
 }
 
 /** servin's CPU seconds so far (user + system, from /proc/PID/stat; 100 ticks a second). */
-function cpuSeconds(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-  return (Number(f[11]) + Number(f[12])) / 100;
-}
-
 function threads(pid: number): number {
   return Number(/^Threads:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
 }
@@ -110,7 +102,7 @@ async function sample(pods: number) {
     heapTotalMb: (mu?.heapTotal ?? 0) / 2 ** 20,
     spacesMb: Object.fromEntries((spaces ?? []).map((x) => [x.space_name, x.space_used_size / 2 ** 20])),
     spacesCommittedMb: Object.fromEntries((spaces ?? []).map((x) => [x.space_name, x.space_size / 2 ** 20])),
-    cpuSeconds: cpuSeconds(pid),
+    cpuSeconds: cpuNs(pid) / 1e9,
     fds: readdirSync(`/proc/${pid}/fd`).length,
     threads: threads(pid),
     ...anonMaps(pid),
