@@ -1,9 +1,11 @@
 /**
  * RemovePodSandbox answers once its tombstone is durable; `runtime delete`, the unmounts, the
  * deletes and the cgroups come after the answer. A server killed between the two leaves the
- * tombstone, and the next start finishes the job: nothing of the pod is left.
+ * tombstone, and the next start finishes the job: nothing of the pod is left. The fixture holds
+ * the cleanup mid-way (a mount in the pod's run directory whose `umount` hangs) before it kills
+ * itself, so the crash always interrupts an unfinished removal, however loaded the machine.
  */
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -24,8 +26,10 @@ describe.skipIf(!real.ok)("oci backend: a crash between RemovePodSandbox's answe
     const dir = mkdtempSync(join(tmpdir(), "servin-oci-podrmcrash-"));
     const cgroupParent = `servin-podrmcrash-${randomBytes(3).toString("hex")}`;
     const h = { dir, root: join(dir, "root"), stateDir: join(dir, "state"), cgroupParent } as Harness;
+    let child: ReturnType<typeof spawn> | undefined;
+    let held: number | undefined;
     try {
-      const child = spawn(
+      const proc = spawn(
         process.execPath,
         [
           "--conditions=source",
@@ -37,19 +41,20 @@ describe.skipIf(!real.ok)("oci backend: a crash between RemovePodSandbox's answe
         ],
         { cwd: repoRoot, stdio: ["ignore", "ignore", "pipe"] },
       );
+      child = proc;
       let err = "";
-      child.stderr.on("data", (d) => {
+      proc.stderr.on("data", (d) => {
         err += d;
       });
-      const signal = await new Promise<NodeJS.Signals | null>((r) =>
-        child.on("exit", (_code, sig) => r(sig)),
-      );
+      const signal = await new Promise<NodeJS.Signals | null>((r) => proc.on("exit", (_code, sig) => r(sig)));
       expect(signal, err).toBe("SIGKILL");
+      held = Number(readFileSync(join(dir, "held"), "utf8").trim());
+      process.kill(held, "SIGKILL"); // the hung `umount` stand-in
       const { podSandboxId } = JSON.parse(readFileSync(join(dir, "removed.json"), "utf8")) as {
         podSandboxId: string;
       };
 
-      // The crash landed between the answer and the cleanup: the core's record is gone,
+      // The crash landed between the answer and the end of the cleanup: the core's record is gone,
       // the backend's tombstone and the pod's leftovers are there.
       expect(readdirSync(join(dir, "store"), { recursive: true }).join(" ")).not.toContain(podSandboxId);
       expect(existsSync(join(h.root, "sandbox-removals", podSandboxId))).toBe(true);
@@ -62,6 +67,17 @@ describe.skipIf(!real.ok)("oci backend: a crash between RemovePodSandbox's answe
       await backend.close();
       expect(await leaks(h)).toEqual([]);
     } finally {
+      child?.kill("SIGKILL");
+      if (held) {
+        try {
+          process.kill(held, "SIGKILL");
+        } catch {}
+      }
+      // The hold's mount is left only when the test failed before the next start unmounted it.
+      for (const line of readFileSync("/proc/self/mountinfo", "utf8").split("\n")) {
+        const mountPoint = line.split(" ")[4];
+        if (mountPoint?.startsWith(`${dir}/`)) execFileSync("umount", ["-l", mountPoint]);
+      }
       destroyHarnessDirs(h);
     }
   }, 90_000);
