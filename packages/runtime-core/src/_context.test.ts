@@ -49,7 +49,7 @@ describe("PodSandboxStatus's containers", () => {
   });
 
   it("are its own pod's, created, removed and recovered", async () => {
-    h = await createHarness();
+    h = await createHarness({ enablePodEvents: true });
     const pods: { id: string; containers: string[] }[] = [];
     for (let p = 0; p < 3; p++) {
       const config = podConfig();

@@ -66,6 +66,8 @@ export interface RuntimeContext {
   readonly streaming?: StreamingProvider;
   /** Pod log directories below this one are the runtime's: removed with their pod (see RuntimeServiceOptions). */
   readonly ownedLogRoot?: string;
+  /** PodSandboxStatus answers `containers_statuses` and `timestamp` (see RuntimeServiceOptions.enablePodEvents). */
+  readonly enablePodEvents: boolean;
   /** Registers background work (abandoned creates, exit handling) that close() waits for. */
   track(work: Promise<unknown>): void;
 }

@@ -84,6 +84,8 @@ export async function createHarness(
     backend?: MemoryBackendOptions;
     eventBufferSize?: number;
     ownedLogRoot?: string;
+    /** PodSandboxStatus answers containers_statuses and timestamp (RuntimeServiceOptions.enablePodEvents). */
+    enablePodEvents?: boolean;
   } = {},
 ): Promise<Harness> {
   const backend = createMemoryBackend(options.backend);
@@ -100,6 +102,7 @@ export async function createHarness(
       logger,
       ...(options.eventBufferSize ? { eventBufferSize: options.eventBufferSize } : {}),
       ...(options.ownedLogRoot ? { ownedLogRoot: options.ownedLogRoot } : {}),
+      ...(options.enablePodEvents !== undefined ? { enablePodEvents: options.enablePodEvents } : {}),
     });
   };
   const h = {

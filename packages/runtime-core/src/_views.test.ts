@@ -22,7 +22,7 @@ async function podWithContainer() {
 
 describe("entry views", () => {
   it("answer the same frozen object while a container is unchanged, and a new one once it changes", async () => {
-    h = await createHarness();
+    h = await createHarness({ enablePodEvents: true });
     const { podSandboxId, containerId } = await podWithContainer();
     const item = async () => (await h.runtime.listContainers({ filter: { id: containerId } })).containers[0];
     const status = async () => (await h.runtime.containerStatus({ containerId })).status;

@@ -84,6 +84,13 @@ export interface RuntimeServiceOptions {
    * directories anywhere else are the client's (kubelet removes its own), as in containerd.
    */
   ownedLogRoot?: string;
+  /**
+   * Fill PodSandboxStatus's `containers_statuses` and `timestamp`, the fields of kubelet's evented PLEG
+   * (default false, as CRI-O's `enable_pod_events`; containerd 1.6 sends neither). Without them kubelet
+   * sees `timestamp == 0` and lists the pod's containers itself; the answer stays small.
+   * GetContainerEvents carries the pod's container statuses either way.
+   */
+  enablePodEvents?: boolean;
 }
 
 /** A RuntimeService with lifecycle and the queries other Servin parts need. */
@@ -154,6 +161,7 @@ export async function createRuntimeService(options: RuntimeServiceOptions): Prom
     runtimeConfig: {},
     ...(options.streaming && options.backend.streaming ? { streaming: options.streaming } : {}),
     ...(options.ownedLogRoot ? { ownedLogRoot: options.ownedLogRoot } : {}),
+    enablePodEvents: options.enablePodEvents ?? false,
     track(work) {
       const tracked: Promise<void> = work.then(
         () => {

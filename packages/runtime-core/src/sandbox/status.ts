@@ -1,4 +1,4 @@
-/** PodSandboxStatus: the CRI view of one pod sandbox, with its containers' statuses. */
+/** PodSandboxStatus: the CRI view of one pod sandbox, with its containers' statuses when pod events are on. */
 import type {
   CallOptions,
   PodSandboxStatus,
@@ -60,11 +60,15 @@ export async function podSandboxStatus(
   _opts?: CallOptions,
 ): Promise<PodSandboxStatusResponse> {
   const entry = findSandbox(ctx, req.podSandboxId);
-  const response: PodSandboxStatusResponse = {
-    status: toSandboxStatus(entry),
-    containersStatuses: containersOf(ctx, entry.record.id).map(toContainerStatus),
-    timestamp: nowNanos(),
-  };
+  // The evented-PLEG fields only when asked for (as CRI-O's enable_pod_events): without a timestamp
+  // kubelet lists the pod's containers itself, and the answer every generic-PLEG relist reads stays small.
+  const response: PodSandboxStatusResponse = ctx.enablePodEvents
+    ? {
+        status: toSandboxStatus(entry),
+        containersStatuses: containersOf(ctx, entry.record.id).map(toContainerStatus),
+        timestamp: nowNanos(),
+      }
+    : { status: toSandboxStatus(entry) };
   if (req.verbose) {
     let observed: Record<string, unknown>;
     try {
