@@ -78,6 +78,8 @@ default_runtime = ${q(config.defaultRuntime)}
 conmon = ${q(config.conmonPath)}
 pause = ${q(config.pausePath)}
 cgroup_parent = ${q(config.cgroupParent)}
+# PodSandboxStatus answers containers_statuses and timestamp (kubelet's evented PLEG), as CRI-O's option.
+enable_pod_events = ${config.enablePodEvents}
 
 # Runtime handlers (RunPodSandbox's runtime_handler) and their OCI runtime binaries:
 # [runtime.runtimes.runc]

@@ -112,6 +112,7 @@ describe("defaults", () => {
       conmonPath: "",
       pausePath: "",
       cgroupParent: "servin",
+      enablePodEvents: false,
       registries: {},
       authFile: "",
       upstreamFallback: true,
@@ -157,6 +158,7 @@ default_runtime = "crun"
 conmon = "/opt/bin/conmon"
 pause = "/opt/bin/catatonit"
 cgroup_parent = "pods.slice"
+enable_pod_events = true
 [runtime.runtimes.crun]
 path = "/usr/bin/crun"
 [runtime.runtimes.runc]
@@ -207,6 +209,7 @@ format = "json"
       conmonPath: "/opt/bin/conmon",
       pausePath: "/opt/bin/catatonit",
       cgroupParent: "pods.slice",
+      enablePodEvents: true,
       runtimes: { crun: { path: "/usr/bin/crun" }, runc: { path: "/usr/sbin/runc" } },
       imageBackend: "memory",
       authFile: "/root/.docker/config.json",
@@ -234,6 +237,7 @@ format = "json"
     expect(await loadToml("# nothing but a comment\n[server]\n")).toEqual({});
     expect(await loadToml(`[server]\nport = 0\n`)).toEqual({ port: 0 });
     expect(await loadToml(`[server]\ngrpc_socket = ""\n`)).toEqual({ grpcSocket: "" });
+    expect(await loadToml(`[runtime]\nenable_pod_events = false\n`)).toEqual({ enablePodEvents: false });
   });
 
   it("accepts a missing file at the default path, not a missing explicit one", async () => {
@@ -275,6 +279,8 @@ format = "json"
     [`[runtime]\nconmon = 1\n`, /runtime\.conmon: expected a string/],
     [`[runtime]\npause = 1\n`, /runtime\.pause: expected a string/],
     [`[runtime]\ncgroup_parent = 1\n`, /runtime\.cgroup_parent: expected a string/],
+    [`[runtime]\nenable_pod_events = "yes"\n`, /runtime\.enable_pod_events: expected true or false/],
+    [`[runtime]\nenable_pod_events = 1\n`, /runtime\.enable_pod_events: expected true or false/],
     [`[runtime.runtimes.crun]\npath = 1\n`, /runtime\.runtimes\.crun\.path: expected a string/],
     [`[runtime.runtimes.crun]\n`, /runtime\.runtimes\.crun\.path: expected a string/],
     [`[runtime.runtimes.crun]\npath = ""\n`, /runtime\.runtimes\.crun\.path: expected a string/],
@@ -329,6 +335,10 @@ format = "json"
     [`server = 8080\n`, /server: expected a table/],
     [`[storage]\ndata = "/x"\n`, /storage\.data: unknown key/],
     [`[runtime]\nruntime = "crun"\n`, /runtime\.runtime: unknown key/],
+    [
+      `[runtime]\nenable_pod_event = true\n`,
+      /runtime\.enable_pod_event: unknown key, did you mean "enable_pod_events"\?/,
+    ],
     [`[runtime.runtimes.crun]\npath = "/x"\nroot = "/y"\n`, /runtime\.runtimes\.crun\.root: unknown key/],
     [`[images]\nmax_layer_bytes = 1\n`, /images\.max_layer_bytes: unknown key/],
     [

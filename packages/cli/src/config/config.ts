@@ -58,6 +58,11 @@ export interface ServinConfig {
   conmonPath: string;
   pausePath: string;
   cgroupParent: string;
+  /**
+   * PodSandboxStatus answers containers_statuses and timestamp, kubelet's evented-PLEG fields
+   * (`[runtime] enable_pod_events`, `--enable-pod-events`; default false, as CRI-O).
+   */
+  enablePodEvents: boolean;
   registries: Record<string, RegistryHostConfig>;
   /** Where docker-style credentials are read (default $DOCKER_CONFIG/config.json or ~/.docker/config.json). */
   authFile: string;
@@ -100,6 +105,7 @@ export function defaultConfig(): ServinConfig {
     conmonPath: "",
     pausePath: "",
     cgroupParent: "servin",
+    enablePodEvents: false,
     registries: {},
     authFile: "",
     upstreamFallback: true,
@@ -131,6 +137,7 @@ interface ConfigFile {
     conmon?: string;
     pause?: string;
     cgroup_parent?: string;
+    enable_pod_events?: unknown;
     runtimes?: Record<string, { path?: string }>;
   };
   images?: {
@@ -172,7 +179,15 @@ export async function loadConfigFile(path: string, explicit: boolean): Promise<P
 const FILE_KEYS = {
   server: ["host", "port", "grpc_socket", "grpc_tcp", "token_file", "allowed_uids", "allowed_gids"],
   storage: ["root", "state_dir"],
-  runtime: ["backend", "default_runtime", "conmon", "pause", "cgroup_parent", "runtimes"],
+  runtime: [
+    "backend",
+    "default_runtime",
+    "conmon",
+    "pause",
+    "cgroup_parent",
+    "enable_pod_events",
+    "runtimes",
+  ],
   images: [
     "backend",
     "auth_file",
@@ -238,6 +253,10 @@ function fromFile(raw: ConfigFile, path: string): Partial<ServinConfig> {
       throw new ConfigError(`config file ${path}: ${key}: expected an integer 0-65535`);
     return v;
   };
+  const bool = (v: unknown, key: string): boolean => {
+    if (typeof v !== "boolean") throw new ConfigError(`config file ${path}: ${key}: expected true or false`);
+    return v;
+  };
   const s = raw.server ?? {};
   if (s.host !== undefined) out.host = str(s.host, "server.host");
   if (s.port !== undefined) out.port = port(s.port, "server.port");
@@ -268,6 +287,8 @@ function fromFile(raw: ConfigFile, path: string): Partial<ServinConfig> {
   if (r.conmon !== undefined) out.conmonPath = str(r.conmon, "runtime.conmon");
   if (r.pause !== undefined) out.pausePath = str(r.pause, "runtime.pause");
   if (r.cgroup_parent !== undefined) out.cgroupParent = str(r.cgroup_parent, "runtime.cgroup_parent");
+  if (r.enable_pod_events !== undefined)
+    out.enablePodEvents = bool(r.enable_pod_events, "runtime.enable_pod_events");
   if (r.runtimes) {
     out.runtimes = {};
     for (const [name, def] of Object.entries(r.runtimes)) {
@@ -279,10 +300,6 @@ function fromFile(raw: ConfigFile, path: string): Partial<ServinConfig> {
   if (raw.images?.backend !== undefined)
     out.imageBackend = choice(parseImageBackend, raw.images.backend, "images.backend");
   if (raw.images?.auth_file !== undefined) out.authFile = str(raw.images.auth_file, "images.auth_file");
-  const bool = (v: unknown, key: string): boolean => {
-    if (typeof v !== "boolean") throw new ConfigError(`config file ${path}: ${key}: expected true or false`);
-    return v;
-  };
   if (raw.images?.upstream_fallback !== undefined)
     out.upstreamFallback = bool(raw.images.upstream_fallback, "images.upstream_fallback");
   const limits: ImageLimitsConfig = {};

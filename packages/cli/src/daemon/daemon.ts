@@ -228,6 +228,8 @@ export async function startServinDaemon(config: ServinConfig, baseLogger: Logger
       recoverAfter: serversListen,
       // `servin run` puts its pods' logs here (GET /v1/servin/info): they go with their pod.
       ownedLogRoot: join(config.root, "pod-logs"),
+      // PodSandboxStatus's evented-PLEG fields (containers_statuses, timestamp): off unless configured, as CRI-O.
+      enablePodEvents: config.enablePodEvents,
       // One metadata store per backend: records of real containers must never be reconciled by the simulator.
       store: await createFileStore(join(config.root, "runtime", backend.name)),
       runtimeName: "servin",

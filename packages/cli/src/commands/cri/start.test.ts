@@ -127,6 +127,19 @@ bin_dirs = ["/file/bin"]
     );
   });
 
+  it("takes enable_pod_events from --enable-pod-events / --no-enable-pod-events, then [runtime], then off", async () => {
+    const events = join(dir, "events.toml");
+    await writeFile(events, `[runtime]\nenable_pod_events = true\n`);
+    expect((await resolveStartConfig({ config: file })).enablePodEvents).toBe(false);
+    expect((await resolveStartConfig({ config: events })).enablePodEvents).toBe(true);
+    expect((await resolveStartConfig({ config: file, "enable-pod-events": true })).enablePodEvents).toBe(
+      true,
+    );
+    expect((await resolveStartConfig({ config: events, "enable-pod-events": false })).enablePodEvents).toBe(
+      false,
+    );
+  });
+
   it("keeps the file's value where a flag is absent", async () => {
     const c = await resolveStartConfig({ config: file, port: "8081" });
     expect(c.port).toBe(8081);

@@ -71,6 +71,11 @@ export const startArgs = {
     description:
       "CNI plugin directories, comma-separated, searched in order (default /opt/cni/bin,/usr/lib/cni)",
   },
+  "enable-pod-events": {
+    type: "boolean",
+    description:
+      "PodSandboxStatus answers containers_statuses and timestamp, for kubelet's evented PLEG (default off, as CRI-O; config [runtime] enable_pod_events)",
+  },
   "streaming-address": {
     type: "string",
     description:
@@ -120,6 +125,8 @@ export async function resolveStartConfig(
     if (dirs.length === 0) throw new ConfigError("--cni-bin-dir: expected one or more directories");
     config.cniBinDirs = dirs;
   }
+  // A boolean flag: --enable-pod-events or --no-enable-pod-events; absent, the file's value stays.
+  if (typeof args["enable-pod-events"] === "boolean") config.enablePodEvents = args["enable-pod-events"];
   if (str("streaming-address") !== undefined) {
     const s = parseStreamingAddress(str("streaming-address")!);
     config.streamingAddress = s.address;
