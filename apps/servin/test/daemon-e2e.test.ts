@@ -3,6 +3,7 @@ import { existsSync } from "node:fs";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createCriGrpcClient } from "@servin/cri-grpc";
 import { createCriClient } from "@servin/cri-http";
 import { isCriError } from "@servin/cri-types";
 import { describe, expect, it } from "vitest";
@@ -86,11 +87,40 @@ describe("servin cri start", () => {
     expect(items.map((p) => p.id)).toEqual([podSandboxId]);
     const { containers } = await cri.listContainers({});
     expect(containers.map((c) => c.id)).toEqual([containerId]);
+    // By default (as CRI-O, and containerd 1.6) PodSandboxStatus carries neither evented-PLEG field.
+    const grpc = createCriGrpcClient(`unix://${second.socket}`, { timeoutMs: 60_000 });
+    try {
+      const plain = await grpc.podSandboxStatus({ podSandboxId });
+      expect(plain.status.id).toBe(podSandboxId);
+      expect(plain.containersStatuses ?? []).toEqual([]);
+      expect(plain.timestamp ?? 0n).toBe(0n);
+      // The HTTP JSON answer leaves them out as it leaves out other unset optional fields (info).
+      const res = await fetch(`${second.url}/v1/runtime/sandbox/status`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ pod_sandbox_id: podSandboxId }),
+      });
+      expect(Object.keys((await res.json()) as object)).toEqual(["status"]);
+    } finally {
+      grpc.close();
+    }
     // A crash: the lock file and the gRPC socket are left behind; the next start must replace both.
     await second.stop("SIGKILL");
 
-    const third = await startServin(memory, { dir });
+    // The third start reads `[runtime] enable_pod_events = true`: the same pod now answers both fields.
+    await writeFile(join(dir, "events.toml"), "[runtime]\nenable_pod_events = true\n");
+    const third = await startServin(memory, { dir, config: join(dir, "events.toml") });
     try {
+      const grpc = createCriGrpcClient(`unix://${third.socket}`, { timeoutMs: 60_000 });
+      try {
+        const before = BigInt(Date.now()) * 1_000_000n;
+        const evented = await grpc.podSandboxStatus({ podSandboxId });
+        // (the memory backend's simulated containers die with its process: the container is UNKNOWN now)
+        expect(evented.containersStatuses?.map((c) => c.id)).toEqual([containerId]);
+        expect(evented.timestamp! >= before).toBe(true);
+      } finally {
+        grpc.close();
+      }
       cri = createCriClient({ baseUrl: third.url });
       expect((await cri.listPodSandbox({})).items).toHaveLength(1);
       await cri.removePodSandbox({ podSandboxId });
