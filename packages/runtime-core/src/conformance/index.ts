@@ -558,6 +558,8 @@ export function describeRuntimeConformance(
           metadata: { name: "run" },
         });
         expect(listed?.imageRef).not.toBe("");
+        // kubelet's image GC matches a listed container's image_ref against ListImages' ids.
+        expect(listed?.imageRef).toBe(listed?.imageId);
       });
     });
 

@@ -37,6 +37,7 @@ describe("listContainers", () => {
     expect(entry).toMatchObject({
       podSandboxId: p1,
       image: { image: "busybox:latest" },
+      imageRef: BUSYBOX_ID,
       imageId: BUSYBOX_ID,
       state: "CONTAINER_CREATED",
       labels: { r: "x" },

@@ -22,7 +22,10 @@ const items = new EntryViews(
     podSandboxId: record.sandboxId,
     metadata: record.config.metadata,
     image: record.config.image,
-    imageRef: record.image.ref,
+    // The image's ID, as containerd lists it: kubelet (toKubeContainer) takes a listed container's
+    // image_ref for the ID of the image it uses, and its image GC keeps the images whose ListImages `id`
+    // matches one. ContainerStatus says the digest reference (see status.ts), as containerd's does.
+    imageRef: record.image.id,
     imageId: record.image.id,
     state: containerState(status),
     createdAt: status.createdAt,
