@@ -4,19 +4,58 @@ import { CriError, parseImageId } from "@servin/cri-types";
 import type { ImageConfigFile, ImageRecord } from "./backend.js";
 import { type ImageReference, tryParseReference } from "./reference.js";
 
-/** The CRI Image view of a record, with uid/username derived as containerd does. */
+/** A record's last CRI view, with what it was made from (see toCriImage). */
+interface CriImageView {
+  image: Image;
+  tags: string[];
+  tagCount: number;
+  digests: string[];
+  digestCount: number;
+  size: number;
+  pinned: boolean | undefined;
+}
+
+const views = new WeakMap<ImageRecord, CriImageView>();
+
+/**
+ * The CRI Image view of a record, with uid/username derived as containerd does. Built once per
+ * version of the record and frozen, so that ImageStatus and ListImages neither copy it per call nor
+ * encode it again (the encoders keep the bytes of frozen objects). A record changes in place only by
+ * its tag and digest lists (replaced, or grown by push), its size and its pin; its config never does.
+ */
 export function toCriImage(rec: ImageRecord): Image {
+  const seen = views.get(rec);
+  if (
+    seen !== undefined &&
+    seen.tags === rec.repoTags &&
+    seen.tagCount === rec.repoTags.length &&
+    seen.digests === rec.repoDigests &&
+    seen.digestCount === rec.repoDigests.length &&
+    seen.size === rec.size &&
+    seen.pinned === rec.pinned
+  )
+    return seen.image;
   const image: Image = {
     id: rec.id,
-    repoTags: [...rec.repoTags],
-    repoDigests: [...rec.repoDigests],
+    repoTags: Object.freeze([...rec.repoTags]) as string[],
+    repoDigests: Object.freeze([...rec.repoDigests]) as string[],
     size: rec.size,
-    spec: { image: rec.id },
+    spec: Object.freeze({ image: rec.id }),
     pinned: rec.pinned ?? false,
   };
   const user = userOf(rec.config);
-  if (user.uid !== undefined) image.uid = { value: user.uid };
+  if (user.uid !== undefined) image.uid = Object.freeze({ value: user.uid });
   else if (user.username !== undefined) image.username = user.username;
+  Object.freeze(image);
+  views.set(rec, {
+    image,
+    tags: rec.repoTags,
+    tagCount: rec.repoTags.length,
+    digests: rec.repoDigests,
+    digestCount: rec.repoDigests.length,
+    size: rec.size,
+    pinned: rec.pinned,
+  });
   return image;
 }
 

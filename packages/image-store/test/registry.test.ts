@@ -197,7 +197,7 @@ describe.skipIf(!available)("pulls from a real registry", () => {
     await pushLayout(fx.imgs.dir, "base", `${fx.reg.directHost}/test/base:v2`);
     const v2 = `${fx.reg.host}/test/base:v2`;
     await s2.pullImage({ image: { image: v2 } });
-    expect((await s2.imageStatus({ image: { image: v2 } })).image?.repoTags.sort()).toEqual(
+    expect([...((await s2.imageStatus({ image: { image: v2 } })).image?.repoTags ?? [])].sort()).toEqual(
       [byTag, v2].sort(),
     );
     await s2.removeImage({ image: { image: byTag } });
