@@ -70,6 +70,8 @@ const MAX_CONTINUATION_FRAMES = 64;
 const MAX_UNSENT_OCTETS = 1024 * 1024;
 /** Answer octets waiting for the peer's flow-control windows above which new streams are refused. */
 const MAX_QUEUED_OCTETS = 16 * 1024 * 1024;
+/** From this many octets queued in one turn, the socket gathers the pieces (writev) instead of our copying them. */
+const GATHER_OCTETS = 16 * 1024;
 /** Streams we reset while the peer was still sending, remembered so that its frames in flight are ignored. */
 const MAX_RECENTLY_RESET = 1024;
 /** After a connection error, how long the peer has to read our GOAWAY and close before we drop it. */
@@ -663,15 +665,21 @@ export class H2ServerConnection {
   // ---- output ----
 
   /** @internal H2Stream.send */
-  sendOnStream(stream: H2Stream, headerBlock?: Buffer, data?: Buffer, trailerBlock?: Buffer): boolean {
+  sendOnStream(
+    stream: H2Stream,
+    headerBlock?: Buffer,
+    data?: Buffer | readonly Buffer[],
+    trailerBlock?: Buffer,
+  ): boolean {
     if (headerBlock && !stream.headersSent) {
       stream.headersSent = true;
       this.writeHeaders(stream.id, headerBlock, 0);
     }
-    if (data && data.length > 0) {
-      stream.queue.push(data);
-      stream.queuedBytes += data.length;
-      this.queuedOctets += data.length;
+    for (const chunk of data === undefined ? [] : Buffer.isBuffer(data) ? [data] : data) {
+      if (chunk.length === 0) continue;
+      stream.queue.push(chunk);
+      stream.queuedBytes += chunk.length;
+      this.queuedOctets += chunk.length;
     }
     if (trailerBlock) stream.trailers = trailerBlock;
     this.pump(stream);
@@ -690,7 +698,11 @@ export class H2ServerConnection {
       headerBlock.length <= this.peerMaxFrame &&
       trailerBlock.length <= this.peerMaxFrame;
     if (!fits) {
-      this.sendOnStream(stream, headerBlock, lengthPrefixed(message), trailerBlock);
+      // Queued as the 5-octet gRPC prefix and the message itself: no copy of a large answer.
+      const prefix = Buffer.allocUnsafe(5);
+      prefix[0] = 0;
+      prefix.writeUInt32BE(message.length, 1);
+      this.sendOnStream(stream, headerBlock, [prefix, message], trailerBlock);
       return;
     }
     if (this.closed) return;
@@ -851,15 +863,26 @@ export class H2ServerConnection {
     }
   }
 
-  /** Everything written in one turn leaves in one socket write. */
+  /**
+   * Everything written in one turn leaves in one socket write: small pieces concatenated, large ones
+   * (a big answer's DATA frames are slices of its message) gathered by the kernel (writev) instead of
+   * copied into one more buffer.
+   */
   private readonly flush = (): void => {
     this.flushScheduled = false;
     if (this.out.length === 0) return;
-    const buf = this.out.length === 1 ? (this.out[0] as Buffer) : Buffer.concat(this.out, this.outBytes);
+    const out = this.out;
+    const bytes = this.outBytes;
     this.out = [];
     this.outBytes = 0;
     if (this.socket.destroyed) return;
-    this.socket.write(buf);
+    if (out.length === 1 || bytes < GATHER_OCTETS) {
+      this.socket.write(out.length === 1 ? (out[0] as Buffer) : Buffer.concat(out, bytes));
+    } else {
+      this.socket.cork();
+      for (const buf of out) this.socket.write(buf);
+      this.socket.uncork();
+    }
     // A peer that does not read what we answer is not read from either: what it is owed stays bounded.
     if (this.socket.writableLength > MAX_UNSENT_OCTETS && !this.readPaused) {
       this.readPaused = true;
