@@ -3,56 +3,36 @@
  * without port mappings (a no-op by its own code), and every plugin while the runtime's
  * netns is not pinned yet (netnsReady).
  */
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFile, writeFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CniNetwork, isNoOp } from "./network.js";
+import { type RecordingNetwork, recordingNetwork } from "./_test-recording.js";
+import { type CniNetwork, isNoOp } from "./network.js";
 
-let dir: string;
-let cni: CniNetwork;
-const log = () => join(dir, "log");
 const pod = { podName: "web", podNamespace: "ns", podUid: "u" };
+let net: RecordingNetwork;
+let cni: CniNetwork;
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "servin-cni-skip-"));
-  const bin = join(dir, "bin");
-  await mkdir(bin);
-  await mkdir(join(dir, "net.d"));
   // "<type> <command>" per run; ADD answers its prevResult, or a first result.
-  for (const type of ["rec-main", "portmap"]) {
-    const path = join(bin, type);
-    await writeFile(
-      path,
-      `#!/bin/sh
-cat >/dev/null
-printf '%s %s\\n' "${type}" "$CNI_COMMAND" >>"${log()}"
+  const recorder = (type: string) => (log: string) =>
+    `cat >/dev/null
+printf '%s %s\\n' "${type}" "$CNI_COMMAND" >>"${log}"
 [ "$CNI_COMMAND" = ADD ] || exit 0
 printf '{"cniVersion":"1.0.0","interfaces":[{"name":"eth0","sandbox":"%s"}],"ips":[{"address":"10.2.0.2/24","interface":0}]}' "$CNI_NETNS"
-`,
-    );
-    await chmod(path, 0o755);
-  }
-  await writeFile(
-    join(dir, "net.d", "10.conflist"),
-    JSON.stringify({
+`;
+  net = await recordingNetwork(
+    "servin-cni-skip-",
+    { "rec-main": recorder("rec-main"), portmap: recorder("portmap") },
+    {
       cniVersion: "1.0.0",
       name: "skip",
       plugins: [{ type: "rec-main" }, { type: "portmap", capabilities: { portMappings: true } }],
-    }),
+    },
   );
-  cni = new CniNetwork({
-    confDir: join(dir, "net.d"),
-    binDirs: [bin],
-    cacheDir: join(dir, "cache"),
-    netnsDir: join(dir, "netns"),
-  });
-  await cni.start();
+  cni = net.cni;
 });
-afterAll(async () => {
-  cni.close();
-  await rm(dir, { recursive: true, force: true });
-});
+afterAll(() => net.close());
+const log = () => net.log;
 
 const runs = async () => {
   const text = await readFile(log(), "utf8").catch(() => "");

@@ -3,63 +3,40 @@
  * prevResult chaining on ADD, the cached result on CHECK and DEL, reverse order on DEL, and
  * runtimeConfig only for declared capabilities. The real plugins are in test/network.test.ts.
  */
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CniNetwork } from "./network.js";
+import { type RecordingNetwork, recordingNetwork } from "./_test-recording.js";
+import type { CniNetwork } from "./network.js";
 
-let dir: string;
+let net: RecordingNetwork;
 let cni: CniNetwork;
-const log = () => join(dir, "log");
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "servin-cni-net-"));
-  const bin = join(dir, "bin");
-  await mkdir(bin);
-  await mkdir(join(dir, "net.d"));
   // Each plugin appends "<type> <command> <CNI_ARGS> <stdin>" and answers ADD with a result
   // whose ips grow by one address, so the chain is visible.
-  for (const [type, ip] of [
-    ["rec-a", "10.1.0.2/24"],
-    ["rec-b", "fd00::2/64"],
-  ] as const) {
-    const path = join(bin, type);
-    await writeFile(
-      path,
-      `#!/bin/sh
-in=$(cat)
-printf '%s %s %s %s\\n' "${type}" "$CNI_COMMAND" "$CNI_ARGS" "$in" >>"${log()}"
+  const recorder = (type: string, ip: string) => (log: string) =>
+    `in=$(cat)
+printf '%s %s %s %s\\n' "${type}" "$CNI_COMMAND" "$CNI_ARGS" "$in" >>"${log}"
 [ "$CNI_COMMAND" = ADD ] || exit 0
 prev=$(printf '%s' "$in" | sed -n 's/.*"prevResult":{"cniVersion":"1.0.0","interfaces":\\[[^]]*\\],"ips":\\[\\([^]]*\\)\\].*/\\1/p')
 printf '{"cniVersion":"1.0.0","interfaces":[{"name":"eth0","sandbox":"%s"}],"ips":[%s%s{"address":"${ip}","interface":0}]}' "$CNI_NETNS" "$prev" "\${prev:+,}"
-`,
-    );
-    await chmod(path, 0o755);
-  }
-  await writeFile(
-    join(dir, "net.d", "10.conflist"),
-    JSON.stringify({
+`;
+  net = await recordingNetwork(
+    "servin-cni-net-",
+    { "rec-a": recorder("rec-a", "10.1.0.2/24"), "rec-b": recorder("rec-b", "fd00::2/64") },
+    {
       cniVersion: "1.0.0",
       name: "rec",
       plugins: [
         { type: "rec-a", capabilities: { portMappings: true } },
         { type: "rec-b", capabilities: { dns: true, bandwidth: false } },
       ],
-    }),
+    },
   );
-  cni = new CniNetwork({
-    confDir: join(dir, "net.d"),
-    binDirs: [bin],
-    cacheDir: join(dir, "cache"),
-    netnsDir: join(dir, "netns"),
-  });
-  await cni.start();
+  cni = net.cni;
 });
-afterAll(async () => {
-  cni.close();
-  await rm(dir, { recursive: true, force: true });
-});
+afterAll(() => net.close());
+const log = () => net.log;
 
 const lines = async () =>
   (await readFile(log(), "utf8"))
