@@ -1,10 +1,11 @@
 /** Per-call cancellation: one AbortSignal that fires when the client cancels, the deadline passes, or the server stops. */
 import { CriError } from "@servin/cri-types";
 
-/** What the scope needs of a grpc-js server call (unary or streaming). */
+/** What the scope needs of a server call (h2/grpc.ts GrpcServerCall, unary or streaming). */
 interface CancellableCall {
   on(event: "cancelled", listener: () => void): unknown;
-  getDeadline(): Date | number;
+  /** When the deadline passes, ms since the epoch (Infinity without one). */
+  getDeadline(): number;
 }
 
 /** How early before our view of the deadline a client's cancel still counts as its deadline passing. */
@@ -50,8 +51,7 @@ export function openCallScope(call: CancellableCall, registry: Set<CallScope>, l
   };
   registry.add(scope);
 
-  const deadline = call.getDeadline();
-  const at = deadline instanceof Date ? deadline.getTime() : deadline;
+  const at = call.getDeadline();
 
   // A client whose deadline passes cancels the stream (RST_STREAM CANCEL), exactly as an
   // explicit cancel does, so only the time tells the two apart. The server's deadline is

@@ -84,8 +84,8 @@ function load() {
 function serviceOf(def: PackageDefinition, name: string): ServiceDefinition {
   const service = def[name];
   if (!service || "format" in service) throw new Error(`${CRI_PROTO_PATH}: service ${name} is missing`);
-  // Malformed request bytes are the caller's error: grpc-js answers INTERNAL when a
-  // deserializer throws, so hand the handler a MalformedWire (InvalidArgument) instead.
+  // Malformed request bytes are the caller's error, and a method's decode must not throw
+  // (h2/grpc.ts GrpcMethod): hand the handler a MalformedWire (InvalidArgument) instead.
   const out: Record<string, ServiceDefinition[string]> = {};
   const pkg = name.slice(0, name.lastIndexOf("."));
   const encoders = new ProtoEncoders(def, pkg);

@@ -163,11 +163,6 @@ export class GrpcServerCall {
     private readonly budget: RequestBudget,
   ) {}
 
-  /** Request headers (metadata), names lowercase. */
-  get metadata(): readonly HeaderField[] {
-    return this.stream.headers;
-  }
-
   get path(): string {
     return this.stream.header(":path") ?? "";
   }
