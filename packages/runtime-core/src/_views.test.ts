@@ -77,8 +77,10 @@ describe("entry views", () => {
   it("are not shared between runtimes over the same store (a restart rebuilds them)", async () => {
     h = await createHarness();
     const { containerId } = await podWithContainer();
-    const before = (await h.runtime.containerStatus({ containerId })).status;
     await h.runtime.startContainer({ containerId });
+    const before = (await h.runtime.containerStatus({ containerId })).status;
+    // Unchanged in one runtime: the same view.
+    expect((await h.runtime.containerStatus({ containerId })).status).toBe(before);
     const runtime = await h.restart();
     await runtime.recovered;
     const after = (await runtime.containerStatus({ containerId })).status;

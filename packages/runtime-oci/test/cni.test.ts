@@ -190,6 +190,8 @@ describe.skipIf(missing !== undefined)("oci backend with CNI (real runc + plugin
     const links = execFileSync("nsenter", [`--net=${netns}`, "ip", "-br", "link"], { encoding: "utf8" });
     expect(links).toMatch(/^lo\s+UNKNOWN/m); // up (loopback reports UNKNOWN when up)
     expect(links).toMatch(/^eth0@\S+\s+UP/m);
+    // The attachment record a DEL needs, in the CNI cache (the backend's default, <root>/cni).
+    expect(existsSync(join(h.root, "cni", `${s.id}.json`))).toBe(true);
     await h.backend.removeSandbox(s);
 
     // The sysctl's name passes the checks, its write inside the new namespaces fails: after the pin.
@@ -198,6 +200,7 @@ describe.skipIf(missing !== undefined)("oci backend with CNI (real runc + plugin
     await expect(h.backend.runSandbox(bad)).rejects.toThrow(/did not start: .*no_such_sysctl/);
     expect(await net.allocations()).toEqual(before);
     expect(existsSync(join(h.stateDir, "netns", bad.id))).toBe(false);
+    expect(existsSync(join(h.root, "cni", `${bad.id}.json`))).toBe(false);
     expect(readFileSync("/proc/self/mountinfo", "utf8")).not.toContain(bad.id);
     expect(bridgeVeths().join("\n")).not.toContain(bad.id.slice(0, 8));
   }, 60_000);
@@ -217,6 +220,8 @@ describe.skipIf(missing !== undefined)("oci backend with CNI (real runc + plugin
     const links = execFileSync("nsenter", [`--net=${path}`, "ip", "-br", "link"], { encoding: "utf8" });
     expect(links).toMatch(/^lo\s+UNKNOWN/m);
     expect(links).toMatch(/^eth0@\S+\s+UP/m);
+    // The attachment record a DEL needs, in the CNI cache (the backend's default, <root>/cni).
+    expect(existsSync(join(h.root, "cni", `${s.id}.json`))).toBe(true);
     await h.backend.removeSandbox(s);
     expect(await removalsSettled(h)).toEqual([]);
     expect(netnsMounted(path)).toBe(false);

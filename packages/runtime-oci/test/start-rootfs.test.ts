@@ -118,10 +118,16 @@ describe.skipIf(!real.ok)("start: the rootfs mount in conmon's process, unmounts
       execFileSync("mount", ["-t", "tmpfs", "tmpfs", t]);
       execFileSync("mount", ["-t", "tmpfs", "tmpfs", t]); // stacked: both must go
     }
-    await Promise.all(targets.map((t) => unmountAllViaHelper(t)));
-    for (const t of targets) expect(await isMountPoint(t)).toBe(false);
+    // One unmount starts the helper (or finds it from the test before); the concurrent batch reuses it.
+    const first = join(dir, "helper-first");
+    mkdirSync(first, { recursive: true });
+    execFileSync("mount", ["-t", "tmpfs", "tmpfs", first]);
+    await unmountAllViaHelper(first);
     const pid = unmounterPid();
     expect(pid).toBeGreaterThan(0);
+    await Promise.all(targets.map((t) => unmountAllViaHelper(t)));
+    for (const t of targets) expect(await isMountPoint(t)).toBe(false);
+    expect(unmounterPid()).toBe(pid);
 
     // Killed (it is only a helper): the next unmount still happens, through a new one.
     process.kill(pid as number, "SIGKILL");
@@ -129,6 +135,7 @@ describe.skipIf(!real.ok)("start: the rootfs mount in conmon's process, unmounts
     execFileSync("mount", ["-t", "tmpfs", "tmpfs", targets[0] as string]);
     await unmountAllViaHelper(targets[0] as string);
     expect(await isMountPoint(targets[0] as string)).toBe(false);
+    expect(unmounterPid()).toEqual(expect.any(Number));
     expect(unmounterPid()).not.toBe(pid);
   });
 });
