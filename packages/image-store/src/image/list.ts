@@ -15,8 +15,7 @@ export async function listImages(
   req: ListImagesRequest,
   _opts?: CallOptions,
 ): Promise<ListImagesResponse> {
-  // In-memory records only, no await: nothing to cancel. (Reading `opts.signal` would make the
-  // transport build an AbortController for the call, a measurable share of a status call.)
+  // In-memory records only, no I/O and no await: nothing to cancel, so the call's signal is not read.
   const wanted = req.filter?.image?.image;
   if (wanted) {
     const hit = findImage(ctx.records.values(), wanted);

@@ -16,8 +16,7 @@ export async function imageStatus(
   req: ImageStatusRequest,
   _opts?: CallOptions,
 ): Promise<ImageStatusResponse> {
-  // In-memory records only, no await: nothing to cancel. (Reading `opts.signal` would make the
-  // transport build an AbortController for the call, a measurable share of a status call.)
+  // In-memory records only, no I/O and no await: nothing to cancel, so the call's signal is not read.
   const ref = requireImageSpec(req.image?.image);
   const rec = findImage(ctx.records.values(), ref);
   if (!rec) return {};
