@@ -35,14 +35,21 @@ export async function isMountPoint(path: string): Promise<boolean> {
   return (await readMountInfo()).some((m) => m.mountPoint === target);
 }
 
-/** Unmounts `path` (all stacked mounts) if it is a mount point; missing paths are fine. */
-export async function unmountAll(path: string): Promise<void> {
+/** Runs umount on `path` (`lazy`: `umount -l`), answering its exit code. */
+export type Umount = (path: string, lazy: boolean) => Promise<number>;
+
+/** umount forked from this process. */
+export const forkUmount: Umount = async (path, lazy) =>
+  (await run("umount", lazy ? ["-l", path] : [path])).code;
+
+/**
+ * Unmounts `path` (all stacked mounts) if it is a mount point; missing paths are fine. `umount` runs
+ * each umount (the container cleanup passes container/_unmounter.ts's, which does not fork the daemon).
+ */
+export async function unmountAll(path: string, umount: Umount = forkUmount): Promise<void> {
   for (let i = 0; i < 8 && (await isMountPoint(path)); i++) {
-    const r = await run("umount", [path]);
-    if (r.code !== 0) {
-      // Busy (a process still has it open): detach it so removal can go on.
-      await run("umount", ["-l", path]);
-    }
+    // Busy (a process still has it open): detach it so removal can go on.
+    if ((await umount(path, false)) !== 0) await umount(path, true);
   }
 }
 

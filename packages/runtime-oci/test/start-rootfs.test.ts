@@ -8,9 +8,9 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { isMountPoint, removeTree } from "../src/_mounts.js";
+import { isMountPoint, removeTree, unmountAll } from "../src/_mounts.js";
 import { finishRootfs, planRootfs, type RootfsOptions } from "../src/container/_rootfs.js";
-import { unmountAllViaHelper, unmounterPid } from "../src/container/_unmounter.js";
+import { helperUmount, unmounterPid } from "../src/container/_unmounter.js";
 import { createConmonMonitor, type MountOutcome } from "../src/monitor.js";
 import type { OciRuntime } from "../src/oci-runtime.js";
 import { makeBusyboxImage } from "./fixtures/busybox-image.js";
@@ -81,7 +81,7 @@ describe.skipIf(!real.ok)("start: the rootfs mount in conmon's process, unmounts
       message: `container "${id}": cannot run conmon ${missing}: spawn ${missing} ENOENT`,
     });
     expect(await finishRootfs(o, await planRootfs(o), seen[0])).toBe("overlay");
-    await unmountAllViaHelper(o.target);
+    await unmountAll(o.target, helperUmount);
     expect(await isMountPoint(o.target)).toBe(false);
   });
 
@@ -104,7 +104,7 @@ describe.skipIf(!real.ok)("start: the rootfs mount in conmon's process, unmounts
         ),
       ]);
       expect(readFileSync(join(o.target, "etc", "layer"), "utf8")).toBe("top\n");
-      await unmountAllViaHelper(o.target);
+      await unmountAll(o.target, helperUmount);
       expect(await isMountPoint(o.target)).toBe(false);
     } finally {
       execFileSync("umount", [o.work]);
@@ -122,10 +122,10 @@ describe.skipIf(!real.ok)("start: the rootfs mount in conmon's process, unmounts
     const first = join(dir, "helper-first");
     mkdirSync(first, { recursive: true });
     execFileSync("mount", ["-t", "tmpfs", "tmpfs", first]);
-    await unmountAllViaHelper(first);
+    await unmountAll(first, helperUmount);
     const pid = unmounterPid();
     expect(pid).toBeGreaterThan(0);
-    await Promise.all(targets.map((t) => unmountAllViaHelper(t)));
+    await Promise.all(targets.map((t) => unmountAll(t, helperUmount)));
     for (const t of targets) expect(await isMountPoint(t)).toBe(false);
     expect(unmounterPid()).toBe(pid);
 
@@ -133,7 +133,7 @@ describe.skipIf(!real.ok)("start: the rootfs mount in conmon's process, unmounts
     process.kill(pid as number, "SIGKILL");
     await new Promise((r) => setTimeout(r, 50));
     execFileSync("mount", ["-t", "tmpfs", "tmpfs", targets[0] as string]);
-    await unmountAllViaHelper(targets[0] as string);
+    await unmountAll(targets[0] as string, helperUmount);
     expect(await isMountPoint(targets[0] as string)).toBe(false);
     expect(unmounterPid()).toEqual(expect.any(Number));
     expect(unmounterPid()).not.toBe(pid);

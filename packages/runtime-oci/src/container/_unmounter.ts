@@ -4,8 +4,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import type { Socket } from "node:net";
-import { run } from "../_exec.js";
-import { isMountPoint } from "../_mounts.js";
+import { forkUmount, type Umount } from "../_mounts.js";
 
 /**
  * Reads requests of two lines, "plain"|"lazy" then the path, and answers each
@@ -65,18 +64,9 @@ function viaHelper(path: string, lazy: boolean): Promise<number | undefined> {
   });
 }
 
-async function umount(path: string, lazy: boolean): Promise<number> {
-  const code = await viaHelper(path, lazy);
-  if (code !== undefined) return code;
-  return (await run("umount", lazy ? ["-l", path] : [path])).code;
-}
-
-/** `unmountAll` (every mount stacked on `path`, detached when busy) without a fork of the daemon per call. */
-export async function unmountAllViaHelper(path: string): Promise<void> {
-  for (let i = 0; i < 8 && (await isMountPoint(path)); i++) {
-    if ((await umount(path, false)) !== 0) await umount(path, true);
-  }
-}
+/** umount through the helper, or forked from the daemon when the helper cannot answer: `unmountAll(path, helperUmount)`. */
+export const helperUmount: Umount = async (path, lazy) =>
+  (await viaHelper(path, lazy)) ?? forkUmount(path, lazy);
 
 /** The helper's pid while it runs (tests). */
 export function unmounterPid(): number | undefined {

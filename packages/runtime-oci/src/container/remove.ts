@@ -12,9 +12,9 @@ import { removeCgroup } from "../_cgroups.js";
 import { type ContainerState, containerState } from "../_container-state.js";
 import { type OciContext, paths, runtimeIfKnown } from "../_context.js";
 import { containerInit, killContainerProcesses } from "../_monitor-processes.js";
-import { removeTree } from "../_mounts.js";
+import { removeTree, unmountAll } from "../_mounts.js";
 import { lookupContainer, readPid } from "../oci-runtime.js";
-import { unmountAllViaHelper } from "./_unmounter.js";
+import { helperUmount } from "./_unmounter.js";
 
 /**
  * What is left to remove of a container whose record the core is deleting:
@@ -165,7 +165,7 @@ async function cleanUp(ctx: OciContext, t: Tombstone): Promise<void> {
     if (cgroupsPath) await removeCgroup(ctx.cgroupMode, cgroupsPath);
   }
   // Through the long-lived unmount helper: no fork of the daemon per removal.
-  await unmountAllViaHelper(t.rootfs);
+  await unmountAll(t.rootfs, helperUmount);
   await removeTree(bundle);
   await rm(paths.containerData(ctx, t.id), { recursive: true, force: true });
   await unlink(join(paths.exitDir(ctx), t.id)).catch(() => {});
