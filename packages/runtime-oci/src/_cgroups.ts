@@ -1,5 +1,5 @@
 /** cgroup v1/v2/hybrid: where a cgroupsPath lives on disk, its stats, OOM kills, and removal. */
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { mkdir, readdir, readFile, rmdir } from "node:fs/promises";
 import { join } from "node:path";
 import { pause } from "./_cancel.js";
@@ -113,11 +113,21 @@ export async function cgroupOomKilled(mode: CgroupMode, cgroupsPath: string): Pr
   return (ctl.get("oom_kill") ?? 0) > 0;
 }
 
-/** Every hierarchy mounted under /sys/fs/cgroup (v1 controllers, "unified", or the v2 root). */
-async function hierarchies(mode: CgroupMode): Promise<string[]> {
+let v1Hierarchies: string[] | undefined;
+/**
+ * Every hierarchy mounted under /sys/fs/cgroup (v1 controllers, "unified", or the v2 root). v1's set
+ * is fixed once the host is up: read once (synchronously: cgroupfs answers from memory).
+ */
+export function hierarchies(mode: CgroupMode): string[] {
   if (mode === "v2") return [ROOT];
-  const names = await readdir(ROOT).catch(() => [] as string[]);
-  return names.map((n) => join(ROOT, n)).filter((d) => existsSync(join(d, "cgroup.procs")));
+  if (v1Hierarchies) return v1Hierarchies;
+  let names: string[] = [];
+  try {
+    names = readdirSync(ROOT);
+  } catch {}
+  const found = names.map((n) => join(ROOT, n)).filter((d) => existsSync(join(d, "cgroup.procs")));
+  if (found.length > 0) v1Hierarchies = found;
+  return found;
 }
 
 /**
@@ -132,7 +142,7 @@ export async function removeCgroup(
   signal?: AbortSignal,
 ): Promise<string[]> {
   const left: string[] = [];
-  for (const h of await hierarchies(mode)) {
+  for (const h of hierarchies(mode)) {
     const dir = join(h, cgroupsPath);
     if (!existsSync(dir)) continue;
     const rmTree = async (d: string): Promise<void> => {

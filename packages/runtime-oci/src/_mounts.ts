@@ -251,11 +251,14 @@ async function collectMarkers(
   }
 }
 
+/** The mount options of a pod's /dev/shm tmpfs: 64 MiB, as containerd's. */
+export const SHM_OPTIONS = `nosuid,nodev,noexec,mode=1777,size=${64 << 20}`;
+
 /** A tmpfs for the pod's /dev/shm (shared by its containers, as containerd does). */
-export async function mountShm(path: string, sizeBytes = 64 << 20): Promise<void> {
+export async function mountShm(path: string): Promise<void> {
   await mkdir(path, { recursive: true });
   if (await isMountPoint(path)) return;
-  await runOk("mount", ["-t", "tmpfs", "-o", `nosuid,nodev,noexec,mode=1777,size=${sizeBytes}`, "shm", path]);
+  await runOk("mount", ["-t", "tmpfs", "-o", SHM_OPTIONS, "shm", path]);
 }
 
 /** The mount that contains `path` (longest mount point prefix). */

@@ -6,24 +6,23 @@
  * its own), in the cgroup `<pod cgroup>/<id>`.
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { CriError } from "@servin/cri-types";
 import { pause } from "../_cancel.js";
+import { hierarchies } from "../_cgroups.js";
+import { SHM_OPTIONS } from "../_mounts.js";
 import { findExecutable } from "../host.js";
 import type { PodNamespaceModes } from "../spec/namespaces.js";
 import type { CgroupMode } from "../spec/resources.js";
 
-const CGROUP_ROOT = "/sys/fs/cgroup";
 /** How long a killed infra may take to be gone (D state is the only delay). */
 const KILL_WAIT_MS = 10_000;
 /** Rounds (0-1 ms each) catatonit gets to be exec'd after the fork. */
 const EXEC_WAIT_ROUNDS = 5_000;
 /** Marks every process of the launch chain, so a launch a crash cut short is found by its environment. */
 const MARK = "SERVIN_POD_INFRA";
-/** The pod's /dev/shm size, as mountShm's (and containerd's): 64 MiB. */
-const SHM_BYTES = 64 << 20;
 
 /**
  * Run by busybox sh inside the new namespaces, before any fork: only builtins
@@ -46,7 +45,7 @@ if [ -n "$SERVIN_HOSTNAME" ]; then echo "$SERVIN_HOSTNAME" > /proc/sys/kernel/ho
 while [ $# -gt 1 ]; do echo "$2" > "$1" || { echo "sysctl $1: cannot write \\"$2\\"" >&2; exit 1; }; shift 2; done
 "$SERVIN_SETPRIV" --no-new-privs --inh-caps=-all --ambient-caps=-all --bounding-set=-all "$SERVIN_PAUSE" -P </dev/null >/dev/null 2>&1 &
 if [ "$SERVIN_LO" = 1 ]; then ip link set lo up; fi
-if [ -n "$SERVIN_SHM" ]; then mount -t tmpfs -o "nosuid,nodev,noexec,mode=1777,size=$SERVIN_SHM_BYTES" shm "$SERVIN_SHM"; fi
+if [ -n "$SERVIN_SHM" ]; then mount -t tmpfs -o "$SERVIN_SHM_OPTIONS" shm "$SERVIN_SHM"; fi
 echo $!`;
 
 interface Tools {
@@ -83,7 +82,7 @@ export interface InfraLaunch {
   pinNetnsPath?: string;
   /** Called once the netns at `pinNetnsPath` is pinned (CNI ADD may start), before the launch ends. */
   onNetnsPinned?: () => void;
-  /** Where the launch mounts the pod's /dev/shm (a tmpfs of SHM_BYTES), unless one is mounted there already (a retry). */
+  /** Where the launch mounts the pod's /dev/shm (a tmpfs with SHM_OPTIONS, as mountShm), unless one is mounted there already (a retry). */
   shmPath?: string;
   sysctls?: Record<string, string>;
   signal?: AbortSignal;
@@ -166,7 +165,7 @@ export async function launchInfra(l: InfraLaunch): Promise<number> {
     SERVIN_LO: l.modes.network === "pod" ? "1" : "0",
     SERVIN_PINNED: pin ? "1" : "0",
     SERVIN_SHM: l.shmPath && !ensureDirMounted(l.shmPath) ? l.shmPath : "",
-    SERVIN_SHM_BYTES: String(SHM_BYTES),
+    SERVIN_SHM_OPTIONS: SHM_OPTIONS,
   };
   const child = spawn(cmd, args, { cwd: "/", env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
@@ -252,20 +251,6 @@ function cpusetDir(root: string, dir: string): void {
 function ensureDirMounted(path: string): boolean {
   mkdirSync(path, { recursive: true });
   return statSync(path).dev !== statSync(dirname(path)).dev;
-}
-
-/** The mounted hierarchies (v1's set is fixed once the host is up: read once). */
-let v1Hierarchies: string[] | undefined;
-function hierarchies(mode: CgroupMode): string[] {
-  if (mode === "v2") return [CGROUP_ROOT];
-  if (v1Hierarchies) return v1Hierarchies;
-  let names: string[] = [];
-  try {
-    names = readdirSync(CGROUP_ROOT);
-  } catch {}
-  const found = names.map((n) => join(CGROUP_ROOT, n)).filter((d) => existsSync(join(d, "cgroup.procs")));
-  if (found.length > 0) v1Hierarchies = found;
-  return found;
 }
 
 /**
