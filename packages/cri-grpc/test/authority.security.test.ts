@@ -3,11 +3,10 @@
  * frames and malformed HPACK blocks end at most their own connection (with a
  * GOAWAY naming the error), never the server.
  */
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type CriGrpcClient, createCriGrpcClient, createCriGrpcServer } from "../src/index.js";
 import {
   frame,
+  H2,
   h2Connect,
   h2Version,
   PREFACE,
@@ -16,47 +15,26 @@ import {
   VERSION_PATH,
   VERSION_REQUEST,
 } from "./_h2.js";
-import { tempDir } from "./_helpers.js";
-import { createMemoryServices, type MemoryServices } from "./_memory-services.js";
+import { type MemoryGrpcServer, startMemoryGrpcServer } from "./_memory-services.js";
 
-const HEADERS = 0x1;
-const DATA = 0x0;
-const CONTINUATION = 0x9;
-const GOAWAY = 0x7;
-const END_STREAM = 0x1;
-const END_HEADERS = 0x4;
-const PADDED = 0x8;
+const { HEADERS, DATA, CONTINUATION, GOAWAY, END_STREAM, END_HEADERS, PADDED } = H2;
 const PROTOCOL_ERROR = 0x1;
 const COMPRESSION_ERROR = 0x9;
 const FRAME_SIZE_ERROR = 0x6;
 
-let dir: Awaited<ReturnType<typeof tempDir>>;
-let services: MemoryServices;
-let images: MemoryServices["images"];
-let runtime: MemoryServices["runtime"];
-let server: ReturnType<typeof createCriGrpcServer>;
+let fixture: MemoryGrpcServer;
 let socketPath: string;
-let cri: CriGrpcClient;
 
 beforeAll(async () => {
-  dir = await tempDir();
-  services = await createMemoryServices();
-  ({ images, runtime } = services);
-  server = createCriGrpcServer({ runtime, images, socketPath: join(dir.path, "servin.sock") });
-  socketPath = (await server.listen()).socketPath as string;
-  cri = createCriGrpcClient(`unix://${socketPath}`);
+  fixture = await startMemoryGrpcServer();
+  socketPath = fixture.socketPath;
 });
 
-afterAll(async () => {
-  cri?.close();
-  await server?.close(2000);
-  await services?.close();
-  await dir?.remove();
-});
+afterAll(() => fixture?.close());
 
 /** The server still answers: a fresh grpc-js client and a fresh path-authority connection. */
 async function expectServerAlive(): Promise<void> {
-  await expect(cri.version({})).resolves.toMatchObject({ runtimeApiVersion: "v1" });
+  await expect(fixture.cri.version({})).resolves.toMatchObject({ runtimeApiVersion: "v1" });
   const session = h2Connect(socketPath);
   try {
     expect((await h2Version(session, socketPath)).status).toBe(0);

@@ -6,16 +6,14 @@
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { constants } from "node:http2";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { Server, ServerCredentials } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createCriGrpcServer } from "../src/index.js";
 import { criServiceDefinitions } from "../src/proto.js";
 import { grpcMessage, h2Connect, h2Version, h2VersionRaw } from "./_h2.js";
-import { tempDir } from "./_helpers.js";
-import { createMemoryServices, type MemoryServices } from "./_memory-services.js";
+import { type MemoryGrpcServer, startMemoryGrpcServer } from "./_memory-services.js";
 
 // The conformance kit's unmodified crictl 1.26.1, beside the repository (as CI lays it out).
 const CRICTL =
@@ -23,31 +21,15 @@ const CRICTL =
   fileURLToPath(new URL("../../../../shared/conformance/bin/crictl", import.meta.url));
 const requireReal = process.env.SERVIN_REQUIRE_REAL === "1";
 
-let dir: Awaited<ReturnType<typeof tempDir>>;
-let services: MemoryServices;
-let images: MemoryServices["images"];
-let runtime: MemoryServices["runtime"];
-let server: ReturnType<typeof createCriGrpcServer>;
+let fixture: MemoryGrpcServer;
 let socketPath: string;
 
 beforeAll(async () => {
-  dir = await tempDir();
-  services = await createMemoryServices();
-  ({ images, runtime } = services);
-  server = createCriGrpcServer({
-    runtime,
-    images,
-    socketPath: join(dir.path, "servin.sock"),
-    versionInfo: { runtimeName: "servin", runtimeVersion: "0.1.0" },
-  });
-  socketPath = (await server.listen()).socketPath as string;
+  fixture = await startMemoryGrpcServer({ versionInfo: { runtimeName: "servin", runtimeVersion: "0.1.0" } });
+  socketPath = fixture.socketPath;
 });
 
-afterAll(async () => {
-  await server?.close(2000);
-  await services?.close();
-  await dir?.remove();
-});
+afterAll(() => fixture?.close());
 
 describe("any :authority over one HTTP/2 connection", () => {
   it("answers 200 Version calls that send the socket path as :authority", async () => {
@@ -127,7 +109,7 @@ describe("any :authority over one HTTP/2 connection", () => {
     plain.addService(defs.RuntimeService, {
       Version: (_call: unknown, cb: (e: null, r: unknown) => void) => cb(null, { version: "x" }),
     });
-    const plainSocket = join(dir.path, "plain.sock");
+    const plainSocket = join(dirname(socketPath), "plain.sock");
     await new Promise<void>((resolve, reject) =>
       plain.bindAsync(`unix://${plainSocket}`, ServerCredentials.createInsecure(), (err) =>
         err ? reject(err) : resolve(),
