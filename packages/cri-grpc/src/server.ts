@@ -2,7 +2,7 @@
 import { chmod } from "node:fs/promises";
 import type { Server as NetServer, Socket } from "node:net";
 import { resolve as resolvePath } from "node:path";
-import { type ChannelOptions, status as GrpcStatus } from "@grpc/grpc-js";
+import type { ChannelOptions } from "@grpc/grpc-js";
 import { RPCS, type RpcName } from "@servin/cri-messages";
 import { type CallObserver, CriError, type ImageService, type RuntimeService } from "@servin/cri-types";
 import { defaultPaths, type Logger, silentLogger } from "@servin/node-kit";
@@ -10,7 +10,7 @@ import type { CallScope } from "./_call-scope.js";
 import { type HandlerContext, implementService } from "./_handlers.js";
 import { listen, parseHostPort, stopListening } from "./_listeners.js";
 import { IMAGE_METHODS, RUNTIME_METHODS } from "./_rpc-table.js";
-import { bearerMatches } from "./_tcp-auth.js";
+import { type Admission, bearerTokenAdmission, untrustedPeerAdmission } from "./_tcp-auth.js";
 import { prepareUnixSocket, removeSocketFile, SOCKET_MODE } from "./_unix-socket.js";
 import type { H2ServerConnection } from "./h2/connection.js";
 import { type GrpcMethod, type GrpcServerCall, type GrpcStatusObject, serveGrpc } from "./h2/grpc.js";
@@ -131,22 +131,9 @@ export function createCriGrpcServer(opts: CriGrpcServerOptions): CriGrpcServer {
   }
 
   // Who may call is decided per connection (by where it was accepted), then per call.
-  type Admission = ((call: GrpcServerCall) => GrpcStatusObject | undefined) | undefined;
   const token = opts.tcpAuth?.token;
   const trustPeer = token ? undefined : opts.tcpAuth?.trustPeer;
-  const tokenAdmission: Admission = token
-    ? (call) =>
-        bearerMatches(call.stream.headerValues("authorization"), token)
-          ? undefined
-          : {
-              code: GrpcStatus.UNAUTHENTICATED,
-              details: "missing or wrong bearer token (metadata authorization: Bearer <token>)",
-            }
-    : undefined;
-  const untrusted: Admission = () => ({
-    code: GrpcStatus.PERMISSION_DENIED,
-    details: "this tcp peer is not trusted; use the unix socket",
-  });
+  const tokenAdmission = token ? bearerTokenAdmission(token) : undefined;
   const onRefused = (call: GrpcServerCall, status: GrpcStatusObject) => {
     const rpc = rpcOfPath.get(call.path);
     if (!rpc) return;
@@ -157,9 +144,12 @@ export function createCriGrpcServer(opts: CriGrpcServerOptions): CriGrpcServer {
   };
   const maxReceiveMessageBytes = Number(options["grpc.max_receive_message_length"] ?? CRI_MAX_MESSAGE_BYTES);
   const maxSendMessageBytes = Number(options["grpc.max_send_message_length"] ?? CRI_MAX_MESSAGE_BYTES);
+  // An option left undefined keeps the connection's own default (h2/connection.ts).
+  const keepaliveTimeMs = options["grpc.keepalive_time_ms"];
+  const keepaliveTimeoutMs = options["grpc.keepalive_timeout_ms"];
   const limits = {
-    keepaliveTimeMs: Number(options["grpc.keepalive_time_ms"] ?? 0),
-    keepaliveTimeoutMs: Number(options["grpc.keepalive_timeout_ms"] ?? 20_000),
+    ...(keepaliveTimeMs !== undefined ? { keepaliveTimeMs: Number(keepaliveTimeMs) } : {}),
+    ...(keepaliveTimeoutMs !== undefined ? { keepaliveTimeoutMs: Number(keepaliveTimeoutMs) } : {}),
   };
 
   let state: "new" | "listening" | "closed" = "new";
@@ -169,7 +159,7 @@ export function createCriGrpcServer(opts: CriGrpcServerOptions): CriGrpcServer {
   const sessions = new Set<H2ServerConnection>();
   let idle: (() => void) | undefined;
 
-  const serve = (socket: Socket, admit: Admission) => {
+  const serve = (socket: Socket, admit: Admission | undefined) => {
     if (socket.destroyed || state === "closed") {
       socket.destroy();
       return;
@@ -216,7 +206,7 @@ export function createCriGrpcServer(opts: CriGrpcServerOptions): CriGrpcServer {
         );
         return false;
       })
-      .then((trusted) => serve(socket, trusted === true ? undefined : untrusted));
+      .then((trusted) => serve(socket, trusted === true ? undefined : untrustedPeerAdmission));
   };
 
   return {
