@@ -60,8 +60,7 @@ await servin.listen();
 const plainSocket = join(dir, "plain.sock");
 const plain = new Server();
 const ctx = {
-  runtime,
-  images,
+  services: { runtime, image: images },
   apiVersion: "v1" as const,
   versionInfo: {},
   logger: silentLogger,

@@ -15,8 +15,66 @@ export interface CallScope {
   readonly signal: AbortSignal;
   /** Long-lived streams (GetContainerEvents) are ended at once when the server closes. */
   readonly longLived: boolean;
+  /** Every call scoped here came by gRPC: the scope is the call's CallOptions as it is. */
+  readonly transport: "grpc";
   abort(reason: CriError): void;
   dispose(): void;
+}
+
+/**
+ * One call's scope, and its CallOptions for the service (`signal`, `transport`): one object per call,
+ * no closures. The AbortController is made when someone asks for the signal: status and list calls
+ * never do, and making one was a measurable share of such a call.
+ */
+class GrpcCallScope implements CallScope {
+  readonly transport = "grpc";
+  private controller: AbortController | undefined;
+  private reason: CriError | undefined;
+  private disposed = false;
+
+  constructor(
+    private readonly registry: Set<CallScope>,
+    readonly longLived: boolean,
+    /** When the call's deadline passes, ms since the epoch (Infinity without one). */
+    private readonly deadline: number,
+  ) {}
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.reason) this.controller.abort(this.reason);
+    }
+    return this.controller.signal;
+  }
+
+  abort(why: CriError): void {
+    if (this.reason) return;
+    this.reason = why;
+    this.controller?.abort(why);
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    this.registry.delete(this);
+  }
+
+  /**
+   * A client whose deadline passes cancels the stream (RST_STREAM CANCEL), exactly as an explicit
+   * cancel does, so only the time tells the two apart. The server's deadline is the client's timeout
+   * counted from when the request *arrived*, so it lies later than the client's by the request's
+   * transit and queueing time (hundreds of ms on a loaded host): a cancel within DEADLINE_SLACK_MS of
+   * our deadline is the client's deadline passing. The server's own deadline timer (h2/grpc.ts)
+   * cancels the call the same way. A "cancelled" after the call was answered builds no error (its
+   * stack trace was a measurable share of a call).
+   */
+  cancelled(): void {
+    if (this.disposed || this.reason) return;
+    this.abort(
+      Date.now() >= this.deadline - DEADLINE_SLACK_MS
+        ? new CriError("DeadlineExceeded", "call deadline exceeded")
+        : new CriError("Aborted", "call cancelled by the client"),
+    );
+  }
 }
 
 /**
@@ -24,49 +82,8 @@ export interface CallScope {
  * so that the server can end every in-flight call on forced shutdown.
  */
 export function openCallScope(call: CancellableCall, registry: Set<CallScope>, longLived = false): CallScope {
-  // The AbortController is made when someone asks for the signal: status and list calls never do,
-  // and making one was a measurable share of such a call.
-  let controller: AbortController | undefined;
-  let reason: CriError | undefined;
-  let disposed = false;
-
-  const scope: CallScope = {
-    get signal() {
-      if (!controller) {
-        controller = new AbortController();
-        if (reason) controller.abort(reason);
-      }
-      return controller.signal;
-    },
-    longLived,
-    abort(why) {
-      if (reason) return;
-      reason = why;
-      controller?.abort(why);
-    },
-    dispose() {
-      disposed = true;
-      registry.delete(scope);
-    },
-  };
+  const scope = new GrpcCallScope(registry, longLived, call.getDeadline());
   registry.add(scope);
-
-  const at = call.getDeadline();
-
-  // A client whose deadline passes cancels the stream (RST_STREAM CANCEL), exactly as an
-  // explicit cancel does, so only the time tells the two apart. The server's deadline is
-  // the client's timeout counted from when the request *arrived*, so it lies later than the
-  // client's by the request's transit and queueing time (hundreds of ms on a loaded host):
-  // a cancel within DEADLINE_SLACK_MS of our deadline is the client's deadline passing.
-  // The server's own deadline timer (h2/grpc.ts) cancels the call the same way. A "cancelled"
-  // after the call was answered builds no error (its stack trace was a measurable share of a call).
-  call.on("cancelled", () => {
-    if (disposed || reason) return;
-    scope.abort(
-      Date.now() >= at - DEADLINE_SLACK_MS
-        ? new CriError("DeadlineExceeded", "call deadline exceeded")
-        : new CriError("Aborted", "call cancelled by the client"),
-    );
-  });
+  call.on("cancelled", () => scope.cancelled());
   return scope;
 }

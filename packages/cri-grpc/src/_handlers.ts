@@ -4,12 +4,17 @@
  * AbortSignal, encode the answer, map errors through the status table.
  */
 import { status as GrpcStatus, type ServiceDefinition } from "@grpc/grpc-js";
-import { decodeRequest, dispatchRpc, encodeResponse, RPCS, type RpcName } from "@servin/cri-messages";
+import {
+  type CriServices,
+  decodeRequest,
+  dispatchRpc,
+  encodeResponse,
+  RPCS,
+  type RpcName,
+} from "@servin/cri-messages";
 import {
   type CallObserver,
   type CallOptions,
-  type ImageService,
-  type RuntimeService,
   toCriError,
   type VersionResponse,
   wasReported,
@@ -23,8 +28,8 @@ import type { CriApiVersion } from "./proto.js";
 import { grpcStatusOf } from "./status.js";
 
 export interface HandlerContext {
-  runtime: RuntimeService;
-  images: ImageService;
+  /** The services the calls are dispatched to. */
+  services: CriServices;
   apiVersion: CriApiVersion;
   versionInfo: VersionInfo;
   logger: Logger;
@@ -84,24 +89,23 @@ function makeHandler(name: string, spec: MethodSpec, ctx: HandlerContext): Handl
 }
 
 function unaryHandler(name: string, rpc: RpcName, ctx: HandlerContext): Handler {
-  return (call) => {
+  // One async function per call (no promise chain of its own): a status call's whole gRPC side.
+  return async (call) => {
     const scope = openCallScope(call, ctx.scopes);
     const started = performance.now();
-    const run = async () => {
+    try {
       const req = decodeRequest(rpc, call.request, "proto");
       let result = await invoke(ctx, rpc, req, scope);
       if (rpc === "version") {
         // The same service answers both packages; only the API version differs.
         result = { ...(result as VersionResponse), ...ctx.versionInfo, runtimeApiVersion: ctx.apiVersion };
       }
-      return encodeResponse(rpc, result as never, "proto");
-    };
-    run()
-      .then(
-        (wire) => call.sendUnary(wire),
-        (err) => call.end(failure(name, rpc, started, err, ctx)),
-      )
-      .finally(() => scope.dispose());
+      call.sendUnary(encodeResponse(rpc, result as never, "proto"));
+    } catch (err) {
+      call.end(failure(name, rpc, started, err, ctx));
+    } finally {
+      scope.dispose();
+    }
   };
 }
 
@@ -161,17 +165,12 @@ async function forEachUntilAborted<T>(
 }
 
 /**
- * Calls the service with the call's signal (made only if the service reads it); `transport` lets the
- * service's metrics tell gRPC calls apart.
+ * Calls the service with the call's scope as its CallOptions: the signal is made only if the service
+ * reads it, and `transport` lets the service's metrics tell gRPC calls apart.
  */
 function invoke(ctx: HandlerContext, rpc: RpcName, req: unknown, scope: CallScope): unknown {
-  const opts: CallOptions = {
-    get signal() {
-      return scope.signal;
-    },
-    transport: "grpc",
-  };
-  return dispatchRpc({ runtime: ctx.runtime, image: ctx.images }, rpc, req as never, opts);
+  const opts: CallOptions = scope;
+  return dispatchRpc(ctx.services, rpc, req as never, opts);
 }
 
 /** The grpc status for a failed call; faults that are not the caller's are logged. */

@@ -111,6 +111,14 @@ export const HUFFMAN_CODE_LENGTHS: readonly number[] = [
 
 const EOS = 256;
 
+/**
+ * The static table as decoded fields, one frozen object per entry: a decoded header list hands out the
+ * same object for every indexed field instead of a new one per field per request.
+ */
+const STATIC_FIELDS: readonly Readonly<HeaderField>[] = STATIC_TABLE.map(([name, value]) =>
+  Object.freeze({ name, value }),
+);
+
 /** The canonical codes derived from HUFFMAN_CODE_LENGTHS (EOS = 30 one-bits). */
 export const HUFFMAN_CODES: readonly number[] = (() => {
   const symbols = HUFFMAN_CODE_LENGTHS.map((_, s) => s).sort(
@@ -284,8 +292,11 @@ export interface HpackDecoderOptions {
  * // [{ name: ":method", value: "GET" }, …, { name: ":authority", value: "www.example.com" }]
  */
 export class HpackDecoder {
-  /** Entries oldest first; dynamic index 1 is the last one. */
-  private readonly entries: [string, string][] = [];
+  /**
+   * Entries oldest first; dynamic index 1 is the last one. Frozen: a decoded list shares them (a field
+   * indexed from the table is the table's own object), so no list can change another's.
+   */
+  private readonly entries: Readonly<HeaderField>[] = [];
   private size = 0;
   private maxSize: number;
   private readonly limit: number;
@@ -299,15 +310,16 @@ export class HpackDecoder {
 
   /** The dynamic table, newest first (for tests). */
   get dynamicTable(): readonly (readonly [string, string])[] {
-    return [...this.entries].reverse();
+    return this.entries.map((e) => [e.name, e.value] as const).reverse();
   }
 
   get dynamicTableSize(): number {
     return this.size;
   }
 
-  decode(block: Uint8Array): HeaderField[] {
-    const fields: HeaderField[] = [];
+  /** The block's header list; a field from the table is the table's own (frozen) object, shared with other lists. */
+  decode(block: Uint8Array): Readonly<HeaderField>[] {
+    const fields: Readonly<HeaderField>[] = [];
     let listSize = 0;
     this.block = block;
     this.pos = 0;
@@ -315,20 +327,16 @@ export class HpackDecoder {
     try {
       while (this.pos < end) {
         const byte = block[this.pos] as number;
-        let name: string;
-        let value: string;
-        let sensitive = false;
+        let field: Readonly<HeaderField>;
         if (byte & 0x80) {
           // Indexed header field (§6.1).
-          const e = this.entry(this.integer(7));
-          name = e[0];
-          value = e[1];
+          field = this.entry(this.integer(7));
         } else if (byte & 0x40) {
           // Literal with incremental indexing (§6.2.1).
           const index = this.integer(6);
-          name = index === 0 ? this.string() : this.entry(index)[0];
-          value = this.string();
-          this.insert(name, value);
+          const name = index === 0 ? this.string() : this.entry(index).name;
+          field = Object.freeze({ name, value: this.string() });
+          this.insert(field);
         } else if (byte & 0x20) {
           // Dynamic table size update (§6.3): only before the first field of a block (§4.2).
           if (fields.length > 0) throw new HpackError("hpack: table size update after a header field");
@@ -340,14 +348,15 @@ export class HpackDecoder {
           continue;
         } else {
           // Literal without indexing (0000) or never indexed (0001) (§6.2.2, §6.2.3).
-          sensitive = (byte & 0x10) !== 0;
+          const sensitive = (byte & 0x10) !== 0;
           const index = this.integer(4);
-          name = index === 0 ? this.string() : this.entry(index)[0];
-          value = this.string();
+          const name = index === 0 ? this.string() : this.entry(index).name;
+          const value = this.string();
+          field = sensitive ? { name, value, sensitive } : { name, value };
         }
-        listSize += name.length + value.length + 32;
+        listSize += field.name.length + field.value.length + 32;
         if (listSize > this.maxListSize) throw new HpackError("hpack: header list too large");
-        fields.push(sensitive ? { name, value, sensitive } : { name, value });
+        fields.push(field);
       }
     } finally {
       this.block = EMPTY;
@@ -388,20 +397,20 @@ export class HpackDecoder {
     return latin1(block, start, this.pos);
   }
 
-  private entry(index: number): readonly [string, string] {
+  private entry(index: number): Readonly<HeaderField> {
     if (index === 0) throw new HpackError("hpack: index 0");
-    if (index <= STATIC_TABLE.length) return STATIC_TABLE[index - 1] as [string, string];
+    if (index <= STATIC_FIELDS.length) return STATIC_FIELDS[index - 1] as Readonly<HeaderField>;
     const e = this.entries[this.entries.length - (index - STATIC_TABLE.length)];
     if (!e) throw new HpackError(`hpack: index ${index} is not in the table`);
     return e;
   }
 
-  private insert(name: string, value: string): void {
-    const size = name.length + value.length + 32;
+  private insert(field: Readonly<HeaderField>): void {
+    const size = field.name.length + field.value.length + 32;
     // An entry larger than the table empties it and is not added (§4.4).
     this.evict(size);
     if (size <= this.maxSize) {
-      this.entries.push([name, value]);
+      this.entries.push(field);
       this.size += size;
     }
   }
@@ -410,7 +419,7 @@ export class HpackDecoder {
   private evict(room: number): void {
     let drop = 0;
     while (drop < this.entries.length && this.size + room > this.maxSize) {
-      const [name, value] = this.entries[drop] as [string, string];
+      const { name, value } = this.entries[drop] as Readonly<HeaderField>;
       this.size -= name.length + value.length + 32;
       drop++;
     }

@@ -115,12 +115,25 @@ export class ProtoEncoders {
     private readonly pkg: string,
   ) {}
 
-  /** The encoder of message `name` (short name, e.g. "ListContainersResponse"). */
+  /**
+   * The encoder of message `name` (short name, e.g. "ListContainersResponse"). The bytes of a frozen
+   * answer are kept by its identity, as a nested message's are (the services hand out the same frozen
+   * answer while nothing in it changed): callers only read the buffer they get.
+   */
   encoder(name: string): (value: unknown) => Buffer {
     const plan = this.plan(name);
     this.compile(plan);
     const fns = this.fns;
-    return (value) => encodeWith(fns[plan.index] as MessageFn, value as Record<string, unknown>);
+    const kept = new WeakMap<object, Buffer>();
+    return (value) => {
+      const message = value as Record<string, unknown>;
+      const hit = kept.get(message);
+      if (hit !== undefined) return hit;
+      const bytes = encodeWith(fns[plan.index] as MessageFn, message);
+      if (typeof message === "object" && message !== null && Object.isFrozen(message))
+        kept.set(message, bytes);
+      return bytes;
+    };
   }
 
   private plan(typeName: string, scope?: MessageDescriptor): MessagePlan {

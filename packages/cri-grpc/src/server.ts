@@ -109,8 +109,7 @@ export function createCriGrpcServer(opts: CriGrpcServerOptions): CriGrpcServer {
   const rpcOfPath = new Map<string, RpcName>();
   for (const apiVersion of opts.apiVersions ?? CRI_API_VERSIONS) {
     const ctx: HandlerContext = {
-      runtime: opts.runtime,
-      images: opts.images,
+      services: { runtime: opts.runtime, image: opts.images },
       apiVersion,
       versionInfo: opts.versionInfo ?? {},
       logger,

@@ -170,6 +170,20 @@ describe("frozen wire objects", () => {
     expect(type.deserialize(mixed)).toEqual(type.deserialize(type.serialize({ containers: [b, c, a] })));
   });
 
+  it("as a whole answer, come back as the bytes kept from the first time; an answer not frozen never does", () => {
+    const a = Object.freeze(item("a".repeat(64), "CONTAINER_RUNNING", "a"));
+    const answer = Object.freeze({ containers: [a] });
+    const first = encode(answer);
+    expect(encode(answer)).toBe(first);
+    expect(type.deserialize(first)).toEqual(type.deserialize(type.serialize({ containers: [a] })));
+    const open = { containers: [a] };
+    const once = encode(open);
+    expect(encode(open)).not.toBe(once);
+    expect(encode(open).equals(once)).toBe(true);
+    // Nothing kept for what is not an object.
+    expect(encode(undefined).length).toBe(0);
+  });
+
   it("are the only ones kept: a wire object changed in place is written as it is now", () => {
     const c = item("c".repeat(64), "CONTAINER_RUNNING", "c");
     encode({ containers: [c] });

@@ -1,4 +1,5 @@
 /** @servin/cri-types: the CRI v1 vocabulary shared by every Servin package. No dependencies. */
+export * from "./answers.js";
 export * from "./common.js";
 export * from "./container.js";
 export * from "./errors.js";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { CriError } from "./errors.js";
-import { type CallObservation, instrument, wasReported } from "./instrument.js";
+import { CriError, isCriError } from "./errors.js";
+import { type CallObservation, InFlight, instrument, wasReported } from "./instrument.js";
 import type { CallOptions } from "./services.js";
 
 function recorder() {
@@ -119,5 +119,69 @@ describe("instrument", () => {
     );
     expect(await s.listImages({})).toEqual({ images: [] });
     expect(r.lines.some((l) => l.level === "error" && l.message.includes("call observer failed"))).toBe(true);
+  });
+});
+
+describe("instrument's cheap path", () => {
+  it("builds no debug line for a logger that says it drops debug, and one for a logger that writes it", async () => {
+    for (const writes of [false, true]) {
+      const r = recorder();
+      const s = instrument(
+        "image",
+        { listImages: async (_req: object, _opts?: CallOptions) => ({ images: [] }) },
+        { isClosed: () => false, logger: { ...r.logger, enabled: (level) => writes || level !== "debug" } },
+      );
+      await s.listImages({});
+      expect(r.lines.filter((l) => l.level === "debug")).toHaveLength(writes ? 1 : 0);
+    }
+  });
+
+  it("counts each call in its InFlight until it settles, failed ones too, and leaves out the untracked", async () => {
+    const calls = new InFlight();
+    const gates: Record<string, () => void> = {};
+    const held = (name: string, fail = false) =>
+      new Promise<{ name: string }>((resolve, reject) => {
+        gates[name] = () => (fail ? reject(CriError.notFound(name)) : resolve({ name }));
+      });
+    const s = instrument(
+      "runtime",
+      {
+        version: (_req: object, _opts?: CallOptions) => held("version"),
+        stopContainer: (_req: object, _opts?: CallOptions) => held("stop", true),
+        execSync: (_req: object, _opts?: CallOptions) => held("exec"),
+      },
+      { isClosed: () => false, inFlight: calls, untracked: ["execSync"] },
+    );
+    const version = s.version({});
+    const stop = s.stopContainer({}).catch((err: unknown) => err);
+    const exec = s.execSync({});
+    expect(calls.size).toBe(2);
+    let drained = false;
+    const drain = calls.drain().then(() => {
+      drained = true;
+    });
+    gates.version?.();
+    await version;
+    expect(calls.size).toBe(1);
+    expect(drained).toBe(false);
+    gates.stop?.();
+    expect(isCriError(await stop)).toBe(true);
+    await drain;
+    expect(calls.size).toBe(0);
+    gates.exec?.();
+    await exec;
+    expect(calls.size).toBe(0);
+  });
+
+  it("InFlight.track counts work it did not start until it settles", async () => {
+    const calls = new InFlight();
+    let release: () => void = () => undefined;
+    const work = calls.track(new Promise<void>((r) => (release = r)));
+    expect(calls.size).toBe(1);
+    release();
+    await work;
+    await calls.drain();
+    expect(calls.size).toBe(0);
+    expect(() => calls.leave()).toThrow(/without a matching enter/);
   });
 });

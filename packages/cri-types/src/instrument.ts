@@ -26,8 +26,13 @@ export type CallObserver = (observation: CallObservation) => void;
 export interface InstrumentOptions<S> {
   /** True once the service is closed: every call then answers Unavailable. */
   isClosed(): boolean;
-  logger?: Pick<Logger, "debug" | "error">;
+  /** The debug line of each call is built only when `enabled("debug")` says it is written (or the logger has no `enabled`). */
+  logger?: Pick<Logger, "debug" | "error" | "enabled">;
   observe?: CallObserver;
+  /** Counts each call in progress until it settles (the service's close() drains it); streams are not counted. */
+  inFlight?: InFlight;
+  /** Methods `inFlight` does not count (an exec may run for minutes; close() does not wait for it). */
+  untracked?: readonly (keyof S)[];
   /**
    * The methods that return an AsyncIterable instead of a Promise: they fail by
    * throwing at once (the caller has no promise to reject), and are observed when they open.
@@ -82,6 +87,8 @@ export function instrument<S extends { [K in keyof S]: Method }>(
   options: InstrumentOptions<S>,
 ): S {
   const streams = new Set<keyof S>(options.streams ?? []);
+  const untracked = new Set<keyof S>(options.untracked ?? []);
+  const logger = options.logger;
   const wrapped = {} as S;
   for (const rpc of Object.keys(methods) as (keyof S & string)[]) {
     const method = methods[rpc] as unknown as (...args: unknown[]) => unknown;
@@ -98,9 +105,11 @@ export function instrument<S extends { [K in keyof S]: Method }>(
       }
       const code = failure?.code ?? "OK";
       const transport = transportOf(args[1]);
-      options.logger?.debug(
-        `${service}.${rpc} ${code} ${durationMs.toFixed(1)}ms (${transport})${failure ? `: ${failure.message}` : ""}`,
-      );
+      // Not even built when dropped: a status call's debug line was a measurable share of its cost.
+      if (logger && (logger.enabled?.("debug") ?? true))
+        logger.debug(
+          `${service}.${rpc} ${code} ${durationMs.toFixed(1)}ms (${transport})${failure ? `: ${failure.message}` : ""}`,
+        );
       try {
         options.observe?.({ service, rpc, transport, code, durationMs });
       } catch (observerFault) {
@@ -110,6 +119,7 @@ export function instrument<S extends { [K in keyof S]: Method }>(
       return failure ? markReported(failure) : undefined;
     };
     const closedError = () => new CriError("Unavailable", `${rpc}: the ${service} service is closed`);
+    const tracked = !untracked.has(rpc);
 
     const call = streams.has(rpc)
       ? (...args: unknown[]): unknown => {
@@ -125,6 +135,8 @@ export function instrument<S extends { [K in keyof S]: Method }>(
         }
       : async (...args: unknown[]): Promise<unknown> => {
           const started = performance.now();
+          const calls = tracked ? options.inFlight : undefined;
+          calls?.enter();
           try {
             if (options.isClosed()) throw closedError();
             const result = await method.apply(methods, args);
@@ -132,6 +144,8 @@ export function instrument<S extends { [K in keyof S]: Method }>(
             return result;
           } catch (err) {
             throw finish(args, started, err);
+          } finally {
+            calls?.leave();
           }
         };
     wrapped[rpc] = call as unknown as S[typeof rpc];
@@ -141,37 +155,48 @@ export function instrument<S extends { [K in keyof S]: Method }>(
 
 /**
  * The calls a service has in progress, so that `close()` can let them settle before it closes the
- * backend under them (both services keep one).
+ * backend under them (both services keep one; instrument() counts their calls in it). A count, not a
+ * set of promises: counting a call costs no allocation.
  *
  * @example
  * const calls = new InFlight();
- * const answer = calls.track(handler(req));
- * await calls.drain(); // in close(): every tracked call has settled
+ * const rpcs = instrument("image", handlers, { isClosed: () => closed, inFlight: calls });
+ * const answer = calls.track(backgroundWork()); // work of one's own, counted until it settles
+ * await calls.drain(); // in close(): every counted call has settled
  */
 export class InFlight {
-  readonly #calls = new Set<Promise<void>>();
+  #count = 0;
+  #idle: (() => void)[] = [];
 
-  /** Tracks `work` until it settles, and answers it unchanged. */
+  /** One more call in progress; each enter() is matched by one leave(). */
+  enter(): void {
+    this.#count++;
+  }
+
+  /** A call settled; the last one wakes drain(). */
+  leave(): void {
+    if (this.#count === 0) throw new Error("InFlight.leave() without a matching enter()");
+    if (--this.#count > 0) return;
+    const waiters = this.#idle;
+    this.#idle = [];
+    for (const wake of waiters) wake();
+  }
+
+  /** Counts `work` until it settles, and answers it unchanged. */
   track<T>(work: Promise<T>): Promise<T> {
-    const settled: Promise<void> = work.then(
-      () => {
-        this.#calls.delete(settled);
-      },
-      () => {
-        this.#calls.delete(settled);
-      },
-    );
-    this.#calls.add(settled);
+    this.enter();
+    const leave = () => this.leave();
+    work.then(leave, leave);
     return work;
   }
 
-  /** How many tracked calls have not settled yet. */
+  /** How many calls are in progress. */
   get size(): number {
-    return this.#calls.size;
+    return this.#count;
   }
 
-  /** Resolves once every tracked call, including those started meanwhile, has settled. */
+  /** Resolves once no call is in progress, including calls started meanwhile. */
   async drain(): Promise<void> {
-    while (this.#calls.size > 0) await Promise.allSettled([...this.#calls]);
+    while (this.#count > 0) await new Promise<void>((wake) => this.#idle.push(wake));
   }
 }

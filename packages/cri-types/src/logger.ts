@@ -15,7 +15,15 @@ export interface Logger {
   info(message: string, ...args: unknown[]): void;
   warn(message: string, ...args: unknown[]): void;
   error(message: string, ...args: unknown[]): void;
+  /**
+   * Whether an entry at `level` is written. Optional: a caller that would build an expensive message
+   * asks first, and a logger without it is taken to write every level.
+   */
+  enabled?(level: LogLevel): boolean;
 }
+
+/** The four levels of a Logger, least severe first. */
+export type LogLevel = "debug" | "info" | "warn" | "error";
 
 const noop = () => {};
 

@@ -90,9 +90,10 @@ export async function createImageService(options: ImageServiceOptions): Promise<
   const bind =
     <Args extends unknown[], Res>(handler: Handler<Args, Res>) =>
     (...args: Args): Promise<Res> =>
-      active.track(handler(ctx, ...args));
-  // Closed check, error mapping, a debug line per call: instrument() (cri-types), as runtime-core does.
-  const lifecycle = { isClosed: () => closed, logger };
+      handler(ctx, ...args);
+  // Closed check, error mapping, a debug line per call, each call counted in `active` until it settles:
+  // instrument() (cri-types), as runtime-core does.
+  const lifecycle = { isClosed: () => closed, logger, inFlight: active };
   // The CRI RPCs are also observed (metrics, labelled by the transport in their call options).
   const rpcs: ImageService = instrument(
     "image",

@@ -139,10 +139,13 @@ export function boundedLogger(inner: Logger, bounds: LogBounds = DEFAULT_LOG_BOU
     // Runs are already cut (with their markers, which a second cut would mangle); bound lines and size.
     return boundLogText(text, { ...bounds, run: Number.POSITIVE_INFINITY });
   };
+  const enabled = inner.enabled?.bind(inner);
   return {
     debug: (message, ...args) => inner.debug(entry(message, args)),
     info: (message, ...args) => inner.info(entry(message, args)),
     warn: (message, ...args) => inner.warn(entry(message, args)),
     error: (message, ...args) => inner.error(entry(message, args)),
+    // What the inner logger writes, when it says.
+    ...(enabled ? { enabled } : {}),
   };
 }

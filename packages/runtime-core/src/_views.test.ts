@@ -87,4 +87,48 @@ describe("entry views", () => {
     expect(after.state).toBe("CONTAINER_RUNNING");
     expect(after).not.toBe(before);
   });
+
+  it("make whole answers that stay the same frozen object while nothing in them changed", async () => {
+    h = await createHarness();
+    const { podSandboxId, containerId } = await podWithContainer();
+    const answers = async () => ({
+      containerStatus: await h.runtime.containerStatus({ containerId }),
+      podSandboxStatus: await h.runtime.podSandboxStatus({ podSandboxId }),
+      listContainers: await h.runtime.listContainers({}),
+      listPodSandbox: await h.runtime.listPodSandbox({}),
+    });
+    const before = await answers();
+    const again = await answers();
+    for (const [rpc, answer] of Object.entries(before)) {
+      expect(Object.isFrozen(answer), rpc).toBe(true);
+      expect(again[rpc as keyof typeof again], rpc).toBe(answer);
+    }
+    expect(Object.isFrozen(before.listContainers.containers)).toBe(true);
+
+    await h.runtime.startContainer({ containerId });
+    const started = await answers();
+    expect(started.containerStatus).not.toBe(before.containerStatus);
+    expect(started.containerStatus.status.state).toBe("CONTAINER_RUNNING");
+    expect(started.listContainers).not.toBe(before.listContainers);
+    expect(started.listContainers.containers[0]?.state).toBe("CONTAINER_RUNNING");
+    // The pod did not change.
+    expect(started.podSandboxStatus).toBe(before.podSandboxStatus);
+    expect(started.listPodSandbox).toBe(before.listPodSandbox);
+
+    // A filtered list that lists the same items answers the same object; a different one a new answer.
+    expect(await h.runtime.listContainers({ filter: { id: containerId } })).toBe(started.listContainers);
+    expect(
+      (await h.runtime.listContainers({ filter: { state: { state: "CONTAINER_EXITED" } } })).containers,
+    ).toEqual([]);
+    expect(await h.runtime.listContainers({})).toEqual(started.listContainers);
+
+    // Verbose answers carry live info: made per call, never the kept one.
+    const verbose = await h.runtime.containerStatus({ containerId, verbose: true });
+    expect(verbose).not.toBe(started.containerStatus);
+    expect(verbose.status).toBe(started.containerStatus.status);
+    expect(JSON.parse(verbose.info?.info ?? "{}").sandboxID).toBe(podSandboxId);
+    const podVerbose = await h.runtime.podSandboxStatus({ podSandboxId, verbose: true });
+    expect(JSON.parse(podVerbose.info?.info ?? "{}").config.metadata.uid).toBeTruthy();
+    expect(await h.runtime.podSandboxStatus({ podSandboxId })).toBe(before.podSandboxStatus);
+  });
 });

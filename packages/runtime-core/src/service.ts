@@ -194,24 +194,22 @@ export async function createRuntimeService(options: RuntimeServiceOptions): Prom
   let closed = false;
   // Calls in progress: close() lets them finish before closing the store under them.
   const active = new InFlight();
-  /** Binds each handler to the context, behind the recovery gate, tracked for close() (execSync excepted). */
+  /** Binds each handler to the context, behind the recovery gate (instrument() counts the calls in `active`). */
   const bindAll = <H extends Record<string, Handler<never, unknown>>>(handlers: H): Bound<H> => {
     const bound: Record<string, (req: unknown, opts?: CallOptions) => Promise<unknown>> = {};
     for (const [rpc, handler] of Object.entries(handlers) as [string, Handler<unknown, unknown>][]) {
       // The recovery gate speaks the CRI's method names (ListContainers).
       const method = rpc.charAt(0).toUpperCase() + rpc.slice(1);
-      bound[rpc] = (req, opts) => {
-        const work = recovery.finished
+      bound[rpc] = (req, opts) =>
+        recovery.finished
           ? handler(ctx, req ?? {}, opts)
           : recovery.gate(method, req).then(() => handler(ctx, req ?? {}, opts));
-        // An exec may run for minutes (probe timeout + 2 min); close() does not wait for it (its process lives in the backend).
-        return rpc === "execSync" ? work : active.track(work);
-      };
     }
     return bound as Bound<H>;
   };
 
-  // Closed check, error mapping, one debug line and one metrics observation per call: instrument() (cri-types).
+  // Closed check, error mapping, one debug line and one metrics observation per call, each call counted
+  // in `active` until it settles: instrument() (cri-types).
   const rpcs: RuntimeService = instrument(
     "runtime",
     {
@@ -255,6 +253,9 @@ export async function createRuntimeService(options: RuntimeServiceOptions): Prom
       logger,
       ...(options.onCall ? { observe: options.onCall } : {}),
       streams: ["getContainerEvents"],
+      inFlight: active,
+      // An exec may run for minutes (probe timeout + 2 min); close() does not wait for it (its process lives in the backend).
+      untracked: ["execSync"],
     },
   );
 

@@ -75,19 +75,38 @@ interface Series {
   render(lines: string[]): void;
 }
 
+interface CounterEntry {
+  labels: string[];
+  value: number;
+}
+
+interface HistogramEntry {
+  labels: string[];
+  buckets: number[];
+  sum: number;
+  count: number;
+}
+
 /** A counter by label values (one entry per distinct combination, as prom-client keeps them). */
 class CounterSeries implements Series {
-  readonly #values = new Map<string, { labels: string[]; value: number }>();
+  readonly #values = new Map<string, CounterEntry>();
   constructor(
     readonly name: string,
     readonly help: string,
     readonly labelNames: readonly string[] = [],
   ) {}
   inc(labels: string[], by = 1): void {
+    this.entry(labels).value += by;
+  }
+  /** The entry of one label combination, made at 0 on first use (a caller may keep it and add to `value`). */
+  entry(labels: string[]): CounterEntry {
     const key = labels.join("\u0000");
-    const entry = this.#values.get(key);
-    if (entry) entry.value += by;
-    else this.#values.set(key, { labels, value: by });
+    let entry = this.#values.get(key);
+    if (!entry) {
+      entry = { labels, value: 0 };
+      this.#values.set(key, entry);
+    }
+    return entry;
   }
   render(lines: string[]): void {
     lines.push(`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`);
@@ -102,7 +121,7 @@ class CounterSeries implements Series {
 
 /** A histogram by label values: cumulative buckets, sum and count written out at render. */
 class HistogramSeries implements Series {
-  readonly #values = new Map<string, { labels: string[]; buckets: number[]; sum: number; count: number }>();
+  readonly #values = new Map<string, HistogramEntry>();
   constructor(
     readonly name: string,
     readonly help: string,
@@ -110,14 +129,27 @@ class HistogramSeries implements Series {
     readonly upperBounds: readonly number[],
   ) {}
   observe(labels: string[], value: number): void {
+    this.add(this.entry(labels), value);
+  }
+  /** The entry of one label combination, made empty on first use (a caller may keep it for add()). */
+  entry(labels: string[]): HistogramEntry {
     const key = labels.join("\u0000");
     let entry = this.#values.get(key);
     if (!entry) {
       entry = { labels, buckets: new Array<number>(this.upperBounds.length).fill(0), sum: 0, count: 0 };
       this.#values.set(key, entry);
     }
-    const bucket = this.upperBounds.findIndex((bound) => value <= bound);
-    if (bucket >= 0) entry.buckets[bucket] = (entry.buckets[bucket] ?? 0) + 1;
+    return entry;
+  }
+  /** One observation into an entry of this series. */
+  add(entry: HistogramEntry, value: number): void {
+    const bounds = this.upperBounds;
+    for (let i = 0; i < bounds.length; i++) {
+      if (value <= (bounds[i] as number)) {
+        entry.buckets[i] = (entry.buckets[i] ?? 0) + 1;
+        break;
+      }
+    }
     entry.sum += value;
     entry.count++;
   }
@@ -173,6 +205,33 @@ export function createDaemonMetrics(options: DaemonMetricsOptions): DaemonMetric
       [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 120],
     ),
   );
+  // The two entries of each (transport, rpc, status), found by three lookups of strings the caller
+  // already has: no label array and no joined key per call.
+  const calls = new Map<
+    string,
+    Map<string, Map<string, { requests: CounterEntry; duration: HistogramEntry }>>
+  >();
+  const callEntries = (transport: string, rpc: string, status: string) => {
+    let byRpc = calls.get(transport);
+    if (!byRpc) {
+      byRpc = new Map();
+      calls.set(transport, byRpc);
+    }
+    let byStatus = byRpc.get(rpc);
+    if (!byStatus) {
+      byStatus = new Map();
+      byRpc.set(rpc, byStatus);
+    }
+    let entries = byStatus.get(status);
+    if (!entries) {
+      entries = {
+        requests: requests.entry([transport, rpc, status]),
+        duration: duration.entry([transport, rpc]),
+      };
+      byStatus.set(status, entries);
+    }
+    return entries;
+  };
   add(
     new GaugeSeries("servin_objects", "Pod sandboxes and containers known to the runtime", () => {
       const c = options.counts();
@@ -268,8 +327,9 @@ export function createDaemonMetrics(options: DaemonMetricsOptions): DaemonMetric
 
   return {
     observe({ transport, rpc, status, durationMs }) {
-      requests.inc([transport, rpc, status]);
-      duration.observe([transport, rpc], durationMs / 1000);
+      const entries = callEntries(transport, rpc, status);
+      entries.requests.value++;
+      duration.add(entries.duration, durationMs / 1000);
     },
     observePull({ result, bytes, durationMs }) {
       pulls.inc([result]);

@@ -426,6 +426,7 @@ export class H2ServerConnection {
 
   /** The payload without padding; `skip` octets (priority fields) after the pad length. */
   private unpad(flags: number, streamId: number, payload: Buffer, skip: number): Buffer {
+    if ((flags & FLAG_PADDED) === 0 && skip === 0) return payload; // the usual case: no new view
     let start = 0;
     let padding = 0;
     if (flags & FLAG_PADDED) {
@@ -822,7 +823,7 @@ export class H2ServerConnection {
     this.streams.delete(stream.id);
     this.blocked.delete(stream);
     this.queuedOctets -= stream.queuedBytes;
-    stream.queue = [];
+    if (stream.queue.length > 0) stream.queue = [];
     stream.queuedBytes = 0;
     this.closeIfIdle();
   }

@@ -8,7 +8,13 @@ import type { Socket } from "node:net";
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import type { HeaderField } from "../_hpack.js";
 import { encodeHeaderBlock as headerBlock } from "../_hpack.js";
-import { type H2Limits, H2ServerConnection, type H2Stream, lengthPrefixed } from "./connection.js";
+import {
+  type H2Limits,
+  H2ServerConnection,
+  type H2Stream,
+  type H2StreamHandler,
+  lengthPrefixed,
+} from "./connection.js";
 
 /** A served method: its decoder and encoder, and the handler that answers a call. */
 export interface GrpcMethod {
@@ -93,7 +99,7 @@ function startCall(
     return;
   }
   const contentType = stream.header("content-type") ?? "";
-  if (!/^application\/grpc(?:[+;]|$)/.test(contentType)) {
+  if (contentType !== "application/grpc" && !/^application\/grpc(?:[+;]|$)/.test(contentType)) {
     httpRefusal(stream, "415");
     return;
   }
@@ -139,22 +145,24 @@ export function parseGrpcTimeout(value: string): number | undefined {
   return n * (TIMEOUT_UNIT_MS[m[2] as keyof typeof TIMEOUT_UNIT_MS] as number);
 }
 
-/** One call: the request as it arrives, then the answer. */
-export class GrpcServerCall {
+/** One call: the request as it arrives, then the answer. It is its stream's handler once it listens. */
+export class GrpcServerCall implements H2StreamHandler {
   /** The decoded request (set before the handler runs). */
   request: unknown;
   /** The client cancelled, or the connection is gone. */
   cancelled = false;
   private ended = false;
   private deadline = Number.POSITIVE_INFINITY;
-  private readonly cancelListeners: (() => void)[] = [];
+  /** Made when someone listens (a call's scope does, once). */
+  private cancelListeners: (() => void)[] | undefined;
   private chunks: Buffer[] = [];
   private buffered = 0;
   /** Octets of this call's request counted in the connection's budget. */
   private held = 0;
   private message: Buffer | undefined;
   private messages = 0;
-  private drainWaiters: (() => void)[] = [];
+  /** Writers of a server stream waiting for flow control or the socket; made by the first. */
+  private drainWaiters: (() => void)[] | undefined;
 
   constructor(
     readonly stream: H2Stream,
@@ -173,7 +181,9 @@ export class GrpcServerCall {
   }
 
   on(event: "cancelled", listener: () => void): this {
-    if (event === "cancelled") this.cancelListeners.push(listener);
+    if (event !== "cancelled") return this;
+    if (this.cancelListeners) this.cancelListeners.push(listener);
+    else this.cancelListeners = [listener];
     return this;
   }
 
@@ -199,15 +209,12 @@ export class GrpcServerCall {
 
   /** @internal Reads the request, then runs the handler; `ended` when the request had no body at all. */
   listen(ended: boolean): void {
-    this.stream.handler = {
-      onData: (data, end) => this.onData(data, end),
-      onReset: () => this.onReset(),
-      onDrain: () => this.onDrain(),
-    };
+    this.stream.handler = this;
     if (ended) this.onData(EMPTY, true);
   }
 
-  private onData(data: Buffer, end: boolean): void {
+  /** @internal H2StreamHandler: the request's DATA. */
+  onData(data: Buffer, end: boolean): void {
     if (this.ended) return;
     if (data.length > 0) {
       this.chunks.push(data);
@@ -329,7 +336,8 @@ export class GrpcServerCall {
     const flushed = this.stream.send(RESPONSE_HEADERS, framed, undefined);
     if (flushed && this.stream.writable) return Promise.resolve();
     return new Promise((resolve) => {
-      this.drainWaiters.push(resolve);
+      if (this.drainWaiters) this.drainWaiters.push(resolve);
+      else this.drainWaiters = [resolve];
       if (flushed) setImmediate(() => this.onDrain());
     });
   }
@@ -381,7 +389,8 @@ export class GrpcServerCall {
     return bytes;
   }
 
-  private onReset(): void {
+  /** @internal H2StreamHandler: the client reset the stream, or the connection is gone. */
+  onReset(): void {
     if (this.cancelled) return;
     this.cancelled = true;
     this.ended = true;
@@ -391,8 +400,9 @@ export class GrpcServerCall {
     this.fireCancel();
   }
 
-  private onDrain(): void {
-    if (this.stream.queuedBytes > 0 || this.drainWaiters.length === 0) return;
+  /** @internal H2StreamHandler: the stream's queued answer left. */
+  onDrain(): void {
+    if (this.stream.queuedBytes > 0 || !this.drainWaiters?.length) return;
     if (this.stream.writable) {
       this.releaseDrainWaiters();
       return;
@@ -410,12 +420,16 @@ export class GrpcServerCall {
 
   private releaseDrainWaiters(): void {
     const waiters = this.drainWaiters;
-    this.drainWaiters = [];
+    if (!waiters) return;
+    this.drainWaiters = undefined;
     for (const w of waiters) w();
   }
 
   private fireCancel(): void {
-    for (const l of this.cancelListeners.splice(0)) l();
+    const listeners = this.cancelListeners;
+    if (!listeners) return;
+    this.cancelListeners = undefined;
+    for (const l of listeners) l();
   }
 
   private clearDeadline(): void {

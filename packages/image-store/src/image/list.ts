@@ -1,5 +1,11 @@
 /** ListImages: every image, oldest first, or the one a filter names. */
-import type { CallOptions, ListImagesRequest, ListImagesResponse } from "@servin/cri-types";
+import {
+  type CallOptions,
+  type Image,
+  ListAnswers,
+  type ListImagesRequest,
+  type ListImagesResponse,
+} from "@servin/cri-types";
 import type { ImageContext } from "../_context.js";
 import { findImage, toCriImage } from "../_records.js";
 
@@ -19,10 +25,13 @@ export async function listImages(
   const wanted = req.filter?.image?.image;
   if (wanted) {
     const hit = findImage(ctx.records.values(), wanted);
-    return { images: hit ? [toCriImage(hit)] : [] };
+    return lists.of(ctx, hit ? [toCriImage(hit)] : []);
   }
   const images = [...ctx.records.values()]
     .sort((a, b) => (BigInt(a.storedAt) < BigInt(b.storedAt) ? -1 : 1))
     .map(toCriImage);
-  return { images };
+  return lists.of(ctx, images);
 }
+
+/** The same frozen answer while the listed views are the same. */
+const lists = new ListAnswers((images: readonly Image[]) => ({ images: images as Image[] }));

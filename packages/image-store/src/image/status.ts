@@ -1,5 +1,11 @@
 /** ImageStatus: one image, with containerd's verbose info on request. */
-import type { CallOptions, ImageStatusRequest, ImageStatusResponse } from "@servin/cri-types";
+import {
+  type CallOptions,
+  type Image,
+  type ImageStatusRequest,
+  type ImageStatusResponse,
+  ViewAnswers,
+} from "@servin/cri-types";
 import { type ImageContext, requireImageSpec } from "../_context.js";
 import { findImage, toCriImage } from "../_records.js";
 
@@ -20,10 +26,11 @@ export async function imageStatus(
   const ref = requireImageSpec(req.image?.image);
   const rec = findImage(ctx.records.values(), ref);
   if (!rec) return {};
-  const res: ImageStatusResponse = { image: toCriImage(rec) };
-  if (req.verbose) {
-    // containerd answers verbose ImageStatus with {"info": {chainID, imageSpec}}.
-    res.info = {
+  if (!req.verbose) return answers.of(toCriImage(rec));
+  // containerd answers verbose ImageStatus with {"info": {chainID, imageSpec}}.
+  return {
+    image: toCriImage(rec),
+    info: {
       info: JSON.stringify({
         imageSpec: rec.config,
         manifestDigest: rec.manifestDigest,
@@ -31,7 +38,9 @@ export async function imageStatus(
         layers: rec.layers,
         snapshots: ctx.backend.layerPaths(rec),
       }),
-    };
-  }
-  return res;
+    },
+  };
 }
+
+/** The plain (not verbose) answer: one frozen object per image view, so its encoding is kept too. */
+const answers = new ViewAnswers((image: Image): ImageStatusResponse => ({ image }));

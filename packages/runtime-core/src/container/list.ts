@@ -1,9 +1,10 @@
 /** ListContainers: filters over the in-memory index; never waits on a lock or the backend. */
-import type {
-  CallOptions,
-  Container,
-  ListContainersRequest,
-  ListContainersResponse,
+import {
+  type CallOptions,
+  type Container,
+  ListAnswers,
+  type ListContainersRequest,
+  type ListContainersResponse,
 } from "@servin/cri-types";
 import {
   type ContainerEntry,
@@ -59,7 +60,7 @@ export async function listContainers(
     onlySandbox = filterSandboxId(ctx, filter.podSandboxId);
     if (onlySandbox === null) return { containers: [] };
   }
-  const containers: Container[] = [];
+  let count = 0;
   for (const entry of ctx.containers.values()) {
     const { record, status } = entry;
     if (isContainerPending(status)) continue;
@@ -68,7 +69,16 @@ export async function listContainers(
     const state = containerState(status);
     if (filter.state && state !== filter.state.state) continue;
     if (!matchesLabels(record.config.labels, filter.labelSelector)) continue;
-    containers.push(items.of(entry));
+    scratch[count++] = items.of(entry);
   }
-  return { containers };
+  if (scratch.length > count) scratch.length = count; // no view kept beyond this list
+  return lists.of(ctx, scratch, count);
 }
+
+/** The items of the call in progress: reused by every call (the loop never awaits), so an unchanged list allocates nothing. */
+const scratch: Container[] = [];
+
+/** The same frozen answer while the listed views are the same (kubelet's relist, every second). */
+const lists = new ListAnswers((containers: readonly Container[]) => ({
+  containers: containers as Container[],
+}));

@@ -1,9 +1,10 @@
 /** ContainerStatus: the CRI view of one container, derived from its record and status (see store/container-status.ts). */
-import type {
-  CallOptions,
-  ContainerStatus,
-  ContainerStatusRequest,
-  ContainerStatusResponse,
+import {
+  type CallOptions,
+  type ContainerStatus,
+  type ContainerStatusRequest,
+  type ContainerStatusResponse,
+  ViewAnswers,
 } from "@servin/cri-types";
 import { type ContainerEntry, findContainer, type RuntimeContext } from "../_context.js";
 import { stringifyInfo } from "../_json.js";
@@ -11,6 +12,8 @@ import { EntryViews } from "../_views.js";
 import { containerState } from "../store/container-status.js";
 
 const statusViews = new EntryViews(buildContainerStatus);
+/** The plain (not verbose) answer: one frozen object per status view, so its encoding is kept too. */
+const answers = new ViewAnswers((status: ContainerStatus): ContainerStatusResponse => ({ status }));
 
 /**
  * The CRI ContainerStatus of an index entry (no I/O: safe for lists and events): built once per
@@ -81,8 +84,6 @@ export async function containerStatus(
   _opts?: CallOptions,
 ): Promise<ContainerStatusResponse> {
   const entry = findContainer(ctx, req.containerId);
-  return {
-    status: toContainerStatus(entry),
-    ...(req.verbose ? { info: containerInfo(ctx, entry) } : {}),
-  };
+  if (!req.verbose) return answers.of(toContainerStatus(entry));
+  return { status: toContainerStatus(entry), info: containerInfo(ctx, entry) };
 }

@@ -1,9 +1,10 @@
 /** ListPodSandbox: filters over the in-memory index; never waits on a lock or the backend. */
-import type {
-  CallOptions,
-  ListPodSandboxRequest,
-  ListPodSandboxResponse,
-  PodSandbox,
+import {
+  type CallOptions,
+  ListAnswers,
+  type ListPodSandboxRequest,
+  type ListPodSandboxResponse,
+  type PodSandbox,
 } from "@servin/cri-types";
 import { filterSandboxId, matchesLabels, type RuntimeContext, type SandboxEntry } from "../_context.js";
 import { EntryViews } from "../_views.js";
@@ -41,14 +42,21 @@ export async function listPodSandbox(
     onlyId = filterSandboxId(ctx, filter.id);
     if (onlyId === null) return { items: [] };
   }
-  const found: PodSandbox[] = [];
+  let count = 0;
   for (const entry of ctx.sandboxes.values()) {
     const { record, status } = entry;
     if (isSandboxPending(status)) continue;
     if (onlyId !== undefined && record.id !== onlyId) continue;
     if (filter.state && status.state !== filter.state.state) continue;
     if (!matchesLabels(record.config.labels, filter.labelSelector)) continue;
-    found.push(items.of(entry));
+    scratch[count++] = items.of(entry);
   }
-  return { items: found };
+  if (scratch.length > count) scratch.length = count; // no view kept beyond this list
+  return lists.of(ctx, scratch, count);
 }
+
+/** The items of the call in progress: reused by every call (the loop never awaits), so an unchanged list allocates nothing. */
+const scratch: PodSandbox[] = [];
+
+/** The same frozen answer while the listed views are the same (kubelet's relist, every second). */
+const lists = new ListAnswers((found: readonly PodSandbox[]) => ({ items: found as PodSandbox[] }));

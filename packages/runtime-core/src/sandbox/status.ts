@@ -1,17 +1,20 @@
 /** PodSandboxStatus: the CRI view of one pod sandbox, with its containers' statuses when pod events are on. */
-import type {
-  CallOptions,
-  PodSandboxStatus,
-  PodSandboxStatusRequest,
-  PodSandboxStatusResponse,
+import {
+  type CallOptions,
+  nowNanos,
+  type PodSandboxStatus,
+  type PodSandboxStatusRequest,
+  type PodSandboxStatusResponse,
+  ViewAnswers,
 } from "@servin/cri-types";
-import { nowNanos } from "@servin/cri-types";
 import { containersOf, findSandbox, type RuntimeContext, type SandboxEntry } from "../_context.js";
 import { stringifyInfo } from "../_json.js";
 import { EntryViews } from "../_views.js";
 import { toContainerStatus } from "../container/status.js";
 
 const statusViews = new EntryViews(buildSandboxStatus);
+/** The plain answer (not verbose, no pod events): one frozen object per status view, so its encoding is kept too. */
+const answers = new ViewAnswers((status: PodSandboxStatus): PodSandboxStatusResponse => ({ status }));
 
 /** The CRI PodSandboxStatus of an index entry (no I/O): built once per version of it and frozen (see _views.ts). */
 export function toSandboxStatus(entry: SandboxEntry): PodSandboxStatus {
@@ -60,6 +63,7 @@ export async function podSandboxStatus(
   _opts?: CallOptions,
 ): Promise<PodSandboxStatusResponse> {
   const entry = findSandbox(ctx, req.podSandboxId);
+  if (!req.verbose && !ctx.enablePodEvents) return answers.of(toSandboxStatus(entry));
   // The evented-PLEG fields only when asked for (as CRI-O's enable_pod_events): without a timestamp
   // kubelet lists the pod's containers itself, and the answer every generic-PLEG relist reads stays small.
   const response: PodSandboxStatusResponse = ctx.enablePodEvents
