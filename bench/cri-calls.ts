@@ -3,7 +3,7 @@
  * daemon memory, servin (the built binary) vs containerd 1.6, one run, the same client for both
  * (bench/lib/status-scale.ts). Sets up and tears down like `pnpm bench:cri`.
  *
- * Run: node --import tsx bench/cri-calls.ts [--pods 20] [--containers 10] [--calls 1000] [--idle-settle 1]   (root)
+ * Run: node --import tsx bench/cri-calls.ts [--pods 20] [--containers 10] [--calls 3000] [--idle-settle 1]   (root)
  * SERVIN_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" profiles the servin side.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -22,7 +22,7 @@ import { measureStatusScale, type ScaleSide, scaleTable } from "./lib/status-sca
 
 const PODS = benchArg("pods", "BENCH_PODS", 20);
 const CONTAINERS = benchArg("containers", "BENCH_CONTAINERS", 10);
-const CALLS = benchArg("calls", "BENCH_CALLS", 1000);
+const CALLS = benchArg("calls", "BENCH_CALLS", 3000);
 const IDLE_SETTLE_S = benchArg("idle-settle", "BENCH_IDLE_SETTLE", 1);
 const NAMESPACE = "bench-status";
 

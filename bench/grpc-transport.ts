@@ -16,6 +16,7 @@ import { connect as netConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 // bench/ is not a workspace package: import the packages' sources directly.
+import { CallScopes } from "../packages/cri-grpc/src/_call-scope.js";
 import { implementService } from "../packages/cri-grpc/src/_handlers.js";
 import { IMAGE_METHODS, RUNTIME_METHODS } from "../packages/cri-grpc/src/_rpc-table.js";
 import type { GrpcMethod, GrpcServerCall } from "../packages/cri-grpc/src/h2/grpc.js";
@@ -64,7 +65,7 @@ const ctx = {
   apiVersion: "v1" as const,
   versionInfo: {},
   logger: silentLogger,
-  scopes: new Set<never>(),
+  scopes: new CallScopes(),
 };
 const defs = criServiceDefinitions("v1");
 /** The same handlers under grpc-js: a unary handler's call answers through grpc-js's callback. */

@@ -22,6 +22,46 @@ export interface CallScope {
 }
 
 /**
+ * The calls in flight, so that the server can end them when it closes. A list through the scopes
+ * themselves: opening and disposing a call allocates nothing (a Set that empties after each call
+ * reallocates its table every time, in a runtime call).
+ */
+export class CallScopes implements Iterable<CallScope> {
+  /** @internal */ head: GrpcCallScope | undefined;
+  #size = 0;
+
+  get size(): number {
+    return this.#size;
+  }
+
+  /** @internal */
+  add(scope: GrpcCallScope): void {
+    scope.next = this.head;
+    if (this.head) this.head.prev = scope;
+    this.head = scope;
+    this.#size++;
+  }
+
+  /** @internal Idempotent. */
+  delete(scope: GrpcCallScope): void {
+    if (scope.prev === undefined && this.head !== scope) return; // not in the list (any more)
+    if (scope.prev) scope.prev.next = scope.next;
+    else this.head = scope.next;
+    if (scope.next) scope.next.prev = scope.prev;
+    scope.prev = undefined;
+    scope.next = undefined;
+    this.#size--;
+  }
+
+  /** A snapshot: aborting or disposing scopes while walking it is safe. */
+  [Symbol.iterator](): Iterator<CallScope> {
+    const all: CallScope[] = [];
+    for (let s = this.head; s; s = s.next) all.push(s);
+    return all[Symbol.iterator]();
+  }
+}
+
+/**
  * One call's scope, and its CallOptions for the service (`signal`, `transport`): one object per call,
  * no closures. The AbortController is made when someone asks for the signal: status and list calls
  * never do, and making one was a measurable share of such a call.
@@ -31,9 +71,12 @@ class GrpcCallScope implements CallScope {
   private controller: AbortController | undefined;
   private reason: CriError | undefined;
   private disposed = false;
+  /** @internal The neighbours in its CallScopes. */
+  prev: GrpcCallScope | undefined;
+  next: GrpcCallScope | undefined;
 
   constructor(
-    private readonly registry: Set<CallScope>,
+    private readonly registry: CallScopes,
     readonly longLived: boolean,
     /** When the call's deadline passes, ms since the epoch (Infinity without one). */
     private readonly deadline: number,
@@ -81,7 +124,7 @@ class GrpcCallScope implements CallScope {
  * Opens a scope for one call and registers it in `registry` until disposed,
  * so that the server can end every in-flight call on forced shutdown.
  */
-export function openCallScope(call: CancellableCall, registry: Set<CallScope>, longLived = false): CallScope {
+export function openCallScope(call: CancellableCall, registry: CallScopes, longLived = false): CallScope {
   const scope = new GrpcCallScope(registry, longLived, call.getDeadline());
   registry.add(scope);
   call.on("cancelled", () => scope.cancelled());

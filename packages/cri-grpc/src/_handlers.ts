@@ -20,7 +20,7 @@ import {
   wasReported,
 } from "@servin/cri-types";
 import type { Logger } from "@servin/node-kit";
-import { type CallScope, openCallScope } from "./_call-scope.js";
+import { type CallScope, type CallScopes, openCallScope } from "./_call-scope.js";
 import { LIST_STREAM_CHUNK, type MethodSpec } from "./_rpc-table.js";
 import type { GrpcMethod, GrpcServerCall } from "./h2/grpc.js";
 import type { VersionInfo } from "./options.js";
@@ -34,7 +34,7 @@ export interface HandlerContext {
   versionInfo: VersionInfo;
   logger: Logger;
   /** Every call in flight, so that close() can end them. */
-  scopes: Set<CallScope>;
+  scopes: CallScopes;
   /** Observes calls refused before a service saw them (malformed message, …); services observe the rest. */
   onRefused?: CallObserver | undefined;
 }

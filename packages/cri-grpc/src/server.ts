@@ -6,7 +6,7 @@ import type { ChannelOptions } from "@grpc/grpc-js";
 import { RPCS, type RpcName } from "@servin/cri-messages";
 import { type CallObserver, CriError, type ImageService, type RuntimeService } from "@servin/cri-types";
 import { defaultPaths, type Logger, silentLogger } from "@servin/node-kit";
-import type { CallScope } from "./_call-scope.js";
+import { CallScopes } from "./_call-scope.js";
 import { type HandlerContext, implementService } from "./_handlers.js";
 import { listen, parseHostPort, stopListening } from "./_listeners.js";
 import { IMAGE_METHODS, RUNTIME_METHODS } from "./_rpc-table.js";
@@ -101,7 +101,7 @@ export function createCriGrpcServer(opts: CriGrpcServerOptions): CriGrpcServer {
   const logger = opts.logger ?? silentLogger;
   const socketPath = resolveSocketPath(opts);
   const tcpAddress = opts.tcp ? parseHostPort(opts.tcp) : undefined;
-  const scopes = new Set<CallScope>();
+  const scopes = new CallScopes();
 
   const options = { ...CRI_SERVER_CHANNEL_OPTIONS, ...opts.channelOptions };
   const methods = new Map<string, GrpcMethod>();

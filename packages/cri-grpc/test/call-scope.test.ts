@@ -8,7 +8,7 @@ import { createServer, connect as netConnect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { type CallScope, openCallScope } from "../src/_call-scope.js";
+import { CallScopes, openCallScope } from "../src/_call-scope.js";
 import { encodeHeaderBlock } from "../src/_hpack.js";
 import { type GrpcMethod, serveGrpc } from "../src/h2/grpc.js";
 import { frame, grpcMessage, PREFACE } from "./_h2.js";
@@ -93,7 +93,7 @@ class FakeCall extends EventEmitter {
 describe("a call scope", () => {
   it("aborts with Aborted when the client cancels a call in progress", () => {
     const call = new FakeCall(Number.POSITIVE_INFINITY);
-    const registry = new Set<CallScope>();
+    const registry = new CallScopes();
     const scope = openCallScope(call, registry);
     call.emit("cancelled");
     expect(scope.signal.aborted).toBe(true);
@@ -104,10 +104,32 @@ describe("a call scope", () => {
 
   it("ignores a cancel that comes after the call was answered", () => {
     const call = new FakeCall(Date.now() + 60_000);
-    const registry = new Set<CallScope>();
+    const registry = new CallScopes();
     const scope = openCallScope(call, registry);
     scope.dispose();
     call.emit("cancelled");
     expect(scope.signal.aborted).toBe(false);
+  });
+
+  it("is listed in its registry until disposed, in any order, once, and the registry walks a snapshot", () => {
+    const registry = new CallScopes();
+    const scopes = [0, 1, 2, 3].map(() => openCallScope(new FakeCall(Number.POSITIVE_INFINITY), registry));
+    expect(registry.size).toBe(4);
+    expect(new Set(registry)).toEqual(new Set(scopes));
+    scopes[2]?.dispose();
+    scopes[2]?.dispose(); // twice is once
+    scopes[0]?.dispose();
+    expect(registry.size).toBe(2);
+    expect(new Set(registry)).toEqual(new Set([scopes[1], scopes[3]]));
+    // Disposing every scope while walking the registry (what a close does by aborting) is safe.
+    let walked = 0;
+    for (const scope of registry) {
+      walked++;
+      for (const s of scopes) s?.dispose();
+      expect(scope.longLived).toBe(false);
+    }
+    expect(walked).toBe(2);
+    expect(registry.size).toBe(0);
+    expect([...registry]).toEqual([]);
   });
 });
