@@ -173,14 +173,20 @@ describe("instrument's cheap path", () => {
     expect(calls.size).toBe(0);
   });
 
-  it("InFlight.track counts work it did not start until it settles", async () => {
+  it("InFlight counts from enter() to leave(), wakes drain() at the last leave(), and refuses an unmatched leave()", async () => {
     const calls = new InFlight();
-    let release: () => void = () => undefined;
-    const work = calls.track(new Promise<void>((r) => (release = r)));
-    expect(calls.size).toBe(1);
-    release();
-    await work;
-    await calls.drain();
+    calls.enter();
+    calls.enter();
+    expect(calls.size).toBe(2);
+    let drained = false;
+    const drain = calls.drain().then(() => {
+      drained = true;
+    });
+    calls.leave();
+    await Promise.resolve();
+    expect(drained).toBe(false);
+    calls.leave();
+    await drain;
     expect(calls.size).toBe(0);
     expect(() => calls.leave()).toThrow(/without a matching enter/);
   });

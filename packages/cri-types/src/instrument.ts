@@ -119,7 +119,7 @@ export function instrument<S extends { [K in keyof S]: Method }>(
       return failure ? markReported(failure) : undefined;
     };
     const closedError = () => new CriError("Unavailable", `${rpc}: the ${service} service is closed`);
-    const tracked = !untracked.has(rpc);
+    const calls = untracked.has(rpc) ? undefined : options.inFlight;
 
     const call = streams.has(rpc)
       ? (...args: unknown[]): unknown => {
@@ -135,7 +135,6 @@ export function instrument<S extends { [K in keyof S]: Method }>(
         }
       : async (...args: unknown[]): Promise<unknown> => {
           const started = performance.now();
-          const calls = tracked ? options.inFlight : undefined;
           calls?.enter();
           try {
             if (options.isClosed()) throw closedError();
@@ -161,7 +160,6 @@ export function instrument<S extends { [K in keyof S]: Method }>(
  * @example
  * const calls = new InFlight();
  * const rpcs = instrument("image", handlers, { isClosed: () => closed, inFlight: calls });
- * const answer = calls.track(backgroundWork()); // work of one's own, counted until it settles
  * await calls.drain(); // in close(): every counted call has settled
  */
 export class InFlight {
@@ -180,14 +178,6 @@ export class InFlight {
     const waiters = this.#idle;
     this.#idle = [];
     for (const wake of waiters) wake();
-  }
-
-  /** Counts `work` until it settles, and answers it unchanged. */
-  track<T>(work: Promise<T>): Promise<T> {
-    this.enter();
-    const leave = () => this.leave();
-    work.then(leave, leave);
-    return work;
   }
 
   /** How many calls are in progress. */
