@@ -117,14 +117,15 @@ export class ProtoEncoders {
 
   /**
    * The encoder of message `name` (short name, e.g. "ListContainersResponse"). The bytes of a frozen
-   * answer are kept by its identity, as a nested message's are (the services hand out the same frozen
-   * answer while nothing in it changed): callers only read the buffer they get.
+   * answer are kept by its identity in the same cache as those of the message nested in another
+   * (Writer.message: the same bytes, the message without its tag and length), since the services hand
+   * out the same frozen answer while nothing in it changed: callers only read the buffer they get.
    */
   encoder(name: string): (value: unknown) => Buffer {
     const plan = this.plan(name);
     this.compile(plan);
     const fns = this.fns;
-    const kept = new WeakMap<object, Buffer>();
+    const kept = this.caches[plan.index] as WeakMap<object, Buffer>;
     return (value) => {
       const message = value as Record<string, unknown>;
       const hit = kept.get(message);
