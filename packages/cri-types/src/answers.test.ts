@@ -47,16 +47,28 @@ describe("ListAnswers", () => {
     expect(lists.of(a, [x])).toBe(ofA);
   });
 
-  it("reads only the first `count` items of a scratch array, and copies them into a new answer", () => {
+  it("builds a list item by item into its kept array, the same answer while the items are the same", () => {
     const lists = new ListAnswers((items: readonly { id: string }[]) => ({ items }));
     const owner = {};
-    const scratch = [x, y, y];
-    const first = lists.of(owner, scratch, 2);
+    const build = (...items: { id: string }[]) => {
+      lists.begin();
+      for (const item of items) lists.add(item);
+      return lists.answer(owner);
+    };
+    const first = build(x, y);
     expect(first.items).toEqual([x, y]);
-    scratch[0] = y; // the caller reuses its array: the answer is not changed by that
+    expect(Object.isFrozen(first.items)).toBe(true);
+    expect(build(x, y)).toBe(first);
+    expect(lists.of(owner, [x, y])).toBe(first);
+    // A shorter list, then the first again: new answers, never the kept array's leftovers.
+    expect(build(y).items).toEqual([y]);
     expect(first.items).toEqual([x, y]);
-    scratch[0] = x;
-    expect(lists.of(owner, scratch, 2)).toBe(first);
-    expect(lists.of(owner, scratch, 3)).not.toBe(first);
+    const again = build(x, y);
+    expect(again).not.toBe(first);
+    expect(again).toEqual(first);
+    // A list abandoned half-way (a throw between add() calls) leaves nothing in the next one.
+    lists.begin();
+    lists.add(y);
+    expect(build(x).items).toEqual([x]);
   });
 });

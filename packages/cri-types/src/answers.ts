@@ -31,21 +31,51 @@ export class ViewAnswers<V extends object, A extends object> {
 /**
  * A list's answer, made again only when an item changed: while the items are the same objects in the
  * same order as the last answer's (of the same owner, e.g. a runtime's context), that answer is
- * handed out again. The items should be frozen views. Only the first `count` of `items` are read, and
- * a new answer takes a frozen copy of them: a caller may fill a scratch array it keeps, so that an
- * unchanged list allocates nothing.
+ * handed out again. The items should be frozen views; a new answer and its list are frozen here.
+ * A list is given whole (`of`) or item by item (`begin`, `add`, then `answer`): the items added go
+ * into an array kept for the next list, so an unchanged list built that way allocates nothing.
  *
  * @example
  * const lists = new ListAnswers((containers: readonly Container[]) => ({ containers }));
  * const a = lists.of(ctx, [view1, view2]);
- * lists.of(ctx, [view1, view2]) === a; // true
+ * lists.begin();
+ * lists.add(view1);
+ * lists.add(view2);
+ * lists.answer(ctx) === a; // true
  * lists.of(ctx, [view1]) === a; // false: a new answer, kept as the last one
  */
 export class ListAnswers<T, A extends object> {
   readonly #last = new WeakMap<object, { items: readonly T[]; answer: A }>();
+  /** The items added since begin(): its first `#added`. */
+  readonly #adding: T[] = [];
+  #added = 0;
   constructor(private readonly wrap: (items: readonly T[]) => A) {}
 
-  of(owner: object, items: readonly T[], count = items.length): A {
+  /** The answer for `items`. */
+  of(owner: object, items: readonly T[]): A {
+    return this.#answer(owner, items, items.length);
+  }
+
+  /** Starts a list (what a list abandoned by a throw had added is dropped). */
+  begin(): void {
+    this.#added = 0;
+  }
+
+  /** Adds the next item of the list begun. Begin, add and answer without awaiting in between. */
+  add(item: T): void {
+    this.#adding[this.#added++] = item;
+  }
+
+  /** The answer for the items added since begin(). */
+  answer(owner: object): A {
+    const count = this.#added;
+    this.#added = 0;
+    const answer = this.#answer(owner, this.#adding, count);
+    if (this.#adding.length > count) this.#adding.length = count; // no item kept beyond this list
+    return answer;
+  }
+
+  #answer(owner: object, items: readonly T[], count: number): A {
     const last = this.#last.get(owner);
     if (last !== undefined && sameItems(last.items, items, count)) return last.answer;
     const frozen = Object.freeze(items.slice(0, count));
@@ -55,6 +85,7 @@ export class ListAnswers<T, A extends object> {
   }
 }
 
+/** Whether `last` is the first `count` of `items`. */
 function sameItems<T>(last: readonly T[], items: readonly T[], count: number): boolean {
   if (last.length !== count) return false;
   for (let i = 0; i < count; i++) if (last[i] !== items[i]) return false;

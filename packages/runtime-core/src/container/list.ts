@@ -60,7 +60,7 @@ export async function listContainers(
     onlySandbox = filterSandboxId(ctx, filter.podSandboxId);
     if (onlySandbox === null) return { containers: [] };
   }
-  let count = 0;
+  lists.begin();
   for (const entry of ctx.containers.values()) {
     const { record, status } = entry;
     if (isContainerPending(status)) continue;
@@ -69,14 +69,10 @@ export async function listContainers(
     const state = containerState(status);
     if (filter.state && state !== filter.state.state) continue;
     if (!matchesLabels(record.config.labels, filter.labelSelector)) continue;
-    scratch[count++] = items.of(entry);
+    lists.add(items.of(entry));
   }
-  if (scratch.length > count) scratch.length = count; // no view kept beyond this list
-  return lists.of(ctx, scratch, count);
+  return lists.answer(ctx);
 }
-
-/** The items of the call in progress: reused by every call (the loop never awaits), so an unchanged list allocates nothing. */
-const scratch: Container[] = [];
 
 /** The same frozen answer while the listed views are the same (kubelet's relist, every second). */
 const lists = new ListAnswers((containers: readonly Container[]) => ({

@@ -42,21 +42,17 @@ export async function listPodSandbox(
     onlyId = filterSandboxId(ctx, filter.id);
     if (onlyId === null) return { items: [] };
   }
-  let count = 0;
+  lists.begin();
   for (const entry of ctx.sandboxes.values()) {
     const { record, status } = entry;
     if (isSandboxPending(status)) continue;
     if (onlyId !== undefined && record.id !== onlyId) continue;
     if (filter.state && status.state !== filter.state.state) continue;
     if (!matchesLabels(record.config.labels, filter.labelSelector)) continue;
-    scratch[count++] = items.of(entry);
+    lists.add(items.of(entry));
   }
-  if (scratch.length > count) scratch.length = count; // no view kept beyond this list
-  return lists.of(ctx, scratch, count);
+  return lists.answer(ctx);
 }
-
-/** The items of the call in progress: reused by every call (the loop never awaits), so an unchanged list allocates nothing. */
-const scratch: PodSandbox[] = [];
 
 /** The same frozen answer while the listed views are the same (kubelet's relist, every second). */
 const lists = new ListAnswers((found: readonly PodSandbox[]) => ({ items: found as PodSandbox[] }));
