@@ -1,4 +1,6 @@
 /** Test-only: the memory image backend with per-method overrides, and a pull that waits for a gate. */
+import type { ImageId } from "@servin/cri-types";
+import { sha256Digest } from "./_digest.js";
 import type { ImageBackend, PullContext } from "./backend.js";
 import { createMemoryImageBackend, type MemoryImageBackendOptions } from "./backends/memory.js";
 import type { ImageReference } from "./reference.js";
@@ -10,6 +12,19 @@ export function memoryBackendWith(
 ): ImageBackend {
   const base = createMemoryImageBackend(opts);
   return { ...base, ...overrides(base) };
+}
+
+/** A memory backend whose every pull of a reference yields a new image (a tag pushed again upstream). */
+export function republishingBackend(): ImageBackend {
+  let generation = 0;
+  return memoryBackendWith((base) => ({
+    async pull(ref, ctx) {
+      const pulled = await base.pull(ref, ctx);
+      generation++;
+      const id = sha256Digest(`${pulled.record.id}:${generation}`) as ImageId;
+      return { topDigest: sha256Digest(`${id}:manifest`), record: { ...pulled.record, id } };
+    },
+  }));
 }
 
 /** A memory backend whose pulls wait until `open()` (or their signal aborts), counting backend pulls. */

@@ -1,21 +1,7 @@
-import type { ImageId, ImageSpec } from "@servin/cri-types";
+import type { ImageSpec } from "@servin/cri-types";
 import { describe, expect, it } from "vitest";
-import { sha256Digest } from "../_digest.js";
-import { memoryBackendWith } from "../_test-harness.js";
+import { republishingBackend } from "../_test-harness.js";
 import { createImageService } from "../service.js";
-
-/** A memory backend whose every pull of a reference yields a new image (a tag pushed again upstream). */
-function republishingBackend() {
-  let generation = 0;
-  return memoryBackendWith((base) => ({
-    async pull(ref, ctx) {
-      const pulled = await base.pull(ref, ctx);
-      generation++;
-      const id = sha256Digest(`${pulled.record.id}:${generation}`) as ImageId;
-      return { topDigest: sha256Digest(`${id}:manifest`), record: { ...pulled.record, id } };
-    },
-  }));
-}
 
 describe("removeImage and tag moves", () => {
   it("a tag pulled again moves to the new image; the old one, nameless, is dropped", async () => {

@@ -2,24 +2,9 @@
  * ImageStatus and ListImages hand out the same frozen answer while the image (the list) is unchanged, so
  * that the encoders after them keep its bytes; any change gives a new answer.
  */
-import type { ImageId } from "@servin/cri-types";
 import { describe, expect, it } from "vitest";
-import { sha256Digest } from "../_digest.js";
-import { memoryBackendWith } from "../_test-harness.js";
+import { republishingBackend } from "../_test-harness.js";
 import { createImageService } from "../service.js";
-
-/** A memory backend whose every pull of a reference yields a new image (a tag pushed again upstream). */
-function republishingBackend() {
-  let generation = 0;
-  return memoryBackendWith((base) => ({
-    async pull(ref, ctx) {
-      const pulled = await base.pull(ref, ctx);
-      generation++;
-      const id = sha256Digest(`${pulled.record.id}:${generation}`) as ImageId;
-      return { topDigest: sha256Digest(`${id}:manifest`), record: { ...pulled.record, id } };
-    },
-  }));
-}
 
 describe("image answers", () => {
   it("stay the same frozen object until the image or the list changes", async () => {
