@@ -64,7 +64,8 @@ export class CallScopes implements Iterable<CallScope> {
 /**
  * One call's scope, and its CallOptions for the service (`signal`, `transport`): one object per call,
  * no closures. The AbortController is made when someone asks for the signal: status and list calls
- * never do, and making one was a measurable share of such a call.
+ * never do, and making one was a measurable share of such a call. `signal` is a getter of the class:
+ * a service reads `opts.signal`; a copy by spreading (`{ ...opts }`) would not carry it.
  */
 class GrpcCallScope implements CallScope {
   readonly transport = "grpc";
