@@ -54,7 +54,7 @@ export async function unmountAll(path: string, umount: Umount = forkUmount): Pro
 }
 
 /** The maximum mount(2) data size is one page; longer lowerdir lists cannot be mounted directly. */
-const MOUNT_DATA_MAX = 4000;
+export const MOUNT_DATA_MAX = 4000;
 
 let overlaySupported: boolean | undefined;
 /** Whether the kernel has overlayfs (loading the module if need be); asked once. */
@@ -68,57 +68,6 @@ export async function hasOverlay(): Promise<boolean> {
     }
   }
   return overlaySupported;
-}
-
-/**
- * Mounts the container rootfs at `target`: overlay of `layers` (lowest first,
- * as RuntimeImage gives them — overlayfs wants lowerdir top-first, so they are
- * reversed) with a per-container upper/work dir. Falls back to copying the
- * layers into `copyDir` when overlayfs is unavailable or the mount fails (the
- * failure is logged: a copy costs disk and time, and hides a host problem).
- */
-export async function mountRootfs(opts: {
-  layers: string[];
-  upper: string;
-  work: string;
-  target: string;
-  copyDir: string;
-  /** Skip overlayfs (tests of the fallback). */
-  forceCopy?: boolean;
-  /** Names the container in the fallback's warning. */
-  id?: string;
-  logger?: { warn(message: string): void };
-}): Promise<"overlay" | "copy"> {
-  await mkdir(opts.target, { recursive: true });
-  const who = opts.id ? `container "${opts.id}"` : `rootfs "${opts.target}"`;
-  if (!opts.forceCopy) {
-    if (!(await hasOverlay())) {
-      opts.logger?.warn(`${who}: overlayfs is not available on this host: copying the image layers instead`);
-    } else {
-      const plan = overlayMountPlan(opts.layers, opts.upper, opts.work);
-      if (!plan) {
-        opts.logger?.warn(
-          `${who}: the image's ${opts.layers.length} layers do not fit in one overlay mount (${MOUNT_DATA_MAX} bytes of options, even relative to their common directory): copying them instead`,
-        );
-      } else {
-        await mkdir(opts.upper, { recursive: true });
-        await mkdir(opts.work, { recursive: true });
-        const r = await run("mount", ["-t", "overlay", "overlay", "-o", plan.data, opts.target], {
-          ...(plan.cwd ? { cwd: plan.cwd } : {}),
-        });
-        if (r.code === 0) return "overlay";
-        const why = (
-          r.stderr.toString().trim() ||
-          r.stdout.toString().trim() ||
-          `exit code ${r.code}`
-        ).replace(/\s+/g, " ");
-        opts.logger?.warn(`${who}: overlay mount failed (${why}): copying the image layers instead`);
-      }
-    }
-  }
-  await copyLayers(opts.layers, opts.copyDir);
-  await runOk("mount", ["--bind", opts.copyDir, opts.target]);
-  return "copy";
 }
 
 /**

@@ -14,11 +14,13 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { isMountPoint, mountRootfs, overlayMountPlan, removeTree } from "../src/_mounts.js";
+import { isMountPoint, overlayMountPlan, removeTree } from "../src/_mounts.js";
 import { makeBusyboxImage } from "./fixtures/busybox-image.js";
 import { canRunReal } from "./fixtures/harness.js";
+import { makeRootfs } from "./fixtures/rootfs.js";
 
 const real = canRunReal();
+const quiet = { warn: () => undefined };
 
 describe.skipIf(!real.ok)("container rootfs (real mounts)", () => {
   const dir = mkdtempSync(join(tmpdir(), "servin-oci-rootfs-"));
@@ -35,14 +37,19 @@ describe.skipIf(!real.ok)("container rootfs (real mounts)", () => {
       // An overlay whiteout (0/0 character device) deleting the base layer's index.html.
       execFileSync("mknod", [join(top, "www", "index.html"), "c", "0", "0"]);
       const target = join(dir, `rootfs-${mode}`);
-      const got = await mountRootfs({
-        layers: [...image.layers, top],
-        upper: join(dir, `upper-${mode}`),
-        work: join(dir, `work-${mode}`),
-        target,
-        copyDir: join(dir, `copy-${mode}`),
-        forceCopy: mode === "copy",
-      });
+      const got = await makeRootfs(
+        dir,
+        {
+          layers: [...image.layers, top],
+          upper: join(dir, `upper-${mode}`),
+          work: join(dir, `work-${mode}`),
+          target,
+          copyDir: join(dir, `copy-${mode}`),
+          id: `whiteout-${mode}`,
+          logger: quiet,
+        },
+        mode === "copy",
+      );
       expect(got).toBe(mode);
       expect(await isMountPoint(target)).toBe(true);
       expect(readFileSync(join(target, "etc", "layer"), "utf8")).toBe("top\n");
@@ -79,14 +86,19 @@ describe.skipIf(!real.ok)("container rootfs (real mounts)", () => {
     mkdirSync(join(top, "lnk"), { recursive: true });
     writeFileSync(join(top, "lnk", "inside"), "top\n");
     const target = join(dir, "rootfs-opaque");
-    const got = await mountRootfs({
-      layers: [...image.layers, mid, top],
-      upper: join(dir, "upper-opaque"),
-      work: join(dir, "work-opaque"),
-      target,
-      copyDir: join(dir, "copy-opaque"),
-      forceCopy: true,
-    });
+    const got = await makeRootfs(
+      dir,
+      {
+        layers: [...image.layers, mid, top],
+        upper: join(dir, "upper-opaque"),
+        work: join(dir, "work-opaque"),
+        target,
+        copyDir: join(dir, "copy-opaque"),
+        id: "opaque",
+        logger: quiet,
+      },
+      true,
+    );
     expect(got).toBe("copy");
     expect(readdirSync(join(target, "www"))).toEqual(["new.html"]);
     expect(readdirSync(join(target, "data")).sort()).toEqual(["b"]);
@@ -113,12 +125,13 @@ describe.skipIf(!real.ok)("container rootfs (real mounts)", () => {
     expect(overlayMountPlan(layers, upper, work)).toMatchObject({ cwd: parent });
     const target = join(dir, "rootfs-long");
     const warnings: string[] = [];
-    const got = await mountRootfs({
+    const got = await makeRootfs(dir, {
       layers,
       upper,
       work,
       target,
       copyDir: join(dir, "copy-long"),
+      id: "long",
       logger: { warn: (m) => warnings.push(m) },
     });
     expect(warnings).toEqual([]);
@@ -128,34 +141,5 @@ describe.skipIf(!real.ok)("container rootfs (real mounts)", () => {
     await removeTree(target);
     // Past what even relative paths fit, it is honest about copying.
     expect(overlayMountPlan([...layers, ...layers.map((l) => `${l}x`)], upper, work)).toBeUndefined();
-  });
-
-  it("logs why overlayfs failed, naming the container, before falling back to a copy", async () => {
-    const work = join(dir, "work-elsewhere");
-    mkdirSync(work, { recursive: true });
-    // upperdir and workdir on different mounts: overlayfs refuses.
-    execFileSync("mount", ["-t", "tmpfs", "tmpfs", work]);
-    try {
-      const target = join(dir, "rootfs-fails");
-      const warnings: string[] = [];
-      const got = await mountRootfs({
-        layers: image.layers,
-        upper: join(dir, "upper-fails"),
-        work,
-        target,
-        copyDir: join(dir, "copy-fails"),
-        id: "c0ffee",
-        logger: { warn: (m) => warnings.push(m) },
-      });
-      expect(got).toBe("copy");
-      expect(warnings).toHaveLength(1);
-      expect(warnings[0]).toMatch(
-        /^container "c0ffee": overlay mount failed \(.+\): copying the image layers instead$/,
-      );
-      expect(readFileSync(join(target, "etc", "layer"), "utf8")).toBe("top\n");
-      await removeTree(target);
-    } finally {
-      execFileSync("umount", [work]);
-    }
   });
 });

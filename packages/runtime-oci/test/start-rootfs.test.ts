@@ -11,10 +11,9 @@ import { afterAll, describe, expect, it } from "vitest";
 import { isMountPoint, removeTree, unmountAll } from "../src/_mounts.js";
 import { finishRootfs, planRootfs, type RootfsOptions } from "../src/container/_rootfs.js";
 import { helperUmount, unmounterPid } from "../src/container/_unmounter.js";
-import { createConmonMonitor, type MountOutcome } from "../src/monitor.js";
-import type { OciRuntime } from "../src/oci-runtime.js";
 import { makeBusyboxImage } from "./fixtures/busybox-image.js";
-import { canRunReal, newId } from "./fixtures/harness.js";
+import { canRunReal } from "./fixtures/harness.js";
+import { mountInConmonProcess } from "./fixtures/rootfs.js";
 
 const real = canRunReal();
 
@@ -40,34 +39,7 @@ describe.skipIf(!real.ok)("start: the rootfs mount in conmon's process, unmounts
   const createWithMissingConmon = async (o: RootfsOptions) => {
     const mount = await planRootfs(o);
     expect(mount).toBeDefined();
-    const bundle = join(dir, `${o.id}-bundle`);
-    for (const d of [bundle, join(dir, "exits"), join(dir, "sockets")]) mkdirSync(d, { recursive: true });
-    const missing = join(dir, "no-such-conmon");
-    const seen: (MountOutcome | undefined)[] = [];
-    const id = newId();
-    const err = await createConmonMonitor({ path: missing })
-      .create({
-        id,
-        name: o.id,
-        bundle,
-        runtime: { name: "runc", path: "/usr/sbin/runc", root: join(dir, "runc") } as OciRuntime,
-        logPath: "",
-        exitDir: join(dir, "exits"),
-        pidFile: join(bundle, "pid"),
-        conmonPidFile: join(bundle, "conmon.pid"),
-        socketDir: join(dir, "sockets"),
-        terminal: false,
-        stdin: false,
-        ...(mount ? { mount } : {}),
-        ready: async (outcome) => {
-          seen.push(outcome);
-        },
-      })
-      .then(
-        () => undefined,
-        (e: unknown) => e,
-      );
-    return { seen, err, missing, id };
+    return mountInConmonProcess(dir, o.id, mount);
   };
 
   it("mounts the overlay in conmon's process and reports it; a conmon that cannot run fails as spawn's error did", async () => {

@@ -1,11 +1,12 @@
 /**
  * A starting container's rootfs in two halves around conmon's spawn: the overlay mount that conmon's own
- * process makes before it execs conmon (one fork of the daemon for both), and what its outcome calls for.
- * Same results and warnings as `mountRootfs`, which does both halves in the daemon.
+ * process makes before it execs conmon (one fork of the daemon for both), and what its outcome calls for:
+ * the overlay, or a copy of the layers (when the host has no overlayfs, the layers do not fit in one
+ * mount's options, or the mount failed) bind-mounted on the target.
  */
 import { mkdir } from "node:fs/promises";
 import { runOk } from "../_exec.js";
-import { copyLayers, hasOverlay, overlayMountPlan } from "../_mounts.js";
+import { copyLayers, hasOverlay, MOUNT_DATA_MAX, overlayMountPlan } from "../_mounts.js";
 import type { MountOutcome, OverlayMount } from "../monitor.js";
 
 export interface RootfsOptions {
@@ -37,7 +38,7 @@ export async function planRootfs(o: RootfsOptions): Promise<OverlayMount | undef
   const plan = overlayMountPlan(o.layers, o.upper, o.work);
   if (!plan) {
     o.logger.warn(
-      `${who}: the image's ${o.layers.length} layers do not fit in one overlay mount (4000 bytes of options, even relative to their common directory): copying them instead`,
+      `${who}: the image's ${o.layers.length} layers do not fit in one overlay mount (${MOUNT_DATA_MAX} bytes of options, even relative to their common directory): copying them instead`,
     );
     return undefined;
   }
