@@ -11,8 +11,14 @@ import { setFlagsFromString } from "node:v8";
  */
 const nodeFlags = `${process.execArgv.join(" ")} ${process.env.NODE_OPTIONS ?? ""}`;
 // V8 takes "_" for "-" in flag names: a user's --max_semi_space_size wins too.
-if (!/--(max|min)[-_]semi[-_]space[-_]size|--semi[-_]space[-_]growth[-_]factor/.test(nodeFlags))
-  setFlagsFromString("--semi-space-growth-factor=1");
+if (!/--(max|min)[-_]semi[-_]space[-_]size|--semi[-_]space[-_]growth[-_]factor/.test(nodeFlags)) {
+  const pin = () => setFlagsFromString("--semi-space-growth-factor=1");
+  pin();
+  // V8's flags are the process's, and a worker thread's isolate puts this one back to its floor (2)
+  // as it starts: after the first pull with an unpack worker (image-store), the daemon's young
+  // generation grew to 16 MB again. Pinned again as soon as each worker runs.
+  process.on("worker", (worker) => worker.once("online", pin));
+}
 
 const { runServin } = await import("@servin/cli/main");
 await runServin(process.argv.slice(2));

@@ -61,6 +61,12 @@ describe("servin's young generation", () => {
     expect(size).toBeLessThanOrEqual(2 << 20);
   });
 
+  it("stays at its start size once a worker thread started (V8 puts the flag back to its floor then)", async () => {
+    const size = await youngGenerationAfterBurst([], { YOUNG_GEN_PROBE_WORKER: "1" });
+    expect(size).toBeGreaterThan(0);
+    expect(size).toBeLessThanOrEqual(2 << 20);
+  });
+
   it("is left to the user's own semi-space flag, on node's command line or in NODE_OPTIONS", async () => {
     expect(await youngGenerationAfterBurst(["--max-semi-space-size=16"])).toBeGreaterThan(2 << 20);
     expect(await youngGenerationAfterBurst([], { NODE_OPTIONS: "--max-semi-space-size=16" })).toBeGreaterThan(
