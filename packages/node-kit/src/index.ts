@@ -14,6 +14,7 @@ export {
   DEFAULT_LOG_BOUNDS,
   type LogBounds,
   type Logger,
+  type LogLevel,
   silentLogger,
 } from "./logger.js";
 export { type DefaultPaths, defaultPaths } from "./paths.js";

@@ -2,7 +2,7 @@
 import { inspect } from "node:util";
 import type { Logger } from "@servin/cri-types";
 
-export { type Logger, silentLogger } from "@servin/cri-types";
+export { type Logger, type LogLevel, silentLogger } from "@servin/cri-types";
 
 /** How far `boundedLogger` lets a line grow. */
 export interface LogBounds {

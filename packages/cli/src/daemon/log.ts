@@ -4,21 +4,22 @@
  * is set): no glyphs, no ANSI colours in files and journald. Glyphs and colours only on a terminal.
  */
 import { inspect } from "node:util";
-import { boundLogText, type Logger } from "@servin/node-kit";
+import { boundLogText, type Logger, type LogLevel } from "@servin/node-kit";
 
-export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
+/** The Logger's levels (one type, cri-types'), least severe first: for the flag, the env variable and the config key. */
+export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const satisfies readonly LogLevel[];
+export type { LogLevel };
 export const LOG_FORMATS = ["text", "json"] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
 
 /** Structured fields of one entry: JSON keys, or ` key=value` after the message in text. */
 export type LogFields = Record<string, string | number | boolean | undefined>;
 
-/** A Logger that also takes structured fields, and says which levels it writes. */
+/** A Logger that also takes structured fields, and always says which levels it writes. */
 export interface DaemonLogger extends Logger {
   /** One entry with fields (an access line, a metric-worthy event). */
   entry(level: LogLevel, msg: string, fields?: LogFields): void;
-  /** Whether an entry at `level` is written (skip building fields that would be dropped). */
+  /** Logger's `enabled`, never missing here: skip building fields that would be dropped. */
   enabled(level: LogLevel): boolean;
 }
 
