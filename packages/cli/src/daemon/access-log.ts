@@ -88,7 +88,7 @@ export function createAccessLog(
   return {
     http(record) {
       const level = httpAccessLevel(record);
-      if (isDaemonLogger(logger) && !logger.enabled(level)) return;
+      if (logger.enabled?.(level) === false) return;
       const peer = record.peer;
       write(level, `http ${record.method} ${record.path} ${record.status}`, {
         transport: "http",
@@ -103,7 +103,7 @@ export function createAccessLog(
     },
     grpc({ rpc, code, durationMs }) {
       const level = grpcAccessLevel(rpc, code);
-      if (isDaemonLogger(logger) && !logger.enabled(level)) return;
+      if (logger.enabled?.(level) === false) return;
       // The .proto's method name: what gRPC users and kubelet's own logs call it.
       const method = (RPCS as Record<string, { grpc: string } | undefined>)[rpc]?.grpc ?? rpc;
       write(level, `grpc ${method} ${code}`, {

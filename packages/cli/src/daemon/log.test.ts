@@ -142,4 +142,17 @@ describe("access log levels", () => {
       duration_ms: 812.4,
     });
   });
+
+  it("asks any logger that says which levels it writes, and writes a text line to one that takes no fields", () => {
+    const lines: string[] = [];
+    const push = (m: string) => {
+      lines.push(m);
+    };
+    const plain = { debug: push, info: push, warn: push, error: push };
+    const quiet = createAccessLog({ ...plain, enabled: (level) => level !== "info" }, () => undefined);
+    quiet.grpc({ rpc: "runPodSandbox", code: "OK", durationMs: 1 });
+    expect(lines).toEqual([]);
+    createAccessLog(plain, () => undefined).grpc({ rpc: "runPodSandbox", code: "OK", durationMs: 1 });
+    expect(lines).toEqual(["grpc RunPodSandbox OK transport=grpc rpc=RunPodSandbox code=OK duration_ms=1"]);
+  });
 });
