@@ -58,4 +58,13 @@ describe("boundedLogger", () => {
     for (const size of [1_000, 1_000_000]) logger.warn(`name ${"z".repeat(size)}`);
     expect(inner.lines.every((l) => l.length <= DEFAULT_LOG_BOUNDS.line + 20)).toBe(true);
   });
+
+  it("says which levels it writes when the logger under it says so, and nothing otherwise", () => {
+    const inner = { ...recorder(), enabled: (level: string) => level !== "debug" };
+    const logger = boundedLogger(inner);
+    expect(logger.enabled?.("debug")).toBe(false);
+    expect(logger.enabled?.("warn")).toBe(true);
+    // A logger without `enabled` is taken to write every level: the bounded one adds no answer of its own.
+    expect(boundedLogger(recorder()).enabled).toBeUndefined();
+  });
 });
