@@ -19,3 +19,4 @@ export {
 } from "./logger.js";
 export { type DefaultPaths, defaultPaths } from "./paths.js";
 export { ensurePrivateDir, PRIVATE_DIR_MODE } from "./private-dir.js";
+export { type PtyInput, type PtyInputOptions, ptyInput } from "./pty-input.js";

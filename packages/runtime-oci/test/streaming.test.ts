@@ -1,4 +1,5 @@
 /** Exec, Attach and PortForward of real containers (runc exec, conmon's attach socket, nsenter + nc) through the real streaming server. */
+import { createHash } from "node:crypto";
 import type { ContainerRecord, SandboxRecord } from "@servin/runtime-core";
 import { type StreamingRuntime, type StreamingServer, startStreamingServer } from "@servin/streaming";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -131,6 +132,32 @@ describe.skipIf(!real.ok)("streaming sessions of real containers (runc + conmon)
     stdin.write("q\n");
     const status = JSON.parse(await readAll(error));
     expect(status.details.causes[0].message).toBe("7");
+    client.close();
+  });
+
+  it("exec with a tty: 1 MiB typed faster than the terminal takes it arrives whole and in order", async () => {
+    const c = await start({ command: ["sleep", "3600"] });
+    const size = 1 << 20;
+    const { url } = server.getExec({
+      containerId: c.id,
+      cmd: ["sh", "-c", `stty raw -echo; echo ready; head -c ${size} | md5sum`],
+      stdin: true,
+      stdout: true,
+      tty: true,
+    });
+    const client = await spdyConnect(url, V4);
+    const error = await client.open({ streamtype: "error" });
+    const stdin = await client.open({ streamtype: "stdin" });
+    const stdout = await client.open({ streamtype: "stdout" });
+    // a tty session waits for its resize stream, as kubelet's does
+    (await client.open({ streamtype: "resize" })).write(JSON.stringify({ Width: 80, Height: 24 }));
+    await readUntil(stdout, "ready");
+    const data = Buffer.alloc(size);
+    for (let i = 0; i < size; i++) data[i] = 97 + ((i * 7) % 26);
+    stdin.write(data);
+    const sum = createHash("md5").update(data).digest("hex");
+    expect(await readUntil(stdout, sum)).toContain(sum);
+    expect(JSON.parse(await readAll(error)).status).toBe("Success");
     client.close();
   });
 

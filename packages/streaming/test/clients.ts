@@ -80,7 +80,7 @@ export async function spdyConnect(
       headers,
       body,
       socket,
-      open: () => Promise.reject(new Error(`upgrade refused: ${status}`)),
+      open: () => Promise.reject(new Error(`upgrade refused: ${status} ${JSON.stringify(headers)} ${body}`)),
       close: () => socket.destroy(),
     };
   }

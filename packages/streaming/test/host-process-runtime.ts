@@ -3,6 +3,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { EventEmitter } from "node:events";
 import { connect } from "node:net";
 import type { Duplex } from "node:stream";
+import { ptyInput } from "@servin/node-kit";
 import * as pty from "node-pty";
 import type { SessionIo, StreamingRuntime, TerminalSize } from "../src/index.js";
 
@@ -43,18 +44,17 @@ function execTty(
     };
     io.signal.addEventListener("abort", kill, { once: true });
     term.onData((data) => io.stdout?.write(data));
-    io.stdin?.on("data", (chunk: Buffer) => {
-      if (!exited) term.write(chunk.toString("utf8"));
-    });
+    // not term.write: node-pty's queued writes outlive the terminal's fd and land in whatever takes its number
+    const input = ptyInput(term);
+    io.stdin?.on("data", (chunk: Buffer) => input.write(chunk));
     // end of stdin on a terminal is ^D, as a user would type it
-    io.stdin?.on("end", () => {
-      if (!exited) term.write("\x04");
-    });
+    io.stdin?.on("end", () => input.write("\x04"));
     void resizeLoop(io, (w, h) => {
-      if (!exited) term.resize(w, h);
+      if (input.open) term.resize(w, h);
     }).catch(() => {});
     term.onExit(({ exitCode, signal }) => {
       exited = true;
+      input.close();
       io.signal.removeEventListener("abort", kill);
       io.stdin?.destroy();
       resolve({ exitCode: signal ? 128 + signal : exitCode });

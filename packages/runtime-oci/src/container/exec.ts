@@ -4,6 +4,7 @@ import { randomBytes } from "node:crypto";
 import { readFile, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { CriError } from "@servin/cri-types";
+import { ptyInput } from "@servin/node-kit";
 import type { ContainerRecord, StreamSessionIo, StreamTerminalSize } from "@servin/runtime-core";
 import type * as Pty from "node-pty";
 import { pause } from "../_cancel.js";
@@ -148,20 +149,23 @@ async function execTty(
     if (io.signal.aborted) abort();
     else io.signal.addEventListener("abort", abort, { once: true });
     const data = term.onData((d) => io.stdout?.write(d));
+    // Never term.write: node-pty's queued writes outlive the terminal's fd (see ptyInput).
+    const input = ptyInput(term, { onDrain: () => io.stdin?.resume() });
     const onStdin = (chunk: Buffer) => {
-      if (!exited) term.write(chunk.toString("utf8"));
+      if (!input.write(chunk)) io.stdin?.pause();
     };
     // A terminal has no half-close: the end of stdin is ^D, as a user would type it.
     const onEnd = () => {
-      if (!exited) term.write("\x04");
+      input.write("\x04");
     };
     io.stdin?.on("data", onStdin);
     io.stdin?.on("end", onEnd);
     void resizeLoop(io, (w, h) => {
-      if (!exited) term.resize(w, h);
+      if (input.open) term.resize(w, h);
     }).catch(() => {});
     term.onExit(({ exitCode, signal }) => {
       exited = true;
+      input.close();
       io.signal.removeEventListener("abort", abort);
       io.stdin?.off("data", onStdin);
       io.stdin?.off("end", onEnd);
