@@ -27,13 +27,33 @@ export const CRI_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 export const CRI_SERVER_CHANNEL_OPTIONS: Readonly<ChannelOptions> = Object.freeze({
   "grpc.max_receive_message_length": CRI_MAX_MESSAGE_BYTES,
   "grpc.max_send_message_length": CRI_MAX_MESSAGE_BYTES,
-  // Ping idle connections every 2 minutes and drop peers that do not answer in
-  // 20 s: a vanished kubelet frees its event streams, a quiet one keeps them.
-  // No max_connection_idle/age: event streams may stay open for days.
+  // Ping every connection every 2 minutes, with calls open or not (the transport has no
+  // permit_without_calls switch), and drop peers that do not answer in 20 s: a vanished kubelet
+  // frees its event streams, a quiet one keeps them. No max_connection_idle/age: event streams
+  // may stay open for days.
   "grpc.keepalive_time_ms": 2 * 60_000,
   "grpc.keepalive_timeout_ms": 20_000,
-  "grpc.keepalive_permit_without_calls": 1,
 });
+
+/** The grpc option names this server honours; any other is refused rather than ignored. */
+const HONOURED_CHANNEL_OPTIONS: ReadonlySet<string> = new Set(Object.keys(CRI_SERVER_CHANNEL_OPTIONS));
+
+/** Every option named is honoured and a whole number ≥ 0, or a TypeError names the one that is not. */
+function checkChannelOptions(options: ChannelOptions | undefined): ChannelOptions {
+  for (const [name, value] of Object.entries(options ?? {})) {
+    if (!HONOURED_CHANNEL_OPTIONS.has(name)) {
+      throw new TypeError(
+        `cri grpc: channelOptions: ${JSON.stringify(name)} is not supported (supported: ${[...HONOURED_CHANNEL_OPTIONS].join(", ")})`,
+      );
+    }
+    if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
+      throw new TypeError(
+        `cri grpc: channelOptions: ${JSON.stringify(name)} must be a whole number ≥ 0, got ${JSON.stringify(value)}`,
+      );
+    }
+  }
+  return options ?? {};
+}
 
 export interface CriGrpcServerOptions {
   runtime: RuntimeService;
@@ -60,7 +80,8 @@ export interface CriGrpcServerOptions {
   apiVersions?: readonly CriApiVersion[];
   /**
    * Overrides of CRI_SERVER_CHANNEL_OPTIONS (grpc's option names): `grpc.max_receive_message_length`,
-   * `grpc.max_send_message_length`, `grpc.keepalive_time_ms` and `grpc.keepalive_timeout_ms` are honoured.
+   * `grpc.max_send_message_length`, `grpc.keepalive_time_ms` and `grpc.keepalive_timeout_ms`, each a
+   * whole number ≥ 0. Any other name, or another value, is a TypeError from `createCriGrpcServer`.
    */
   channelOptions?: ChannelOptions;
   /**
@@ -103,7 +124,7 @@ export function createCriGrpcServer(opts: CriGrpcServerOptions): CriGrpcServer {
   const tcpAddress = opts.tcp ? parseHostPort(opts.tcp) : undefined;
   const scopes = new CallScopes();
 
-  const options = { ...CRI_SERVER_CHANNEL_OPTIONS, ...opts.channelOptions };
+  const options = { ...CRI_SERVER_CHANNEL_OPTIONS, ...checkChannelOptions(opts.channelOptions) };
   const methods = new Map<string, GrpcMethod>();
   /** path → the RPC it serves, to name calls refused before a handler ran. */
   const rpcOfPath = new Map<string, RpcName>();

@@ -593,3 +593,32 @@ describe("graceful close", () => {
     }
   });
 });
+
+describe("channelOptions", () => {
+  const make = (channelOptions: Record<string, unknown>) =>
+    createCriGrpcServer({
+      runtime,
+      images,
+      socketPath: join(dir.path, "unused.sock"),
+      channelOptions: channelOptions as never,
+    });
+
+  it("refuses an option the server does not honour, naming it and the ones it does", () => {
+    expect(() => make({ "grpc.keepalive_permit_without_calls": 0 })).toThrow(
+      /"grpc\.keepalive_permit_without_calls" is not supported \(supported: grpc\.max_receive_message_length, grpc\.max_send_message_length, grpc\.keepalive_time_ms, grpc\.keepalive_timeout_ms\)/,
+    );
+  });
+
+  it("refuses a value that is not a whole number ≥ 0, naming the option and the value", () => {
+    expect(() => make({ "grpc.keepalive_time_ms": "100" })).toThrow(
+      /"grpc\.keepalive_time_ms" must be a whole number ≥ 0, got "100"/,
+    );
+    expect(() => make({ "grpc.max_receive_message_length": -1 })).toThrow(/got -1/);
+    expect(() => make({ "grpc.keepalive_timeout_ms": 1.5 })).toThrow(/got 1\.5/);
+  });
+
+  it("takes the honoured ones", async () => {
+    const s = make({ "grpc.keepalive_time_ms": 0, "grpc.max_send_message_length": 1024 });
+    await s.close(0);
+  });
+});
