@@ -17,6 +17,7 @@ export {
   type CriGrpcServerOptions,
   type CriGrpcTcpAuth,
   createCriGrpcServer,
+  DEFAULT_MAX_TCP_CONNECTIONS,
   type TcpPeer,
   type VersionInfo,
 } from "./server.js";

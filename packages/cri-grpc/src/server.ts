@@ -35,6 +35,29 @@ export const CRI_SERVER_CHANNEL_OPTIONS: Readonly<ChannelOptions> = Object.freez
   "grpc.keepalive_timeout_ms": 20_000,
 });
 
+/** Open TCP connections at most, by default. */
+export const DEFAULT_MAX_TCP_CONNECTIONS = 256;
+
+/** How often, at most, the warning about dropped TCP connections is repeated. */
+const DROP_WARNING_INTERVAL_MS = 10_000;
+
+/** Caps `listener`'s open connections; dropped ones are counted and told at most every 10 s. */
+function limitConnections(listener: NetServer, max: number, logger: Logger): void {
+  listener.maxConnections = max;
+  let dropped = 0;
+  let warnedAt = Number.NEGATIVE_INFINITY;
+  listener.on("drop", (peer?: { remoteAddress?: string; remotePort?: number }) => {
+    dropped++;
+    const now = performance.now();
+    if (now - warnedAt < DROP_WARNING_INTERVAL_MS) return;
+    warnedAt = now;
+    logger.warn(
+      `cri grpc: ${max} tcp connections open (maxTcpConnections): closed ${dropped} new one(s), the last from ${peer?.remoteAddress ?? "?"}:${peer?.remotePort ?? "?"}`,
+    );
+    dropped = 0;
+  });
+}
+
 /** The grpc option names this server honours; any other is refused rather than ignored. */
 const HONOURED_CHANNEL_OPTIONS: ReadonlySet<string> = new Set(Object.keys(CRI_SERVER_CHANNEL_OPTIONS));
 
@@ -73,6 +96,12 @@ export interface CriGrpcServerOptions {
    * are PERMISSION_DENIED; with neither, TCP is open.
    */
   tcpAuth?: CriGrpcTcpAuth;
+  /**
+   * Open TCP connections at most (default 256): one more is closed as it is accepted, and a warning
+   * says so, so that TCP peers cannot take every fd the daemon has (runc, conmon and the store need
+   * them). The unix socket, guarded by its file mode, has no limit.
+   */
+  maxTcpConnections?: number;
   logger?: Logger;
   /** Overrides of the Version answer (runtimeVersion = the servin version, …). */
   versionInfo?: VersionInfo;
@@ -125,6 +154,12 @@ export function createCriGrpcServer(opts: CriGrpcServerOptions): CriGrpcServer {
   const scopes = new CallScopes();
 
   const options = { ...CRI_SERVER_CHANNEL_OPTIONS, ...checkChannelOptions(opts.channelOptions) };
+  const maxTcpConnections = opts.maxTcpConnections ?? DEFAULT_MAX_TCP_CONNECTIONS;
+  if (!Number.isSafeInteger(maxTcpConnections) || maxTcpConnections < 1) {
+    throw new TypeError(
+      `cri grpc: maxTcpConnections must be a whole number ≥ 1, got ${JSON.stringify(opts.maxTcpConnections)}`,
+    );
+  }
   const methods = new Map<string, GrpcMethod>();
   /** path → the RPC it serves, to name calls refused before a handler ran. */
   const rpcOfPath = new Map<string, RpcName>();
@@ -256,6 +291,7 @@ export function createCriGrpcServer(opts: CriGrpcServerOptions): CriGrpcServer {
             throw new Error(`grpc tcp "${tcp}": ${err.message}`, { cause: err });
           });
           listeners.push(listener);
+          limitConnections(listener, maxTcpConnections, logger);
           const bound = listener.address();
           address.tcpPort = typeof bound === "object" && bound ? bound.port : tcpAddress.port;
           const rule = token ? "bearer token" : trustPeer ? "trusted peers" : "open";

@@ -4,6 +4,7 @@
  * (PERMISSION_DENIED when untrusted). The unix socket is never checked.
  * Real grpc-js clients over real loopback TCP.
  */
+import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import { Metadata } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -171,5 +172,59 @@ describe("no tcpAuth", () => {
     } finally {
       await s.server.close(2000);
     }
+  });
+});
+
+describe("maxTcpConnections (real TCP connections on loopback)", () => {
+  it("closes a connection over the limit as it is accepted, warns, and takes one again once another ends", async () => {
+    const warnings: string[] = [];
+    const logger = { debug() {}, info() {}, warn: (m: string) => warnings.push(m), error() {} };
+    const server = createCriGrpcServer({
+      runtime,
+      images,
+      socketPath: "",
+      tcp: "127.0.0.1:0",
+      maxTcpConnections: 2,
+      logger,
+    });
+    const tcpPort = (await server.listen()).tcpPort as number;
+    const open = () =>
+      new Promise<Socket>((resolve, reject) => {
+        const socket = connect({ host: "127.0.0.1", port: tcpPort }, () => resolve(socket));
+        socket.once("error", reject);
+      });
+    const closed = (socket: Socket, ms: number) =>
+      new Promise<boolean>((resolve) => {
+        if (socket.closed) return resolve(true);
+        const timer = setTimeout(() => resolve(false), ms);
+        socket.once("close", () => {
+          clearTimeout(timer);
+          resolve(true);
+        });
+      });
+    const [a, b] = [await open(), await open()];
+    const c = await open();
+    c.on("error", () => undefined);
+    try {
+      expect(await closed(c, 2_000)).toBe(true);
+      expect(await closed(a, 200)).toBe(false);
+      expect(warnings.join("\n")).toMatch(
+        /2 tcp connections open \(maxTcpConnections\): closed 1 new one\(s\), the last from 127\.0\.0\.1:\d+/,
+      );
+      a.destroy();
+      await closed(a, 2_000);
+      // a call on a new connection is served: one place is free again
+      await new Promise((r) => setTimeout(r, 50));
+      expect((await version(`127.0.0.1:${tcpPort}`)).code).toBe(0);
+    } finally {
+      b.destroy();
+      await server.close(1000);
+    }
+  });
+
+  it("refuses a limit that is not a whole number ≥ 1", () => {
+    expect(() =>
+      createCriGrpcServer({ runtime, images, socketPath: "", tcp: "127.0.0.1:0", maxTcpConnections: 0 }),
+    ).toThrow(/maxTcpConnections must be a whole number ≥ 1, got 0/);
   });
 });
