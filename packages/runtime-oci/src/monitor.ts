@@ -159,23 +159,19 @@ export function createConmonMonitor(opts: {
       if (c.signal?.aborted) return Promise.reject(cancelledError(c.signal, `container "${c.id}": create`));
       const m = c.mount;
       return new Promise((resolve, reject) => {
-        const child = m
-          ? spawn(
+        // With a rootfs to mount, a shell mounts it in what becomes conmon (exec) and reports on fd 5.
+        const [file, argv] = m
+          ? [
               "/bin/sh",
               ["-c", MOUNT_THEN_CONMON, "conmon", m.cwd ?? "", m.data, m.target, opts.path, ...args],
-              {
-                detached: true,
-                stdio: ["ignore", "ignore", "pipe", "pipe", "pipe", "pipe"],
-                env: { ...process.env, _OCI_SYNCPIPE: "3", _OCI_STARTPIPE: "4" },
-                cwd: c.bundle,
-              },
-            )
-          : spawn(opts.path, args, {
-              detached: true,
-              stdio: ["ignore", "ignore", "pipe", "pipe", "pipe"],
-              env: { ...process.env, _OCI_SYNCPIPE: "3", _OCI_STARTPIPE: "4" },
-              cwd: c.bundle,
-            });
+            ]
+          : [opts.path, args];
+        const child = spawn(file, argv, {
+          detached: true,
+          stdio: ["ignore", "ignore", "pipe", "pipe", "pipe", ...(m ? (["pipe"] as const) : [])],
+          env: { ...process.env, _OCI_SYNCPIPE: "3", _OCI_STARTPIPE: "4" },
+          cwd: c.bundle,
+        });
         child.unref();
         const stderr: Buffer[] = [];
         const sync = child.stdio[3] as Readable;
