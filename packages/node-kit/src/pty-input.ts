@@ -107,7 +107,7 @@ export function ptyInput(term: object, options: PtyInputOptions = {}): PtyInput 
         return true;
       }
       const buffer = typeof data === "string" ? Buffer.from(data, "utf8") : data;
-      if (buffer.length === 0) return queued <= highWaterMark;
+      if (buffer.length === 0) return !full;
       queue.push(buffer);
       queued += buffer.length;
       if (timer === undefined) flush();
