@@ -62,7 +62,7 @@ function limitConnections(listener: NetServer, max: number, logger: Logger): voi
 const HONOURED_CHANNEL_OPTIONS: ReadonlySet<string> = new Set(Object.keys(CRI_SERVER_CHANNEL_OPTIONS));
 
 /** Every option named is honoured and a whole number ≥ 0, or a TypeError names the one that is not. */
-function checkChannelOptions(options: ChannelOptions | undefined): ChannelOptions {
+function checkChannelOptions(options: ChannelOptions | undefined): Readonly<Record<string, number>> {
   for (const [name, value] of Object.entries(options ?? {})) {
     if (!HONOURED_CHANNEL_OPTIONS.has(name)) {
       throw new TypeError(
@@ -75,7 +75,7 @@ function checkChannelOptions(options: ChannelOptions | undefined): ChannelOption
       );
     }
   }
-  return options ?? {};
+  return (options ?? {}) as Record<string, number>;
 }
 
 export interface CriGrpcServerOptions {
@@ -153,7 +153,10 @@ export function createCriGrpcServer(opts: CriGrpcServerOptions): CriGrpcServer {
   const tcpAddress = opts.tcp ? parseHostPort(opts.tcp) : undefined;
   const scopes = new CallScopes();
 
-  const options = { ...CRI_SERVER_CHANNEL_OPTIONS, ...checkChannelOptions(opts.channelOptions) };
+  // The defaults name all four options and the overrides are checked numbers: each is a number here.
+  const options = { ...CRI_SERVER_CHANNEL_OPTIONS, ...checkChannelOptions(opts.channelOptions) } as Readonly<
+    Record<string, number>
+  >;
   const maxTcpConnections = opts.maxTcpConnections ?? DEFAULT_MAX_TCP_CONNECTIONS;
   if (!Number.isSafeInteger(maxTcpConnections) || maxTcpConnections < 1) {
     throw new TypeError(
@@ -197,14 +200,11 @@ export function createCriGrpcServer(opts: CriGrpcServerOptions): CriGrpcServer {
     if (code === "Unauthenticated") logger.warn(`cri grpc: ${call.path} refused: ${status.details}`);
     else logger.debug(`cri grpc: ${call.path} refused: ${code}: ${status.details}`);
   };
-  const maxReceiveMessageBytes = Number(options["grpc.max_receive_message_length"] ?? CRI_MAX_MESSAGE_BYTES);
-  const maxSendMessageBytes = Number(options["grpc.max_send_message_length"] ?? CRI_MAX_MESSAGE_BYTES);
-  // An option left undefined keeps the connection's own default (h2/connection.ts).
-  const keepaliveTimeMs = options["grpc.keepalive_time_ms"];
-  const keepaliveTimeoutMs = options["grpc.keepalive_timeout_ms"];
+  const maxReceiveMessageBytes = options["grpc.max_receive_message_length"]!;
+  const maxSendMessageBytes = options["grpc.max_send_message_length"]!;
   const limits = {
-    ...(keepaliveTimeMs !== undefined ? { keepaliveTimeMs: Number(keepaliveTimeMs) } : {}),
-    ...(keepaliveTimeoutMs !== undefined ? { keepaliveTimeoutMs: Number(keepaliveTimeoutMs) } : {}),
+    keepaliveTimeMs: options["grpc.keepalive_time_ms"]!,
+    keepaliveTimeoutMs: options["grpc.keepalive_timeout_ms"]!,
   };
 
   let state: "new" | "listening" | "closed" = "new";
