@@ -3,7 +3,14 @@ import { createHash } from "node:crypto";
 import type { ContainerRecord, SandboxRecord } from "@servin/runtime-core";
 import { type StreamingRuntime, type StreamingServer, startStreamingServer } from "@servin/streaming";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { channelConnect, readAll, readUntil, spdyConnect } from "../../streaming/test/clients.js";
+import {
+  channelConnect,
+  openStreams,
+  readAll,
+  readUntil,
+  spdyConnect,
+  TTY_STREAMS,
+} from "../../streaming/test/clients.js";
 import { childPids, until } from "../../streaming/test/proc.js";
 import {
   canRunReal,
@@ -116,10 +123,7 @@ describe.skipIf(!real.ok)("streaming sessions of real containers (runc + conmon)
       tty: true,
     });
     const client = await spdyConnect(url, V4);
-    const error = await client.open({ streamtype: "error" });
-    const stdin = await client.open({ streamtype: "stdin" });
-    const stdout = await client.open({ streamtype: "stdout" });
-    const resize = await client.open({ streamtype: "resize" });
+    const { error, stdin, stdout, resize } = await openStreams(client, TTY_STREAMS);
     resize.write(JSON.stringify({ Width: 100, Height: 40 }));
     await readUntil(stdout, "is-a-tty");
     stdin.write("\n");
@@ -146,11 +150,9 @@ describe.skipIf(!real.ok)("streaming sessions of real containers (runc + conmon)
       tty: true,
     });
     const client = await spdyConnect(url, V4);
-    const error = await client.open({ streamtype: "error" });
-    const stdin = await client.open({ streamtype: "stdin" });
-    const stdout = await client.open({ streamtype: "stdout" });
     // a tty session waits for its resize stream, as kubelet's does
-    (await client.open({ streamtype: "resize" })).write(JSON.stringify({ Width: 80, Height: 24 }));
+    const { error, stdin, stdout, resize } = await openStreams(client, TTY_STREAMS);
+    resize.write(JSON.stringify({ Width: 80, Height: 24 }));
     await readUntil(stdout, "ready");
     const data = Buffer.alloc(size);
     for (let i = 0; i < size; i++) data[i] = 97 + ((i * 7) % 26);

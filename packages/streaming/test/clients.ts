@@ -126,6 +126,22 @@ export async function spdyConnect(
   };
 }
 
+/** A tty exec's streams (stdin and stdout asked for), in client-go's order. */
+export const TTY_STREAMS = ["error", "stdin", "stdout", "resize"] as const;
+
+/**
+ * Opens a remote-command session's streams one after the other, in the order given, as client-go does
+ * (the server waits for all it expects: error, stdin/stdout/stderr as asked, resize with a tty).
+ */
+export async function openStreams<T extends string>(
+  client: SpdyClient,
+  types: readonly T[],
+): Promise<Record<T, SpdyClientStream>> {
+  const streams = {} as Record<T, SpdyClientStream>;
+  for (const streamtype of types) streams[streamtype] = await client.open({ streamtype });
+  return streams;
+}
+
 /** Reads a stream to its end (or close), as text. */
 export function readAll(stream: NodeJS.ReadableStream): Promise<string> {
   return new Promise((resolve) => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type StreamingServer, startStreamingServer } from "../src/index.js";
-import { readAll, readUntil, spdyConnect } from "./clients.js";
+import { openStreams, readAll, readUntil, spdyConnect, TTY_STREAMS } from "./clients.js";
 import { hostProcessRuntime } from "./host-process-runtime.js";
 
 let server: StreamingServer;
@@ -104,10 +104,7 @@ describe("exec over SPDY/3.1 (remotecommand)", () => {
       tty: true,
     });
     const client = await spdyConnect(url, V4);
-    const error = await client.open({ streamtype: "error" });
-    const stdin = await client.open({ streamtype: "stdin" });
-    const stdout = await client.open({ streamtype: "stdout" });
-    const resize = await client.open({ streamtype: "resize" });
+    const { error, stdin, stdout, resize } = await openStreams(client, TTY_STREAMS);
     // client-go sends the size right after opening the streams: the terminal is created at it
     resize.write(JSON.stringify({ Width: 100, Height: 40 }));
     await readUntil(stdout, "is-a-tty");
