@@ -9,6 +9,7 @@
  * so a plateau (allocator high-water mark) tells itself apart from a linear leak.
  *
  * Run (root, kit up): node --import tsx bench/churn-growth.ts [--pods 2000] [--every 250] [--tag default]
+ *   [--first 500]: no sample before that many pods (a first reading after a long uninterrupted churn);
  *   extra environment (MALLOC_ARENA_MAX=2 …) reaches servin unchanged.
  */
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -21,6 +22,8 @@ import { cpuNs, RawCriClient, STATUS_SCALE_IMAGE } from "./lib/status-scale.js";
 
 const PODS = benchArg("pods", "BENCH_PODS", 2000);
 const EVERY = benchArg("every", "BENCH_EVERY", 250);
+/** No sample (no quiet, no forced GC) before this many pods: what a first reading after a long churn sees. */
+const FIRST = benchArg("first", "BENCH_FIRST", 0);
 const TAG = (() => {
   const i = process.argv.indexOf("--tag");
   return i > 0 ? (process.argv[i + 1] as string) : "default";
@@ -46,6 +49,40 @@ function anonMaps(pid: number): { anon: number; arenaLike: number } {
     if (a % (64n << 20n) === 0n && b - a >= 128n << 10n) arenaLike++;
   }
   return { anon, arenaLike };
+}
+
+/**
+ * Anonymous memory (kB actually resident, `Anonymous:` of smaps) by kind of mapping: glibc's main heap
+ * (`[heap]`, brk), thread stacks (`[stack]` and the guard-page-led mappings of 8 MiB), 64 MiB-aligned
+ * reservations (glibc per-thread arenas), and the rest (V8's pages, mmap'd malloc chunks, node's own).
+ * Each sample keeps every anonymous mapping's start and size too, so two samples can be diffed.
+ */
+function anonByKind(pid: number): { kinds: Record<string, number>; maps: Record<string, number> } {
+  const kinds: Record<string, number> = { heap: 0, stack: 0, arena: 0, other: 0 };
+  const maps: Record<string, number> = {};
+  let kind = "";
+  let start = "";
+  for (const line of readFileSync(`/proc/${pid}/smaps`, "utf8").split("\n")) {
+    const head = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ (\d+)\s*(.*)$/.exec(line);
+    if (head) {
+      const [, a, b, inode, path] = head as unknown as [string, string, string, string, string];
+      start = a;
+      const size = BigInt(`0x${b}`) - BigInt(`0x${a}`);
+      if (path === "[heap]") kind = "heap";
+      else if (path.startsWith("[stack")) kind = "stack";
+      else if (inode !== "0" || path) kind = "";
+      else if (BigInt(`0x${a}`) % (64n << 20n) === 0n && size <= 64n << 20n) kind = "arena";
+      else kind = "other";
+      continue;
+    }
+    const anon = /^Anonymous:\s+(\d+) kB/.exec(line);
+    if (anon && kind) {
+      const kb = Number(anon[1]);
+      kinds[kind] = (kinds[kind] ?? 0) + kb;
+      if (kb) maps[`${kind}@${start}`] = kb;
+    }
+  }
+  return { kinds, maps };
 }
 
 /** servin's CPU seconds so far (user + system, from /proc/PID/stat; 100 ticks a second). */
@@ -88,6 +125,7 @@ async function sample(pods: number) {
   );
   await sleep(500);
   const r = rollup(pid);
+  const byKind = anonByKind(pid);
   const counts: Record<string, number> = {};
   for (const x of resources ?? []) counts[x] = (counts[x] ?? 0) + 1;
   const s = {
@@ -106,12 +144,14 @@ async function sample(pods: number) {
     fds: readdirSync(`/proc/${pid}/fd`).length,
     threads: threads(pid),
     ...anonMaps(pid),
+    anonKbByKind: byKind.kinds,
+    anonKbByMapping: byKind.maps,
     resources: counts,
   };
   samples.push(s);
   const f = (n: number) => n.toFixed(2);
   console.log(
-    `${String(pods).padStart(5)} pods  PSS ${f(s.pssMb ?? 0)} (anon ${f(s.pssAnonMb ?? 0)}, file ${f(s.pssFileMb ?? 0)})  heap ${f(heap)} (committed ${f(s.heapTotalMb)}, new space ${f(s.spacesCommittedMb.new_space ?? Number.NaN)})  external ${f(s.externalMb)}  arrayBuffers ${f(s.arrayBuffersMb)}  code ${f(s.spacesMb.code_space ?? Number.NaN)}  cpu ${s.cpuSeconds.toFixed(1)} s  fds ${s.fds}  threads ${s.threads}  anon maps ${s.anon} (arena-like ${s.arenaLike})  resources ${JSON.stringify(counts)}`,
+    `${String(pods).padStart(5)} pods  PSS ${f(s.pssMb ?? 0)} (anon ${f(s.pssAnonMb ?? 0)}, file ${f(s.pssFileMb ?? 0)})  heap ${f(heap)} (committed ${f(s.heapTotalMb)}, new space ${f(s.spacesCommittedMb.new_space ?? Number.NaN)})  external ${f(s.externalMb)}  arrayBuffers ${f(s.arrayBuffersMb)}  code ${f(s.spacesMb.code_space ?? Number.NaN)}  cpu ${s.cpuSeconds.toFixed(1)} s  fds ${s.fds}  threads ${s.threads}  anon maps ${s.anon} (arena-like ${s.arenaLike})  anon kB by kind ${JSON.stringify(byKind.kinds)}  resources ${JSON.stringify(counts)}`,
   );
 }
 
@@ -122,7 +162,7 @@ try {
   for (let i = 0; i < PODS; i++) {
     const m = await podWithSleeper(client, "churn-growth", `churn-${i}`, `churn-growth-${i}-${process.pid}`);
     await removePod(client, m.pod);
-    if ((i + 1) % EVERY === 0 || i + 1 === 50) await sample(i + 1);
+    if (i + 1 >= FIRST && ((i + 1) % EVERY === 0 || i + 1 === 50)) await sample(i + 1);
   }
 } finally {
   client.close();

@@ -37,7 +37,10 @@ export interface ChurnMemory {
   side: string;
   /** Pods churned after the warm-up: the growth is measured over these. */
   pods: number;
-  /** Pods churned before, unmeasured: the allocator's and V8's high-water marks are reached there. */
+  /**
+   * Pods churned before, unmeasured: the allocator's and V8's high-water marks are reached there, under
+   * the same readings (quiet period, forced GC) as the measured churn.
+   */
   warmup: number;
   pssMb: { start: number; afterWarmup: number; end: number };
   /**
@@ -49,6 +52,8 @@ export interface ChurnMemory {
   heapMb?: { afterWarmup: number; end: number };
   /** Settled readings every tenth of the measured churn (pods counted from the start, warm-up included). */
   samples: Array<{ pods: number; pssMb: number; anonMb: number; heapMb?: number }>;
+  /** The warm-up's own settled readings, at the same cadence (not part of the growth or the slope). */
+  warmupSamples: Array<{ pods: number; pssMb: number; anonMb: number; heapMb?: number }>;
   /** Least-squares slope of PSS over the measured samples, per 1,000 pods: ≈ 0 on a plateau. */
   pssSlopeMbPer1000: number;
   /** The same for the anonymous part. */
@@ -173,6 +178,13 @@ export async function perPodMemory(
  * first few hundred lifecycles (V8 code and old space filling, glibc's arenas reaching their high-water
  * mark) and then lies flat, so growth measured from after 50 pods reads that rise as a leak
  * (bench/churn-growth.ts samples it).
+ *
+ * The warm-up takes its settled readings at the measured churn's cadence (every tenth of `pods`), so the
+ * reading after the warm-up is made like every later one: after `every` lifecycles since the last quiet
+ * period and forced GC. Without them the first reading follows 500 lifecycles with neither, and on servin
+ * it is the run's low point: glibc's per-thread arenas (V8's worker threads) rise by 1.1–1.6 MB in the
+ * 100 lifecycles after that first forced GC and stay there (bench/churn-growth.ts `--first 500`), a step
+ * the reading itself set off, read as growth across the churn.
  */
 export async function churnMemory(
   side: { name: string; socket: string; pid: number },
@@ -200,6 +212,7 @@ export async function churnMemory(
     const total = warmup + pods;
     const every = Math.max(1, Math.floor(pods / 10));
     const samples: ChurnMemory["samples"] = [];
+    const warmupSamples: ChurnMemory["samples"] = [];
     let afterWarmup = start;
     if (warmup === 0)
       samples.push({
@@ -212,7 +225,15 @@ export async function churnMemory(
       const m = await podWithSleeper(client, ns, `churn-${i}`, `churn-${side.name}-${i}-${process.pid}`);
       await removePod(client, m.pod);
       const done = i + 1;
-      if (done === warmup || (done > warmup && ((done - warmup) % every === 0 || done === total))) {
+      if (done < warmup && done % every === 0) {
+        const r = await settle();
+        warmupSamples.push({
+          pods: done,
+          pssMb: r.pss,
+          anonMb: r.anon,
+          ...(r.heap !== undefined ? { heapMb: r.heap } : {}),
+        });
+      } else if (done === warmup || (done > warmup && ((done - warmup) % every === 0 || done === total))) {
         const r = await settle();
         if (done === warmup) afterWarmup = r;
         samples.push({
@@ -237,6 +258,7 @@ export async function churnMemory(
         ? { heapMb: { afterWarmup: afterWarmup.heap, end: endReading.heap } }
         : {}),
       samples,
+      warmupSamples,
       pssSlopeMbPer1000: slope(samples.map((x) => [x.pods, x.pssMb])) * 1000,
       anonSlopeMbPer1000: slope(samples.map((x) => [x.pods, x.anonMb])) * 1000,
       seconds: (Date.now() - t0) / 1000,
