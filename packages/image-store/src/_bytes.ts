@@ -49,6 +49,20 @@ export class ByteReader {
     }
   }
 
+  /** Yields what is left, in the chunks it arrives in (what is buffered first). */
+  async *rest(): AsyncGenerator<Buffer> {
+    if (this.buf.length > 0) {
+      const b = this.buf;
+      this.buf = Buffer.alloc(0);
+      yield b;
+    }
+    while (await this.fill()) {
+      const b = this.buf;
+      this.buf = Buffer.alloc(0);
+      yield b;
+    }
+  }
+
   /** Consumes the rest of the source (so that digests cover all of it). */
   async drain(): Promise<number> {
     let n = this.buf.length;

@@ -92,3 +92,39 @@ describe("zstd decompression cap", () => {
     }
   });
 });
+
+describe("chunks", () => {
+  it("passes a plain layer's chunks on as they arrive, after the magic bytes, however they are cut", async () => {
+    const data = Buffer.from("a".repeat(700_000));
+    const cuts = [1, 3, 200_000, 300_000, 199_996];
+    async function* source(): AsyncGenerator<Buffer> {
+      let off = 0;
+      for (const n of cuts) {
+        yield data.subarray(off, off + n);
+        off += n;
+      }
+    }
+    const out: Buffer[] = [];
+    for await (const c of decompress(source(), 10_000_000)) out.push(c);
+    expect(Buffer.concat(out).equals(data)).toBe(true);
+    // The 4 sniffed bytes, then the 3 later chunks whole: no re-cutting into small reads.
+    expect(out.map((c) => c.length)).toEqual([4, 200_000, 300_000, 199_996]);
+  });
+
+  it("inflates gzip into large chunks, byte for byte, from input cut anywhere", async () => {
+    const { gzipSync } = await import("node:zlib");
+    const { randomBytes } = await import("node:crypto");
+    // zlib hands out what one input chunk inflates to: the random MiB comes out in ~14 chunks (one per
+    // 77,777-byte input chunk), the 8 MiB of one byte (~8 KiB of gzip) in as many as the chunk size makes.
+    const data = Buffer.concat([randomBytes(1024 * 1024), Buffer.alloc(8 * 1024 * 1024, 0x61)]);
+    const gz = gzipSync(data);
+    async function* source(): AsyncGenerator<Buffer> {
+      for (let off = 0; off < gz.length; off += 77_777) yield gz.subarray(off, off + 77_777);
+    }
+    const out: Buffer[] = [];
+    for await (const c of decompress(source(), 64 * 1024 * 1024)) out.push(c);
+    expect(Buffer.concat(out).equals(data)).toBe(true);
+    // 9 MiB in a few dozen chunks, not the ~140 that zlib's 64 KiB default makes.
+    expect(out.length).toBeLessThan(40);
+  });
+});
