@@ -4,7 +4,8 @@
  * (bench/lib/status-scale.ts). Sets up and tears down like `pnpm bench:cri`.
  *
  * Run: node --import tsx bench/cri-calls.ts [--pods 20] [--containers 10] [--calls 3000] [--idle-settle 1]   (root)
- * SERVIN_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" profiles the servin side.
+ * SERVIN_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" profiles the servin side; BENCH_SERVIN_OUTPUT=FILE keeps
+ * what servin printed (e.g. with SERVIN_NODE_ARGS="--trace-gc").
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -34,6 +35,7 @@ const servin = await ServinProcess.create("servin-bench-calls-");
 let code = 0;
 try {
   await containerdUp(log);
+  const servinStarted = Date.now();
   await servin.start();
   const ctrdPid = pidAlive(ctrdPidFile);
   if (!ctrdPid || !servin.child?.pid) throw new Error("a daemon has no pid");
@@ -61,15 +63,23 @@ try {
   });
   const table = scaleTable(result);
   process.stdout.write(`${table}\n`);
+  process.stdout.write("\ntails (ms): p90 / p95 / p98 / p99 / p99.5 / p99.9 / max\n");
+  for (const r of result.rows) {
+    const t = r.tail;
+    const cells = [t.p90, t.p95, t.p98, r.p99, t.p995, t.p999, t.max].map((x) => x.toFixed(2));
+    process.stdout.write(`${r.op.padEnd(17)} ${r.side.padEnd(11)} ${cells.join(" / ")}\n`);
+  }
   mkdirSync(join(repo, "bench/results"), { recursive: true });
   writeFileSync(
     join(repo, "bench/results/cri-calls.json"),
-    `${JSON.stringify({ date: new Date().toISOString(), pods: PODS, containers: CONTAINERS, calls: CALLS, ...result }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), servinStarted, pods: PODS, containers: CONTAINERS, calls: CALLS, ...result }, null, 2)}\n`,
   );
 } catch (err) {
   log(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
   code = 1;
 } finally {
+  // With SERVIN_NODE_ARGS="--trace-gc" and the like: what servin printed, for reading afterwards.
+  if (process.env.BENCH_SERVIN_OUTPUT) writeFileSync(process.env.BENCH_SERVIN_OUTPUT, servin.output);
   await sideBySideTearDown(servin, was, log, NAMESPACE);
 }
 process.exit(code);

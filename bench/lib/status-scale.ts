@@ -46,6 +46,10 @@ export interface ScaleRow {
   n: number;
   p50: number;
   p99: number;
+  /** The tail in more detail (results JSON only): where one side's tail starts to part from the other's. */
+  tail: { p90: number; p95: number; p98: number; p995: number; p999: number; max: number };
+  /** When the timed calls of this operation began and ended (epoch ms), to line up with a daemon's own log. */
+  window: { start: number; end: number };
   /**
    * The daemon's CPU time per call (all its threads, from /proc/PID/task/∗/schedstat): unlike the
    * latency, this does not depend on what else the two cores are doing.
@@ -324,7 +328,9 @@ export async function measureStatusScale(sides: ScaleSide[], opts: ScaleOptions)
       // 4 500th ContainerStatus on a fresh connection, 4 after that), while containerd's Go is compiled.
       const warm = Math.min(WARM_CALLS, opts.calls);
       collectClientGarbage("major");
+      let windowStart = Date.now();
       for (let k = -warm; k < opts.calls; k++) {
+        if (k === 0) windowStart = Date.now();
         for (let j = 0; j < sides.length; j++) {
           const i = (k + j + warm) % sides.length;
           const [name, req] = build(i, k + warm);
@@ -338,10 +344,27 @@ export async function measureStatusScale(sides: ScaleSide[], opts: ScaleOptions)
           }
         }
       }
+      const windowEnd = Date.now();
       for (const [i, s] of sides.entries()) {
         const xs = samples[i] as number[];
         const cpuUs = (cpu[i] as number) / 1000 / Math.max(1, xs.length);
-        rows.push({ op, side: s.name, n: xs.length, p50: q(xs, 0.5), p99: q(xs, 0.99), cpuUs });
+        rows.push({
+          op,
+          side: s.name,
+          n: xs.length,
+          p50: q(xs, 0.5),
+          p99: q(xs, 0.99),
+          tail: {
+            p90: q(xs, 0.9),
+            p95: q(xs, 0.95),
+            p98: q(xs, 0.98),
+            p995: q(xs, 0.995),
+            p999: q(xs, 0.999),
+            max: q(xs, 1),
+          },
+          window: { start: windowStart, end: windowEnd },
+          cpuUs,
+        });
       }
     }
     return { rows, memory };
