@@ -37,29 +37,28 @@ function rollup(pid: number): Record<string, number> {
   return out;
 }
 
-/** Anonymous mappings of servin: count, and how many look like malloc arenas (64 MiB-aligned heaps). */
-function anonMaps(pid: number): { anon: number; arenaLike: number } {
-  let anon = 0;
-  let arenaLike = 0;
-  for (const line of readFileSync(`/proc/${pid}/maps`, "utf8").split("\n")) {
-    const [range, , , , inode, path] = line.split(/\s+/);
-    if (!range || inode !== "0" || path) continue;
-    anon++;
-    const [a, b] = range.split("-").map((x) => BigInt(`0x${x}`)) as [bigint, bigint];
-    if (a % (64n << 20n) === 0n && b - a >= 128n << 10n) arenaLike++;
-  }
-  return { anon, arenaLike };
+/** A glibc per-thread arena's heap: a mapping starting on a 64 MiB boundary, at most 64 MiB long. */
+function isArenaLike(start: bigint, size: bigint): boolean {
+  return start % (64n << 20n) === 0n && size >= 128n << 10n && size <= 64n << 20n;
 }
 
 /**
- * Anonymous memory (kB actually resident, `Anonymous:` of smaps) by kind of mapping: glibc's main heap
- * (`[heap]`, brk), thread stacks (`[stack]` and the guard-page-led mappings of 8 MiB), 64 MiB-aligned
- * reservations (glibc per-thread arenas), and the rest (V8's pages, mmap'd malloc chunks, node's own).
- * Each sample keeps every anonymous mapping's start and size too, so two samples can be diffed.
+ * servin's anonymous mappings, in one pass over smaps: how many there are and how many look like
+ * malloc arenas, and their resident memory (`Anonymous:`, kB) by kind: glibc's main heap (`[heap]`,
+ * brk), the main thread's `[stack]` (other threads' stacks carry no name since Linux 4.5 and count as
+ * "other"), arena-like mappings, and the rest (V8's pages, mmap'd malloc chunks, node's own). Each
+ * sample keeps every anonymous mapping's start and resident kB too, so two samples can be diffed.
  */
-function anonByKind(pid: number): { kinds: Record<string, number>; maps: Record<string, number> } {
+function anonMaps(pid: number): {
+  anon: number;
+  arenaLike: number;
+  kinds: Record<string, number>;
+  maps: Record<string, number>;
+} {
   const kinds: Record<string, number> = { heap: 0, stack: 0, arena: 0, other: 0 };
   const maps: Record<string, number> = {};
+  let anon = 0;
+  let arenaLike = 0;
   let kind = "";
   let start = "";
   for (const line of readFileSync(`/proc/${pid}/smaps`, "utf8").split("\n")) {
@@ -67,25 +66,30 @@ function anonByKind(pid: number): { kinds: Record<string, number>; maps: Record<
     if (head) {
       const [, a, b, inode, path] = head as unknown as [string, string, string, string, string];
       start = a;
-      const size = BigInt(`0x${b}`) - BigInt(`0x${a}`);
+      const from = BigInt(`0x${a}`);
+      const size = BigInt(`0x${b}`) - from;
       if (path === "[heap]") kind = "heap";
       else if (path.startsWith("[stack")) kind = "stack";
       else if (inode !== "0" || path) kind = "";
-      else if (BigInt(`0x${a}`) % (64n << 20n) === 0n && size <= 64n << 20n) kind = "arena";
+      else if (isArenaLike(from, size)) kind = "arena";
       else kind = "other";
+      if (inode === "0" && !path) {
+        anon++;
+        if (kind === "arena") arenaLike++;
+      }
       continue;
     }
-    const anon = /^Anonymous:\s+(\d+) kB/.exec(line);
-    if (anon && kind) {
-      const kb = Number(anon[1]);
+    const resident = /^Anonymous:\s+(\d+) kB/.exec(line);
+    if (resident && kind) {
+      const kb = Number(resident[1]);
       kinds[kind] = (kinds[kind] ?? 0) + kb;
       if (kb) maps[`${kind}@${start}`] = kb;
     }
   }
-  return { kinds, maps };
+  return { anon, arenaLike, kinds, maps };
 }
 
-/** servin's CPU seconds so far (user + system, from /proc/PID/stat; 100 ticks a second). */
+/** servin's thread count. */
 function threads(pid: number): number {
   return Number(/^Threads:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
 }
@@ -125,7 +129,7 @@ async function sample(pods: number) {
   );
   await sleep(500);
   const r = rollup(pid);
-  const byKind = anonByKind(pid);
+  const maps = anonMaps(pid);
   const counts: Record<string, number> = {};
   for (const x of resources ?? []) counts[x] = (counts[x] ?? 0) + 1;
   const s = {
@@ -143,15 +147,16 @@ async function sample(pods: number) {
     cpuSeconds: cpuNs(pid) / 1e9,
     fds: readdirSync(`/proc/${pid}/fd`).length,
     threads: threads(pid),
-    ...anonMaps(pid),
-    anonKbByKind: byKind.kinds,
-    anonKbByMapping: byKind.maps,
+    anon: maps.anon,
+    arenaLike: maps.arenaLike,
+    anonKbByKind: maps.kinds,
+    anonKbByMapping: maps.maps,
     resources: counts,
   };
   samples.push(s);
   const f = (n: number) => n.toFixed(2);
   console.log(
-    `${String(pods).padStart(5)} pods  PSS ${f(s.pssMb ?? 0)} (anon ${f(s.pssAnonMb ?? 0)}, file ${f(s.pssFileMb ?? 0)})  heap ${f(heap)} (committed ${f(s.heapTotalMb)}, new space ${f(s.spacesCommittedMb.new_space ?? Number.NaN)})  external ${f(s.externalMb)}  arrayBuffers ${f(s.arrayBuffersMb)}  code ${f(s.spacesMb.code_space ?? Number.NaN)}  cpu ${s.cpuSeconds.toFixed(1)} s  fds ${s.fds}  threads ${s.threads}  anon maps ${s.anon} (arena-like ${s.arenaLike})  anon kB by kind ${JSON.stringify(byKind.kinds)}  resources ${JSON.stringify(counts)}`,
+    `${String(pods).padStart(5)} pods  PSS ${f(s.pssMb ?? 0)} (anon ${f(s.pssAnonMb ?? 0)}, file ${f(s.pssFileMb ?? 0)})  heap ${f(heap)} (committed ${f(s.heapTotalMb)}, new space ${f(s.spacesCommittedMb.new_space ?? Number.NaN)})  external ${f(s.externalMb)}  arrayBuffers ${f(s.arrayBuffersMb)}  code ${f(s.spacesMb.code_space ?? Number.NaN)}  cpu ${s.cpuSeconds.toFixed(1)} s  fds ${s.fds}  threads ${s.threads}  anon maps ${s.anon} (arena-like ${s.arenaLike})  anon kB by kind ${JSON.stringify(maps.kinds)}  resources ${JSON.stringify(counts)}`,
   );
 }
 

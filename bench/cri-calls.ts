@@ -78,8 +78,18 @@ try {
   log(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
   code = 1;
 } finally {
-  // With SERVIN_NODE_ARGS="--trace-gc" and the like: what servin printed, for reading afterwards.
-  if (process.env.BENCH_SERVIN_OUTPUT) writeFileSync(process.env.BENCH_SERVIN_OUTPUT, servin.output);
   await sideBySideTearDown(servin, was, log, NAMESPACE);
+  // With SERVIN_NODE_ARGS="--trace-gc" and the like: what servin printed (its shutdown too), for reading
+  // afterwards. `servinStarted` in the results is taken just before servin is spawned; V8's --trace-gc
+  // times count from its isolate's start, some 0.1 s later.
+  const keep = process.env.BENCH_SERVIN_OUTPUT;
+  if (keep) {
+    try {
+      writeFileSync(keep, servin.output);
+    } catch (err) {
+      log(`could not write servin's output to ${keep}: ${err instanceof Error ? err.message : String(err)}`);
+      code = 1;
+    }
+  }
 }
 process.exit(code);

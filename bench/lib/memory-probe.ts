@@ -179,10 +179,10 @@ export async function perPodMemory(
  * mark) and then lies flat, so growth measured from after 50 pods reads that rise as a leak
  * (bench/churn-growth.ts samples it).
  *
- * The warm-up takes its settled readings at the measured churn's cadence (every tenth of `pods`), so the
- * reading after the warm-up is made like every later one: after `every` lifecycles since the last quiet
- * period and forced GC. Without them the first reading follows 500 lifecycles with neither, and on servin
- * it is the run's low point: glibc's per-thread arenas (V8's worker threads) rise by 1.1–1.6 MB in the
+ * The warm-up takes settled readings too, the last one a tenth of `pods` before its end, so the reading
+ * after the warm-up is made like every later one: after `every` lifecycles since the last quiet period
+ * and forced GC (the earlier ones every 100 lifecycles or more). Without them the first reading follows 500 lifecycles with neither, and on servin
+ * it is the run's low point: glibc's per-thread arenas (V8's worker threads) rise by ~1.6 MB in the
  * 100 lifecycles after that first forced GC and stay there (bench/churn-growth.ts `--first 500`), a step
  * the reading itself set off, read as growth across the churn.
  */
@@ -206,42 +206,38 @@ export async function churnMemory(
       heap: heap === undefined ? undefined : heap / 2 ** 20,
     };
   };
+  type Reading = Awaited<ReturnType<typeof settle>>;
+  const sampleOf = (pods: number, r: Reading): ChurnMemory["samples"][number] => ({
+    pods,
+    pssMb: r.pss,
+    anonMb: r.anon,
+    ...(r.heap !== undefined ? { heapMb: r.heap } : {}),
+  });
   try {
     await client.call("PullImage", { image: { image: STATUS_SCALE_IMAGE } });
     const start = await settle();
     const total = warmup + pods;
     const every = Math.max(1, Math.floor(pods / 10));
+    // The warm-up's readings, counted back from its end: the last one `every` lifecycles before it, like
+    // the churn's; the earlier ones at least 100 apart, so that a short churn (small `every`) does not
+    // make a 500-pod warm-up take hundreds of quiet periods.
+    const warmupStep = Math.max(every, 100);
+    const warmupReading = (done: number) =>
+      done < warmup && (warmup - done === every || (warmup - done) % warmupStep === 0);
     const samples: ChurnMemory["samples"] = [];
     const warmupSamples: ChurnMemory["samples"] = [];
     let afterWarmup = start;
-    if (warmup === 0)
-      samples.push({
-        pods: 0,
-        pssMb: start.pss,
-        anonMb: start.anon,
-        ...(start.heap !== undefined ? { heapMb: start.heap } : {}),
-      });
+    if (warmup === 0) samples.push(sampleOf(0, start));
     for (let i = 0; i < total; i++) {
       const m = await podWithSleeper(client, ns, `churn-${i}`, `churn-${side.name}-${i}-${process.pid}`);
       await removePod(client, m.pod);
       const done = i + 1;
-      if (done < warmup && done % every === 0) {
-        const r = await settle();
-        warmupSamples.push({
-          pods: done,
-          pssMb: r.pss,
-          anonMb: r.anon,
-          ...(r.heap !== undefined ? { heapMb: r.heap } : {}),
-        });
+      if (warmupReading(done)) {
+        warmupSamples.push(sampleOf(done, await settle()));
       } else if (done === warmup || (done > warmup && ((done - warmup) % every === 0 || done === total))) {
         const r = await settle();
         if (done === warmup) afterWarmup = r;
-        samples.push({
-          pods: done,
-          pssMb: r.pss,
-          anonMb: r.anon,
-          ...(r.heap !== undefined ? { heapMb: r.heap } : {}),
-        });
+        samples.push(sampleOf(done, r));
       }
       if (done % 100 === 0)
         opts.log?.(`${side.name}: churn ${done}/${total}, PSS ${(pssKb(side.pid) / 1024).toFixed(1)} MB`);

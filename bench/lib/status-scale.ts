@@ -225,9 +225,9 @@ function collectClientGarbage(type: "minor" | "major"): void {
   clientGc({ type, execution: "sync" });
 }
 
-function q(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))] ?? Number.NaN;
+/** The p-quantile of samples sorted in ascending order. */
+function q(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] ?? Number.NaN;
 }
 
 interface Made {
@@ -346,7 +346,7 @@ export async function measureStatusScale(sides: ScaleSide[], opts: ScaleOptions)
       }
       const windowEnd = Date.now();
       for (const [i, s] of sides.entries()) {
-        const xs = samples[i] as number[];
+        const xs = [...(samples[i] as number[])].sort((a, b) => a - b);
         const cpuUs = (cpu[i] as number) / 1000 / Math.max(1, xs.length);
         rows.push({
           op,

@@ -59,7 +59,7 @@ export class ByteReader {
     while (await this.fill()) {
       const b = this.buf;
       this.buf = Buffer.alloc(0);
-      yield b;
+      if (b.length > 0) yield b;
     }
   }
 

@@ -380,7 +380,11 @@ class SnapshotBuilder {
       // background, several at once: creating files is the slow part.
       const chunks: Buffer[] = [];
       for await (const chunk of body) chunks.push(chunk);
-      const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+      // A lone chunk is usually a slice of zlib's 1 MiB output buffer: kept as it is while its create
+      // waits, it would hold that whole buffer, which the data budget below does not count. Copied
+      // unless it is most of its buffer.
+      const only = chunks.length === 1 ? chunks[0]! : undefined;
+      const data = only && only.buffer.byteLength <= 2 * only.length ? only : Buffer.concat(chunks);
       await this.background(
         rel,
         async () => {
