@@ -1,4 +1,17 @@
-/** A pull-based byte reader over an async chunk source: exact reads, bounded body streams, skips. */
+/**
+ * Bytes in chunks: a pull-based reader over an async chunk source (exact reads, bounded body streams,
+ * skips), and `ownBytes` to keep chunks without the buffers behind them.
+ */
+
+/**
+ * The chunks' bytes in one buffer that keeps no larger one alive. A chunk is often a slice of a bigger
+ * buffer (zlib hands out slices of its 1 MiB output buffer): held while it waits, it would hold all of
+ * that. A lone chunk that is most of its buffer is returned as it is; anything else is copied.
+ */
+export function ownBytes(chunks: readonly Buffer[]): Buffer {
+  const only = chunks.length === 1 ? chunks[0] : undefined;
+  return only && only.buffer.byteLength <= 2 * only.length ? only : Buffer.concat(chunks);
+}
 
 export class ByteReader {
   private readonly it: AsyncIterator<Uint8Array>;

@@ -24,7 +24,7 @@ import {
 } from "node:fs";
 import { chmod, chown, lchown, lutimes, mkdir, open, rm, symlink, utimes } from "node:fs/promises";
 import { join, posix } from "node:path";
-import { ByteReader } from "./_bytes.js";
+import { ByteReader, ownBytes } from "./_bytes.js";
 import { decompress } from "./_decompress.js";
 import { readTar, type TarEntry } from "./_tar-reader.js";
 import { TAR_END, type TarWriteEntry, tarHeader } from "./_tar-writer.js";
@@ -380,11 +380,9 @@ class SnapshotBuilder {
       // background, several at once: creating files is the slow part.
       const chunks: Buffer[] = [];
       for await (const chunk of body) chunks.push(chunk);
-      // A lone chunk is usually a slice of zlib's 1 MiB output buffer: kept as it is while its create
-      // waits, it would hold that whole buffer, which the data budget below does not count. Copied
-      // unless it is most of its buffer.
-      const only = chunks.length === 1 ? chunks[0]! : undefined;
-      const data = only && only.buffer.byteLength <= 2 * only.length ? only : Buffer.concat(chunks);
+      // While its create waits, the data must not hold zlib's 1 MiB output buffer, which the data budget
+      // below does not count.
+      const data = ownBytes(chunks);
       await this.background(
         rel,
         async () => {
