@@ -52,7 +52,7 @@ export interface ChurnMemory {
   heapMb?: { afterWarmup: number; end: number };
   /** Settled readings every tenth of the measured churn (pods counted from the start, warm-up included). */
   samples: Array<{ pods: number; pssMb: number; anonMb: number; heapMb?: number }>;
-  /** The warm-up's own settled readings, at the same cadence (not part of the growth or the slope). */
+  /** The warm-up's own settled readings, counted back from its end (not part of the growth or the slope). */
   warmupSamples: Array<{ pods: number; pssMb: number; anonMb: number; heapMb?: number }>;
   /** Least-squares slope of PSS over the measured samples, per 1,000 pods: ≈ 0 on a plateau. */
   pssSlopeMbPer1000: number;
@@ -181,10 +181,11 @@ export async function perPodMemory(
  *
  * The warm-up takes settled readings too, the last one a tenth of `pods` before its end, so the reading
  * after the warm-up is made like every later one: after `every` lifecycles since the last quiet period
- * and forced GC (the earlier ones every 100 lifecycles or more). Without them the first reading follows 500 lifecycles with neither, and on servin
- * it is the run's low point: glibc's per-thread arenas (V8's worker threads) rise by ~1.6 MB in the
- * 100 lifecycles after that first forced GC and stay there (bench/churn-growth.ts `--first 500`), a step
- * the reading itself set off, read as growth across the churn.
+ * and forced GC (the earlier ones every 100 lifecycles or more). Without them the first reading follows
+ * 500 lifecycles with neither, and on servin it is the run's low point: glibc's per-thread arenas (V8's
+ * worker threads) rise by ~1.6 MB in the 100 lifecycles after that first forced GC and stay there
+ * (bench/churn-growth.ts `--first 500`), a step the reading itself set off, read as growth across the
+ * churn.
  */
 export async function churnMemory(
   side: { name: string; socket: string; pid: number },
