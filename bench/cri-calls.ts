@@ -1,7 +1,8 @@
 /**
  * Benchmark (not a test): per-call latency of status and list calls with 200 containers present, and
  * daemon memory, servin (the built binary) vs containerd 1.6, one run, the same client for both
- * (bench/lib/status-scale.ts). Sets up and tears down like `pnpm bench:cri`.
+ * (bench/lib/status-scale.ts), and the floor under both (bench/lib/floor-responder.ts). Sets up and
+ * tears down like `pnpm bench:cri`.
  *
  * Run: node --import tsx bench/cri-calls.ts [--pods 20] [--containers 10] [--calls 3000] [--idle-settle 1]   (root)
  * SERVIN_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" profiles the servin side; BENCH_SERVIN_OUTPUT=FILE keeps
@@ -19,6 +20,7 @@ import {
   sideBySideTearDown,
 } from "../tooling/conformance/containerd-process.js";
 import { repo, ServinProcess } from "../tooling/conformance/servin-process.js";
+import { startFloorResponder } from "./lib/floor-responder.js";
 import { measureStatusScale, type ScaleSide, scaleTable } from "./lib/status-scale.js";
 
 const PODS = benchArg("pods", "BENCH_PODS", 20);
@@ -53,14 +55,16 @@ try {
       perPodPattern: new RegExp(`containerd-shim.*-address ${ctrdSocket}|^/pause`),
     },
   ];
+  const floor = await startFloorResponder(join(servin.dir, "floor.sock"));
   const result = await measureStatusScale(sides, {
     pods: PODS,
     containersPerPod: CONTAINERS,
     calls: CALLS,
     idleSettleMs: IDLE_SETTLE_S * 1000,
     namespace: NAMESPACE,
+    floor,
     log,
-  });
+  }).finally(() => floor.stop());
   const table = scaleTable(result);
   process.stdout.write(`${table}\n`);
   process.stdout.write("\ntails (ms): p90 / p95 / p98 / p99 / p99.5 / p99.9 / max\n");

@@ -11,7 +11,8 @@
  *   for its parallel samples), `--par-rounds` per side ABBA: wall time to the last pod ready (container started);
  * - scale: ContainerStatus, PodSandboxStatus, ListContainers, ListPodSandbox, ImageStatus, ListImages with
  *   `--pods` × `--containers` (20 × 10 = 200) containers present, p50 / p99 of `--calls` calls, the same
- *   gRPC client on both sides (bench/lib/status-scale.ts);
+ *   gRPC client on both sides (bench/lib/status-scale.ts), then the floor (bench/lib/floor-responder.ts):
+ *   each daemon's p50 above it;
  * - pull: `crictl pull` of the ~305 MiB 5-layer image (bench/lib/big-image.ts) after `rmi`,
  *   `--pull-rounds` per side ABBA (bench/lib/pull-rounds.ts);
  * - memory: daemon idle PSS, per-pod PSS with `--mem-pods` one-container pods (bench/lib/memory-probe.ts),
@@ -50,6 +51,7 @@ import {
   servinBinary,
   sh,
 } from "../tooling/conformance/servin-process.js";
+import { startFloorResponder } from "./lib/floor-responder.js";
 import { InspectorClient, inspectorUrl } from "./lib/inspector.js";
 import { type ChurnMemory, churnMemory, type PerPodMemory, perPodMemory } from "./lib/memory-probe.js";
 import { type ParallelResult, parallelStart } from "./lib/parallel-start.js";
@@ -308,7 +310,7 @@ async function benchSide(side: Side, endpoint: string, runName: string, into: Si
 const PART_SETTINGS: Record<Part, string> = {
   sequential: `sequential: critest BENCH_N=${N} × ${ROUNDS} round(s) per side (ABBA)`,
   parallel: `parallel: ${PARALLEL} pods, then ${PARALLEL} containers at once (critest's sample operations, own client) × ${PAR_ROUNDS} round(s) per side (ABBA)`,
-  scale: `scale: ${SCALE_PODS * SCALE_CONTAINERS} containers (${SCALE_PODS} pods × ${SCALE_CONTAINERS}), ${CALLS} timed calls per operation per side after ${WARM_CALLS} untimed ones, sides interleaved, each call timed to its answer (before the client decodes it) with the client's young generation emptied before it`,
+  scale: `scale: ${SCALE_PODS * SCALE_CONTAINERS} containers (${SCALE_PODS} pods × ${SCALE_CONTAINERS}), ${CALLS} timed calls per operation per side after ${WARM_CALLS} untimed ones, sides interleaved, each call timed to its answer (before the client decodes it) with the client's young generation emptied before it; then as many calls to the floor (a responder that answers at once)`,
   pull: `pull: ${PULL_ROUNDS} round(s) per side (ABBA), rmi before each pull`,
   memory: `memory: ${MEM_PODS} pods for idle / per pod; churn of ${CHURN} pods after a warm-up of ${CHURN_WARMUP} on a second servin with its inspector; "no growth" means less than ${CHURN_GROWTH_LIMIT_MB} MB from after the warm-up to the end, PSS after 3 s of quiet, V8 heap after a forced full GC`,
 };
@@ -556,6 +558,7 @@ async function main(): Promise<number> {
     });
 
     await part("scale", async () => {
+      const floor = await startFloorResponder(join(servin.dir, "floor.sock"));
       const scale: ScaleResult = await measureStatusScale(
         [
           { name: "servin", socket: servin.socket, pid: servinPid, perPodPattern: /$^/ },
@@ -566,9 +569,10 @@ async function main(): Promise<number> {
           containersPerPod: SCALE_CONTAINERS,
           calls: CALLS,
           namespace: "bench-status",
+          floor,
           log,
         },
-      );
+      ).finally(() => floor.stop());
       result.scale = { pods: SCALE_PODS, containersPerPod: SCALE_CONTAINERS, calls: CALLS, rows: scale.rows };
       const n = SCALE_PODS * SCALE_CONTAINERS;
       for (const op of [...new Set(scale.rows.map((r) => r.op))])
@@ -585,6 +589,22 @@ async function main(): Promise<number> {
             met: atMost(s, c),
           });
         }
+      // Each daemon's own share of a call: its p50 above the floor's (a responder that answers at once,
+      // timed the same way right after; bench/lib/floor-responder.ts). No goal of its own.
+      for (const op of [...new Set(scale.rows.map((r) => r.op))]) {
+        const f = scale.rows.find((r) => r.op === op && r.side === "floor")?.p50;
+        const s = scale.rows.find((r) => r.op === op && r.side === "servin")?.p50;
+        const c = scale.rows.find((r) => r.op === op && r.side === "containerd")?.p50;
+        if (f === undefined) continue;
+        goals.push({
+          part: `${n} containers`,
+          operation: op,
+          unit: `ms p50 above the floor (${f.toFixed(3)})`,
+          servin: s === undefined ? undefined : s - f,
+          containerd: c === undefined ? undefined : c - f,
+          goal: "",
+        });
+      }
       // The daemon's CPU time per call: steadier than latency on a shared machine (no goal of its own).
       for (const op of [...new Set(scale.rows.map((r) => r.op))])
         goals.push({

@@ -37,6 +37,11 @@ export interface ScaleOptions {
   idleSettleMs?: number;
   /** Pod namespace (every pod made here is removed at the end). */
   namespace?: string;
+  /**
+   * The floor responder (`floor-responder.ts`): after the sides' timed calls of each operation, as many
+   * calls to it, made the same way, with answers of the sides' median size. Its rows have side "floor".
+   */
+  floor?: { socket: string; pid: number };
   log?: (line: string) => void;
 }
 
@@ -88,6 +93,14 @@ function method(name: string): Def {
   return d;
 }
 
+/** A gRPC message frame (not compressed) around `body`. */
+function grpcFrame(body: Buffer): Buffer {
+  const frame = Buffer.alloc(5 + body.length);
+  frame.writeUInt32BE(body.length, 1);
+  body.copy(frame, 5);
+  return frame;
+}
+
 /** A unary gRPC client over one persistent HTTP/2 connection, gRPC framing by hand. */
 export class RawCriClient {
   private readonly session: ClientHttp2Session;
@@ -105,22 +118,40 @@ export class RawCriClient {
    * stream closed (trailers read), before the client decodes the message. The decode is the client's
    * own CPU (protobufjs here), and its allocation makes this process collect garbage at random
    * moments: neither is the daemon's latency, and answers of different sizes would pay it unevenly.
+   * `bytes` is the size of the answer's message.
    */
   timedCall<T = Record<string, unknown>>(
     name: string,
     req: unknown,
     timeoutMs = 120_000,
-  ): Promise<{ value: T; ms: number }> {
+  ): Promise<{ value: T; ms: number; bytes: number }> {
     const def = method(name);
-    const body = def.requestSerialize(req);
-    const frame = Buffer.alloc(5 + body.length);
-    frame.writeUInt32BE(body.length, 1);
-    body.copy(frame, 5);
+    return this.exchange(name, def.path, grpcFrame(def.requestSerialize(req)), timeoutMs).then(
+      ({ message, ms }) => ({ value: def.responseDeserialize(message) as T, ms, bytes: message.length }),
+    );
+  }
+
+  /**
+   * One call to the floor responder (`floor-responder.ts`), timed as `timedCall` times a daemon's: its
+   * answer's message is `size` bytes, and is not decoded.
+   */
+  timedFloor(size: number): Promise<{ ms: number }> {
+    const req = Buffer.alloc(4);
+    req.writeUInt32BE(size);
+    return this.exchange("floor", "/bench.Floor/Answer", grpcFrame(req), 120_000).then(({ ms }) => ({ ms }));
+  }
+
+  private exchange(
+    name: string,
+    path: string,
+    frame: Buffer,
+    timeoutMs: number,
+  ): Promise<{ message: Buffer; ms: number }> {
     return new Promise((resolve, reject) => {
       const t0 = process.hrtime.bigint();
       const stream = this.session.request({
         ":method": "POST",
-        ":path": def.path,
+        ":path": path,
         ":authority": "localhost",
         "content-type": "application/grpc",
         te: "trailers",
@@ -142,8 +173,7 @@ export class RawCriClient {
       stream.on("close", () => {
         const ms = Number(process.hrtime.bigint() - t0) / 1e6;
         if (status !== "0") return reject(new Error(`${name}: grpc-status ${status} ${message}`));
-        const all = Buffer.concat(chunks);
-        resolve({ value: def.responseDeserialize(all.subarray(5)) as T, ms });
+        resolve({ message: Buffer.concat(chunks).subarray(5), ms });
       });
       stream.end(frame);
     });
@@ -284,6 +314,7 @@ async function teardown(client: RawCriClient, made: Made): Promise<void> {
 export async function measureStatusScale(sides: ScaleSide[], opts: ScaleOptions): Promise<ScaleResult> {
   const log = opts.log ?? (() => undefined);
   const clients = sides.map((s) => new RawCriClient(s.socket));
+  const floorClient = opts.floor ? new RawCriClient(opts.floor.socket) : undefined;
   const made: Made[] = sides.map(() => ({ pods: [], containers: [] }));
   const memory: ScaleMemory[] = [];
   try {
@@ -322,6 +353,7 @@ export async function measureStatusScale(sides: ScaleSide[], opts: ScaleOptions)
     const rows: ScaleRow[] = [];
     for (const [op, build] of ops) {
       const samples = sides.map(() => [] as number[]);
+      const sizes: number[] = [];
       const cpu = sides.map(() => 0);
       // Steady state, not start-up: servin's JIT compiles each call's path during its first few hundred
       // calls (with --trace-opt, 90 functions were still being optimized between the 1 500th and the
@@ -337,34 +369,39 @@ export async function measureStatusScale(sides: ScaleSide[], opts: ScaleOptions)
           const side = sides[i] as ScaleSide;
           collectClientGarbage("minor");
           const c0 = k >= 0 ? cpuNs(side.pid) : 0;
-          const { ms } = await (clients[i] as RawCriClient).timedCall(name, req);
+          const { ms, bytes } = await (clients[i] as RawCriClient).timedCall(name, req);
           if (k >= 0) {
             (samples[i] as number[]).push(ms);
+            sizes.push(bytes);
             cpu[i] = (cpu[i] as number) + cpuNs(side.pid) - c0;
           }
         }
       }
       const windowEnd = Date.now();
-      for (const [i, s] of sides.entries()) {
-        const xs = [...(samples[i] as number[])].sort((a, b) => a - b);
-        const cpuUs = (cpu[i] as number) / 1000 / Math.max(1, xs.length);
-        rows.push({
-          op,
-          side: s.name,
-          n: xs.length,
-          p50: q(xs, 0.5),
-          p99: q(xs, 0.99),
-          tail: {
-            p90: q(xs, 0.9),
-            p95: q(xs, 0.95),
-            p98: q(xs, 0.98),
-            p995: q(xs, 0.995),
-            p999: q(xs, 0.999),
-            max: q(xs, 1),
-          },
-          window: { start: windowStart, end: windowEnd },
-          cpuUs,
-        });
+      for (const [i, s] of sides.entries())
+        rows.push(
+          row(op, s.name, samples[i] as number[], cpu[i] as number, { start: windowStart, end: windowEnd }),
+        );
+      if (floorClient && opts.floor) {
+        const size = q(
+          [...sizes].sort((a, b) => a - b),
+          0.5,
+        );
+        const xs: number[] = [];
+        let floorCpu = 0;
+        collectClientGarbage("major");
+        let start = Date.now();
+        for (let k = -warm; k < opts.calls; k++) {
+          if (k === 0) start = Date.now();
+          collectClientGarbage("minor");
+          const c0 = k >= 0 ? cpuNs(opts.floor.pid) : 0;
+          const { ms } = await floorClient.timedFloor(size);
+          if (k >= 0) {
+            xs.push(ms);
+            floorCpu += cpuNs(opts.floor.pid) - c0;
+          }
+        }
+        rows.push(row(op, "floor", xs, floorCpu, { start, end: Date.now() }));
       }
     }
     return { rows, memory };
@@ -373,7 +410,36 @@ export async function measureStatusScale(sides: ScaleSide[], opts: ScaleOptions)
       await teardown(c, made[i] as Made);
       c.close();
     }
+    floorClient?.close();
   }
+}
+
+/** One operation's row from its samples (ms, any order) and the CPU its side spent on them (ns). */
+function row(
+  op: string,
+  side: string,
+  samples: number[],
+  cpuNsTotal: number,
+  window: ScaleRow["window"],
+): ScaleRow {
+  const xs = [...samples].sort((a, b) => a - b);
+  return {
+    op,
+    side,
+    n: xs.length,
+    p50: q(xs, 0.5),
+    p99: q(xs, 0.99),
+    tail: {
+      p90: q(xs, 0.9),
+      p95: q(xs, 0.95),
+      p98: q(xs, 0.98),
+      p995: q(xs, 0.995),
+      p999: q(xs, 0.999),
+      max: q(xs, 1),
+    },
+    window,
+    cpuUs: cpuNsTotal / 1000 / Math.max(1, xs.length),
+  };
 }
 
 function pick(xs: string[] | undefined, k: number): string {
@@ -382,19 +448,30 @@ function pick(xs: string[] | undefined, k: number): string {
   return xs[(k * 7) % xs.length] as string;
 }
 
-/** The rows as a markdown table, servin ÷ containerd per operation. */
+/**
+ * The rows as a markdown table, servin ÷ containerd per operation; with floor rows, the floor's p50
+ * and p99 and each side's p50 above the floor's (a quantile of a difference is not the difference of
+ * quantiles, so no p99 above the floor).
+ */
 export function scaleTable(result: ScaleResult, a = "servin", b = "containerd"): string {
+  const floor = result.rows.some((r) => r.side === "floor");
   const lines = [
-    `| call (ms, 200 containers) | ${a} p50 | ${a} p99 | ${b} p50 | ${b} p99 | ratio p50 | ratio p99 | daemon CPU µs per call, ${a} / ${b} |`,
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    `| call (ms, 200 containers) | ${a} p50 | ${a} p99 | ${b} p50 | ${b} p99 | ratio p50 | ratio p99 | daemon CPU µs per call, ${a} / ${b} |${floor ? ` floor p50 / p99 | p50 above the floor, ${a} / ${b} |` : ""}`,
+    `| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |${floor ? " ---: | ---: |" : ""}`,
   ];
   const ops = [...new Set(result.rows.map((r) => r.op))];
   for (const op of ops) {
     const x = result.rows.find((r) => r.op === op && r.side === a);
     const y = result.rows.find((r) => r.op === op && r.side === b);
     if (!x || !y) continue;
+    const f = result.rows.find((r) => r.op === op && r.side === "floor");
+    const floorCells = f
+      ? ` ${f.p50.toFixed(3)} / ${f.p99.toFixed(3)} | ${(x.p50 - f.p50).toFixed(3)} / ${(y.p50 - f.p50).toFixed(3)} |`
+      : floor
+        ? " – | – |"
+        : "";
     lines.push(
-      `| ${op} | ${x.p50.toFixed(3)} | ${x.p99.toFixed(3)} | ${y.p50.toFixed(3)} | ${y.p99.toFixed(3)} | ${(x.p50 / y.p50).toFixed(2)}× | ${(x.p99 / y.p99).toFixed(2)}× | ${x.cpuUs.toFixed(0)} / ${y.cpuUs.toFixed(0)} |`,
+      `| ${op} | ${x.p50.toFixed(3)} | ${x.p99.toFixed(3)} | ${y.p50.toFixed(3)} | ${y.p99.toFixed(3)} | ${(x.p50 / y.p50).toFixed(2)}× | ${(x.p99 / y.p99).toFixed(2)}× | ${x.cpuUs.toFixed(0)} / ${y.cpuUs.toFixed(0)} |${floorCells}`,
     );
   }
   lines.push(
