@@ -310,7 +310,7 @@ async function benchSide(side: Side, endpoint: string, runName: string, into: Si
 const PART_SETTINGS: Record<Part, string> = {
   sequential: `sequential: critest BENCH_N=${N} × ${ROUNDS} round(s) per side (ABBA)`,
   parallel: `parallel: ${PARALLEL} pods, then ${PARALLEL} containers at once (critest's sample operations, own client) × ${PAR_ROUNDS} round(s) per side (ABBA)`,
-  scale: `scale: ${SCALE_PODS * SCALE_CONTAINERS} containers (${SCALE_PODS} pods × ${SCALE_CONTAINERS}), ${CALLS} timed calls per operation per side after ${WARM_CALLS} untimed ones, sides interleaved, each call timed to its answer (before the client decodes it) with the client's young generation emptied before it; then as many calls to the floor (a responder that answers at once)`,
+  scale: `scale: ${SCALE_PODS * SCALE_CONTAINERS} containers (${SCALE_PODS} pods × ${SCALE_CONTAINERS}), ${CALLS} timed calls per operation per side after ${WARM_CALLS} untimed ones, sides interleaved, each call timed to its answer, not decoded (the client's young generation emptied outside the windows once half full); then as many calls to the floor (a responder that answers at once)`,
   pull: `pull: ${PULL_ROUNDS} round(s) per side (ABBA), rmi before each pull`,
   memory: `memory: ${MEM_PODS} pods for idle / per pod; churn of ${CHURN} pods after a warm-up of ${CHURN_WARMUP} on a second servin with its inspector; "no growth" means less than ${CHURN_GROWTH_LIMIT_MB} MB from after the warm-up to the end, PSS after 3 s of quiet, V8 heap after a forced full GC`,
 };

@@ -10,7 +10,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { type ClientHttp2Session, connect } from "node:http2";
 import { connect as netConnect } from "node:net";
-import { setFlagsFromString } from "node:v8";
+import { getHeapSpaceStatistics, setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { criServiceDefinitions } from "../../packages/cri-grpc/src/proto.js";
 
@@ -131,6 +131,14 @@ export class RawCriClient {
     );
   }
 
+  /** One call timed as `timedCall` times it, its answer not decoded (the timed loops need only its size). */
+  timedAnswer(name: string, req: unknown, timeoutMs = 120_000): Promise<{ ms: number; bytes: number }> {
+    const def = method(name);
+    return this.exchange(name, def.path, grpcFrame(def.requestSerialize(req)), timeoutMs).then(
+      ({ message, ms }) => ({ ms, bytes: message.length }),
+    );
+  }
+
   /**
    * One call to the floor responder (`floor-responder.ts`), timed as `timedCall` times a daemon's: its
    * answer's message is `size` bytes, and is not decoded.
@@ -242,17 +250,30 @@ export const WARM_CALLS = 1000;
 
 type Gc = (options?: { type?: "minor" | "major"; execution?: "sync" }) => void;
 let clientGc: Gc | undefined;
-/**
- * This process's own collector (V8's `gc`, exposed at run time): the timed loop empties the young
- * generation before each call, so that a scavenge of the client (it decodes every answer: ListContainers
- * allocates ~0.2 MB per call here) never lands inside a timed window, on either side.
- */
+/** This process's own collector (V8's `gc`, exposed at run time). */
 function collectClientGarbage(type: "minor" | "major"): void {
   if (!clientGc) {
     setFlagsFromString("--expose-gc");
     clientGc = runInNewContext("gc") as Gc;
   }
   clientGc({ type, execution: "sync" });
+}
+
+/**
+ * Before a timed call: once the client's young generation is more than half full, it is emptied here,
+ * outside any window (a scavenge the client would soon make anyway, inside one), and the event loop
+ * turns once. The timed calls do not decode their answers, so it fills slowly. Emptying it before
+ * every call, as this bench did until 2026-11-30, made every call slower and the tails longer, on both
+ * daemons and on the floor alike: with 341-byte answers the floor's p50 was 0.17–0.18 ms instead of
+ * 0.07–0.08 and its p99 1.1–1.7 ms instead of 0.35–0.47 (a forced scavenge wakes V8's helper threads,
+ * which then share the 2 cores with the call; and the survivors it promotes brought a full GC every few
+ * dozen ListContainers calls).
+ */
+async function settleClientHeap(): Promise<void> {
+  const young = getHeapSpaceStatistics().find((s) => s.space_name === "new_space");
+  if (!young || young.space_used_size <= young.space_available_size) return;
+  collectClientGarbage("minor");
+  await new Promise((resolve) => setImmediate(resolve));
 }
 
 /** The p-quantile of samples sorted in ascending order. */
@@ -367,9 +388,9 @@ export async function measureStatusScale(sides: ScaleSide[], opts: ScaleOptions)
           const i = (k + j + warm) % sides.length;
           const [name, req] = build(i, k + warm);
           const side = sides[i] as ScaleSide;
-          collectClientGarbage("minor");
+          await settleClientHeap();
           const c0 = k >= 0 ? cpuNs(side.pid) : 0;
-          const { ms, bytes } = await (clients[i] as RawCriClient).timedCall(name, req);
+          const { ms, bytes } = await (clients[i] as RawCriClient).timedAnswer(name, req);
           if (k >= 0) {
             (samples[i] as number[]).push(ms);
             sizes.push(bytes);
@@ -393,7 +414,7 @@ export async function measureStatusScale(sides: ScaleSide[], opts: ScaleOptions)
         let start = Date.now();
         for (let k = -warm; k < opts.calls; k++) {
           if (k === 0) start = Date.now();
-          collectClientGarbage("minor");
+          await settleClientHeap();
           const c0 = k >= 0 ? cpuNs(opts.floor.pid) : 0;
           const { ms } = await floorClient.timedFloor(size);
           if (k >= 0) {
