@@ -127,15 +127,15 @@ export class RawCriClient {
   ): Promise<{ value: T; ms: number; bytes: number }> {
     const def = method(name);
     return this.exchange(name, def.path, grpcFrame(def.requestSerialize(req)), timeoutMs).then(
-      ({ message, ms }) => ({ value: def.responseDeserialize(message) as T, ms, bytes: message.length }),
+      ({ message, bytes, ms }) => ({ value: def.responseDeserialize(message as Buffer) as T, ms, bytes }),
     );
   }
 
   /** One call timed as `timedCall` times it, its answer not decoded (the timed loops need only its size). */
   timedAnswer(name: string, req: unknown, timeoutMs = 120_000): Promise<{ ms: number; bytes: number }> {
     const def = method(name);
-    return this.exchange(name, def.path, grpcFrame(def.requestSerialize(req)), timeoutMs).then(
-      ({ message, ms }) => ({ ms, bytes: message.length }),
+    return this.exchange(name, def.path, grpcFrame(def.requestSerialize(req)), timeoutMs, false).then(
+      ({ bytes, ms }) => ({ ms, bytes }),
     );
   }
 
@@ -146,15 +146,23 @@ export class RawCriClient {
   timedFloor(size: number): Promise<{ ms: number }> {
     const req = Buffer.alloc(4);
     req.writeUInt32BE(size);
-    return this.exchange("floor", "/bench.Floor/Answer", grpcFrame(req), 120_000).then(({ ms }) => ({ ms }));
+    return this.exchange("floor", "/bench.Floor/Answer", grpcFrame(req), 120_000, false).then(({ ms }) => ({
+      ms,
+    }));
   }
 
+  /**
+   * One request and its answer: the message (without its gRPC prefix) when `keep`, else only its size
+   * (the timed loops: nothing of a large answer is held or copied, fewer bytes for the client's
+   * collector).
+   */
   private exchange(
     name: string,
     path: string,
     frame: Buffer,
     timeoutMs: number,
-  ): Promise<{ message: Buffer; ms: number }> {
+    keep = true,
+  ): Promise<{ message: Buffer | undefined; bytes: number; ms: number }> {
     return new Promise((resolve, reject) => {
       const t0 = process.hrtime.bigint();
       const stream = this.session.request({
@@ -166,6 +174,7 @@ export class RawCriClient {
         "grpc-timeout": `${timeoutMs}m`,
       });
       const chunks: Buffer[] = [];
+      let received = 0;
       let status: string | undefined;
       let message = "";
       const take = (h: Record<string, unknown>) => {
@@ -176,12 +185,16 @@ export class RawCriClient {
       };
       stream.on("response", take);
       stream.on("trailers", take);
-      stream.on("data", (c: Buffer) => chunks.push(c));
+      stream.on("data", (c: Buffer) => {
+        received += c.length;
+        if (keep) chunks.push(c);
+      });
       stream.on("error", reject);
       stream.on("close", () => {
         const ms = Number(process.hrtime.bigint() - t0) / 1e6;
         if (status !== "0") return reject(new Error(`${name}: grpc-status ${status} ${message}`));
-        resolve({ message: Buffer.concat(chunks).subarray(5), ms });
+        const bytes = Math.max(0, received - 5);
+        resolve({ message: keep ? Buffer.concat(chunks).subarray(5) : undefined, bytes, ms });
       });
       stream.end(frame);
     });
