@@ -279,8 +279,7 @@ function collectClientGarbage(type: "minor" | "major"): void {
  * every call, as this bench did until 2026-11-30, made every call slower and the tails longer, on both
  * daemons and on the floor alike: with 341-byte answers the floor's p50 was 0.17–0.18 ms instead of
  * 0.07–0.08 and its p99 1.1–1.7 ms instead of 0.35–0.47 (a forced scavenge wakes V8's helper threads,
- * which then share the 2 cores with the call; and the survivors it promotes brought a full GC every few
- * dozen ListContainers calls).
+ * which then share the 2 cores with the call).
  */
 async function settleClientHeap(): Promise<void> {
   const young = getHeapSpaceStatistics().find((s) => s.space_name === "new_space");
