@@ -109,29 +109,21 @@ export class RawCriClient {
     this.session.on("error", () => undefined);
   }
 
+  /** One call, its answer decoded (setting up, tearing down; not timed). */
   call<T = Record<string, unknown>>(name: string, req: unknown, timeoutMs = 120_000): Promise<T> {
-    return this.timedCall<T>(name, req, timeoutMs).then((r) => r.value);
-  }
-
-  /**
-   * One call, with `ms`: from just before the request is handed to the session until the answer's
-   * stream closed (trailers read), before the client decodes the message. The decode is the client's
-   * own CPU (protobufjs here), and its allocation makes this process collect garbage at random
-   * moments: neither is the daemon's latency, and answers of different sizes would pay it unevenly.
-   * `bytes` is the size of the answer's message.
-   */
-  timedCall<T = Record<string, unknown>>(
-    name: string,
-    req: unknown,
-    timeoutMs = 120_000,
-  ): Promise<{ value: T; ms: number; bytes: number }> {
     const def = method(name);
     return this.exchange(name, def.path, grpcFrame(def.requestSerialize(req)), timeoutMs).then(
-      ({ message, bytes, ms }) => ({ value: def.responseDeserialize(message as Buffer) as T, ms, bytes }),
+      ({ message }) => def.responseDeserialize(message as Buffer) as T,
     );
   }
 
-  /** One call timed as `timedCall` times it, its answer not decoded (the timed loops need only its size). */
+  /**
+   * One timed call, with `ms`: from just before the request is handed to the session until the
+   * answer's stream closed (trailers read). The answer is not decoded, only its message's size
+   * (`bytes`) counted: the decode is the client's own CPU (protobufjs here), and its allocation makes
+   * this process collect garbage at random moments; neither is the daemon's latency, and answers of
+   * different sizes would pay it unevenly.
+   */
   timedAnswer(name: string, req: unknown, timeoutMs = 120_000): Promise<{ ms: number; bytes: number }> {
     const def = method(name);
     return this.exchange(name, def.path, grpcFrame(def.requestSerialize(req)), timeoutMs, false).then(
@@ -140,7 +132,7 @@ export class RawCriClient {
   }
 
   /**
-   * One call to the floor responder (`floor-responder.ts`), timed as `timedCall` times a daemon's: its
+   * One call to the floor responder (`floor-responder.ts`), timed as `timedAnswer` times a daemon's: its
    * answer's message is `size` bytes, and is not decoded.
    */
   timedFloor(size: number): Promise<{ ms: number }> {
