@@ -54,7 +54,7 @@ function frame(type: number, flags: number, stream: number, payload: Buffer): Bu
  * its length as a varint, then that many zero bytes. Size 1 cannot be written so (a field is at
  * least 2 bytes) and gives 2.
  */
-export function answerMessage(size: number): Buffer {
+function answerMessage(size: number): Buffer {
   const wanted = size === 1 ? 2 : size;
   const out = Buffer.alloc(5 + wanted);
   out.writeUInt32BE(wanted, 1);
