@@ -575,10 +575,12 @@ async function main(): Promise<number> {
       ).finally(() => floor.stop());
       result.scale = { pods: SCALE_PODS, containersPerPod: SCALE_CONTAINERS, calls: CALLS, rows: scale.rows };
       const n = SCALE_PODS * SCALE_CONTAINERS;
-      for (const op of [...new Set(scale.rows.map((r) => r.op))])
+      const ops = [...new Set(scale.rows.map((r) => r.op))];
+      const at = (op: string, side: Side | "floor") => scale.rows.find((r) => r.op === op && r.side === side);
+      for (const op of ops)
         for (const q of ["p50", "p99"] as const) {
-          const s = scale.rows.find((r) => r.op === op && r.side === "servin")?.[q];
-          const c = scale.rows.find((r) => r.op === op && r.side === "containerd")?.[q];
+          const s = at(op, "servin")?.[q];
+          const c = at(op, "containerd")?.[q];
           goals.push({
             part: `${n} containers`,
             operation: op,
@@ -591,10 +593,10 @@ async function main(): Promise<number> {
         }
       // Each daemon's own share of a call: its p50 above the floor's (a responder that answers at once,
       // timed the same way right after; bench/lib/floor-responder.ts). No goal of its own.
-      for (const op of [...new Set(scale.rows.map((r) => r.op))]) {
-        const f = scale.rows.find((r) => r.op === op && r.side === "floor")?.p50;
-        const s = scale.rows.find((r) => r.op === op && r.side === "servin")?.p50;
-        const c = scale.rows.find((r) => r.op === op && r.side === "containerd")?.p50;
+      for (const op of ops) {
+        const f = at(op, "floor")?.p50;
+        const s = at(op, "servin")?.p50;
+        const c = at(op, "containerd")?.p50;
         if (f === undefined) continue;
         goals.push({
           part: `${n} containers`,
@@ -606,13 +608,13 @@ async function main(): Promise<number> {
         });
       }
       // The daemon's CPU time per call: steadier than latency on a shared machine (no goal of its own).
-      for (const op of [...new Set(scale.rows.map((r) => r.op))])
+      for (const op of ops)
         goals.push({
           part: `${n} containers`,
           operation: op,
           unit: "daemon CPU µs per call",
-          servin: scale.rows.find((r) => r.op === op && r.side === "servin")?.cpuUs,
-          containerd: scale.rows.find((r) => r.op === op && r.side === "containerd")?.cpuUs,
+          servin: at(op, "servin")?.cpuUs,
+          containerd: at(op, "containerd")?.cpuUs,
           goal: "",
         });
     });
