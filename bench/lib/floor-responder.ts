@@ -31,7 +31,12 @@ export async function startFloorResponder(socket: string): Promise<FloorResponde
   });
   await new Promise<void>((resolve, reject) => {
     let said = "";
-    const fail = (why: string) => reject(new Error(`floor responder: ${why}`));
+    // A responder that never listened is not left behind, nor its timer.
+    const fail = (why: string) => {
+      clearTimeout(timer);
+      child.kill("SIGKILL");
+      reject(new Error(`floor responder: ${why}`));
+    };
     const timer = setTimeout(() => fail(`not listening on ${socket} after 10 s`), 10_000);
     child.once("error", (err) => fail(err.message));
     child.once("exit", (code) => fail(`exited with ${code} before listening`));
