@@ -4,7 +4,7 @@
  * (bench/lib/status-scale.ts), and the floor under both (bench/lib/floor-responder.ts). Sets up and
  * tears down like `pnpm bench:cri`.
  *
- * Run: node --import tsx bench/cri-calls.ts [--pods 20] [--containers 10] [--calls 3000] [--idle-settle 1]   (root)
+ * Run: node --import tsx bench/cri-calls.ts [--pods 20] [--containers 10] [--calls 10000] [--idle-settle 1]   (root)
  * SERVIN_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" profiles the servin side; BENCH_SERVIN_OUTPUT=FILE keeps
  * what servin printed (e.g. with SERVIN_NODE_ARGS="--trace-gc").
  */
@@ -25,7 +25,7 @@ import { measureStatusScale, type ScaleSide, scaleTable } from "./lib/status-sca
 
 const PODS = benchArg("pods", "BENCH_PODS", 20);
 const CONTAINERS = benchArg("containers", "BENCH_CONTAINERS", 10);
-const CALLS = benchArg("calls", "BENCH_CALLS", 3000);
+const CALLS = benchArg("calls", "BENCH_CALLS", 10_000);
 const IDLE_SETTLE_S = benchArg("idle-settle", "BENCH_IDLE_SETTLE", 1);
 const NAMESPACE = "bench-status";
 
