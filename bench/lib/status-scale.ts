@@ -13,6 +13,7 @@ import { connect as netConnect } from "node:net";
 import { getHeapSpaceStatistics, setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { criServiceDefinitions } from "../../packages/cri-grpc/src/proto.js";
+import type { FloorResponder } from "./floor-responder.js";
 
 export const STATUS_SCALE_IMAGE = "registry.k8s.io/e2e-test-images/busybox:1.29-2";
 
@@ -25,11 +26,8 @@ export interface ScaleSide {
   perPodPattern: RegExp;
 }
 
-/** A floor responder as `measureStatusScale` takes it (what `startFloorResponder` gives). */
-export interface ScaleFloor {
-  socket: string;
-  pid: number;
-}
+/** A floor responder as `measureStatusScale` takes it. */
+type ScaleFloor = Pick<FloorResponder, "socket" | "pid">;
 
 export interface ScaleOptions {
   pods: number;
