@@ -12,7 +12,7 @@ import { attachStream } from "./container/attach.js";
 import { createContainer } from "./container/create.js";
 import { execStream } from "./container/exec.js";
 import { execSync } from "./container/exec-sync.js";
-import { finishRemovals, removalsOf, removeContainer } from "./container/remove.js";
+import { finishRemovals, removeContainer } from "./container/remove.js";
 import { reopenContainerLog } from "./container/reopen-log.js";
 import { startContainer } from "./container/start.js";
 import { containerStats } from "./container/stats.js";
@@ -171,8 +171,9 @@ export async function createOciBackend(opts: OciBackendOptions): Promise<Runtime
     // DELs of a crash's leftovers take ~0.1 s each: in the background, so the API answers at once.
     ctx.cniReconciled = reconcilePodNetworks(ctx);
   }
-  // Removals a crash cut short (RemovePodSandbox answers before its cleanup is done).
-  await resumeRemovals(ctx);
+  // Removals a crash cut short (RemovePodSandbox answers before its cleanup is done), each after the
+  // container removals above.
+  await resumeRemovals(ctx, crashRemovals);
 
   // Exits are reported once StartContainer has returned, so the core never
   // sees an exit for a container it still believes is being started.
@@ -226,11 +227,9 @@ export async function createOciBackend(opts: OciBackendOptions): Promise<Runtime
 
     runSandbox: (sandbox, signal) => runSandbox(ctx, sandbox, signal),
     stopSandbox: (sandbox, signal) => stopSandbox(ctx, sandbox, signal),
-    async removeSandbox(sandbox, signal) {
-      // Its containers' cleanups still hold mounts and cgroups inside the pod's.
-      await Promise.all(removalsOf(ctx, sandbox.id));
-      return removeSandbox(ctx, sandbox, signal);
-    },
+    // Its containers' cleanups still hold cgroups inside the pod's: its own cleanup, in the background
+    // like theirs, waits for them, not the answer.
+    removeSandbox: (sandbox, signal) => removeSandbox(ctx, sandbox, signal),
     inspectSandbox: (sandbox) => inspectSandbox(ctx, sandbox),
 
     createContainer: (container, sandbox, signal) => createContainer(ctx, container, sandbox, signal),

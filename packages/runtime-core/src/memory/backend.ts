@@ -20,7 +20,12 @@ import type {
 import { containerArgv, selfExitCode, signalNumber, simulateExec } from "./_simulate.js";
 
 /** Backend operations that tests can hold (to simulate a slow create) or fail once. */
-export type MemoryBackendOperation = "runSandbox" | "createContainer" | "startContainer" | "stopContainer";
+export type MemoryBackendOperation =
+  | "runSandbox"
+  | "createContainer"
+  | "startContainer"
+  | "stopContainer"
+  | "removeContainer";
 
 export interface MemoryBackendOptions {
   /** Override the conditions (e.g. to test a runtime that is not ready). */
@@ -206,7 +211,8 @@ export function createMemoryBackend(options: MemoryBackendOptions = {}): MemoryB
       const signal = timeoutSeconds > 0 ? c.stopSignal : 9;
       return finish(container.id, c, 128 + signal);
     },
-    async removeContainer(container) {
+    async removeContainer(container, _sandbox, signal) {
+      await gate("removeContainer", signal);
       containers.delete(container.id);
     },
     async inspectContainer(container): Promise<ObservedContainer> {

@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { containerConfig, createHarness, type Harness, podConfig } from "../_test-harness.js";
 
 let h: Harness;
@@ -92,6 +92,41 @@ describe("removePodSandbox", () => {
     await removing;
     expect(h.backend.containerIds()).toEqual([]);
     expect((await h.store.load()).containers).toEqual([]);
+  });
+
+  it("removes its containers together: one held up does not hold up the others", async () => {
+    h = await createHarness();
+    const { podSandboxId } = await h.runtime.runPodSandbox({ config: podConfig() });
+    for (const name of ["a", "b", "c"])
+      await h.runtime.createContainer({ podSandboxId, config: containerConfig(name) });
+    const release = h.backend.hold("removeContainer");
+    const removing = h.runtime.removePodSandbox({ podSandboxId });
+    // Removed one after another, the two others would wait behind the held one.
+    await vi.waitFor(() => expect(h.backend.containerIds()).toHaveLength(1));
+    expect(h.backend.sandboxIds()).toEqual([podSandboxId]);
+    release();
+    await removing;
+    expect(h.backend.containerIds()).toEqual([]);
+    expect(await h.store.load()).toEqual({ sandboxes: [], containers: [] });
+  });
+
+  it("keeps the pod and the container whose removal failed, removes the others; a second call finishes", async () => {
+    h = await createHarness();
+    const { podSandboxId } = await h.runtime.runPodSandbox({ config: podConfig() });
+    for (const name of ["a", "b", "c"])
+      await h.runtime.createContainer({ podSandboxId, config: containerConfig(name) });
+    h.backend.failNext("removeContainer", new Error("device or resource busy"));
+    await expect(h.runtime.removePodSandbox({ podSandboxId })).rejects.toThrow(/device or resource busy/);
+    const left = await h.store.load();
+    expect(left.sandboxes.map((s) => s.metadata.id)).toEqual([podSandboxId]);
+    expect(left.containers).toHaveLength(1);
+    expect(h.backend.containerIds()).toEqual([left.containers[0]?.metadata.id]);
+    expect(h.runtime.counts()).toMatchObject({ sandboxes: 1, containers: 1 });
+
+    await h.runtime.removePodSandbox({ podSandboxId });
+    expect(h.backend.containerIds()).toEqual([]);
+    expect(h.backend.sandboxIds()).toEqual([]);
+    expect(await h.store.load()).toEqual({ sandboxes: [], containers: [] });
   });
 
   it("succeeds for an unknown ID and for a second call", async () => {

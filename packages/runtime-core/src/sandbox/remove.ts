@@ -54,7 +54,14 @@ function removeLocked(ctx: RuntimeContext, entry: SandboxEntry, signal: AbortSig
     await stopSandboxLocked(ctx, entry, signal);
     entry.stopping = true;
     await Promise.allSettled([...entry.creating]);
-    for (const c of containersOf(ctx, id)) await removeContainerEntry(ctx, c, signal);
+    // All at once, like the stop: each removal waits for its own fsyncs (the backend's record of it, the
+    // store's), which then overlap instead of two per container in a row. A failed one keeps its record,
+    // and the pod keeps its own: a later RemovePodSandbox finishes them.
+    const removals = await Promise.allSettled(
+      containersOf(ctx, id).map((c) => removeContainerEntry(ctx, c, signal)),
+    );
+    const failed = removals.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed) throw failed.reason;
     try {
       await ctx.backend.removeSandbox(entry.record, signal);
     } catch (err) {

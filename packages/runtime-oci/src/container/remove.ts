@@ -4,7 +4,7 @@
  * and the next start finishes it after a crash.
  */
 import { mkdir, readdir, readFile, rm, unlink, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { syncDir } from "@servin/node-kit";
 import type { ContainerRecord } from "@servin/runtime-core";
 import { checkpoint } from "../_cancel.js";
@@ -164,9 +164,10 @@ async function cleanUp(ctx: OciContext, t: Tombstone): Promise<void> {
     const cgroupsPath = t.cgroupsPath || (await cgroupsPathOf(bundle));
     if (cgroupsPath) await removeCgroup(ctx.cgroupMode, cgroupsPath);
   }
-  // Through the long-lived unmount helper: no fork of the daemon per removal.
-  await unmountAll(t.rootfs, helperUmount);
-  await removeTree(bundle);
+  // Through the long-lived unmount helper: no fork of the daemon per removal. The rootfs is the bundle's
+  // own (`<bundle>/rootfs`): one look at the mounts finds it with whatever else is below the bundle.
+  if (relative(bundle, t.rootfs).startsWith("..")) await unmountAll(t.rootfs, helperUmount);
+  await removeTree(bundle, helperUmount);
   await rm(paths.containerData(ctx, t.id), { recursive: true, force: true });
   await unlink(join(paths.exitDir(ctx), t.id)).catch(() => {});
   await unlink(join(paths.socketDir(ctx), t.id)).catch(() => {});

@@ -1,7 +1,8 @@
 /**
  * RemovePodSandbox's tombstones: the answer waits only for a durable mark that the pod is
- * being removed; `runtime delete`, the unmounts, the recursive deletes and the cgroup go in
- * the background, and a start after a crash finishes every marked removal.
+ * being removed (its containers' own marks came before it); `runtime delete`, the unmounts,
+ * the recursive deletes and the cgroup go in the background, after the containers' cleanups,
+ * and a start after a crash finishes every marked removal.
  */
 import { readdir, readFile, rm, unlink } from "node:fs/promises";
 import { join } from "node:path";
@@ -10,6 +11,7 @@ import type { SandboxRecord } from "@servin/runtime-core";
 import { removeCgroup } from "../_cgroups.js";
 import { type OciContext, paths, runtimeIfKnown } from "../_context.js";
 import { removeTree } from "../_mounts.js";
+import { removalsOf } from "../container/remove.js";
 import { killInfra } from "./_infra.js";
 import { removePodNetwork } from "./_network.js";
 import { infraCgroup, monitorCgroup, type SandboxState } from "./_state.js";
@@ -56,10 +58,12 @@ export async function markAndRemove(
   schedule(ctx, tomb);
 }
 
-function schedule(ctx: OciContext, tomb: Tombstone): void {
+/** `after`: what must be done first (at a start: the container removals a crash interrupted). */
+function schedule(ctx: OciContext, tomb: Tombstone, after?: Promise<void>): void {
   const m = runningOf(ctx);
   if (m.has(tomb.id)) return;
-  const p = finishRemoval(ctx, tomb)
+  const p = (after ?? Promise.resolve())
+    .then(() => finishRemoval(ctx, tomb))
     .catch((err) =>
       ctx.logger.warn(
         `pod sandbox "${tomb.id}": removal not finished (${(err as Error).message}); retried at next start`,
@@ -71,6 +75,8 @@ function schedule(ctx: OciContext, tomb: Tombstone): void {
 
 /** Every step is idempotent: a removal cut short by a crash is simply run again. */
 async function finishRemoval(ctx: OciContext, { id, state }: Tombstone): Promise<void> {
+  // Its containers' cleanups still hold cgroups inside the pod's (and a conmon may still be leaving).
+  await Promise.all(removalsOf(ctx, id));
   // `delete --force` also kills an infra that was created but never started (a cut-short RunPodSandbox);
   // an infra started directly is killed, found by its cgroup (or, never recorded, by its launch chain).
   if (state.infra === "process") await killInfra(ctx.cgroupMode, infraCgroup(state, id), id, state.pid);
@@ -102,8 +108,11 @@ export function isBeingRemoved(ctx: OciContext, id: string): boolean {
   return runningOf(ctx).has(id);
 }
 
-/** Start-up: finishes every removal a crash (or a busy cgroup) left marked. Never throws. */
-export async function resumeRemovals(ctx: OciContext): Promise<void> {
+/**
+ * Start-up: finishes every removal a crash (or a busy cgroup) left marked, each once `after` has
+ * settled (the interrupted container removals: they hold cgroups inside the pods'). Never throws.
+ */
+export async function resumeRemovals(ctx: OciContext, after?: Promise<void>): Promise<void> {
   const dir = tombstoneDir(ctx);
   const names = await readdir(dir).catch(() => [] as string[]);
   for (const name of names) {
@@ -112,7 +121,7 @@ export async function resumeRemovals(ctx: OciContext): Promise<void> {
       const tomb = JSON.parse(await readFile(join(dir, name), "utf8")) as Tombstone;
       if (tomb.id !== name || !tomb.state) throw new Error("unreadable tombstone");
       ctx.logger.info(`pod sandbox "${name}": finishing its removal`);
-      schedule(ctx, tomb);
+      schedule(ctx, tomb, after);
     } catch (err) {
       ctx.logger.warn(`pod sandbox removal "${name}": ${(err as Error).message}`);
     }
