@@ -4,9 +4,11 @@
  * (bench/lib/status-scale.ts), and the floor under both (bench/lib/floor-responder.ts). Sets up and
  * tears down like `pnpm bench:cri`.
  *
- * Run: node --import tsx bench/cri-calls.ts [--pods 20] [--containers 10] [--calls 10000] [--idle-settle 1]   (root)
+ * Run: node --import tsx bench/cri-calls.ts [--pods 20] [--containers 10] [--calls 10000] [--warm 5000]
+ *        [--idle-settle 1]   (root)
  * SERVIN_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" profiles the servin side; BENCH_SERVIN_OUTPUT=FILE keeps
- * what servin printed (e.g. with SERVIN_NODE_ARGS="--trace-gc").
+ * what servin printed (e.g. with SERVIN_NODE_ARGS="--trace-gc"); BENCH_SERIES=1 keeps every timed call's
+ * latency, in call order, in the results JSON (`series` of each row: where in the window a tail lies).
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -21,11 +23,12 @@ import {
 } from "../tooling/conformance/containerd-process.js";
 import { repo, ServinProcess } from "../tooling/conformance/servin-process.js";
 import { startFloorResponder } from "./lib/floor-responder.js";
-import { measureStatusScale, type ScaleSide, scaleTable } from "./lib/status-scale.js";
+import { measureStatusScale, type ScaleSide, scaleTable, WARM_CALLS } from "./lib/status-scale.js";
 
 const PODS = benchArg("pods", "BENCH_PODS", 20);
 const CONTAINERS = benchArg("containers", "BENCH_CONTAINERS", 10);
 const CALLS = benchArg("calls", "BENCH_CALLS", 10_000);
+const WARM = benchArg("warm", "BENCH_WARM", WARM_CALLS);
 const IDLE_SETTLE_S = benchArg("idle-settle", "BENCH_IDLE_SETTLE", 1);
 const NAMESPACE = "bench-status";
 
@@ -63,6 +66,8 @@ try {
     idleSettleMs: IDLE_SETTLE_S * 1000,
     namespace: NAMESPACE,
     floor,
+    warmCalls: WARM,
+    keepSeries: process.env.BENCH_SERIES === "1",
     log,
   }).finally(() => floor.stop());
   const table = scaleTable(result);
@@ -76,7 +81,7 @@ try {
   mkdirSync(join(repo, "bench/results"), { recursive: true });
   writeFileSync(
     join(repo, "bench/results/cri-calls.json"),
-    `${JSON.stringify({ date: new Date().toISOString(), servinStarted, pods: PODS, containers: CONTAINERS, calls: CALLS, ...result }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), servinStarted, pods: PODS, containers: CONTAINERS, calls: CALLS, warm: WARM, ...result }, null, 2)}\n`,
   );
 } catch (err) {
   log(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);

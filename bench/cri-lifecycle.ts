@@ -12,7 +12,8 @@
  * - scale: ContainerStatus, PodSandboxStatus, ListContainers, ListPodSandbox, ImageStatus, ListImages with
  *   `--pods` × `--containers` (20 × 10 = 200) containers present, p50 / p99 of `--calls` calls, the same
  *   gRPC client on both sides (bench/lib/status-scale.ts), with the floor (bench/lib/floor-responder.ts)
- *   in the same rotation: its p99 next to the daemons', and each daemon's p50 above its p50;
+ *   in the same rotation: its p99 next to the daemons', and each daemon's p50 above its p50; then the
+ *   tear-down, timed: StopPodSandbox and RemovePodSandbox of each pod with its 10 containers;
  * - pull: `crictl pull` of the ~305 MiB 5-layer image (bench/lib/big-image.ts) after `rmi`,
  *   `--pull-rounds` per side ABBA (bench/lib/pull-rounds.ts);
  * - memory: daemon idle PSS, per-pod PSS with `--mem-pods` one-container pods (bench/lib/memory-probe.ts),
@@ -574,7 +575,13 @@ async function main(): Promise<number> {
           log,
         },
       ).finally(() => floor.stop());
-      result.scale = { pods: SCALE_PODS, containersPerPod: SCALE_CONTAINERS, calls: CALLS, rows: scale.rows };
+      result.scale = {
+        pods: SCALE_PODS,
+        containersPerPod: SCALE_CONTAINERS,
+        calls: CALLS,
+        rows: scale.rows,
+        teardown: scale.teardown,
+      };
       const n = SCALE_PODS * SCALE_CONTAINERS;
       const ops = [...new Set(scale.rows.map((r) => r.op))];
       const at = (op: string, side: Side | "floor") => scale.rows.find((r) => r.op === op && r.side === side);
@@ -618,6 +625,21 @@ async function main(): Promise<number> {
           unit: "daemon CPU µs per call",
           servin: at(op, "servin")?.cpuUs,
           containerd: at(op, "containerd")?.cpuUs,
+          goal: "",
+        });
+      // Taking the 200 containers down, pod by pod (no goal of its own: the lifecycle goals above are
+      // critest's pods of one container).
+      const down = (side: Side) => scale.teardown.find((t) => t.side === side);
+      for (const [name, key] of [
+        ["StopPodSandbox", "stopMs"],
+        ["RemovePodSandbox", "removeMs"],
+      ] as const)
+        goals.push({
+          part: `${n} containers`,
+          operation: `${name}, a pod of ${SCALE_CONTAINERS} containers (the ${SCALE_PODS} pods one after another)`,
+          unit: "ms p50",
+          servin: quantile(down("servin")?.[key] ?? [], 0.5),
+          containerd: quantile(down("containerd")?.[key] ?? [], 0.5),
           goal: "",
         });
     });

@@ -46,6 +46,10 @@ export interface ScaleOptions {
    * the same way, its answer as large as the smaller of the daemons' latest. Its rows have side "floor".
    */
   floor?: ScaleFloor;
+  /** Untimed calls per operation and participant before the timed ones (default `WARM_CALLS`). */
+  warmCalls?: number;
+  /** Keep every timed call's latency, in call order, in each row's `series`: where in the window a tail lies. */
+  keepSeries?: boolean;
   log?: (line: string) => void;
 }
 
@@ -64,6 +68,8 @@ export interface ScaleRow {
    * latency, this does not depend on what else the two cores are doing.
    */
   cpuUs: number;
+  /** With `keepSeries`: each timed call's latency (ms), in the order the calls were made. */
+  series?: number[];
 }
 
 export interface ScaleMemory {
@@ -82,6 +88,16 @@ export interface ScaleMemory {
 export interface ScaleResult {
   rows: ScaleRow[];
   memory: ScaleMemory[];
+  /** Each side's tear-down, pod by pod (StopPodSandbox, then RemovePodSandbox): with all its containers. */
+  teardown: ScaleTeardown[];
+}
+
+/** One side's tear-down of what it made: per pod, in order, the ms each call took. */
+export interface ScaleTeardown {
+  side: string;
+  containersPerPod: number;
+  stopMs: number[];
+  removeMs: number[];
 }
 
 const defs = criServiceDefinitions("v1");
@@ -254,8 +270,17 @@ function readdirPids(): number[] {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Untimed calls per operation and side before the timed ones. */
-export const WARM_CALLS = 1000;
+/**
+ * Untimed calls per operation and participant before the timed ones. Three Node processes take part (the
+ * client, servin, the floor responder), and each one's JIT compiles the call's path over its first few
+ * thousand calls: with `--trace-opt`, 90 of servin's functions were optimized between the 1 500th and the
+ * 4 500th ContainerStatus of a fresh connection, 4 in the next 3 000. With 1 000 warm-up calls (until
+ * 2026-12-01) the first operation's window held that: in its first 1 000 timed calls the p99 was 4.35 /
+ * 2.70 / 3.57 ms (servin / containerd / floor) against 0.80–1.43 / 0.87–2.09 / 0.53–1.62 in each later
+ * thousand, and 15 s more of quiet after the 200 containers were made changed nothing (3.73 / 2.14 / 2.40),
+ * so it was the calls, not the time. With 5 000, that first thousand was 1.28 / 1.38 / 1.54, like the rest.
+ */
+export const WARM_CALLS = 5000;
 
 type Gc = (options?: { type?: "minor" | "major"; execution?: "sync" }) => void;
 let clientGc: Gc | undefined;
@@ -327,11 +352,25 @@ async function populate(client: RawCriClient, opts: ScaleOptions, side: string):
   return made;
 }
 
-async function teardown(client: RawCriClient, made: Made): Promise<void> {
+/** Stops and removes every pod made (and so their containers); times each call that succeeded. */
+async function teardown(client: RawCriClient, made: Made): Promise<{ stopMs: number[]; removeMs: number[] }> {
+  const stopMs: number[] = [];
+  const removeMs: number[] = [];
+  const timed = async (into: number[], name: string, req: unknown) => {
+    const t0 = process.hrtime.bigint();
+    const ok = await client.call(name, req).then(
+      () => true,
+      () => false,
+    );
+    if (ok) into.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  };
   for (const pod of made.pods) {
-    await client.call("StopPodSandbox", { podSandboxId: pod }).catch(() => undefined);
-    await client.call("RemovePodSandbox", { podSandboxId: pod }).catch(() => undefined);
+    await timed(stopMs, "StopPodSandbox", { podSandboxId: pod });
+    await timed(removeMs, "RemovePodSandbox", { podSandboxId: pod });
   }
+  made.pods = [];
+  made.containers = [];
+  return { stopMs, removeMs };
 }
 
 /**
@@ -389,10 +428,8 @@ export async function measureStatusScale(sides: ScaleSide[], opts: ScaleOptions)
       const cpu = Array.from({ length: parts }, () => 0);
       // Each side's latest answer size: the floor answers with the smaller, a floor for both daemons.
       const lastBytes = sides.map(() => Number.POSITIVE_INFINITY);
-      // Steady state, not start-up: servin's JIT compiles each call's path during its first few hundred
-      // calls (with --trace-opt, 90 functions were still being optimized between the 1 500th and the
-      // 4 500th ContainerStatus on a fresh connection, 4 after that), while containerd's Go is compiled.
-      const warm = Math.min(WARM_CALLS, opts.calls);
+      // Steady state, not start-up (see WARM_CALLS): containerd's Go is compiled ahead of time.
+      const warm = opts.warmCalls ?? WARM_CALLS;
       collectClientGarbage("major");
       let windowStart = Date.now();
       for (let k = -warm; k < opts.calls; k++) {
@@ -420,11 +457,23 @@ export async function measureStatusScale(sides: ScaleSide[], opts: ScaleOptions)
         }
       }
       const window = { start: windowStart, end: Date.now() };
-      for (let i = 0; i < parts; i++)
-        rows.push(row(op, sides[i]?.name ?? "floor", samples[i] as number[], cpu[i] as number, window));
+      for (let i = 0; i < parts; i++) {
+        const r = row(op, sides[i]?.name ?? "floor", samples[i] as number[], cpu[i] as number, window);
+        if (opts.keepSeries) r.series = samples[i];
+        rows.push(r);
+      }
     }
-    return { rows, memory };
+    // The tear-down, timed: a pod's removal takes its 10 containers with it.
+    const removal: ScaleTeardown[] = [];
+    for (const [i, s] of sides.entries())
+      removal.push({
+        side: s.name,
+        containersPerPod: opts.containersPerPod,
+        ...(await teardown(clients[i] as RawCriClient, made[i] as Made)),
+      });
+    return { rows, memory, teardown: removal };
   } finally {
+    // After a failure: whatever is left (a timed tear-down left nothing).
     for (const [i, c] of clients.entries()) {
       await teardown(c, made[i] as Made);
       c.close();
@@ -492,6 +541,25 @@ export function scaleTable(result: ScaleResult, a = "servin", b = "containerd"):
     lines.push(
       `| ${op} | ${x.p50.toFixed(3)} | ${x.p99.toFixed(3)} | ${y.p50.toFixed(3)} | ${y.p99.toFixed(3)} | ${(x.p50 / y.p50).toFixed(2)}× | ${(x.p99 / y.p99).toFixed(2)}× | ${x.cpuUs.toFixed(0)} / ${y.cpuUs.toFixed(0)} |${floorCells}`,
     );
+  }
+  const x = result.teardown.find((t) => t.side === a);
+  const y = result.teardown.find((t) => t.side === b);
+  if (x && y) {
+    lines.push(
+      "",
+      `| tear-down, per pod of ${x.containersPerPod} containers (ms) | ${a} p50 | ${a} max | ${b} p50 | ${b} max | ratio p50 |`,
+      "| --- | ---: | ---: | ---: | ---: | ---: |",
+    );
+    for (const [name, key] of [
+      ["StopPodSandbox", "stopMs"],
+      ["RemovePodSandbox", "removeMs"],
+    ] as const) {
+      const xs = [...x[key]].sort((m, n) => m - n);
+      const ys = [...y[key]].sort((m, n) => m - n);
+      lines.push(
+        `| ${name} | ${q(xs, 0.5).toFixed(1)} | ${q(xs, 1).toFixed(1)} | ${q(ys, 0.5).toFixed(1)} | ${q(ys, 1).toFixed(1)} | ${(q(xs, 0.5) / q(ys, 0.5)).toFixed(2)}× |`,
+      );
+    }
   }
   lines.push(
     "",
