@@ -76,7 +76,7 @@ export async function removeContainer(
   // content only saves work; a torn or empty one is rebuilt from the ID (tombstoneOf).
   await writeFile(join(dir, id), JSON.stringify(tombstone), { mode: 0o600 });
   await syncDir(dir);
-  cleanUpInBackground(ctx, tombstone);
+  cleanUpInBackground(ctx, tombstone, CLEANUP_DELAY_MS);
 }
 
 /**
@@ -129,9 +129,19 @@ export function removalsOf(ctx: OciContext, sandboxId: string): Promise<void>[] 
   return [...ctx.removals.values()].filter((r) => r.sandboxId === sandboxId).map((r) => r.done);
 }
 
-function cleanUpInBackground(ctx: OciContext, tombstone: Tombstone): Promise<void> {
+/**
+ * How long a removal's cleanup waits before it starts: the call that asked for it answers first. Its
+ * record's deletion (an unlink and an fsync, on libuv's four threads) would otherwise queue behind the
+ * cleanup's own file operations: critest's RemoveContainer p50 went from 6.14 ms (containerd's 4.67) to
+ * 5.04 ms (containerd's 5.64) in two sequential runs minutes apart.
+ */
+const CLEANUP_DELAY_MS = 20;
+
+/** `delayMs`: a removal asked for by a call waits CLEANUP_DELAY_MS; one left by a crash starts at once. */
+function cleanUpInBackground(ctx: OciContext, tombstone: Tombstone, delayMs = 0): Promise<void> {
   const { id } = tombstone;
-  const done = cleanUp(ctx, tombstone)
+  const done = (delayMs > 0 ? new Promise((r) => setTimeout(r, delayMs)) : Promise.resolve())
+    .then(() => cleanUp(ctx, tombstone))
     .then(() => unlink(join(tombstoneDir(ctx), id)))
     .catch((err: unknown) =>
       ctx.logger.error(
