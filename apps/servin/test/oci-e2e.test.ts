@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { pushLayout, type TestRegistry } from "@servin/testkit";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { type RunningServin, removeDir, runCli, startServin } from "./_binary.js";
 import { haveRealParts, startMirrorRegistry } from "./_real-parts.js";
 
@@ -146,11 +146,17 @@ describe.skipIf(!haveRealParts())(
       expect((await post("/v1/runtime/sandbox/stop", { pod_sandbox_id: podId })).status).toBe(200);
       expect((await post("/v1/runtime/sandbox/remove", { pod_sandbox_id: podId })).status).toBe(200);
 
-      // Nothing leaked: no runc containers, no conmon, no mounts of ours.
-      expect(await runcList()).toEqual([]);
-      const { stdout: procs } = await exec("ps", ["-eo", "args"]);
-      expect(procs).not.toContain(containerId);
-      expect(await readFile("/proc/self/mountinfo", "utf8")).not.toContain(dir);
+      // Nothing leaked: no runc containers, no conmon, no mounts of ours. The removal answered once its
+      // tombstones were durable; the cleanups (runc delete, unmounts, files) finish in the background.
+      await vi.waitFor(
+        async () => {
+          expect(await runcList()).toEqual([]);
+          const { stdout: procs } = await exec("ps", ["-eo", "args"]);
+          expect(procs).not.toContain(containerId);
+          expect(await readFile("/proc/self/mountinfo", "utf8")).not.toContain(dir);
+        },
+        { timeout: 20_000, interval: 100 },
+      );
 
       expect((await post("/v1/image/remove", { image: { image: "alpine:latest" } })).status).toBe(200);
       expect((await post("/v1/image/list", { filter: {} })).body.images).toEqual([]);
