@@ -120,15 +120,20 @@ export type Umount = (path: string, lazy: boolean) => Promise<number>;
 export const forkUmount: Umount = async (path, lazy) =>
   (await run("umount", lazy ? ["-l", path] : [path])).code;
 
+/** How many times a mount point is unmounted before it is given up on (stacked mounts, a busy one). */
+const UNMOUNT_ROUNDS = 8;
+
+/** One umount of `path`; busy (a process still has it open): detached lazily, so removal can go on. */
+async function unmountOnce(path: string, umount: Umount): Promise<void> {
+  if ((await umount(path, false)) !== 0) await umount(path, true);
+}
+
 /**
  * Unmounts `path` (all stacked mounts) if it is a mount point; missing paths are fine. `umount` runs
  * each umount (the container cleanup passes container/_unmounter.ts's, which does not fork the daemon).
  */
 export async function unmountAll(path: string, umount: Umount = forkUmount): Promise<void> {
-  for (let i = 0; i < 8 && (await isMountPoint(path)); i++) {
-    // Busy (a process still has it open): detach it so removal can go on.
-    if ((await umount(path, false)) !== 0) await umount(path, true);
-  }
+  for (let i = 0; i < UNMOUNT_ROUNDS && (await isMountPoint(path)); i++) await unmountOnce(path, umount);
 }
 
 /** The maximum mount(2) data size is one page; longer lowerdir lists cannot be mounted directly. */
@@ -326,8 +331,8 @@ export async function requirePropagation(source: string, propagation: "rshared" 
 /**
  * Removes a directory tree, unmounting first whatever is mounted at it or below (`umount` runs each
  * umount; lazily when a plain one fails): one reading of mountinfo finds them all (deepest first, a
- * stacked mount once per layer), one more confirms they are gone. A mount still there after as many
- * rounds as `unmountAll` tries is an error, and nothing is deleted: removing the files through a
+ * stacked mount once per layer), one more confirms they are gone. A mount still there after
+ * UNMOUNT_ROUNDS rounds is an error, and nothing is deleted: removing the files through a
  * mount would remove what it shows.
  */
 export async function removeTree(path: string, umount: Umount = forkUmount): Promise<void> {
@@ -335,10 +340,10 @@ export async function removeTree(path: string, umount: Umount = forkUmount): Pro
   for (let round = 0; ; round++) {
     const mounted = mountPointsIn(await readMountInfoText(), target);
     if (mounted.length === 0) break;
-    if (round === 8) {
+    if (round === UNMOUNT_ROUNDS) {
       throw new Error(`${target}: still mounted after ${round} rounds of unmounting: ${mounted.join(", ")}`);
     }
-    for (const mp of mounted) if ((await umount(mp, false)) !== 0) await umount(mp, true);
+    for (const mp of mounted) await unmountOnce(mp, umount);
   }
   await rm(target, { recursive: true, force: true });
 }
