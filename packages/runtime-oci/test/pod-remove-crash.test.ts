@@ -5,22 +5,19 @@
  * the cleanup mid-way (a mount in the pod's run directory whose `umount` hangs) before it kills
  * itself, so the crash always interrupts an unfinished removal, however loaded the machine.
  */
-import { spawn } from "node:child_process";
+import type { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { removeTree } from "../src/_mounts.js";
 import { createOciBackend } from "../src/index.js";
-import { canRunReal, destroyHarnessDirs, type Harness, leaks } from "./fixtures/harness.js";
+import { canRunReal, destroyHarnessDirs, type Harness, leaks, spawnFixture } from "./fixtures/harness.js";
 
 const real = canRunReal();
 if (!real.ok && process.env.SERVIN_REQUIRE_REAL === "1")
   throw new Error(`SERVIN_REQUIRE_REAL=1 but ${real.why}`);
-const here = dirname(fileURLToPath(import.meta.url));
-const repoRoot = resolve(here, "../../..");
 
 describe.skipIf(!real.ok)("oci backend: a crash between RemovePodSandbox's answer and its cleanup", () => {
   it("SIGKILL right after the answer: the record is gone, the tombstone stays, the next start leaves nothing", async () => {
@@ -40,19 +37,8 @@ async function crashAfterAnswer(holdIn: "pod" | "container"): Promise<void> {
   let child: ReturnType<typeof spawn> | undefined;
   let held: number | undefined;
   try {
-    const proc = spawn(
-      process.execPath,
-      [
-        "--conditions=source",
-        "--import",
-        "tsx",
-        join(here, "fixtures", "pod-remove-child.ts"),
-        dir,
-        cgroupParent,
-        holdIn,
-      ],
-      { cwd: repoRoot, stdio: ["ignore", "ignore", "pipe"] },
-    );
+    const proc = spawnFixture("pod-remove-child.ts", [dir, cgroupParent, holdIn]);
+    proc.stdout.resume(); // it says nothing there; drained all the same
     child = proc;
     let err = "";
     proc.stderr.on("data", (d) => {

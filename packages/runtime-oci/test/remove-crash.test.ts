@@ -4,19 +4,16 @@
  * its directory entry is fsynced), and the next start finishes the job:
  * no mount, no bundle or writable layer, no runc state, no cgroup, no process of the container.
  */
-import { spawn } from "node:child_process";
+import type { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { canRunReal, destroyHarnessDirs, type Harness, leaks } from "./fixtures/harness.js";
+import { canRunReal, destroyHarnessDirs, type Harness, leaks, spawnFixture } from "./fixtures/harness.js";
 import { openRuntimeService, traces } from "./fixtures/runc-wrapper.js";
 
 const real = canRunReal();
-const here = dirname(fileURLToPath(import.meta.url));
-const repoRoot = resolve(here, "../../..");
 
 describe.skipIf(!real.ok)(
   "oci backend: a crash between RemoveContainer's answer and its cleanup (real runc + conmon)",
@@ -28,18 +25,7 @@ describe.skipIf(!real.ok)(
       let held: number | undefined;
       let child: ReturnType<typeof spawn> | undefined;
       try {
-        const proc = spawn(
-          process.execPath,
-          [
-            "--conditions=source",
-            "--import",
-            "tsx",
-            join(here, "fixtures", "remove-crash-child.ts"),
-            dir,
-            cgroupParent,
-          ],
-          { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] },
-        );
+        const proc = spawnFixture("remove-crash-child.ts", [dir, cgroupParent]);
         child = proc;
         let out = "";
         let err = "";

@@ -1,18 +1,13 @@
-/** Restart safety: containers outlive the server (even SIGKILL), and a new backend finds every state right. */
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import type { ContainerRecord, SandboxRecord } from "@servin/runtime-core";
 import { describe, expect, it } from "vitest";
 import { createOciBackend } from "../src/index.js";
-import { canRunReal, destroyHarnessDirs, type Harness, leaks } from "./fixtures/harness.js";
+import { canRunReal, destroyHarnessDirs, type Harness, leaks, spawnFixture } from "./fixtures/harness.js";
 
 const real = canRunReal();
-const here = dirname(fileURLToPath(import.meta.url));
-const repoRoot = resolve(here, "../../..");
 
 /**
  * Runs a server fixture in a child process until `ready(stdout)` yields a value,
@@ -24,11 +19,7 @@ async function runChildThenKill<T>(
   cgroupParent: string,
   ready: (stdout: string) => T | undefined,
 ): Promise<T> {
-  const child = spawn(
-    process.execPath,
-    ["--conditions=source", "--import", "tsx", join(here, "fixtures", fixture), dir, cgroupParent],
-    { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] },
-  );
+  const child = spawnFixture(fixture, [dir, cgroupParent]);
   let out = "";
   let err = "";
   child.stderr.on("data", (d) => {
